@@ -1,0 +1,1 @@
+"""Homeward: a chat assistant for people returning home to Kosovo, and a console for their caseworkers."""

@@ -1,0 +1,92 @@
+"""The composition root: builds Homeward from settings, and runs its parts.
+
+Everything is wired here and only here: database, translations, services, handlers, the engine,
+turn scheduling, delivery and the channels. `homeward serve`, `homeward bot`, `homeward worker`
+and the tests all start from `Homeward(settings)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from contextlib import suppress
+from typing import Any
+
+from aiogram import Bot
+
+from bot.channels import telegram
+from bot.clock import Clock
+from bot.config import Settings
+from bot.delivery import Delivery, Sender
+from bot.engine import Engine
+from bot.i18n import Translations
+from bot.inbox import store_updates
+from bot.pacing import Pacer
+from bot.services import Services
+from bot.turns import TurnScheduler
+from db.session import Database
+from handlers.routes import Router, build_router
+
+log = logging.getLogger(__name__)
+
+
+class Homeward:
+    """One running Homeward: the parts a process needs, built from one Settings object."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock()
+        self.db = Database(settings.database_url)
+        self.translations = Translations(settings.locales_dir, settings.timezone)
+        self.services = Services(
+            settings=settings, clock=self.clock, pseudonym_key=settings.resolved_secret_key().encode(),
+        )
+        self.services.extras["capabilities"] = set()
+        self.router: Router = build_router()
+        self.senders: dict[str, Sender] = {}
+        self.bot: Bot | None = None
+        if settings.telegram_token:
+            self.bot = telegram.make_bot(settings.telegram_token, settings.telegram_api_base)
+            self.senders[telegram.CHANNEL] = telegram.TelegramSender(self.bot)
+        self.delivery = Delivery(
+            self.db, self.senders, self.clock,
+            Pacer(settings.rate_global_per_second, settings.rate_chat_per_second, settings.rate_chat_burst,
+                  settings.rate_group_per_minute),
+            worker_id=f"{socket.gethostname()}:{os.getpid()}",
+        )
+        self.engine = Engine(self.db, self.translations, self.services, self.router,
+                             {telegram.CHANNEL: telegram.decode}, on_queued=self.delivery.wake)
+        self.turns = TurnScheduler(self.engine)
+        self.stop_event = asyncio.Event()
+        self._tasks: list[asyncio.Task[Any]] = []
+
+    async def store_telegram(self, batch: list[tuple[int, str, str]]) -> list[tuple[str, int]]:
+        keyed = [(uid, self.engine.chat_key(telegram.CHANNEL, chat), raw) for uid, chat, raw in batch]
+        return await store_updates(self.db, self.clock, telegram.CHANNEL, keyed)
+
+    def poller(self) -> telegram.Poller:
+        if self.bot is None:
+            raise RuntimeError("HOMEWARD_TELEGRAM_TOKEN is not set")
+        return telegram.Poller(self.bot, self.store_telegram, self.turns.submit, self.settings.poll_timeout_seconds)
+
+    async def start(self, *, polling: bool = True, delivery: bool = True) -> None:
+        """Replay unfinished turns, then run delivery and (if a token is set) Telegram polling."""
+        await self.turns.recover()
+        if delivery:
+            self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
+        if polling and self.bot is not None:
+            self._tasks.append(asyncio.create_task(self.poller().run(self.stop_event), name="polling"))
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        for task in self._tasks:
+            if task.get_name() == "polling":
+                task.cancel()
+        with suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.turns.close()
+        if self.bot is not None:
+            await self.bot.session.close()
+        await self.db.dispose()

@@ -1,0 +1,237 @@
+"""Telegram through aiogram: our own polling loop, the webhook endpoint, decoding and sending.
+
+aiogram gives the typed API client, the update types and the errors. The polling loop is ours
+so that a batch of updates is stored in the inbox *before* its offset is confirmed to Telegram
+(the next getUpdates call with a higher offset is what confirms it): a crash loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import Bot
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramBadRequest,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+
+from bot.channels import (
+    Blocked,
+    Decoded,
+    GroupChat,
+    Identity,
+    Incoming,
+    MembershipChange,
+    Permanent,
+    RetryLater,
+    Sent,
+    Transient,
+)
+from handlers.turn import Inbound
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "channel_post"]
+MEDIA_KINDS = ("photo", "voice", "audio", "video", "video_note", "document", "sticker", "animation")
+
+
+def make_bot(token: str, api_base: str, timeout: float = 30.0) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")), timeout=timeout)
+    return Bot(token, session=session, default=DefaultBotProperties())
+
+
+def _display_name(message: Message) -> str | None:
+    user = message.from_user
+    if user is None:
+        return None
+    return " ".join(p for p in (user.first_name, user.last_name) if p) or None
+
+
+def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound:
+    base: dict[str, Any] = {
+        "channel_message_id": str(message.message_id),
+        "update_id": update_id,
+        "language_code": message.from_user.language_code if message.from_user else None,
+        "display_name": _display_name(message),
+    }
+    if edit:
+        return Inbound(kind="edit", text=message.text or message.caption, **base)
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/"):
+            head, _, args = text.partition(" ")
+            command = head[1:].split("@", 1)[0].lower()
+            return Inbound(kind="command", text=text, command=command, args=args, **base)
+        return Inbound(kind="text", text=text, **base)
+    for kind in MEDIA_KINDS:
+        media = getattr(message, kind, None)
+        if media:
+            item = media[-1] if isinstance(media, list) else media  # photos come in sizes; keep the largest
+            return Inbound(kind="document" if kind == "animation" else kind, text=message.caption,
+                           file_id=item.file_id, payload={"file_unique_id": item.file_unique_id}, **base)
+    if message.location is not None:
+        loc = message.location
+        return Inbound(kind="location", payload={"latitude": loc.latitude, "longitude": loc.longitude}, **base)
+    if message.contact is not None:
+        c = message.contact
+        return Inbound(kind="contact", text=" ".join(p for p in (c.first_name, c.last_name) if p),
+                       payload={"phone_number": c.phone_number}, **base)
+    return Inbound(kind="other", text=message.caption, **base)
+
+
+def decode(raw: str) -> Decoded:
+    """A stored raw update → who wrote and what, or a group notice, or a block/unblock."""
+    update = Update.model_validate_json(raw)
+    if update.channel_post is not None:
+        return GroupChat(CHANNEL, str(update.channel_post.chat.id), can_reply=False)
+    if update.my_chat_member is not None:
+        member = update.my_chat_member
+        if member.chat.type != "private":
+            return None
+        status = member.new_chat_member.status
+        return MembershipChange(CHANNEL, str(member.from_user.id), blocked=status in ("kicked", "left"))
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat = query.message.chat if query.message is not None else None
+        if chat is not None and chat.type != "private":
+            return GroupChat(CHANNEL, str(chat.id), can_reply=True)
+        user = query.from_user
+        identity = Identity(CHANNEL, str(user.id), str(chat.id) if chat else str(user.id))
+        name = " ".join(p for p in (user.first_name, user.last_name) if p) or None
+        return Incoming(identity, Inbound(
+            kind="button", data=query.data or "", update_id=update.update_id, language_code=user.language_code,
+            display_name=name, payload={"callback_query_id": query.id},
+        ))
+    message = update.message or update.edited_message
+    if message is None or message.from_user is None:
+        return None
+    if message.chat.type != "private":
+        return GroupChat(CHANNEL, str(message.chat.id), can_reply=True)
+    identity = Identity(CHANNEL, str(message.from_user.id), str(message.chat.id))
+    return Incoming(identity, _message_inbound(message, update.update_id, edit=update.edited_message is not None))
+
+
+def chat_of(update: dict[str, Any]) -> str:
+    """The chat an update belongs to, for ordering turns; read from the raw JSON."""
+    for key in ("message", "edited_message", "channel_post", "my_chat_member"):
+        if key in update:
+            return str(update[key]["chat"]["id"])
+    if "callback_query" in update:
+        query = update["callback_query"]
+        message = query.get("message")
+        return str(message["chat"]["id"]) if message else str(query["from"]["id"])
+    return "0"
+
+
+def _markup(rows: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        inline_keyboard=[[InlineKeyboardButton(text=b["text"], callback_data=b["data"]) for b in row] for row in rows]
+    )
+
+
+class TelegramSender:
+    """Turns outbox rows into Bot API calls and aiogram's errors into delivery outcomes."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent:
+        try:
+            if method == "sendMessage":
+                msg = await self.bot.send_message(chat_id=int(chat_id), text=payload["text"],
+                                                  reply_markup=_markup(payload.get("buttons")))
+                return Sent(str(msg.message_id))
+            if method == "sendDocument":
+                document = BufferedInputFile(payload["content"].encode("utf-8"), filename=payload["file_name"])
+                msg = await self.bot.send_document(chat_id=int(chat_id), document=document,
+                                                   caption=payload.get("caption") or None)
+                return Sent(str(msg.message_id))
+            if method == "answerCallbackQuery":
+                await self.bot.answer_callback_query(callback_query_id=payload["callback_query_id"])
+                return Sent(None)
+            raise Permanent(f"unknown method {method}")
+        except TelegramRetryAfter as exc:
+            raise RetryLater(float(exc.retry_after), exc.message) from exc
+        except TelegramForbiddenError as exc:
+            raise Blocked(exc.message) from exc
+        except TelegramBadRequest as exc:
+            if method == "answerCallbackQuery":
+                return Sent(None)  # a button press answered too late: nothing to deliver any more
+            raise Permanent(exc.message) from exc
+        except (TelegramServerError, TelegramNetworkError) as exc:
+            raise Transient(str(exc)) from exc
+        except TelegramAPIError as exc:
+            raise Transient(str(exc)) from exc
+        except (TimeoutError, OSError) as exc:
+            raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+
+StoreBatch = Callable[[list[tuple[int, str, str]]], Awaitable[list[tuple[str, int]]]]
+
+
+class Poller:
+    """Long polling that stores every update before confirming it."""
+
+    def __init__(self, bot: Bot, store: StoreBatch, submit: Callable[[str, int], None], timeout: int = 25) -> None:
+        self.bot = bot
+        self.store = store
+        self.submit = submit
+        self.timeout = timeout
+        self.offset: int | None = None
+
+    async def poll_once(self) -> int:
+        updates = await self.bot.get_updates(offset=self.offset, timeout=self.timeout, allowed_updates=ALLOWED_UPDATES,
+                                             request_timeout=self.timeout + 10)
+        if not updates:
+            return 0
+        batch = []
+        for update in updates:
+            raw = update.model_dump(mode="json", by_alias=True, exclude_none=True)
+            batch.append((update.update_id, chat_of(raw), json.dumps(raw, ensure_ascii=False)))
+        stored = await self.store(batch)  # committed before the offset moves past these updates
+        self.offset = max(u.update_id for u in updates) + 1
+        for chat_key, inbox_id in stored:
+            self.submit(chat_key, inbox_id)
+        return len(updates)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        delay = 1.0
+        await self.bot.delete_webhook(drop_pending_updates=False)
+        while not stop.is_set():
+            try:
+                await self.poll_once()
+                delay = 1.0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # network or database away: wait and poll again, nothing confirmed
+                log.warning("polling failed; retrying", extra={"error": type(exc).__name__, "delay": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+
+def secret_matches(expected: str | None, given: str | None) -> bool:
+    """Constant-time comparison of the webhook secret header."""
+    if not expected:
+        return False
+    return given is not None and hmac.compare_digest(expected.encode(), given.encode())

@@ -1,0 +1,132 @@
+"""The `homeward` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from bot import logs
+from bot.config import Settings
+
+log = logging.getLogger("homeward")
+
+CommandAdder = Callable[[argparse._SubParsersAction], None]  # type: ignore[type-arg]
+
+
+def _since(value: str) -> datetime:
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), UTC)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value}") from exc
+
+
+async def _run_until_signal(main: Callable[[asyncio.Event], object]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await main(stop)  # type: ignore[misc]
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from db.migrate import upgrade
+
+    upgrade(settings.database_url)
+    print("database is at the latest version")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.server import serve
+
+    asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=True)))
+    return 0
+
+
+def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.server import serve
+
+    if not settings.telegram_token:
+        print("HOMEWARD_TELEGRAM_TOKEN is not set: the Telegram channel cannot start.", file=sys.stderr)
+        return 2
+    if args.webhook and not (settings.webhook_url and settings.webhook_secret):
+        print("Webhook mode needs HOMEWARD_WEBHOOK_URL and HOMEWARD_WEBHOOK_SECRET.", file=sys.stderr)
+        return 2
+    asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=False, webhook=args.webhook)))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.server import serve
+
+    asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=False, intake=False)))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.exports import run_export
+
+    return asyncio.run(run_export(settings, args.what, args.format, args.output, args.since))
+
+
+def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="homeward", description="Homeward: chat assistance for returnees.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="everything in one process: console, web chat, Telegram, delivery")
+    serve.set_defaults(func=cmd_serve)
+    bot = sub.add_parser("bot", help="the Telegram channel with the engine and delivery")
+    bot.add_argument("--webhook", action="store_true", help="receive updates by webhook instead of polling")
+    bot.set_defaults(func=cmd_bot)
+    sub.add_parser("worker", help="delivery and scheduling only").set_defaults(func=cmd_worker)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
+
+    export = sub.add_parser("export", help="export data")
+    export.add_argument("what", choices=["transcripts", "followups", "signups"])
+    export.add_argument("--format", choices=["jsonl", "csv", "xlsx"], default="jsonl")
+    export.add_argument("--since", type=_since, help="only records from this date (YYYY-MM-DD)")
+    export.add_argument("--output", help="file to write; standard output when not given")
+    export.set_defaults(func=cmd_export)
+
+    for add in extra:
+        add(sub)
+    return parser
+
+
+def _extra_commands() -> list[CommandAdder]:
+    adders: list[CommandAdder] = []
+    for module in ("bot.kb.commands", "bot.forms.commands", "console.commands"):
+        try:
+            imported = __import__(module, fromlist=["add_commands"])
+        except ModuleNotFoundError as exc:
+            if exc.name and module.startswith(exc.name):
+                continue  # that capability is not part of this build
+            raise
+        adders.append(imported.add_commands)
+    return adders
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser(_extra_commands())
+    args = parser.parse_args(argv)
+    settings = Settings()
+    logs.configure(settings.log_level)
+    func = args.func
+    try:
+        return int(func(args, settings) if func.__code__.co_argcount == 2 else func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

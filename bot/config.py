@@ -1,0 +1,56 @@
+"""Settings, read once from the environment (or a `.env` file) into one typed object.
+
+Only the composition root reads them; everything else receives the values it needs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Every knob of a Homeward deployment; the names match the README's settings table."""
+
+    model_config = SettingsConfigDict(env_prefix="HOMEWARD_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///homeward.db"
+    telegram_token: str | None = None
+    telegram_api_base: str = "https://api.telegram.org"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = None
+    console_host: str = "127.0.0.1"
+    console_port: int = 8080
+    data_dir: Path = Path("data")
+    content_dir: Path = PROJECT_ROOT / "content"
+    locales_dir: Path = PROJECT_ROOT / "locales"
+    timezone: str = "Europe/Belgrade"
+    # Pacing of outgoing messages (Telegram allows about 30/s per bot and 1/s per chat).
+    rate_global_per_second: float = 25.0
+    rate_chat_per_second: float = 1.0
+    rate_chat_burst: int = 3
+    rate_group_per_minute: int = 20
+    # A person who sends more than this many messages in the window gets one "slow down" note.
+    flood_messages: int = 20
+    flood_window_seconds: int = 10
+    poll_timeout_seconds: int = 25
+    log_level: str = "INFO"
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret key, or one generated once into the data folder and kept there."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

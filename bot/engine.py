@@ -1,0 +1,248 @@
+"""The engine: one turn of one conversation, in one database transaction.
+
+A turn starts from an inbox row (a raw update already stored) and, in a single commit, appends
+the inbound message to the transcript, runs the handler chosen by the router, queues the replies
+in the transcript and the outbox, saves the conversation state and marks the inbox row done.
+A turn that already ran (same inbox row, e.g. a redelivered update) changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChange
+from bot.i18n import Translations
+from bot.outbox import queue_call, queue_reply
+from bot.services import Services
+from bot.text import fold
+from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message, OutboxItem
+from db.session import Database
+from handlers.routes import Router
+from handlers.turn import Inbound, Turn
+
+log = logging.getLogger(__name__)
+
+
+class Decoder(Protocol):
+    def __call__(self, raw: str) -> Decoded: ...
+
+
+def pseudonym(key: bytes, channel: str, ident: str) -> str:
+    """A stable keyed hash of a channel identity: recognises a person without naming them."""
+    return hmac.new(key, f"{channel}:{ident}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
+def clean(text: str | None) -> str | None:
+    """Text as stored: NUL cannot live in PostgreSQL text, every other character is kept as sent."""
+    return None if text is None else text.replace("\x00", "\ufffd")
+
+
+class Engine:
+    """Runs turns. Built once by the composition root; safe to call concurrently for different chats."""
+
+    def __init__(
+        self,
+        db: Database,
+        translations: Translations,
+        services: Services,
+        router: Router,
+        decoders: dict[str, Decoder],
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.db = db
+        self.translations = translations
+        self.services = services
+        self.router = router
+        self.decoders = decoders
+        self.on_queued = on_queued
+
+    def chat_key(self, channel: str, chat_id: str) -> str:
+        return pseudonym(self.services.pseudonym_key, channel, chat_id)
+
+    async def process(self, inbox_id: int) -> None:
+        """Run the turn of one stored update; on failure, mark it and apologise to the person."""
+        try:
+            async with self.db.transaction() as session:
+                await self._process(session, inbox_id)
+        except Exception as exc:
+            log.exception("turn failed", extra={"inbox_id": inbox_id})
+            await self._record_failure(inbox_id, exc)
+        self.on_queued()
+
+    async def _process(self, session: AsyncSession, inbox_id: int) -> None:
+        row = await session.get(InboxUpdate, inbox_id, with_for_update=not self.db.is_sqlite)
+        if row is None or row.status == "done" or row.raw is None:
+            return
+        now = self.services.clock.now()
+        decoded = self.decoders[row.channel](row.raw)
+        person = None
+        if isinstance(decoded, Incoming):
+            person = await self._turn(session, decoded.identity, decoded.inbound, now)
+        elif isinstance(decoded, GroupChat):
+            await self._group(session, decoded, now)
+        elif isinstance(decoded, MembershipChange):
+            await self._membership(session, decoded)
+        row.status = "done"
+        row.processed_at = now
+        row.attempts += 1
+        if person is None or person.consent == "declined":
+            row.raw = None  # nothing a person who declined typed outlives the turn; other updates are done with
+
+    async def _find(self, session: AsyncSession, identity: Identity) -> Beneficiary | None:
+        ref = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
+        return (await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))).scalar_one_or_none()
+
+    async def _person(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
+        person = await self._find(session, identity)
+        if person is None:
+            person = Beneficiary(
+                channel=identity.channel,
+                channel_ref=pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id),
+                consent="pending", opted_out=False, blocked=False, created_at=now,
+            )
+            session.add(person)
+            await session.flush()
+        if person.consent != "declined":
+            person.channel_user_id = identity.user_id
+            person.chat_id = identity.chat_id
+            if inbound.display_name:
+                person.display_name = inbound.display_name[:256]
+        person.last_contact_at = now
+        return person
+
+    async def _conversation(self, session: AsyncSession, person: Beneficiary, now: datetime) -> Conversation:
+        conversation = (
+            await session.execute(select(Conversation).where(Conversation.beneficiary_id == person.id))
+        ).scalar_one_or_none()
+        if conversation is None:
+            conversation = Conversation(
+                beneficiary_id=person.id, mode="bot", state={}, urgent=False, needs_human=False, labels=[],
+                created_at=now, updated_at=now,
+            )
+            session.add(conversation)
+            await session.flush()
+        return conversation
+
+    async def _turn(
+        self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime
+    ) -> Beneficiary:
+        person = await self._person(session, identity, inbound, now)
+        conversation = await self._conversation(session, person, now)
+        turn = Turn(
+            inbound=inbound, person=person, conversation=conversation, session=session,
+            translations=self.translations, services=self.services, now=now,
+        )
+        keep = person.consent != "declined"
+        if keep:
+            await self._append_inbound(session, conversation, inbound, now)
+        if inbound.kind == "button":
+            queue_call(session, channel=identity.channel, chat_id=identity.chat_id, method="answerCallbackQuery",
+                       payload={"callback_query_id": inbound.payload.get("callback_query_id", "")}, now=now,
+                       beneficiary_id=person.id)
+        turn.flooded = self._flood(conversation, now)
+        if turn.flooded:
+            if not conversation.state.get("flood_noticed"):
+                conversation.state = {**conversation.state, "flood_noticed": True}
+                turn.say(turn.t.gettext(
+                    "You are sending many messages very quickly. I have saved all of them. "
+                    "Please wait a few seconds, then write again."))
+        elif conversation.mode == "human" and inbound.kind != "command":
+            pass  # a caseworker owns this conversation: the bot stays silent
+        else:
+            if conversation.state.get("flood_noticed"):
+                conversation.state = {k: v for k, v in conversation.state.items() if k != "flood_noticed"}
+            await self.router.route(turn)
+        if person.consent == "declined" and keep:
+            keep = False  # declined during this very turn: onboarding already removed the transcript
+        if person.consent == "declined":
+            await session.execute(
+                update(InboxUpdate).where(InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id))
+                .values(raw=None)
+            )
+        for reply in turn.replies:
+            queue_reply(session, person=person, conversation=conversation, chat_id=identity.chat_id, reply=reply,
+                        now=now, keep=keep)
+        conversation.updated_at = now
+        conversation.last_message_at = now
+        return person
+
+    def _flood(self, conversation: Conversation, now: datetime) -> bool:
+        """Count this message in a sliding window; beyond the limit the person gets one notice."""
+        settings = self.services.settings
+        window_start = (now - timedelta(seconds=settings.flood_window_seconds)).timestamp()
+        recent = [t for t in conversation.state.get("recent", []) if t > window_start]
+        recent.append(now.timestamp())
+        recent = recent[-(settings.flood_messages + 1):]
+        conversation.state = {**conversation.state, "recent": recent}
+        return len(recent) > settings.flood_messages
+
+    async def _append_inbound(self, session: AsyncSession, conversation: Conversation, inbound: Inbound,
+                              now: datetime) -> None:
+        text = clean(inbound.text if inbound.kind != "button" else inbound.data)
+        edit_of = None
+        if inbound.kind == "edit" and inbound.channel_message_id is not None:
+            edit_of = (
+                await session.execute(
+                    select(Message.id).where(
+                        Message.conversation_id == conversation.id,
+                        Message.channel_message_id == inbound.channel_message_id,
+                        Message.direction == "in",
+                    ).order_by(Message.id).limit(1)
+                )
+            ).scalar_one_or_none()
+        session.add(
+            Message(
+                conversation_id=conversation.id, direction="in", author="person", kind=inbound.kind, text=text,
+                norm_text=fold(text) if text else None, file_id=inbound.file_id,
+                payload=inbound.payload or None, channel_message_id=inbound.channel_message_id,
+                update_id=inbound.update_id, edit_of=edit_of, status="received", created_at=now,
+            )
+        )
+
+    async def _group(self, session: AsyncSession, group: GroupChat, now: datetime) -> None:
+        key = self.chat_key(group.channel, group.chat_id)
+        if not group.can_reply or await session.get(GroupNotice, key) is not None:
+            return
+        session.add(GroupNotice(chat_id=key, created_at=now))
+        lines = [self.translations(loc).gettext("I work in private chats only. Please write to me directly.")
+                 for loc in ("sq", "sr-Latn", "sr-Cyrl")]
+        session.add(OutboxItem(channel=group.channel, chat_id=group.chat_id, method="sendMessage",
+                               payload={"text": "\n".join(lines)}, lane=0, status="pending", attempts=0,
+                               next_attempt_at=now, created_at=now))
+
+    async def _membership(self, session: AsyncSession, change: MembershipChange) -> None:
+        ref = pseudonym(self.services.pseudonym_key, change.channel, change.user_id)
+        await session.execute(update(Beneficiary).where(Beneficiary.channel_ref == ref).values(blocked=change.blocked))
+
+    async def _record_failure(self, inbox_id: int, exc: Exception) -> None:
+        """Keep the update (marked failed, for a retry) and tell the person, in their language, to try again."""
+        try:
+            async with self.db.transaction() as session:
+                row = await session.get(InboxUpdate, inbox_id)
+                if row is None:
+                    return
+                row.status = "failed"
+                row.attempts += 1
+                row.error = f"{type(exc).__name__}: {exc}"[:2000]
+                decoded = self.decoders[row.channel](row.raw) if row.raw else None
+                if not isinstance(decoded, Incoming):
+                    return
+                person = await self._find(session, decoded.identity)
+                locale = (person.locale if person else None) or "sq"
+                text = self.translations(locale).gettext(
+                    "Sorry, something went wrong on our side. Your message is saved. Please try again in a moment, "
+                    "or send /menu.")
+                session.add(OutboxItem(channel=decoded.identity.channel, chat_id=decoded.identity.chat_id,
+                                       method="sendMessage", payload={"text": text}, lane=0, status="pending",
+                                       attempts=0, next_attempt_at=self.services.clock.now(),
+                                       created_at=self.services.clock.now()))
+        except Exception:
+            log.exception("could not record a failed turn", extra={"inbox_id": inbox_id})

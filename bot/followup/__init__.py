@@ -1,0 +1,1 @@
+"""Follow-up waves after return: when to ask, remind and give up."""

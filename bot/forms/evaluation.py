@@ -1,0 +1,188 @@
+"""Evaluating a form's expressions against the answers given so far, as ODK would.
+
+One ``Evaluation`` serves one step of the runner: it reads answers from the state, computes
+``calculate`` fields on demand (so their order on the sheet does not matter), remembers what it
+computed, and treats a field that is not relevant as empty, which is what ODK submits.
+A position is ``(node index, repeat instance)``; the instance is 0 outside repeats.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from datetime import date, datetime, time
+from typing import Any
+
+from bot.forms.model import Form, Node
+from bot.forms.values import PURE, arithmetic, compare, to_bool, to_num, to_str
+from bot.forms.xpath import Expr
+
+MAX_REPEAT = 50  # a chat will not ask about more instances than this
+
+
+def value_key(node: Node, instance: int) -> str:
+    return node.key if instance == 0 else f"{node.key}[{instance}]"
+
+
+class Evaluation:
+    def __init__(self, form: Form, state: dict[str, Any], today: date | None) -> None:
+        self.form = form
+        self.state = state
+        self.answers: dict[str, Any] = state.setdefault("values", {})
+        self.today = today or (date.fromisoformat(state["today"]) if state.get("today") else date.today())
+        self._calc: dict[tuple[int, int], Any] = {}
+        self._relevant: dict[tuple[int, int], bool] = {}
+        self._busy: set[tuple[int, int]] = set()
+
+    # -- answers and fields -------------------------------------------------------------
+    def raw(self, node: Node, instance: int) -> Any:
+        return self.answers.get(value_key(node, instance))
+
+    def field(self, index: int, instance: int) -> Any:
+        """A field's value as an expression sees it ('' when unanswered or not relevant)."""
+        node = self.form.nodes[index]
+        if not self.relevant(index, instance):
+            return ""
+        if node.kind == "repeat":
+            return [float(i) for i in range(1, self.repeat_count(index) + 1)]
+        if node.kind == "calculate" or (node.kind == "meta" and node.calculation is not None):
+            return self.calculated(index, instance)
+        if node.kind == "meta":
+            return self.today if node.type == "today" else ""
+        value = self.raw(node, instance)
+        if value is None:
+            return ""
+        if isinstance(value, list):
+            return " ".join(value)
+        if node.kind == "date":
+            return date.fromisoformat(value)
+        if isinstance(value, int | float):
+            return float(value)
+        return value
+
+    def calculated(self, index: int, instance: int) -> Any:
+        position = (index, instance)
+        if position in self._calc:
+            return self._calc[position]
+        node = self.form.nodes[index]
+        if position in self._busy or node.calculation is None:
+            return ""
+        self._busy.add(position)
+        try:
+            result = to_str(self.eval(node.calculation, index, instance))
+        finally:
+            self._busy.discard(position)
+        self._calc[position] = result
+        return result
+
+    def relevant(self, index: int, instance: int) -> bool:
+        position = (index, instance)
+        if position not in self._relevant:
+            node = self.form.nodes[index]
+            own = node.relevant is None or to_bool(self.eval(node.relevant, index, instance))
+            parent = node.parent
+            if own and parent is not None:
+                own = self.relevant(parent, instance if self.form.nodes[parent].repeat is not None else 0)
+            if own and node.repeat is not None and instance > self.repeat_count(node.repeat):
+                own = False
+            self._relevant[position] = own
+        return self._relevant[position]
+
+    def repeat_count(self, index: int) -> int:
+        node = self.form.nodes[index]
+        if node.repeat_count is None or not self.relevant(index, 0):
+            return 0
+        count = to_num(self.eval(node.repeat_count, index, 0))
+        return 0 if math.isnan(count) else max(0, min(MAX_REPEAT, int(count)))
+
+    def required(self, index: int, instance: int) -> bool:
+        rule = self.form.nodes[index].required
+        if isinstance(rule, bool):
+            return rule
+        return to_bool(self.eval(rule, index, instance))
+
+    # -- expressions --------------------------------------------------------------------
+    def eval(
+        self, expr: Expr, index: int, instance: int, dot: Any = None, row: dict[str, str] | None = None
+    ) -> Any:
+        return self._node(expr.tree, index, instance, dot, row)
+
+    def _node(
+        self, tree: tuple[Any, ...], index: int, instance: int, dot: Any, row: dict[str, str] | None
+    ) -> Any:
+        tag = tree[0]
+        if tag == "lit":
+            return tree[1]
+        if tag == "var":
+            return self._reference(tree[1], index, instance)
+        if tag == "ctx":
+            return dot if dot is not None else self.field(index, instance)
+        if tag == "col":
+            return (row or {}).get(tree[1], "")
+        if tag == "neg":
+            return -to_num(self._node(tree[1], index, instance, dot, row))
+        if tag == "op":
+            symbol = tree[1]
+            left = self._node(tree[2], index, instance, dot, row)
+            if symbol == "and":
+                return to_bool(left) and to_bool(self._node(tree[3], index, instance, dot, row))
+            if symbol == "or":
+                return to_bool(left) or to_bool(self._node(tree[3], index, instance, dot, row))
+            right = self._node(tree[3], index, instance, dot, row)
+            if symbol in ("=", "!=", "<", "<=", ">", ">="):
+                return compare(symbol, left, right)
+            return arithmetic(symbol, left, right)
+        if tag == "parent":
+            return float(instance)
+        return self._call(tree[1], tree[2], index, instance, dot, row)
+
+    def _call(self, name: str, args: tuple[Any, ...], index: int, instance: int, dot: Any, row: Any) -> Any:
+        if name == "if":
+            chosen = args[1] if to_bool(self._node(args[0], index, instance, dot, row)) else args[2]
+            return self._node(chosen, index, instance, dot, row)
+        if name == "position":
+            return float(instance)
+        if name == "today":
+            return self.today
+        if name == "now":
+            return datetime.combine(self.today, time(12, 0)).isoformat()
+        if name == "indexed-repeat":
+            target = self.form.by_name[args[0][1]]
+            number = to_num(self._node(args[2], index, instance, dot, row))
+            if math.isnan(number) or int(number) < 1:
+                return ""
+            return self.field(target, int(number))
+        if name == "once":
+            return self._once(args[0], index, instance, dot, row)
+        if name == "random":
+            seed = f"{self.state.get('seed', 0)}:{index}:{instance}"
+            return random.Random(seed).random()
+        values = [self._node(arg, index, instance, dot, row) for arg in args]
+        if not values and name in ("string-length", "normalize-space", "number", "string"):
+            values = [dot if dot is not None else self.field(index, instance)]
+        if name == "string-length":
+            return float(len(to_str(values[0])))
+        if name == "normalize-space":
+            return " ".join(to_str(values[0]).split())
+        if name == "number":
+            return to_num(values[0])
+        if name == "string":
+            return to_str(values[0])
+        return PURE[name](*values)
+
+    def _once(self, tree: tuple[Any, ...], index: int, instance: int, dot: Any, row: Any) -> Any:
+        key = value_key(self.form.nodes[index], instance)
+        kept: dict[str, Any] = self.state.setdefault("once", {})
+        if key not in kept:
+            kept[key] = to_str(self._node(tree, index, instance, dot, row))
+        return kept[key]
+
+    def _reference(self, name: str, index: int, instance: int) -> Any:
+        target = self.form.by_name[name]
+        node = self.form.nodes[target]
+        if node.repeat is None:
+            return self.field(target, 0)
+        here = self.form.nodes[index]
+        if instance and here.repeat == node.repeat:
+            return self.field(target, instance)
+        return [self.field(target, i) for i in range(1, self.repeat_count(node.repeat) + 1)]

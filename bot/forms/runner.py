@@ -1,0 +1,311 @@
+"""Playing a loaded form in a chat, one question at a time, on a JSON state the caller keeps.
+
+The state is a plain dict (answers, the position, the way back), so a conversation can pause for
+days and resume exactly where it was. Every call takes a state and returns a new one; nothing is
+kept in the runner. A position is ``[node index, repeat instance]``; the stored position is where
+the search for the next question starts, so a question that stopped being relevant after the
+person went back and changed an answer is passed over.
+
+    start ─▶ current ─▶ answer / toggle+done / skip / next ─▶ current … ─▶ None (complete)
+                 ▲                         │
+                 └──────── back ◀──────────┘
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from bot.forms import answers
+from bot.forms.evaluation import Evaluation, value_key
+from bot.forms.messages import message
+from bot.forms.model import Form, Node
+from bot.forms.prompts import Prompt, choice_label, form_text, localise, options, render
+from bot.forms.values import to_bool, to_num
+
+STATE_VERSION = 1
+Position = tuple[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    state: dict[str, Any]
+    error: str | None = None
+
+
+class Runner:
+    def __init__(self, form: Form) -> None:
+        self.form = form
+        self._repeat_ending = {n.end: n.index for n in form.nodes if n.kind == "repeat"}
+
+    # -- state ---------------------------------------------------------------------------
+    def start(self) -> dict[str, Any]:
+        return {"v": STATE_VERSION, "pos": [0, 0], "history": [], "values": {}, "pending": {},
+                "seed": secrets.randbelow(2**31), "today": None}  # fmt: skip
+
+    def _open(self, state: dict[str, Any], today: date | None) -> tuple[dict[str, Any], Evaluation]:
+        if not isinstance(state, dict) or state.get("v") != STATE_VERSION or "pos" not in state:
+            raise ValueError("not a questionnaire state of this runner")
+        state = copy.deepcopy(state)
+        if today is not None and not state.get("today"):
+            state["today"] = today.isoformat()
+        return state, Evaluation(self.form, state, today)
+
+    # -- walking -------------------------------------------------------------------------
+    def _find(self, ev: Evaluation, j: int, instance: int) -> Position | None:
+        nodes = self.form.nodes
+        while True:
+            if instance and j in self._repeat_ending and nodes[j - 1].repeat is not None:
+                repeat = self._repeat_ending[j]
+                if instance < ev.repeat_count(repeat):
+                    j, instance = repeat + 1, instance + 1
+                else:
+                    instance = 0
+                continue
+            if j >= len(nodes):
+                return None
+            node = nodes[j]
+            if node.kind == "group":
+                j = j + 1 if ev.relevant(j, instance) else node.end
+            elif node.kind == "repeat":
+                if ev.repeat_count(j) >= 1:
+                    j, instance = j + 1, 1
+                else:
+                    j = node.end
+            elif node.asked and ev.relevant(j, instance):
+                return j, instance
+            else:
+                j += 1
+
+    def _here(self, state: dict[str, Any], ev: Evaluation) -> Position | None:
+        j, instance = state["pos"]
+        return self._find(ev, j, instance)
+
+    def _advance(self, state: dict[str, Any], here: Position) -> dict[str, Any]:
+        state["history"].append(list(here))
+        state["pos"] = [here[0] + 1, here[1]]
+        state["pending"] = {}
+        return state
+
+    # -- asking --------------------------------------------------------------------------
+    def current(self, state: dict[str, Any], locale: str, today: date) -> Prompt | None:
+        state, ev = self._open(state, today)
+        here = self._here(state, ev)
+        if here is None:
+            return None
+        j, instance = here
+        node = self.form.nodes[j]
+        choices = [
+            (c.value, choice_label(self.form, node, c, locale))
+            for c in options(self.form, node, ev, instance)
+        ]
+        stored = ev.raw(node, instance)
+        key = value_key(node, instance)
+        selected = state["pending"].get(key, stored if isinstance(stored, list) else [])
+        return Prompt(
+            index=j, name=node.name, kind=node.kind, text=render(self.form, node, ev, instance, locale),
+            choices=choices, selected=list(selected), required=ev.required(j, instance),
+            can_back=bool(state["history"]), is_last=self._find(ev, j + 1, instance) is None,
+            instance=instance, minimum=node.minimum, maximum=node.maximum,
+        )  # fmt: skip
+
+    def answer(self, state: dict[str, Any], raw: str, today: date, locale: str) -> AnswerResult:
+        state, ev = self._open(state, today)
+        here = self._here(state, ev)
+        if here is None:
+            return AnswerResult(state)
+        node = self.form.nodes[here[0]]
+        if node.kind == "note":
+            return AnswerResult(self._advance(state, here))
+        if not raw.strip():
+            return self._skip(state, ev, here, locale)
+        try:
+            value = self._read(node, ev, here[1], raw)
+        except answers.Unreadable as err:
+            return AnswerResult(state, self._unreadable(node, err.key, locale))
+        return self._store(state, here, value, today, locale)
+
+    def toggle(self, state: dict[str, Any], value: str, today: date | None = None) -> dict[str, Any]:
+        """Select or unselect one option of the current select_multiple question."""
+        state, ev = self._open(state, today)
+        here = self._here(state, ev)
+        if here is None or self.form.nodes[here[0]].kind != "select_multiple":
+            return state
+        node = self.form.nodes[here[0]]
+        allowed = [c.value for c in options(self.form, node, ev, here[1])]
+        if value not in allowed:
+            return state
+        key = value_key(node, here[1])
+        stored = ev.raw(node, here[1])
+        chosen = list(state["pending"].get(key, stored if isinstance(stored, list) else []))
+        chosen = [v for v in chosen if v != value] if value in chosen else [*chosen, value]
+        state["pending"] = {key: [v for v in allowed if v in chosen]}
+        return state
+
+    def done(self, state: dict[str, Any], today: date | None = None, locale: str = "sq") -> AnswerResult:
+        """Finish the current select_multiple question with the options toggled so far."""
+        state, ev = self._open(state, today)
+        here = self._here(state, ev)
+        if here is None:
+            return AnswerResult(state)
+        node = self.form.nodes[here[0]]
+        if node.kind != "select_multiple":
+            return AnswerResult(state, self._unreadable(node, "choice", locale))
+        key = value_key(node, here[1])
+        stored = ev.raw(node, here[1])
+        chosen = state["pending"].get(key, stored if isinstance(stored, list) else [])
+        if not chosen:
+            return self._skip(state, ev, here, locale)
+        return self._store(state, here, list(chosen), today, locale)
+
+    def next(self, state: dict[str, Any], today: date | None = None) -> dict[str, Any]:
+        """Move on from a note (or any question already answered)."""
+        state, ev = self._open(state, today)
+        here = self._here(state, ev)
+        if here is None:
+            return state
+        node = self.form.nodes[here[0]]
+        if node.kind != "note" and ev.raw(node, here[1]) is None:
+            return state
+        return self._advance(state, here)
+
+    def skip(self, state: dict[str, Any], today: date | None = None, locale: str = "sq") -> AnswerResult:
+        state, ev = self._open(state, today)
+        here = self._here(state, ev)
+        if here is None:
+            return AnswerResult(state)
+        return self._skip(state, ev, here, locale)
+
+    def back(self, state: dict[str, Any]) -> dict[str, Any]:
+        state, _ = self._open(state, None)
+        if state["history"]:
+            state["pos"] = state["history"].pop()
+        state["pending"] = {}
+        return state
+
+    # -- answering -----------------------------------------------------------------------
+    def _read(self, node: Node, ev: Evaluation, instance: int, raw: str) -> Any:
+        kind = node.kind
+        if kind in ("select_one", "select_multiple"):
+            offered = options(self.form, node, ev, instance)
+            reader = answers.ChoiceReader([(c.value, list(c.labels.values())) for c in offered])
+            if node.type == "acknowledge":
+                reader = answers.ChoiceReader(
+                    [("OK", [message("acknowledge", loc) for loc in ("sq", "sr", "sr-Latn")])]
+                )
+            return reader.one(raw) if kind == "select_one" else reader.many(raw)
+        readers = {"integer": answers.read_integer, "decimal": answers.read_decimal, "date": answers.read_date,
+                   "time": answers.read_time, "datetime": answers.read_datetime,
+                   "geopoint": answers.read_geopoint}  # fmt: skip
+        if kind in readers:
+            value = readers[kind](raw)
+            if (
+                node.minimum is not None
+                and node.maximum is not None
+                and not (node.minimum <= value <= node.maximum)
+            ):
+                raise answers.Unreadable("range")
+            return value
+        return raw.strip()
+
+    def _store(
+        self, state: dict[str, Any], here: Position, value: Any, today: date | None, locale: str
+    ) -> AnswerResult:
+        j, instance = here
+        node = self.form.nodes[j]
+        key = value_key(node, instance)
+        previous = state["values"].get(key)
+        state["values"][key] = value
+        ev = Evaluation(self.form, state, today)
+        if node.constraint is not None:
+            dot = ev.field(j, instance)
+            if not to_bool(ev.eval(node.constraint, j, instance, dot=dot)):
+                if previous is None:
+                    del state["values"][key]
+                else:
+                    state["values"][key] = previous
+                text = form_text(self.form, node.constraint_messages, locale)
+                return AnswerResult(state, text or message("constraint", locale))
+        return AnswerResult(self._advance(state, here))
+
+    def _skip(self, state: dict[str, Any], ev: Evaluation, here: Position, locale: str) -> AnswerResult:
+        node = self.form.nodes[here[0]]
+        if node.kind != "note" and ev.required(*here):
+            text = form_text(self.form, node.required_messages, locale)
+            return AnswerResult(state, text or message("required", locale))
+        state["values"].pop(value_key(node, here[1]), None)
+        return AnswerResult(self._advance(state, here))
+
+    def _unreadable(self, node: Node, key: str, locale: str) -> str:
+        if key == "range":
+            return message("range", locale, minimum=f"{node.minimum:g}", maximum=f"{node.maximum:g}")
+        if node.kind in ("image", "audio", "video", "file"):
+            key = "media"
+        return localise(message(key, locale), locale)
+
+    # -- results -------------------------------------------------------------------------
+    def positions(self, state: dict[str, Any], today: date | None = None) -> list[Position]:
+        """Every question (not notes) the form would ask given the answers so far."""
+        _, ev = self._open(state, today)
+        found: list[Position] = []
+        here = self._find(ev, 0, 0)
+        while here is not None:
+            if self.form.nodes[here[0]].kind != "note":
+                found.append(here)
+            here = self._find(ev, here[0] + 1, here[1])
+        return found
+
+    def is_complete(self, state: dict[str, Any]) -> bool:
+        state, ev = self._open(state, None)
+        return self._here(state, ev) is None
+
+    def progress(self, state: dict[str, Any]) -> tuple[int, int]:
+        state, ev = self._open(state, None)
+        asked = self.positions(state)
+        here = self._here(state, ev)
+        done = [p for p in asked if here is None or p in [tuple(h) for h in state["history"]]]
+        return len(done), len(asked)
+
+    def values(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Answers and calculated fields of relevant nodes, keyed by name ('name[2]' inside repeats)."""
+        state, ev = self._open(state, None)
+        out: dict[str, Any] = {}
+        for node in self.form.nodes:
+            if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type != "today"):
+                continue
+            instances = [0] if node.repeat is None else list(range(1, ev.repeat_count(node.repeat) + 1))
+            for instance in instances:
+                if not ev.relevant(node.index, instance):
+                    continue
+                key = value_key(node, instance)
+                if node.kind == "calculate":
+                    out[key] = _number_or_text(ev.calculated(node.index, instance))
+                elif node.kind == "meta":
+                    out[key] = state["today"]
+                elif key in state["values"]:
+                    out[key] = state["values"][key]
+        return out
+
+    def scores(self, state: dict[str, Any]) -> dict[str, float | None]:
+        values = self.values(state)
+        out: dict[str, float | None] = {}
+        for node in self.form.nodes:
+            if node.kind == "calculate" and node.name.startswith("score_"):
+                value = values.get(node.key)
+                out[node.name] = float(value) if isinstance(value, int | float) else None
+        return out
+
+
+def _number_or_text(value: str) -> Any:
+    if value == "":
+        return None
+    number = to_num(value)
+    if math.isnan(number):
+        return None if value == "NaN" else value
+    if math.isinf(number) or value.strip().lower() in ("infinity", "-infinity"):
+        return value
+    return int(number) if number.is_integer() and "." not in value else number

@@ -1,0 +1,116 @@
+"""Measuring retrieval on a question set: accuracy, speed, and a naive baseline to compare against.
+
+A question set is JSON Lines of {"q": text, "lang": "sq"|"sr", "topic": expected id}.
+The baseline is what one would write first: count the question's words that appear verbatim
+(lower-cased, but not folded, transliterated or stemmed) among a topic's title, keywords and
+phrasings. Printing both from the same run shows what folding, stemming and typo tolerance buy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.kb.knowledge import KnowledgeBase
+
+Ranker = Callable[[str, str | None], list[tuple[str, float]]]
+
+_RAW_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question of an evaluation set and the topic that should answer it."""
+
+    text: str
+    lang: str | None
+    topic: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Accuracy and latency of one ranker over one question set."""
+
+    count: int
+    top1: float
+    top3: float
+    median_ms: float
+    p95_ms: float
+    misses: tuple[tuple[Question, list[tuple[str, float]]], ...]
+
+    def summary(self) -> str:
+        """One line: accuracy and latency."""
+        return (
+            f"top-1 {self.top1:.3f}  top-3 {self.top3:.3f}  "
+            f"median {self.median_ms:.3f} ms  p95 {self.p95_ms:.3f} ms  (n={self.count})"
+        )
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Read a JSON Lines question set; blank lines are skipped."""
+    questions = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            questions.append(Question(text=item["q"], lang=item.get("lang"), topic=item["topic"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path.name}:{number}: expected {{'q', 'lang', 'topic'}}: {exc}") from exc
+    return questions
+
+
+def evaluate(rank: Ranker, questions: Sequence[Question]) -> Evaluation:
+    """Run every question through a ranker and measure top-1, top-3 and time per question."""
+    hits1 = hits3 = 0
+    timings: list[float] = []
+    misses = []
+    for question in questions:
+        start = time.perf_counter()
+        ranked = rank(question.text, question.lang)
+        timings.append((time.perf_counter() - start) * 1000)
+        ids = [topic_id for topic_id, _ in ranked[:3]]
+        hits1 += bool(ids) and ids[0] == question.topic
+        hits3 += question.topic in ids
+        if not ids or ids[0] != question.topic:
+            misses.append((question, ranked))
+    n = max(len(questions), 1)
+    timings.sort()
+    return Evaluation(
+        count=len(questions),
+        top1=hits1 / n,
+        top3=hits3 / n,
+        median_ms=statistics.median(timings) if timings else 0.0,
+        p95_ms=timings[min(len(timings) - 1, int(0.95 * len(timings)))] if timings else 0.0,
+        misses=tuple(misses),
+    )
+
+
+def knowledge_base_ranker(kb: KnowledgeBase) -> Ranker:
+    """The ranking `match` decides on."""
+    return lambda text, lang: kb.rank(text, lang, limit=3)
+
+
+def keyword_baseline(kb: KnowledgeBase) -> Ranker:
+    """Exact word overlap with each topic's title, keywords and phrasings, without normalisation."""
+    vocab: dict[str, set[str]] = {}
+    for topic_id in kb.topics:
+        topic = kb.topic(topic_id)
+        texts = [*topic.titles.values()]
+        for group in (topic.keywords, topic.phrasings):
+            for items in group.values():
+                texts.extend(items)
+        vocab[topic_id] = {w.lower() for text in texts for w in _RAW_WORD.findall(text)}
+
+    def rank(text: str, lang: str | None) -> list[tuple[str, float]]:
+        asked = {w.lower() for w in _RAW_WORD.findall(text)}
+        scored = [(topic_id, float(len(asked & words))) for topic_id, words in vocab.items()]
+        ranked = sorted((item for item in scored if item[1] > 0), key=lambda item: (-item[1], item[0]))
+        return ranked[:3]
+
+    return rank

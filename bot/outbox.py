@@ -1,0 +1,108 @@
+"""Queueing outgoing messages: each goes into the transcript and the outbox in the caller's transaction.
+
+Nothing here talks to a channel; the delivery worker (`bot.delivery`) sends what is queued.
+Long text is split under Telegram's 4096-character limit at paragraph, then sentence, then word
+boundaries, and the buttons ride on the last part.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.text import fold
+from db.models import Beneficiary, Conversation, Message, OutboxItem
+from handlers.turn import Reply
+
+MAX_TEXT = 4096
+LANE_REPLY, LANE_CASEWORKER, LANE_FOLLOWUP, LANE_ANNOUNCEMENT = 0, 1, 2, 3
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+
+
+def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
+    """Parts of at most `limit` characters, cut where a reader would pause."""
+    if len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = window.rfind("\n\n")
+        if cut < limit // 3:
+            ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+            cut = ends[-1] if ends and ends[-1] >= limit // 3 else window.rfind(" ")
+        if cut < limit // 3:
+            cut = limit
+        parts.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def _buttons_payload(reply: Reply) -> list[list[dict[str, str]]]:
+    return [[{"text": b.label, "data": b.data} for b in row] for row in reply.buttons]
+
+
+def queue_reply(
+    session: AsyncSession,
+    *,
+    person: Beneficiary,
+    conversation: Conversation,
+    chat_id: str,
+    reply: Reply,
+    now: datetime,
+    author: str = "bot",
+    lane: int = LANE_REPLY,
+    keep: bool = True,
+) -> None:
+    """Add `reply` to the transcript (when `keep`) and to the outbox, in the caller's transaction."""
+    if reply.document is not None:
+        name, content = reply.document
+        _queue(session, person, conversation, chat_id, now, author, lane, keep, kind="document",
+               text=reply.text, method="sendDocument",
+               payload={"caption": reply.text[:1024], "file_name": name, "content": content.decode("utf-8")})
+        return
+    parts = split_text(reply.text)
+    for i, part in enumerate(parts):
+        payload: dict[str, object] = {"text": part}
+        if i == len(parts) - 1 and reply.buttons:
+            payload["buttons"] = _buttons_payload(reply)
+        _queue(session, person, conversation, chat_id, now, author, lane, keep, kind="text", text=part,
+               method="sendMessage", payload=payload)
+
+
+def _queue(
+    session: AsyncSession, person: Beneficiary, conversation: Conversation, chat_id: str, now: datetime,
+    author: str, lane: int, keep: bool, *, kind: str, text: str, method: str, payload: dict[str, object],
+) -> None:
+    message = None
+    if keep:
+        message = Message(
+            conversation_id=conversation.id, direction="out", author=author, kind=kind, text=text,
+            norm_text=fold(text), payload={"buttons": payload["buttons"]} if "buttons" in payload else None,
+            status="queued", created_at=now,
+        )
+        session.add(message)
+    item = OutboxItem(
+        channel=person.channel, chat_id=chat_id, beneficiary_id=person.id, method=method, payload=payload,
+        lane=lane, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+    )
+    if message is not None:
+        item.message = message  # type: ignore[attr-defined]
+    session.add(item)
+
+
+def queue_call(
+    session: AsyncSession, *, channel: str, chat_id: str, method: str, payload: dict[str, object], now: datetime,
+    beneficiary_id: int | None = None,
+) -> None:
+    """A channel call that is not a transcript line (e.g. answering a button press)."""
+    session.add(
+        OutboxItem(
+            channel=channel, chat_id=chat_id, beneficiary_id=beneficiary_id, method=method, payload=payload,
+            lane=LANE_REPLY, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        )
+    )

@@ -1,0 +1,79 @@
+"""Running processes: the long-lived loops behind `homeward serve`, `homeward bot` and `homeward worker`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.app import Homeward
+from bot.channels import telegram
+from bot.config import Settings
+from db.migrate import upgrade_async
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+
+
+def webhook_route(app: Homeward) -> Route:
+    """POST /telegram/webhook: check the secret in constant time, store the update, answer 200, then process."""
+
+    async def receive(request: Request) -> Response:
+        given = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+        if not telegram.secret_matches(app.settings.webhook_secret, given):
+            return Response(status_code=401)
+        try:
+            raw: dict[str, Any] = json.loads(await request.body())
+            update_id = int(raw["update_id"])
+        except (ValueError, KeyError, TypeError):
+            return Response(status_code=400)
+        stored = await app.store_telegram([(update_id, telegram.chat_of(raw), json.dumps(raw, ensure_ascii=False))])
+        for chat_key, inbox_id in stored:  # processed after the answer, in order per chat
+            app.turns.submit(chat_key, inbox_id)
+        return JSONResponse({})
+
+    return Route(WEBHOOK_PATH, receive, methods=["POST"])
+
+
+def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
+    routes: list[Any] = []
+    if webhook:
+        routes.append(webhook_route(app))
+    web = Starlette(routes=routes)
+    if console:
+        from console.web import mount_console
+
+        mount_console(web, app)
+    return web
+
+
+async def serve(settings: Settings, stop: asyncio.Event, *, console: bool, webhook: bool = False,
+                intake: bool = True) -> None:
+    """Run until `stop` is set: migrations, then intake, delivery and (optionally) the web server."""
+    await upgrade_async(settings.database_url)
+    app = Homeward(settings)
+    await app.start(polling=intake and not webhook, delivery=True)
+    server = None
+    if webhook and app.bot is not None:
+        await app.bot.set_webhook(url=settings.webhook_url.rstrip("/") + WEBHOOK_PATH,  # type: ignore[union-attr]
+                                  secret_token=settings.webhook_secret, allowed_updates=telegram.ALLOWED_UPDATES)
+    if webhook or console:
+        config = uvicorn.Config(web_app(app, webhook=webhook, console=console), host=settings.console_host,
+                                port=settings.console_port, log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        server_task = asyncio.create_task(server.serve())
+    log.info("homeward running", extra={
+        "telegram": app.bot is not None, "webhook": webhook, "console": console,
+        "address": f"http://{settings.console_host}:{settings.console_port}" if server else None})
+    await stop.wait()
+    if server is not None:
+        server.should_exit = True
+        await server_task
+    await app.stop()

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy 2 models, sessions and migrations for SQLite (default) and PostgreSQL."""

@@ -1,0 +1,242 @@
+"""The tables: people, their conversations and transcripts, the raw inbox and the outbox.
+
+Naming follows the field: a *beneficiary* is a person the mission serves, a *conversation* is
+their thread with the mission, a *message* is one line of the transcript.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite would otherwise hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# SQLite wants INTEGER PRIMARY KEY for autoincrement; PostgreSQL gets BIGINT identity.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime()}
+
+
+class Beneficiary(Base):
+    """A person the mission serves, on one channel.
+
+    `channel_ref` is a keyed hash of the channel identity, so a person who declined consent can
+    be recognised (and left alone) without keeping who they are. `channel_user_id` and `chat_id`
+    are kept only while consent is pending or given.
+    """
+
+    __tablename__ = "beneficiaries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    channel_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    channel_user_id: Mapped[str | None] = mapped_column(String(64))
+    chat_id: Mapped[str | None] = mapped_column(String(64))
+    display_name: Mapped[str | None] = mapped_column(String(256))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    consent: Mapped[str] = mapped_column(String(12), default="pending")  # pending | given | declined
+    consent_version: Mapped[int | None] = mapped_column(Integer)
+    consent_at: Mapped[datetime | None]
+    consent_locale: Mapped[str | None] = mapped_column(String(8))
+    municipality: Mapped[str | None] = mapped_column(String(32))
+    return_date: Mapped[date | None] = mapped_column(Date)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    blocked: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    last_contact_at: Mapped[datetime | None]
+
+    conversation: Mapped[Conversation | None] = relationship(back_populates="beneficiary", uselist=False)
+
+
+class Conversation(Base):
+    """The thread between a beneficiary and the mission: who owns it, and where the bot is in it."""
+
+    __tablename__ = "conversations"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"), unique=True)
+    mode: Mapped[str] = mapped_column(String(8), default="bot")  # bot | human | closed
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    needs_human: Mapped[bool] = mapped_column(Boolean, default=False)
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    labels: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    last_message_at: Mapped[datetime | None]
+
+    beneficiary: Mapped[Beneficiary] = relationship(back_populates="conversation")
+
+
+class Message(Base):
+    """One line of a transcript, inbound or outbound; append-only except for delivery results."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        Index("ix_messages_channel_message", "conversation_id", "channel_message_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    author: Mapped[str] = mapped_column(String(80))  # person | bot | staff:<name>
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    norm_text: Mapped[str | None] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(256))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    channel_message_id: Mapped[str | None] = mapped_column(String(32))
+    update_id: Mapped[int | None] = mapped_column(BigInteger)
+    edit_of: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(12))  # received | queued | sent | failed
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class InboxUpdate(Base):
+    """A raw update as the channel delivered it, stored before the channel is told we have it."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (
+        UniqueConstraint("channel", "update_id", name="uq_inbox_channel_update"),
+        Index("ix_inbox_pending", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    chat_key: Mapped[str] = mapped_column(String(64))
+    raw: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class OutboxItem(Base):
+    """One call to make on a channel (send a message, answer a button press), in order per chat."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_open", "status", "chat_id", "id"),
+        Index("ix_outbox_due", "status", "lane", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    beneficiary_id: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"))
+    method: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lane: Mapped[int] = mapped_column(Integer, default=0)  # 0 reply, 1 caseworker, 2 follow-up, 3 announcement
+    status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    message: Mapped[Message | None] = relationship()
+
+
+class Consent(Base):
+    """Every consent answer, kept as proof: purpose, text version, language and time."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # general | followup | youth | media
+    version: Mapped[int] = mapped_column(Integer)
+    granted: Mapped[bool] = mapped_column(Boolean)
+    locale: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime]
+
+
+class GroupNotice(Base):
+    """Group chats and channels told once that the bot works in private chats only."""
+
+    __tablename__ = "group_notices"
+
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Who read or changed what, and when; written by the application, never edited by it."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(80))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+__all__ = [
+    "AuditEntry",
+    "Base",
+    "Beneficiary",
+    "Consent",
+    "Conversation",
+    "GroupNotice",
+    "InboxUpdate",
+    "Message",
+    "OutboxItem",
+]

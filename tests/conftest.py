@@ -1,0 +1,73 @@
+"""Fixtures: a fresh database per test (SQLite by default, PostgreSQL with HOMEWARD_TEST_DATABASE_URL),
+the fake Bot API server, and a running Homeward wired to both."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.app import Homeward
+from bot.config import Settings
+from db.models import Base
+from db.session import create_engine
+from tests.fakebot import TOKEN, FakeBotApi, Person
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+
+def pytest_report_header() -> str:
+    return f"database: {os.environ.get('HOMEWARD_TEST_DATABASE_URL', 'sqlite (a file per test)')}"
+
+
+@pytest.fixture
+async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+    url = os.environ.get("HOMEWARD_TEST_DATABASE_URL")
+    if not url:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'homeward.db'}"
+        engine = create_engine(url)
+        async with engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        await engine.dispose()
+        yield url
+        return
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+        await conn.run_sync(Base.metadata.create_all)
+    await engine.dispose()
+    yield url
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeBotApi]:
+    api = await FakeBotApi().start()
+    yield api
+    await api.stop()
+
+
+@pytest.fixture
+def settings(database_url: str, fake: FakeBotApi, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url, telegram_token=TOKEN, telegram_api_base=fake.base, secret_key="test-secret-key",
+        data_dir=tmp_path / "data", poll_timeout_seconds=1,
+        # Conversations in tests run at machine speed; pacing has its own tests.
+        rate_chat_per_second=50.0, rate_chat_burst=10, _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+async def homeward(settings: Settings) -> AsyncIterator[Homeward]:
+    app = Homeward(settings)
+    await app.start()
+    yield app
+    await app.stop()
+
+
+@pytest.fixture
+def person(fake: FakeBotApi) -> Person:
+    return Person(fake, 5001, "Arta", language_code="sq")
