@@ -54,7 +54,7 @@ class Homeward:
             self.db, self.senders, self.clock,
             Pacer(settings.rate_global_per_second, settings.rate_chat_per_second, settings.rate_chat_burst,
                   settings.rate_group_per_minute),
-            worker_id=f"{socket.gethostname()}:{os.getpid()}",
+            worker_id=f"{socket.gethostname()}:{os.getpid()}", backoff_first=settings.retry_first_seconds,
         )
         self.engine = Engine(self.db, self.translations, self.services, self.router,
                              {telegram.CHANNEL: telegram.decode}, on_queued=self.delivery.wake)

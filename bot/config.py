@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     rate_chat_per_second: float = 1.0
     rate_chat_burst: int = 3
     rate_group_per_minute: int = 20
+    retry_first_seconds: float = 2.0  # first back-off after a server error; doubles each time
     # A person who sends more than this many messages in the window gets one "slow down" note.
     flood_messages: int = 20
     flood_window_seconds: int = 10

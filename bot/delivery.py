@@ -58,6 +58,7 @@ class Delivery:
         pacer: Pacer,
         worker_id: str,
         concurrency: int = 32,
+        backoff_first: float = 2.0,
         on_event: Callable[[str, Claimed], Awaitable[None] | None] | None = None,
     ) -> None:
         self.db = db
@@ -66,6 +67,7 @@ class Delivery:
         self.pacer = pacer
         self.worker_id = worker_id
         self.concurrency = concurrency
+        self.backoff_first = backoff_first
         self.on_event = on_event
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
@@ -217,7 +219,7 @@ class Delivery:
             return
         if isinstance(outcome, Transient) and row.attempts + 1 < MAX_TRANSIENT_ATTEMPTS:
             row.attempts += 1
-            backoff = min(2 ** row.attempts, 600) * random.uniform(0.8, 1.2)
+            backoff = min(self.backoff_first * 2 ** (row.attempts - 1), 600.0) * random.uniform(0.8, 1.2)
             row.status, row.next_attempt_at = "pending", now + timedelta(seconds=backoff)
             return
         self.failed += 1

@@ -147,18 +147,18 @@ class Engine:
             queue_call(session, channel=identity.channel, chat_id=identity.chat_id, method="answerCallbackQuery",
                        payload={"callback_query_id": inbound.payload.get("callback_query_id", "")}, now=now,
                        beneficiary_id=person.id)
-        turn.flooded = self._flood(conversation, now)
+        turn.flooded = self._flood(conversation, inbound.sent_at or now)
         if turn.flooded:
-            if not conversation.state.get("flood_noticed"):
-                conversation.state = {**conversation.state, "flood_noticed": True}
+            if not conversation.state.get("_flood_noticed"):
+                conversation.state = {**conversation.state, "_flood_noticed": True}
                 turn.say(turn.t.gettext(
                     "You are sending many messages very quickly. I have saved all of them. "
                     "Please wait a few seconds, then write again."))
         elif conversation.mode == "human" and inbound.kind != "command":
             pass  # a caseworker owns this conversation: the bot stays silent
         else:
-            if conversation.state.get("flood_noticed"):
-                conversation.state = {k: v for k, v in conversation.state.items() if k != "flood_noticed"}
+            if conversation.state.get("_flood_noticed"):
+                conversation.state = {k: v for k, v in conversation.state.items() if k != "_flood_noticed"}
             await self.router.route(turn)
         if person.consent == "declined" and keep:
             keep = False  # declined during this very turn: onboarding already removed the transcript
@@ -178,10 +178,10 @@ class Engine:
         """Count this message in a sliding window; beyond the limit the person gets one notice."""
         settings = self.services.settings
         window_start = (now - timedelta(seconds=settings.flood_window_seconds)).timestamp()
-        recent = [t for t in conversation.state.get("recent", []) if t > window_start]
+        recent = [t for t in conversation.state.get("_recent", []) if t > window_start]
         recent.append(now.timestamp())
         recent = recent[-(settings.flood_messages + 1):]
-        conversation.state = {**conversation.state, "recent": recent}
+        conversation.state = {**conversation.state, "_recent": recent}
         return len(recent) > settings.flood_messages
 
     async def _append_inbound(self, session: AsyncSession, conversation: Conversation, inbound: Inbound,

@@ -80,13 +80,17 @@ async def choose_language(turn: Turn, code: str) -> None:
 
 async def answer_consent(turn: Turn, answer: str) -> None:
     t = turn.t
+    if turn.state.get("step") != "consent":
+        # A consent button from an earlier message: the answer given then stands.
+        if needs_consent(turn):
+            ask_consent(turn)
+        else:
+            menu.show(turn, intro=t.gettext(
+                "Your answer is already recorded. You can review it under Privacy in the menu."))
+        return
     if answer not in ("yes", "no"):
         turn.say(t.gettext("That button is no longer valid."))
         ask_consent(turn)
-        return
-    if turn.state.get("step") != "consent":
-        turn.say(t.gettext("Your answer is already recorded. You can review it under Privacy in the menu."))
-        menu.show(turn)
         return
     person = turn.person
     granted = answer == "yes"

@@ -48,6 +48,7 @@ class Inbound:
     update_id: int | None = None
     language_code: str | None = None
     display_name: str | None = None
+    sent_at: datetime | None = None  # when the person sent it, as the channel says
 
 
 @dataclass
@@ -74,8 +75,9 @@ class Turn:
         return self.conversation.state
 
     def set_state(self, **values: Any) -> None:
-        """Replace the handler state; the engine stores it with the rest of the turn."""
-        self.conversation.state = dict(values)
+        """Replace the handler state (the engine's own `_` keys stay); stored with the rest of the turn."""
+        kept = {k: v for k, v in self.conversation.state.items() if k.startswith("_")}
+        self.conversation.state = {**kept, **values}
 
     def say(self, text: str, buttons: list[list[Button]] | None = None) -> None:
         self.replies.append(Reply(text=text, buttons=buttons or []))

@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from aiogram import Bot
@@ -72,6 +73,7 @@ def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound
         "update_id": update_id,
         "language_code": message.from_user.language_code if message.from_user else None,
         "display_name": _display_name(message),
+        "sent_at": datetime.fromtimestamp(message.edit_date, UTC) if edit and message.edit_date else message.date,
     }
     if edit:
         return Inbound(kind="edit", text=message.text or message.caption, **base)

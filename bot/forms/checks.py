@@ -26,7 +26,8 @@ def check_form(form: Form) -> list[str]:
     missing = [code for code in REQUIRED_LOCALES if code not in languages]
     for code in missing:
         problems.append(
-            f"settings: the form has no {REQUIRED_LOCALES[code]} columns (e.g. label::{REQUIRED_LOCALES[code]})"
+            f"settings: the form has no {REQUIRED_LOCALES[code]} columns "
+            f"(e.g. label::{REQUIRED_LOCALES[code]})"
         )
     present = [languages[code] for code in REQUIRED_LOCALES if code in languages]
     used_lists: dict[str, Node] = {}
@@ -51,7 +52,7 @@ def check_form(form: Form) -> list[str]:
                                 f"a chat keyboard holds at most {MAX_BUTTONS} buttons")  # fmt: skip
             if count and callback_bytes(node.index, count - 1) > CALLBACK_LIMIT:
                 problems.append(f"{where}: button data for '{node.name}' would exceed {CALLBACK_LIMIT} bytes")
-    for list_name, node in used_lists.items():
+    for list_name in used_lists:
         for choice in form.choices.get(list_name, []):
             for lang in present:
                 if not choice.labels.get(lang, "").strip():

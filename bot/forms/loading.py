@@ -228,7 +228,7 @@ class _Builder:
                     labels=labels or {"default": str(item["name"])},
                     columns=columns,
                     row=number,
-                )  # fmt: skip
+                )
             )
         for choices in self.choices.values():
             for choice in choices:

@@ -54,7 +54,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sr": "Молимо изаберите одговоре дугмадима или унесите њихове бројеве, на пример 1, 3.",
     },
     "geopoint": {
-        "sq": "Ju lutemi ndani vendndodhjen tuaj ose shkruani gjerësinë dhe gjatësinë gjeografike, p.sh. 42.66 21.17.",
+        "sq": (
+            "Ju lutemi ndani vendndodhjen tuaj ose shkruani gjerësinë dhe gjatësinë gjeografike, "
+            "p.sh. 42.66 21.17."
+        ),
         "sr": "Молимо поделите своју локацију или унесите географску ширину и дужину, на пример 42.66 21.17.",
     },
     "media": {

@@ -25,7 +25,7 @@ from bot.forms.evaluation import Evaluation, value_key
 from bot.forms.messages import message
 from bot.forms.model import Form, Node
 from bot.forms.prompts import Prompt, choice_label, form_text, localise, options, render
-from bot.forms.values import to_bool, to_num
+from bot.forms.values import to_bool
 
 STATE_VERSION = 1
 Position = tuple[int, int]
@@ -198,9 +198,14 @@ class Runner:
                     [("OK", [message("acknowledge", loc) for loc in ("sq", "sr", "sr-Latn")])]
                 )
             return reader.one(raw) if kind == "select_one" else reader.many(raw)
-        readers = {"integer": answers.read_integer, "decimal": answers.read_decimal, "date": answers.read_date,
-                   "time": answers.read_time, "datetime": answers.read_datetime,
-                   "geopoint": answers.read_geopoint}  # fmt: skip
+        readers = {
+            "integer": answers.read_integer,
+            "decimal": answers.read_decimal,
+            "date": answers.read_date,
+            "time": answers.read_time,
+            "datetime": answers.read_datetime,
+            "geopoint": answers.read_geopoint,
+        }
         if kind in readers:
             value = readers[kind](raw)
             if (
@@ -303,9 +308,12 @@ class Runner:
 def _number_or_text(value: str) -> Any:
     if value == "":
         return None
-    number = to_num(value)
+    try:
+        number = float(value)
+    except ValueError:
+        return value
     if math.isnan(number):
-        return None if value == "NaN" else value
-    if math.isinf(number) or value.strip().lower() in ("infinity", "-infinity"):
+        return None
+    if math.isinf(number):
         return value
     return int(number) if number.is_integer() and "." not in value else number

@@ -148,9 +148,11 @@ def _format_date(value: Any, pattern: Any) -> str:
     day = to_date(value)
     if day is None:
         return ""
-    parts = {"%Y": f"{day.year:04d}", "%y": f"{day.year % 100:02d}", "%m": f"{day.month:02d}",
-             "%n": str(day.month), "%d": f"{day.day:02d}", "%e": str(day.day),
-             "%b": day.strftime("%b"), "%a": day.strftime("%a"), "%H": "00", "%M": "00", "%S": "00"}  # fmt: skip
+    parts = {
+        "%Y": f"{day.year:04d}", "%y": f"{day.year % 100:02d}", "%m": f"{day.month:02d}",
+        "%n": str(day.month), "%d": f"{day.day:02d}", "%e": str(day.day), "%b": day.strftime("%b"),
+        "%a": day.strftime("%a"), "%H": "00", "%M": "00", "%S": "00",
+    }  # fmt: skip
     return re.sub(r"%[YymndebaHMS]", lambda m: parts[m.group(0)], to_str(pattern))
 
 

@@ -13,6 +13,7 @@ means the same for a two-word and a ten-word question.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -79,24 +80,32 @@ class LanguageIndex:
         if term in self._postings:
             found[term] = 1.0
         if len(term) >= _MIN_FUZZY_LEN:
-            cutoff = 80.0 if len(term) < 7 else 75.0
+            # One inserted letter in a short word, one wrong letter from five letters, two from eight.
+            cutoff = 85.0 if len(term) < 5 else 80.0 if len(term) < 8 else 75.0
             for candidate, score, _ in process.extract(
                 term, self._vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff, limit=4
             ):
                 if len(candidate) >= _MIN_FUZZY_LEN:
                     found[candidate] = max(found.get(candidate, 0.0), 0.8 * (score / 100.0) ** 2)
         if len(term) >= _MIN_PREFIX_LEN:
-            for candidate in self._vocabulary:
-                if len(candidate) < _MIN_PREFIX_LEN or candidate == term:
-                    continue
-                if candidate.startswith(term) or term.startswith(candidate):
-                    short, long_ = sorted((len(candidate), len(term)))
-                    found[candidate] = max(found.get(candidate, 0.0), 0.5 + 0.3 * short / long_)
+            for candidate in self._prefix_relatives(term):
+                short, long_ = sorted((len(candidate), len(term)))
+                found[candidate] = max(found.get(candidate, 0.0), 0.5 + 0.3 * short / long_)
         result = tuple(sorted(found.items(), key=lambda item: -item[1]))
         if len(self._expansions) > _CACHE_LIMIT:
             self._expansions.clear()
         self._expansions[term] = result
         return result
+
+    def _prefix_relatives(self, term: str) -> list[str]:
+        """Vocabulary terms that extend the term, or that the term extends (at least 4 letters)."""
+        found = [term[:n] for n in range(_MIN_PREFIX_LEN, len(term)) if term[:n] in self._postings]
+        start = bisect.bisect_right(self._vocabulary, term)
+        for candidate in self._vocabulary[start:]:
+            if not candidate.startswith(term):
+                break
+            found.append(candidate)
+        return found
 
     def scores(self, terms: Iterable[str]) -> dict[str, float]:
         """Each topic's score for the query terms, from 0 (nothing shared) to 1."""

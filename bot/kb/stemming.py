@@ -38,6 +38,7 @@ _SQ_SUFFIXES: tuple[str, ...] = tuple(
 )
 
 _SQ_MIN_STEM = 3
+_SQ_MIN_SECOND_PASS = 5
 _VOWELS = frozenset("aeiouy")
 
 
@@ -48,18 +49,30 @@ def _strip_once(word: str) -> str:
     return word
 
 
+# Frequent Gheg (Kosovo) forms whose standard form the content is written in.
+_GHEG: dict[str, str] = {
+    "shpi": "shtepi", "shpia": "shtepia", "shpine": "shtepine", "shpis": "shtepise", "shpija": "shtepia",
+    "fmi": "femije", "fmija": "femija", "fmine": "femijen", "fmit": "femijet", "fmijt": "femijet",
+    "cun": "djale", "cuni": "djali", "cuna": "djali", "cunin": "djalin", "goca": "vajza", "gocen": "vajzen",
+    "dek": "vdes", "dekun": "vdekur", "nana": "nena", "nanen": "nenen", "ish": "ishte",
+}  # fmt: skip
+
+
 @lru_cache(maxsize=65536)
 def stem_albanian(word: str) -> str:
     """Stem one folded Albanian word: "shkollen" → "shkoll", "regjistrohem" → "regjistr"."""
-    word = word.replace("q", "c")
+    word = _GHEG.get(word, word).replace("q", "c")
     if len(word) <= _SQ_MIN_STEM or word.isdigit():
         return word
     stem = _strip_once(word)
-    # A second pass undoes a case ending stacked on a derivation ("punesimin" → "punesim" → "punes").
-    if stem != word and len(stem) >= 5:
-        stem = _strip_once(stem)
+    # A second pass undoes a case ending stacked on a derivation ("punesimin" → "punesim" → "punes"),
+    # but never cuts a word down to a short stem that unrelated words share ("shtesa", "shteti").
+    if stem != word:
+        again = _strip_once(stem)
+        if len(again) >= _SQ_MIN_SECOND_PASS:
+            stem = again
     # Stems end on a consonant, so "femija", "femije" and "femijen" all meet.
-    while len(stem) > _SQ_MIN_STEM and (stem[-1] in _VOWELS or (stem[-1] == "j" and stem[-2] in _VOWELS)):
+    while len(stem) > _SQ_MIN_STEM and (stem[-1] in _VOWELS or stem.endswith("ij")):
         stem = stem[:-1]
     return stem
 
