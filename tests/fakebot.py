@@ -267,8 +267,10 @@ class Person:
         return self.api.push({"my_chat_member": {
             "chat": {"id": self.id, "type": "private", "first_name": self.first_name}, "from": self._user(),
             "date": int(time.time()),
-            "old_chat_member": {"status": "member" if blocked else "kicked", "user": BOT_USER},
-            "new_chat_member": {"status": "kicked" if blocked else "member", "user": BOT_USER},
+            "old_chat_member": {"status": "member", "user": BOT_USER} if blocked
+            else {"status": "kicked", "user": BOT_USER, "until_date": 0},
+            "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0} if blocked
+            else {"status": "member", "user": BOT_USER},
         }})
 
     def buttons(self, index: int = -1) -> list[str]:

@@ -240,3 +240,19 @@ def test_expression_errors_name_the_row(tmp_path: Path) -> None:
     with pytest.raises(FormError) as caught:
         load_form(bad)
     assert caught.value.row == 3
+
+
+def test_check_reports_a_choice_list_too_long_for_a_keyboard_and_missing_translations(tmp_path: Path) -> None:
+    big = tmp_path / "big.md"
+    choices = "\n".join(f"| many | c{i} | Zgjedhja {i} | Избор {i} |" for i in range(101))
+    big.write_text(
+        "## survey\n\n| type | name | label::Albanian (sq) | label::Serbian (sr) |\n|---|---|---|---|\n"
+        "| select_one many | pick | Zgjidhni | |\n\n"
+        "## choices\n\n| list_name | name | label::Albanian (sq) | label::Serbian (sr) |\n|---|---|---|---|\n"
+        f"{choices}\n"
+    )
+    problems = check_form(load_form(big))
+    assert problems == [
+        "survey row 2: label::Serbian (sr) is empty for 'pick'",
+        "survey row 2: choice list 'many' has 101 choices; a chat keyboard holds at most 100 buttons",
+    ]

@@ -34,7 +34,7 @@ def load_form(path: Path) -> Form:
     path = Path(path)
     try:
         if path.suffix.lower() == ".md":
-            workbook = get_xlsform(_pyxform_markdown(path.read_text(encoding="utf-8")).encode(), ".md")
+            workbook = get_xlsform(to_pyxform_markdown(path.read_text(encoding="utf-8")).encode(), ".md")
         else:
             workbook = get_xlsform(str(path))
     except OSError as err:
@@ -49,7 +49,7 @@ def load_form(path: Path) -> Form:
     return _Builder(workbook, tree, path, warnings).build()
 
 
-def _pyxform_markdown(text: str) -> str:
+def to_pyxform_markdown(text: str) -> str:
     """Rewrite '## sheet' + table sections into pyxform's markdown layout; leave that layout alone."""
     if not any(_HEADING.match(line) for line in text.splitlines()):
         return text

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -198,7 +199,7 @@ class Runner:
                     [("OK", [message("acknowledge", loc) for loc in ("sq", "sr", "sr-Latn")])]
                 )
             return reader.one(raw) if kind == "select_one" else reader.many(raw)
-        readers = {
+        readers: dict[str, Callable[[str], Any]] = {
             "integer": answers.read_integer,
             "decimal": answers.read_decimal,
             "date": answers.read_date,
@@ -208,11 +209,8 @@ class Runner:
         }
         if kind in readers:
             value = readers[kind](raw)
-            if (
-                node.minimum is not None
-                and node.maximum is not None
-                and not (node.minimum <= value <= node.maximum)
-            ):
+            bounded = node.minimum is not None and node.maximum is not None
+            if bounded and not (node.minimum <= float(value) <= node.maximum):  # type: ignore[operator]
                 raise answers.Unreadable("range")
             return value
         return raw.strip()

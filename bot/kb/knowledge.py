@@ -31,7 +31,7 @@ REQUIRED_TOPICS: tuple[str, ...] = (
 
 ANSWER_AT = 0.30  # the best topic's score from which it is answered outright...
 ANSWER_LEAD = 1.35  # ...provided it leads the runner-up by this factor
-OFFER_AT = 0.12  # below this, no topic is offered at all
+OFFER_AT = 0.2  # below this, no topic is offered at all
 OFFER_SHARE = 0.5  # topics offered when unsure score at least this share of the best
 OTHER_LANGUAGE = 0.9  # a topic matched only through the other language counts a little less
 
