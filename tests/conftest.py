@@ -3,7 +3,9 @@ the fake Bot API server, and a running Homeward wired to both."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +14,7 @@ from sqlalchemy import text
 
 from bot.app import Homeward
 from bot.config import Settings
+from db.migrate import upgrade
 from db.models import Base
 from db.session import create_engine
 from tests.fakebot import TOKEN, FakeBotApi, Person
@@ -23,24 +26,40 @@ def pytest_report_header() -> str:
     return f"database: {os.environ.get('HOMEWARD_TEST_DATABASE_URL', 'sqlite (a file per test)')}"
 
 
-@pytest.fixture
-async def database_url(tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The schema, built once per run by the real migrations: a SQLite file to copy, or the PostgreSQL schema."""
     url = os.environ.get("HOMEWARD_TEST_DATABASE_URL")
-    if not url:
-        url = f"sqlite+aiosqlite:///{tmp_path / 'homeward.db'}"
-        engine = create_engine(url)
+    if url:
+        async def reset() -> None:
+            engine = create_engine(url)
+            async with engine.begin() as conn:
+                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+                await conn.execute(text("CREATE SCHEMA public"))
+            await engine.dispose()
+
+        asyncio.run(reset())
+        upgrade(url)
+        return url
+    path = tmp_path_factory.mktemp("template") / "homeward.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return str(path)
+
+
+@pytest.fixture
+async def database_url(migrated_template: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database for each test."""
+    if os.environ.get("HOMEWARD_TEST_DATABASE_URL"):
+        engine = create_engine(migrated_template)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         async with engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+            await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()
-        yield url
+        yield migrated_template
         return
-    engine = create_engine(url)
-    async with engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
-        await conn.run_sync(Base.metadata.create_all)
-    await engine.dispose()
-    yield url
+    path = tmp_path / "homeward.db"
+    shutil.copyfile(migrated_template, path)
+    yield f"sqlite+aiosqlite:///{path}"
 
 
 @pytest.fixture

@@ -33,9 +33,21 @@ def make_topic(topic_id: str, sq: list[str], sr: list[str], title_sq: str = "", 
 def small_kb() -> KnowledgeBase:
     return KnowledgeBase(
         [
-            make_topic("health.doctor", ["ku shkoj te mjeku", "qendra e mjekesise familjare"], ["где је лекар", "дом здравља"]),
-            make_topic("documents.id_passport", ["kam humbur leternjoftimin", "pasaporta e re"], ["лична карта", "пасош"]),
-            make_topic("employment.jobseeker", ["kerkoj pune", "zyra e punesimit"], ["тражим посао", "биро за запошљавање"]),
+            make_topic(
+                "health.doctor",
+                ["ku shkoj te mjeku", "qendra e mjekesise familjare"],
+                ["где је лекар", "дом здравља"],
+            ),
+            make_topic(
+                "documents.id_passport",
+                ["kam humbur leternjoftimin", "pasaporta e re"],
+                ["лична карта", "пасош"],
+            ),
+            make_topic(
+                "employment.jobseeker",
+                ["kerkoj pune", "zyra e punesimit"],
+                ["тражим посао", "биро за запошљавање"],
+            ),
         ]
     )
 
@@ -99,7 +111,9 @@ def test_the_baseline_misses_what_folding_finds(small_kb: KnowledgeBase) -> None
 
 def _accuracy_or_skip(kb: KnowledgeBase, path: Path) -> tuple[float, float]:
     if not path.exists():
-        pytest.skip(f"question set {path} is not present (the shared development set lives beside the repository)")
+        pytest.skip(
+            f"question set {path} is not present (the shared development set lives beside the repository)"
+        )
     result = evaluate(knowledge_base_ranker(kb), read_questions(path))
     return result.top1, result.top3
 

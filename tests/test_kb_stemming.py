@@ -39,7 +39,13 @@ def test_albanian_unrelated_words_keep_apart(one: str, other: str) -> None:
 
 @pytest.mark.parametrize(
     ("word", "expected"),
-    [("shkollave", "shkoll"), ("regjistrohem", "regjistr"), ("qendra", "cendr"), ("112", "112"), ("ku", "ku")],
+    [
+        ("shkollave", "shkoll"),
+        ("regjistrohem", "regjistr"),
+        ("qendra", "cendr"),
+        ("112", "112"),
+        ("ku", "ku"),
+    ],
 )
 def test_albanian_stems_are_what_the_rules_say(word: str, expected: str) -> None:
     assert stem_albanian(word) == expected

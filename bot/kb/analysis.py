@@ -48,7 +48,7 @@ _SERBIAN_LETTERS = re.compile(r"[čćšžđČĆŠŽĐ]")
 
 
 def guess_language(text: str) -> str | None:
-    """"sr" or "sq" when the letters of a text tell its language, else None."""
+    """ "sr" or "sq" when the letters of a text tell its language, else None."""
     if _CYRILLIC.search(text) or _SERBIAN_LETTERS.search(text):
         return "sr"
     if _ALBANIAN_LETTERS.search(text):

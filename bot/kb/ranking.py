@@ -41,7 +41,6 @@ class LanguageIndex:
     """A BM25 index of the topics in one language."""
 
     def __init__(self, documents: Sequence[tuple[str, Sequence[Field]]]) -> None:
-        self._order = [topic_id for topic_id, _ in documents]
         tf: dict[str, dict[str, float]] = {}
         lengths: dict[str, float] = {}
         for topic_id, fields in documents:

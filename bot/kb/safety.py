@@ -19,7 +19,8 @@ from bot.text import words
 # Matched against the folded words of a message joined by single spaces (ë→e, č→c, Cyrillic→Latin).
 _PATTERNS: tuple[str, ...] = (
     # --- Albanian: violence and threats
-    r"\b(me|na|e|i|po me|po na) (rrah|rreh|godit|godas|qell|sulm|kercen|vret|vras|therr)\w*|\bme vra(ne|n)?\b",
+    r"\b(me|na|e|i|po me|po na) (rrah|rreh|godit|godas|qell|sulm|kercen|vret|vras|therr)\w*",
+    r"\bme vra(ne|n)?\b",
     r"\brrahj\w*|\brrahur\b|\bme ka rrah\w*",
     r"\bsulm\w*|\bdhun\w*|\bperdhun\w*|\bkeqtrajt\w*",
     r"\bkercenim\w*|\bme kercen\w*|\bdo te? me vras\w*|\bdo me vra\w*|\bme vra\b",
@@ -49,7 +50,8 @@ _PATTERNS: tuple[str, ...] = (
     r"\bkrv\w*|\bkrvar\w*",
     r"\bne (mogu da|moze da) (disem|dise)\b|\bne dise\b|\bgusi\w*",
     r"\binfarkt\w*|\bsrcani udar\b|\bmozdani udar\b|\bonesvest\w*|\bbez svesti\b|\bpao u nesvest\b",
-    r"\b(o)?trov\w*|\bpredozir\w*|\bnesrec[aeiu]\b|\bsaobracajn\w*|\bpozar\w*|\bgori (kuca|stan)\b|\bporadja\w*",
+    r"\b(o)?trov\w*|\bpredozir\w*|\bnesrec[aeiu]\b|\bsaobracajn\w*",
+    r"\bpozar\w*|\bgori (kuca|stan)\b|\bporadja\w*",
 )
 
 # Calm, everyday mentions of blood: a blood test or blood group is not an emergency.
@@ -76,4 +78,6 @@ def is_emergency(text: str) -> bool:
 
 def _is_calm(folded: str, start: int, end: int) -> bool:
     """Whether this hit sits inside a calm everyday phrase (e.g. a blood test)."""
-    return any(c.start() <= start and end <= c.end() or start <= c.start() < end for c in _CALM.finditer(folded))
+    return any(
+        (c.start() <= start and end <= c.end()) or start <= c.start() < end for c in _CALM.finditer(folded)
+    )

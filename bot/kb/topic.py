@@ -91,10 +91,14 @@ class Topic:
                 if not part.strip():
                     found.append(f"{where}: answer part {n} in {lang} is empty")
                 if len(part) > MAX_PART_CHARS:
-                    found.append(f"{where}: answer part {n} in {lang} is {len(part)} characters (max {MAX_PART_CHARS})")
+                    found.append(
+                        f"{where}: answer part {n} in {lang} is {len(part)} characters (max {MAX_PART_CHARS})"
+                    )
                 for placeholder in _PLACEHOLDER.findall(part):
                     if placeholder != MUNICIPALITY:
-                        found.append(f"{where}: answer part {n} in {lang} has unknown placeholder {placeholder}")
+                        found.append(
+                            f"{where}: answer part {n} in {lang} has unknown placeholder {placeholder}"
+                        )
             if parts and MUNICIPALITY in parts[0]:
                 found.append(f"{where}: the first answer part in {lang} must not depend on {MUNICIPALITY}")
             phrasings = [p for p in self.phrasings.get(lang, ()) if p.strip()]
@@ -158,7 +162,10 @@ def _topic_from(data: dict[str, Any]) -> Topic:
         raise ValueError(f"'id' must look like area.name, got {topic_id!r}")
     checked = data.get("checked")
     if isinstance(checked, str):
-        checked = dt.date.fromisoformat(checked)
+        try:
+            checked = dt.date.fromisoformat(checked)
+        except ValueError:
+            raise ValueError(f"'checked' must be a date like 2026-11-27, got {checked!r}") from None
     if checked is not None and not isinstance(checked, dt.date):
         raise ValueError(f"'checked' must be a date, got {checked!r}")
     sources = []
