@@ -1,0 +1,61 @@
+"""Benchmark of knowledge-base retrieval on the shared development set and the hard set.
+
+For each set it prints top-1 / top-3 accuracy and median / p95 time per question, for the
+knowledge base and, in the same run, for the naive baseline (verbatim word overlap, no
+folding, stemming or typo tolerance), with the ratios between them.
+Run: python -m bench.kb_eval [--kb-dir content/kb] [--set FILE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from bot.kb import KnowledgeBase
+from bot.kb.commands import DEFAULT_KB_DIR
+from bot.kb.evaluation import Evaluation, evaluate, keyword_baseline, knowledge_base_ranker, read_questions
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SETS = [
+    ROOT.parent / "shared" / "content" / "kb-dev-questions.jsonl",
+    ROOT / "tests" / "kb_questions_hard.jsonl",
+]
+
+
+def _ratio(ours: float, base: float) -> str:
+    return f"{ours / base:.2f}x" if base else "n/a"
+
+
+def report(name: str, ours: Evaluation, base: Evaluation) -> str:
+    """A few lines comparing the knowledge base with the baseline on one question set."""
+    return "\n".join(
+        [
+            f"{name} ({ours.count} questions)",
+            f"  knowledge base  {ours.summary()}",
+            f"  baseline        {base.summary()}",
+            f"  ratio           top-1 {_ratio(ours.top1, base.top1)}  top-3 {_ratio(ours.top3, base.top3)}  "
+            f"median time {_ratio(ours.median_ms, base.median_ms)}",
+        ]
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb-dir", type=Path, default=DEFAULT_KB_DIR)
+    parser.add_argument("--set", type=Path, action="append", dest="sets", help="JSONL question set")
+    args = parser.parse_args()
+    for path in args.sets or DEFAULT_SETS:
+        if not path.exists():
+            print(f"{path.name}: not present, skipped")
+            continue
+        questions = read_questions(path)
+        # A fresh knowledge base per set, so that no set profits from another's warm caches.
+        kb = KnowledgeBase.load(args.kb_dir)
+        ours = evaluate(knowledge_base_ranker(kb), questions)
+        base = evaluate(keyword_baseline(kb), questions)
+        print(report(path.name, ours, base))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
