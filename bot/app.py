@@ -23,10 +23,13 @@ from bot.delivery import Delivery, Sender
 from bot.engine import Engine
 from bot.i18n import Translations
 from bot.inbox import store_updates
+from bot.kb import KnowledgeBase
+from bot.municipalities import Municipalities
 from bot.pacing import Pacer
 from bot.services import Services
 from bot.turns import TurnScheduler
 from db.session import Database
+from handlers import faq
 from handlers.routes import Router, build_router
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,10 @@ class Homeward:
             settings=settings, clock=self.clock, pseudonym_key=settings.resolved_secret_key().encode(),
         )
         self.services.extras["capabilities"] = set()
+        self.services.extras["municipalities"] = Municipalities.load(settings.content_dir / "municipalities.csv")
+        self.services.kb = KnowledgeBase.load(settings.content_dir / "kb")
         self.router: Router = build_router()
+        faq.register(self.router, self.services)
         self.senders: dict[str, Sender] = {}
         self.bot: Bot | None = None
         if settings.telegram_token:

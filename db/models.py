@@ -87,6 +87,7 @@ class Beneficiary(Base):
     consent_locale: Mapped[str | None] = mapped_column(String(8))
     municipality: Mapped[str | None] = mapped_column(String(32))
     return_date: Mapped[date | None] = mapped_column(Date)
+    followup_consent: Mapped[bool | None] = mapped_column(Boolean)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     source: Mapped[str | None] = mapped_column(String(64))
@@ -238,5 +239,87 @@ __all__ = [
     "GroupNotice",
     "InboxUpdate",
     "Message",
+    "FollowupContact",
+    "FormVersion",
+    "KbQuestion",
     "OutboxItem",
+    "Submission",
 ]
+
+
+class KbQuestion(Base):
+    """A question put to the knowledge base, what it answered, and whether that helped.
+
+    For the content team: unanswered questions and feedback. A person who declined consent is
+    counted without a link to them and without their words.
+    """
+
+    __tablename__ = "kb_questions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"),
+                                                        index=True)
+    locale: Mapped[str] = mapped_column(String(8))
+    text: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str] = mapped_column(String(10))  # answer | unsure | none | emergency
+    topic: Mapped[str | None] = mapped_column(String(64))
+    score: Mapped[float | None]
+    candidates: Mapped[list[str]] = mapped_column(JSON, default=list)
+    helpful: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class FormVersion(Base):
+    """A questionnaire as it was when people answered it (content hash), so answers stay interpretable."""
+
+    __tablename__ = "form_versions"
+    __table_args__ = (UniqueConstraint("form_id", "sha256", name="uq_form_versions_form_sha"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    version: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime]
+
+
+class Submission(Base):
+    """One person's answers to one questionnaire (e.g. one follow-up wave), in progress or complete."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True)
+    form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
+    form_id: Mapped[str] = mapped_column(String(64))
+    wave: Mapped[int | None] = mapped_column(Integer)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(12), default="in_progress")  # in_progress | completed
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class FollowupContact(Base):
+    """A planned follow-up contact (a wave) with its status, and the reason when it was skipped."""
+
+    __tablename__ = "followup_contacts"
+    __table_args__ = (
+        UniqueConstraint("beneficiary_id", "wave", name="uq_followup_contacts_beneficiary_wave"),
+        Index("ix_followup_contacts_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"))
+    wave: Mapped[int] = mapped_column(Integer)
+    months: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    reminders: Mapped[list[str]] = mapped_column(JSON, default=list)  # ISO times still to remind at
+    # planned | sent | answered | skipped | expired
+    status: Mapped[str] = mapped_column(String(10), default="planned")
+    reason: Mapped[str | None] = mapped_column(String(24))  # opted_out | handoff | answered | blocked | expired
+    sent_at: Mapped[datetime | None]
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime]

@@ -37,7 +37,7 @@ async def test_start_language_consent_menu_and_free_text(homeward: Homeward, fak
     assert "menu:lang" in person.buttons() and "menu:privacy" in person.buttons()
 
     person.says("hello?")
-    await fake.wait_sent(6, person.id)
+    await fake.wait_sent(7, person.id)
     await homeward.turns.wait_idle()
     async with homeward.db.sessions() as session:
         someone = (await session.execute(select(Beneficiary))).scalar_one()
@@ -49,7 +49,7 @@ async def test_start_language_consent_menu_and_free_text(homeward: Homeward, fak
         assert inbound[-1].text == "hello?"
         outbound = (await session.execute(select(Message).where(Message.direction == "out"))).scalars().all()
         await fake.wait_for(lambda: len(fake.sent("answerCallbackQuery")) == 2)
-    assert len(outbound) == 6
+    assert len(outbound) == 7
     # Every button press is answered, so the person's client stops its spinner.
     assert len(fake.sent("answerCallbackQuery")) == 2
 
