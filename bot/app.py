@@ -16,20 +16,22 @@ from typing import Any
 
 from aiogram import Bot
 
-from bot.channels import telegram
+from bot.channels import telegram, webchat
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Delivery, Sender
 from bot.engine import Engine
+from bot.followup.contacts import FollowupScheduler
 from bot.i18n import Translations
 from bot.inbox import store_updates
 from bot.kb import KnowledgeBase
 from bot.municipalities import Municipalities
 from bot.pacing import Pacer
+from bot.questionnaires import Questionnaires
 from bot.services import Services
 from bot.turns import TurnScheduler
 from db.session import Database
-from handlers import faq
+from handlers import faq, followup, handoff, questionnaire
 from handlers.routes import Router, build_router
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,8 @@ class Homeward:
         self.services.kb = KnowledgeBase.load(settings.content_dir / "kb")
         self.router: Router = build_router()
         faq.register(self.router, self.services)
+        questionnaire.register(self.router, self.services, Questionnaires.load(settings.content_dir / "forms"))
+        followup.register(self.router, self.services)
         self.senders: dict[str, Sender] = {}
         self.bot: Bot | None = None
         if settings.telegram_token:
@@ -62,9 +66,15 @@ class Homeward:
                   settings.rate_group_per_minute),
             worker_id=f"{socket.gethostname()}:{os.getpid()}", backoff_first=settings.retry_first_seconds,
         )
+        # The web chat page and hand-off to caseworkers (the console serves the page and answers).
+        self.webchat = webchat.WebChatSender()
+        self.senders[webchat.CHANNEL] = self.webchat
+        handoff.register(self.router, self.services)
         self.engine = Engine(self.db, self.translations, self.services, self.router,
-                             {telegram.CHANNEL: telegram.decode}, on_queued=self.delivery.wake)
+                             {telegram.CHANNEL: telegram.decode, webchat.CHANNEL: webchat.decode},
+                             on_queued=self.delivery.wake)
         self.turns = TurnScheduler(self.engine)
+        self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -82,8 +92,21 @@ class Homeward:
         await self.turns.recover()
         if delivery:
             self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
+            self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
         if polling and self.bot is not None:
             self._tasks.append(asyncio.create_task(self.poller().run(self.stop_event), name="polling"))
+
+    async def _schedule(self, every: float = 60.0) -> None:
+        """The follow-up pass, once a minute; the plan itself lives in the database."""
+        while not self.stop_event.is_set():
+            try:
+                await self.followups.run_once()
+            except Exception:
+                log.exception("follow-up pass failed; trying again next time")
+            try:
+                await asyncio.wait_for(self.stop_event.wait(), timeout=every)
+            except TimeoutError:
+                pass
 
     async def stop(self) -> None:
         self.stop_event.set()

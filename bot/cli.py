@@ -73,7 +73,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.exports import run_export
 
-    return asyncio.run(run_export(settings, args.what, args.format, args.output, args.since))
+    return asyncio.run(run_export(settings, args.what, args.format, args.output, args.since, args.lang))
 
 
 def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
@@ -96,6 +96,8 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl", "csv", "xlsx"], default="jsonl")
     export.add_argument("--since", type=_since, help="only records from this date (YYYY-MM-DD)")
     export.add_argument("--output", help="file to write; standard output when not given")
+    export.add_argument("--lang", choices=["sq", "sr-Cyrl", "sr-Latn"],
+                        help="write choice labels in this language instead of choice names")
     export.set_defaults(func=cmd_export)
 
     for add in extra:

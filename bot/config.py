@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     flood_messages: int = 20
     flood_window_seconds: int = 10
     poll_timeout_seconds: int = 25
+    # Console and hand-off: when caseworkers answer (ISO weekdays, local time), and console sessions.
+    office_days: str = "1-5"
+    office_hours: str = "08:00-16:00"
+    console_session_idle_minutes: int = 60
+    console_session_max_hours: int = 12
     log_level: str = "INFO"
 
     def resolved_secret_key(self) -> str:

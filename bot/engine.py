@@ -18,6 +18,7 @@ from typing import Protocol
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import ownership
 from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChange
 from bot.i18n import Translations
 from bot.outbox import queue_call, queue_reply
@@ -140,6 +141,7 @@ class Engine:
             inbound=inbound, person=person, conversation=conversation, session=session,
             translations=self.translations, services=self.services, now=now,
         )
+        ownership.person_wrote(conversation)
         keep = person.consent != "declined"
         if keep:
             await self._append_inbound(session, conversation, inbound, now)
@@ -147,14 +149,15 @@ class Engine:
             queue_call(session, channel=identity.channel, chat_id=identity.chat_id, method="answerCallbackQuery",
                        payload={"callback_query_id": inbound.payload.get("callback_query_id", "")}, now=now,
                        beneficiary_id=person.id)
-        turn.flooded = self._flood(conversation, inbound.sent_at or now)
+        # Button presses answer the bot's own questions; only typed messages and media count as a flood.
+        turn.flooded = inbound.kind != "button" and self._flood(conversation, inbound.sent_at or now)
         if turn.flooded:
             if not conversation.state.get("_flood_noticed"):
                 conversation.state = {**conversation.state, "_flood_noticed": True}
                 turn.say(turn.t.gettext(
                     "You are sending many messages very quickly. I have saved all of them. "
                     "Please wait a few seconds, then write again."))
-        elif conversation.mode == "human" and inbound.kind != "command":
+        elif not ownership.bot_answers(conversation, inbound.kind):
             pass  # a caseworker owns this conversation: the bot stays silent
         else:
             if conversation.state.get("_flood_noticed"):

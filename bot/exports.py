@@ -8,12 +8,16 @@ from datetime import datetime
 from typing import IO, Any
 
 from bot.config import Settings
+from bot.followup.contacts import FORM_ID
+from bot.followup.export import export as export_followups
+from bot.questionnaires import Questionnaires
 from bot.transcripts import export as export_transcripts
 from db.migrate import upgrade_async
 from db.session import Database
 
 
-async def run_export(settings: Settings, what: str, fmt: str, output: str | None, since: datetime | None) -> int:
+async def run_export(settings: Settings, what: str, fmt: str, output: str | None, since: datetime | None,
+                     locale: str | None = None) -> int:
     await upgrade_async(settings.database_url)
     db = Database(settings.database_url)
     try:
@@ -26,6 +30,9 @@ async def run_export(settings: Settings, what: str, fmt: str, output: str | None
                 out = sys.stdout.buffer if fmt == "xlsx" else sys.stdout
             if what == "transcripts":
                 count = await export_transcripts(db, fmt, out, since)
+            elif what == "followups":
+                forms = Questionnaires.load(settings.content_dir / "forms")
+                count = await export_followups(db, forms.items[FORM_ID], fmt, out, since, locale)
             else:
                 print(f"export of {what} is not available in this version", file=sys.stderr)
                 return 2

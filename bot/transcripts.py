@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from db.models import Conversation, Message
 from db.session import Database
@@ -17,8 +17,12 @@ FIELDS = ("beneficiary", "conversation", "message", "direction", "author", "kind
           "created_at", "channel_message_id", "status", "error")
 
 
-async def transcript_records(db: Database, since: datetime | None = None) -> AsyncIterator[dict[str, Any]]:
-    """Records in the order things happened, streamed so a large transcript needs little memory."""
+async def transcript_records(db: Database, since: datetime | None = None, *,
+                             where: ColumnElement[bool] | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Records in the order things happened, streamed so a large transcript needs little memory.
+
+    `where` narrows the conversations (the console exports one conversation, or what a caseworker may see).
+    """
     query = (
         select(Message, Conversation.beneficiary_id)
         .join(Conversation, Conversation.id == Message.conversation_id)
@@ -26,6 +30,8 @@ async def transcript_records(db: Database, since: datetime | None = None) -> Asy
     )
     if since is not None:
         query = query.where(Message.created_at >= since)
+    if where is not None:
+        query = query.where(where)
     async with db.sessions() as session:
         result = await session.stream(query.execution_options(yield_per=1000))
         async for message, beneficiary_id in result:
@@ -45,17 +51,18 @@ async def transcript_records(db: Database, since: datetime | None = None) -> Asy
             }
 
 
-async def export(db: Database, fmt: str, out: IO[str] | IO[bytes], since: datetime | None = None) -> int:
+async def export(db: Database, fmt: str, out: IO[str] | IO[bytes], since: datetime | None = None, *,
+                 where: ColumnElement[bool] | None = None) -> int:
     """Write every record to `out` (text for jsonl/csv, binary for xlsx); returns the count."""
     count = 0
     if fmt == "jsonl":
-        async for record in transcript_records(db, since):
+        async for record in transcript_records(db, since, where=where):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")  # type: ignore[arg-type]
             count += 1
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS)  # type: ignore[arg-type]
         writer.writeheader()
-        async for record in transcript_records(db, since):
+        async for record in transcript_records(db, since, where=where):
             writer.writerow(record)
             count += 1
     elif fmt == "xlsx":
@@ -68,7 +75,7 @@ async def export(db: Database, fmt: str, out: IO[str] | IO[bytes], since: dateti
         book = Workbook(write_only=True)
         sheet = book.create_sheet("transcripts")
         sheet.append(list(FIELDS))
-        async for record in transcript_records(db, since):
+        async for record in transcript_records(db, since, where=where):
             sheet.append([cell(record[f]) for f in FIELDS])
             count += 1
         book.save(out)  # type: ignore[arg-type]

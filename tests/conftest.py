@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from bot.app import Homeward
 from bot.config import Settings
+import db.staff  # noqa: F401  (the console's tables are part of the schema under test)
 from db.migrate import upgrade
 from db.models import Base
 from db.session import create_engine

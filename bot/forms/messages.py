@@ -30,7 +30,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sr": "Молимо унесите број од {minimum} до {maximum}.",
     },
     "date": {
-        "sq": "Ju lutemi shkruani datën në formën DD.MM.VVVV, p.sh. 31.12.2024.",
+        "sq": "Ju lutemi shkruani datën në formatin DD.MM.VVVV, p.sh. 31.12.2024.",
         "sr": "Молимо унесите датум у облику ДД.ММ.ГГГГ, на пример 31.12.2024.",
     },
     "date_impossible": {
@@ -38,7 +38,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sr": "Тај датум не постоји. Молимо проверите дан и месец.",
     },
     "time": {
-        "sq": "Ju lutemi shkruani orën në formën OO:MM, p.sh. 14:30.",
+        "sq": "Ju lutemi shkruani orën në formatin OO:MM, p.sh. 14:30.",
         "sr": "Молимо унесите време у облику ЧЧ:ММ, на пример 14:30.",
     },
     "datetime": {
@@ -50,8 +50,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sr": "Молимо изаберите један од понуђених одговора или унесите његов број.",
     },
     "choices": {
-        "sq": "Ju lutemi zgjidhni përgjigjet me butona ose shkruani numrat e tyre, p.sh. 1, 3.",
-        "sr": "Молимо изаберите одговоре дугмадима или унесите њихове бројеве, на пример 1, 3.",
+        "sq": "Ju lutemi zgjidhni përgjigjet me anë të butonave ose shkruani numrat e tyre, p.sh. 1, 3.",
+        "sr": "Молимо изаберите одговоре помоћу дугмади или унесите њихове бројеве, на пример 1, 3.",
     },
     "geopoint": {
         "sq": (
@@ -61,8 +61,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sr": "Молимо поделите своју локацију или унесите географску ширину и дужину, на пример 42.66 21.17.",
     },
     "media": {
-        "sq": "Ju lutemi dërgoni një skedar (foto, zë ose video) si përgjigje.",
-        "sr": "Молимо пошаљите датотеку (фотографију, звук или видео) као одговор.",
+        "sq": "Ju lutemi dërgoni si përgjigje një skedar (foto, incizim zëri ose video).",
+        "sr": "Молимо пошаљите као одговор датотеку (фотографију, гласовни запис или видео).",
     },
     "acknowledge": {
         "sq": "Në rregull",

@@ -7,7 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import db.staff  # noqa: F401  (the console's tables, for autogenerate)
 from db.models import Base
+from db.search import include_name
 from db.session import create_engine
 
 config = context.config
@@ -16,7 +18,7 @@ target_metadata = Base.metadata
 
 def _run(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 
@@ -31,7 +33,7 @@ async def _run_async() -> None:
 
 if context.is_offline_mode():
     context.configure(url=config.get_main_option("sqlalchemy.url"), target_metadata=target_metadata,
-                      literal_binds=True, render_as_batch=True)
+                      literal_binds=True, render_as_batch=True, include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 else:

@@ -1,0 +1,554 @@
+"""Replies per second through Telegram's Bot API: a bare aiogram echo bot, a bare python-telegram-bot
+echo bot, and Homeward's full path, in one run against the same fake Bot API server.
+
+What is measured. The fake Bot API server (the one the end-to-end tests use) runs in its own
+process, so its CPU does not count against the bot. For each bot, N people (distinct private
+chats) each send M texts, all queued on the server at once. The clock runs on the server, from
+the moment getUpdates first hands out one of these updates to the moment the last reply
+(sendMessage) arrives; replies per second = replies received / that time. Each bot first gets
+one untimed warm-up text per person, so connection set-up and first-call costs are outside the
+window. Homeward's people are also onboarded first (/start, language, consent), so the timed
+texts are ordinary free-text turns: questions in the person's own words that the router hands to
+the knowledge base, each answered in exactly one message. The echo bots get the same texts.
+
+The three bots:
+  * aiogram: Dispatcher + start_polling, a handler that answers each text with its own text.
+  * python-telegram-bot: Application with base_url pointing at the fake server, a MessageHandler
+    that replies with the text; concurrent_updates(True), since aiogram also runs every update
+    in its own task (PTB's default handles one update at a time).
+  * Homeward, through `Homeward(settings).start()`: each raw update stored in the inbox before
+    its offset is confirmed, one transaction per turn (inbound line, conversation state,
+    reply line and outbox row), and delivery recording Telegram's message id on the outbox row
+    and the transcript line. On SQLite (a fresh temporary file, migrated) and, with
+    `--postgres URL`, on PostgreSQL. The bench drops and recreates the `public` schema of that
+    database: never point it at a database whose data you want to keep.
+
+Homeward normally paces replies to Telegram's limits (about 1 message a second per chat with a
+short burst, 25 a second overall). The echo bots do not pace at all, so for this comparison
+Homeward's pacing is raised far above what the run can reach (printed with the results), and so
+is its flood threshold (a person sending more than 20 messages in 10 seconds gets one "slow
+down" note, which would change the replies). With real Telegram the limits, not the code,
+decide throughput.
+
+Nothing may be lost. For the echo bots every update must get exactly one reply with its text.
+For Homeward every timed update must be stored once in the transcript, its inbox row done,
+exactly one reply per text must reach the server, and every outbox row and reply line must be
+recorded as sent with a message id. Missing ones count as lost, extra ones as duplicates; the
+exit status is 1 if any are found or a run does not finish within --timeout seconds.
+
+How to read the output. `replies/s` is the figure to compare; `ratio` is each against the bare
+aiogram echo bot (the target is Homeward on SQLite >= 0.5x). `bot CPU` is the bench process's
+CPU time over the window (100% = one core busy; Python runs the bot on one core), `server CPU`
+the fake server's: if the server is near 100% it, not the bot, is the limit. For Homeward,
+`recorded` is how long after the last reply the last send result was committed.
+
+Run: python -m bench.telegram_throughput [--people 200] [--messages 5] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any, cast
+
+from aiogram import Bot, Dispatcher, F
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.types import Message as AiogramMessage
+from sqlalchemy import func, select, text
+from telegram import Update as PtbUpdate
+from telegram.ext import Application, ContextTypes, MessageHandler, filters
+
+from bot.app import Homeward
+from bot.config import Settings
+from db.migrate import upgrade_async
+from db.models import InboxUpdate, Message, OutboxItem
+from db.session import create_engine
+from tests.fakebot import TOKEN, FakeBotApi, Person
+
+# Homeward's pacing for this comparison: far above anything one process reaches on loopback.
+FAST_PACING = {"rate_chat_per_second": 10_000.0, "rate_chat_burst": 10_000, "rate_global_per_second": 1_000_000.0}
+FLOOD_MESSAGES = 10_000
+FIRST_USER_ID = 700_000
+# Questions in people's own words that the knowledge base answers with confidence, in one message.
+QUESTIONS = (
+    "Kam humbur letërnjoftimin, si të marr një të ri?",
+    "Ku mund të shkoj te mjeku?",
+    "Si ta regjistroj djalin në shkollë pas kthimit?",
+    "A kam të drejtë për pakon e riintegrimit nga shteti?",
+    "Ku mund të marr certifikatë martese?",
+)
+
+
+# ---- the fake server, in its own process -------------------------------------------------------
+
+
+class WindowedBotApi(FakeBotApi):
+    """The fake Bot API that also times a window: from handing out its first update to its last reply."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.first_update_id = 0
+        self.expected = 0
+        self.handed_out_at: float | None = None
+        self.handed_out_cpu = 0.0
+        self.last_reply_at: float | None = None
+        self.last_reply_cpu = 0.0
+        self.replies: list[tuple[str, str, int]] = []
+        self.other_calls: Counter[str] = Counter()
+        self._complete = asyncio.Event()
+
+    def open_window(self, updates: list[dict[str, Any]], expected: int) -> list[int]:
+        """Forget what came before, queue `updates` and wait for `expected` replies; returns their update ids."""
+        self._updates.clear()
+        self.calls.clear()
+        self.handed_out_at = self.last_reply_at = None
+        self.replies = []
+        self.other_calls = Counter()
+        self.expected = expected
+        self._complete.clear()
+        pushed = [self.push(u) for u in updates]
+        self.first_update_id = pushed[0]["update_id"] if pushed else 0
+        return [u["update_id"] for u in pushed]
+
+    async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
+        result = await super()._get_updates(params)
+        if self.handed_out_at is None and any(u["update_id"] >= self.first_update_id for u in result):
+            self.handed_out_at, self.handed_out_cpu = time.monotonic(), time.process_time()
+        return result
+
+    def _result(self, method: str, params: dict[str, Any]) -> Any:
+        result = super()._result(method, params)
+        if method == "sendMessage":
+            self.replies.append((str(params["chat_id"]), str(params.get("text", "")), int(result["message_id"])))
+            self.last_reply_at, self.last_reply_cpu = time.monotonic(), time.process_time()
+            if len(self.replies) >= self.expected:
+                self._complete.set()
+        else:
+            self.other_calls[method] += 1
+        return result
+
+    async def window_result(self, timeout: float) -> dict[str, Any]:
+        try:
+            await asyncio.wait_for(self._complete.wait(), timeout)
+        except TimeoutError:
+            pass
+        await asyncio.sleep(0.2)  # a duplicate sent right after the last expected reply is still counted
+        return {
+            "handed_out_at": self.handed_out_at, "last_reply_at": self.last_reply_at,
+            "server_cpu": self.last_reply_cpu - self.handed_out_cpu, "replies": self.replies,
+            "other_calls": dict(self.other_calls), "pending_updates": self.pending_updates(),
+        }
+
+
+def serve(conn: Connection) -> None:
+    """Entry point of the server process: answers commands from the bench until told to stop."""
+    asyncio.run(_serve(conn))
+
+
+async def _serve(conn: Connection) -> None:
+    api = await WindowedBotApi().start()
+    conn.send(api.base)
+    try:
+        while True:
+            try:
+                command, args = await asyncio.to_thread(conn.recv)
+            except EOFError:  # the bench went away
+                return
+            if command == "window":
+                conn.send(api.open_window(*args))
+            elif command == "result":
+                conn.send(await api.window_result(*args))
+            else:
+                return
+    finally:
+        await api.stop()
+
+
+class Server:
+    """The bench's handle on the server process."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=serve, args=(child,), name="fake-bot-api", daemon=True)
+        self.base = ""
+
+    async def start(self) -> None:
+        self._process.start()
+        if not await asyncio.to_thread(self._conn.poll, 30):
+            raise RuntimeError("the fake Bot API server did not start")
+        self.base = self._conn.recv()
+
+    async def _ask(self, command: str, *args: Any) -> Any:
+        self._conn.send((command, args))
+        return await asyncio.to_thread(self._conn.recv)
+
+    async def window(self, updates: list[dict[str, Any]], expected: int) -> list[int]:
+        return cast(list[int], await self._ask("window", updates, expected))
+
+    async def result(self, timeout: float) -> dict[str, Any]:
+        return cast(dict[str, Any], await self._ask("result", timeout))
+
+    async def exchange(self, updates: list[dict[str, Any]], expected: int, timeout: float) -> dict[str, Any]:
+        """Queue `updates`, then wait for `expected` replies (or the timeout)."""
+        await self.window(updates, expected)
+        return await self.result(timeout)
+
+    def stop(self) -> None:
+        self._conn.send(("stop", ()))
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.terminate()
+
+
+# ---- updates, as people send them --------------------------------------------------------------
+
+
+class UpdateBatch:
+    """Collects the updates `Person` builds, to send them to the server process in one go."""
+
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+
+    def push(self, update: dict[str, Any]) -> dict[str, Any]:
+        self.updates.append(update)
+        return update
+
+
+def people(count: int, batch: UpdateBatch) -> list[Person]:
+    # Person only ever calls push() on its api, which is all UpdateBatch offers.
+    return [Person(cast(FakeBotApi, batch), FIRST_USER_ID + i, f"P{i}", language_code="sq") for i in range(count)]
+
+
+def texts(count: int, messages: int, first: int = 0) -> list[dict[str, Any]]:
+    """`messages` questions from each of `count` people, interleaved the way they would arrive."""
+    batch = UpdateBatch()
+    crowd = people(count, batch)
+    for round_ in range(first, first + messages):
+        for index, person in enumerate(crowd):
+            person.says(QUESTIONS[(index + round_) % len(QUESTIONS)])
+    return batch.updates
+
+
+def presses(count: int, data: str) -> list[dict[str, Any]]:
+    batch = UpdateBatch()
+    for person in people(count, batch):
+        person.presses(data)
+    return batch.updates
+
+
+def commands(count: int, command: str) -> list[dict[str, Any]]:
+    batch = UpdateBatch()
+    for person in people(count, batch):
+        person.says(command)
+    return batch.updates
+
+
+# ---- one measured run --------------------------------------------------------------------------
+
+
+@dataclass
+class Measurement:
+    name: str
+    replies: int = 0
+    seconds: float = 0.0
+    lost: int = 0
+    duplicates: int = 0
+    bot_cpu: float = 0.0
+    server_cpu: float = 0.0
+    recorded_after: float | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.replies / self.seconds if self.seconds > 0 else 0.0
+
+
+async def timed_window(server: Server, name: str, updates: list[dict[str, Any]], timeout: float,
+                       ) -> tuple[Measurement, dict[str, Any], list[int]]:
+    cpu_before = time.process_time()
+    ids = await server.window(updates, len(updates))
+    result = await server.result(timeout)
+    cpu_spent = time.process_time() - cpu_before
+    measured = Measurement(name, replies=len(result["replies"]))
+    start, end = result["handed_out_at"], result["last_reply_at"]
+    if start is None or end is None or len(result["replies"]) < len(updates):
+        measured.notes.append(f"timed out after {timeout:.0f} s with {len(result['replies'])} of "
+                              f"{len(updates)} replies")
+    if start is not None and end is not None:
+        measured.seconds = end - start
+        measured.server_cpu = result["server_cpu"] / measured.seconds if measured.seconds else 0.0
+        # Includes the 0.2 s the server waits for late duplicates, during which the bot is idle.
+        measured.bot_cpu = cpu_spent / measured.seconds if measured.seconds else 0.0
+    return measured, result, ids
+
+
+def check_echo(measured: Measurement, updates: list[dict[str, Any]], replies: list[tuple[str, str, int]]) -> None:
+    """Every update answered exactly once, with its own text, in its own chat."""
+    expected = Counter((str(u["message"]["chat"]["id"]), u["message"]["text"]) for u in updates)
+    got = Counter((chat, reply) for chat, reply, _ in replies)
+    measured.lost = sum((expected - got).values())
+    measured.duplicates = sum((got - expected).values())
+
+
+async def warm_up(server: Server, people_count: int, timeout: float) -> None:
+    warm = texts(people_count, 1, first=-1)
+    result = await server.exchange(warm, len(warm), timeout)
+    if len(result["replies"]) < len(warm):
+        raise RuntimeError(f"warm-up: {len(result['replies'])} of {len(warm)} replies within {timeout:.0f} s")
+
+
+async def run_aiogram(server: Server, people_count: int, messages: int, timeout: float) -> Measurement:
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(server.base)))
+    dispatcher = Dispatcher()
+
+    @dispatcher.message(F.text)
+    async def echo(message: AiogramMessage) -> None:
+        await message.answer(message.text or "")
+
+    polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
+    try:
+        await warm_up(server, people_count, timeout)
+        updates = texts(people_count, messages)
+        measured, result, _ = await timed_window(server, "aiogram echo bot", updates, timeout)
+        check_echo(measured, updates, result["replies"])
+        return measured
+    finally:
+        await dispatcher.stop_polling()
+        await asyncio.wait_for(polling, 10)
+
+
+async def run_ptb(server: Server, people_count: int, messages: int, timeout: float) -> Measurement:
+    async def echo(update: PtbUpdate, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.message is not None and update.message.text is not None:
+            await update.message.reply_text(update.message.text)
+
+    application = (
+        Application.builder().token(TOKEN).base_url(f"{server.base}/bot").base_file_url(f"{server.base}/file/bot")
+        .concurrent_updates(True).build()
+    )
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+    async with application:
+        assert application.updater is not None
+        await application.updater.start_polling(timeout=1)
+        await application.start()
+        try:
+            await warm_up(server, people_count, timeout)
+            updates = texts(people_count, messages)
+            measured, result, _ = await timed_window(server, "python-telegram-bot echo bot", updates, timeout)
+            check_echo(measured, updates, result["replies"])
+            return measured
+        finally:
+            await application.updater.stop()
+            await application.stop()
+
+
+async def onboard(server: Server, people_count: int, timeout: float) -> None:
+    """/start, language, consent for everyone, untimed; then one text each, which must get one reply."""
+    steps = [("/start", commands(people_count, "/start"), 1), ("lang:sq", presses(people_count, "lang:sq"), 2),
+             ("consent:yes", presses(people_count, "consent:yes"), 2)]
+    for label, updates, per_person in steps:
+        result = await server.exchange(updates, per_person * people_count, timeout)
+        if len(result["replies"]) < per_person * people_count:
+            raise RuntimeError(f"onboarding ({label}): {len(result['replies'])} of {per_person * people_count} "
+                               f"replies within {timeout:.0f} s")
+    warm = texts(people_count, 1, first=-1)
+    result = await server.exchange(warm, len(warm), timeout)
+    if len(result["replies"]) != len(warm):
+        raise RuntimeError(f"the warm-up text got {len(result['replies'])} replies from {len(warm)} people; "
+                           "the bench needs questions that get exactly one reply each")
+
+
+async def wait_recorded(app: Homeward, deadline: float) -> bool:
+    """Until every outbox row has its send result committed (bounded by `deadline`)."""
+    while time.monotonic() < deadline:
+        await app.turns.wait_idle()
+        async with app.db.sessions() as session:
+            open_rows = (await session.execute(
+                select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
+            )).scalar_one()
+        if open_rows == 0:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+async def check_homeward(app: Homeward, measured: Measurement, ids: list[int], messages: int,
+                         replies: list[tuple[str, str, int]]) -> None:
+    """Every timed update stored once and done; one reply per text reached the server and is recorded."""
+    async with app.db.sessions() as session:
+        inbound = Counter((await session.execute(
+            select(Message.update_id).where(Message.direction == "in", Message.update_id.in_(ids))
+        )).scalars().all())
+        done = (await session.execute(
+            select(func.count()).select_from(InboxUpdate)
+            .where(InboxUpdate.update_id.in_(ids), InboxUpdate.status == "done")
+        )).scalar_one()
+        unsent_out = (await session.execute(
+            select(func.count()).select_from(Message)
+            .where(Message.direction == "out", (Message.status != "sent") | Message.channel_message_id.is_(None))
+        )).scalar_one()
+        unsent_outbox = (await session.execute(
+            select(func.count()).select_from(OutboxItem).where(OutboxItem.status != "sent")
+        )).scalar_one()
+        recorded_ids = Counter((await session.execute(
+            select(Message.channel_message_id).where(Message.direction == "out", Message.channel_message_id.in_(
+                [str(message_id) for _, _, message_id in replies]))
+        )).scalars().all())
+    per_chat = Counter(chat for chat, _, _ in replies)
+    chats = {str(FIRST_USER_ID + i) for i in range(len(ids) // messages)}
+    lost_replies = sum(max(0, messages - per_chat[c]) for c in chats)
+    duplicate_replies = sum(max(0, n - messages) for c, n in per_chat.items() if c in chats)
+    duplicate_replies += sum(n for c, n in per_chat.items() if c not in chats)
+    missing_in = len(set(ids) - set(inbound))
+    not_done = len(ids) - done
+    not_recorded = len(replies) - sum(1 for _, _, m in replies if recorded_ids[str(m)])
+    measured.lost = missing_in + lost_replies + max(unsent_out, unsent_outbox, not_recorded) + max(0, not_done - missing_in)
+    measured.duplicates = sum(n - 1 for n in inbound.values()) + duplicate_replies
+    for label, value in (("timed updates not in the transcript", missing_in), ("inbox rows not done", not_done),
+                         ("chats short of replies", lost_replies), ("reply lines not recorded as sent", unsent_out),
+                         ("outbox rows not sent", unsent_outbox), ("replies without a recorded message id",
+                                                                   not_recorded)):
+        if value:
+            measured.notes.append(f"{label}: {value}")
+
+
+async def run_homeward(server: Server, database_url: str, label: str, people_count: int, messages: int,
+                       timeout: float, data_dir: Path) -> Measurement:
+    settings = Settings(
+        database_url=database_url, telegram_token=TOKEN, telegram_api_base=server.base, secret_key="bench-secret-key",
+        data_dir=data_dir, poll_timeout_seconds=1, flood_messages=FLOOD_MESSAGES, _env_file=None,  # type: ignore[call-arg]
+        **FAST_PACING,
+    )
+    app = Homeward(settings)
+    await app.start()
+    try:
+        await onboard(server, people_count, timeout)
+        await wait_recorded(app, time.monotonic() + timeout)
+        updates = texts(people_count, messages)
+        measured, result, ids = await timed_window(server, f"Homeward on {label}", updates, timeout)
+        if result["last_reply_at"] is not None:
+            if await wait_recorded(app, time.monotonic() + timeout):
+                measured.recorded_after = max(0.0, time.monotonic() - result["last_reply_at"])
+            else:
+                measured.notes.append("send results still not recorded at the timeout")
+        await check_homeward(app, measured, ids, messages, result["replies"])
+        return measured
+    finally:
+        await app.stop()
+
+
+async def reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    await upgrade_async(url)
+
+
+# ---- the report --------------------------------------------------------------------------------
+
+
+def _ratio(ours: Measurement, base: Measurement) -> float:
+    return ours.rate / base.rate if base.rate else 0.0
+
+
+def report(results: list[Measurement], people_count: int, messages: int) -> str:
+    lines = [
+        f"{people_count} chats x {messages} messages = {people_count * messages} timed replies per bot; "
+        "fake Bot API server in its own process; clock from the first getUpdates to the last reply",
+        f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
+        f"aiogram {version('aiogram')}, python-telegram-bot {version('python-telegram-bot')}, "
+        f"SQLAlchemy {version('sqlalchemy')}",
+        "Homeward's pacing raised for this comparison (the echo bots do not pace): "
+        + ", ".join(f"{k}={v:g}" for k, v in FAST_PACING.items())
+        + f", flood_messages={FLOOD_MESSAGES} (defaults: 1/s per chat, burst 3, 25/s overall, flood 20 in 10 s)",
+        "",
+        f"{'':36} {'replies/s':>10} {'seconds':>8} {'bot CPU':>8} {'server CPU':>10} {'lost':>5} {'dup':>4}"
+        f" {'recorded':>9}",
+    ]
+    for m in results:
+        recorded = f"+{m.recorded_after * 1000:.0f} ms" if m.recorded_after is not None else ""
+        lines.append(f"{m.name:36} {m.rate:10.1f} {m.seconds:8.2f} {m.bot_cpu:8.0%} {m.server_cpu:10.0%} "
+                     f"{m.lost:5d} {m.duplicates:4d} {recorded:>9}")
+        lines.extend(f"    ! {note}" for note in m.notes)
+    aiogram = results[0]
+    lines.append("")
+    for m in results[1:]:
+        lines.append(f"ratio {m.name} / aiogram echo bot: {_ratio(m, aiogram):.2f}x")
+    sqlite = next((m for m in results if m.name == "Homeward on SQLite"), None)
+    if sqlite is not None:
+        met = "met" if _ratio(sqlite, aiogram) >= 0.5 else "NOT met"
+        lines.append(f"target Homeward on SQLite >= 0.5x aiogram echo bot: {met}")
+    lines.append(f"lost: {sum(m.lost for m in results)}  duplicates: {sum(m.duplicates for m in results)}")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> list[Measurement]:
+    server = Server()
+    await server.start()
+    results: list[Measurement] = []
+    try:
+        results.append(await run_aiogram(server, args.people, args.messages, args.timeout))
+        results.append(await run_ptb(server, args.people, args.messages, args.timeout))
+        with tempfile.TemporaryDirectory(prefix="homeward-bench-") as folder:
+            url = f"sqlite+aiosqlite:///{Path(folder) / 'homeward.db'}"
+            await upgrade_async(url)
+            results.append(await run_homeward(server, url, "SQLite", args.people, args.messages, args.timeout,
+                                              Path(folder) / "data"))
+            if args.postgres:
+                await reset_postgres(args.postgres)
+                results.append(await run_homeward(server, args.postgres, "PostgreSQL", args.people, args.messages,
+                                                  args.timeout, Path(folder) / "data"))
+    finally:
+        server.stop()
+    return results
+
+
+def _with_deadline(seconds: float, coroutine: Callable[[], Coroutine[Any, Any, list[Measurement]]],
+                   ) -> list[Measurement]:
+    async def bounded() -> list[Measurement]:
+        return await asyncio.wait_for(coroutine(), seconds)
+
+    return asyncio.run(bounded())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--people", type=int, default=200, help="distinct private chats (default 200)")
+    parser.add_argument("--messages", type=int, default=5, help="timed texts per person (default 5)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also run Homeward on this PostgreSQL database (its public schema is dropped first)")
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds one exchange may take (default 120)")
+    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object instead")
+    args = parser.parse_args(argv)
+    if args.people < 1 or args.messages < 1:
+        parser.error("--people and --messages must be at least 1")
+    # Every step is bounded by --timeout; the whole run by a generous multiple of it.
+    results = _with_deadline(args.timeout * 12, lambda: run(args))
+    if args.json:
+        print(json.dumps([{"name": m.name, "replies_per_second": round(m.rate, 1), "seconds": round(m.seconds, 3),
+                           "lost": m.lost, "duplicates": m.duplicates, "notes": m.notes} for m in results]))
+    else:
+        print(report(results, args.people, args.messages))
+    bad = any(m.lost or m.duplicates or m.notes for m in results)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

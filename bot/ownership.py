@@ -1,0 +1,81 @@
+"""Who owns a conversation: the bot, a caseworker, or no one (closed). The one place that decides.
+
+```mermaid
+stateDiagram-v2
+    bot --> human: person asks for a caseworker (/human, menu, urgent) · caseworker takes over
+    human --> human: another caseworker takes over (reassigned)
+    human --> bot: caseworker returns it to the bot
+    bot --> closed: caseworker closes
+    human --> closed: caseworker closes
+    closed --> bot: the person writes again
+```
+
+In `human` the bot answers commands only; everything else waits for the caseworker. `needs_human`
+means "a person is waiting for a caseworker's answer": set by a request, cleared by a reply.
+The engine and the console both change a conversation only through these functions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from db.models import Conversation
+
+BOT, HUMAN, CLOSED = "bot", "human", "closed"
+
+
+def bot_answers(conversation: Conversation, inbound_kind: str) -> bool:
+    """Whether the bot handles an inbound message of this kind now (commands always work)."""
+    return conversation.mode != HUMAN or inbound_kind == "command"
+
+
+def person_wrote(conversation: Conversation) -> None:
+    """A closed conversation opens again, with the bot, when the person writes."""
+    if conversation.mode == CLOSED:
+        conversation.mode = BOT
+
+
+def request_human(conversation: Conversation, *, urgent: bool, now: datetime) -> None:
+    """The person (or a safety rule) asks for a caseworker: into the human queue."""
+    conversation.mode = HUMAN
+    conversation.needs_human = True
+    conversation.urgent = conversation.urgent or urgent
+    conversation.updated_at = now
+
+
+def take_over(conversation: Conversation, staff_id: int, now: datetime) -> None:
+    """A caseworker owns the conversation from now on; the bot stays silent."""
+    conversation.mode = HUMAN
+    conversation.assignee_id = staff_id
+    conversation.updated_at = now
+
+
+def can_reply(conversation: Conversation, staff_id: int) -> bool:
+    """Only the caseworker who owns a conversation writes in it."""
+    return conversation.mode == HUMAN and conversation.assignee_id == staff_id
+
+
+def replied(conversation: Conversation, now: datetime) -> None:
+    conversation.needs_human = False
+    conversation.updated_at = now
+    conversation.last_message_at = now
+
+
+def return_to_bot(conversation: Conversation, now: datetime) -> None:
+    conversation.mode = BOT
+    conversation.needs_human = False
+    conversation.urgent = False
+    conversation.updated_at = now
+
+
+def close(conversation: Conversation, now: datetime) -> None:
+    conversation.mode = CLOSED
+    conversation.needs_human = False
+    conversation.urgent = False
+    conversation.updated_at = now
+
+
+def assign(conversation: Conversation, staff_id: int | None, now: datetime) -> None:
+    """Who should answer, without taking the conversation from the bot yet."""
+    conversation.assignee_id = staff_id
+    conversation.updated_at = now
