@@ -27,11 +27,12 @@ from bot.inbox import store_updates
 from bot.kb import KnowledgeBase
 from bot.municipalities import Municipalities
 from bot.pacing import Pacer
+from bot.privacy import PersonalData
 from bot.questionnaires import Questionnaires
 from bot.services import Services
 from bot.turns import TurnScheduler
 from db.session import Database
-from handlers import faq, followup, handoff, questionnaire
+from handlers import faq, followup, handoff, privacy, questionnaire
 from handlers.routes import Router, build_router
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,8 @@ class Homeward:
         faq.register(self.router, self.services)
         questionnaire.register(self.router, self.services, Questionnaires.load(settings.content_dir / "forms"))
         followup.register(self.router, self.services)
+        self.personal_data = PersonalData()
+        privacy.register(self.router, self.services, self.personal_data)
         self.senders: dict[str, Sender] = {}
         self.bot: Bot | None = None
         if settings.telegram_token:
@@ -73,6 +76,7 @@ class Homeward:
         self.engine = Engine(self.db, self.translations, self.services, self.router,
                              {telegram.CHANNEL: telegram.decode, webchat.CHANNEL: webchat.decode},
                              on_queued=self.delivery.wake)
+        self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.stop_event = asyncio.Event()

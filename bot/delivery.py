@@ -208,12 +208,16 @@ class Delivery:
             row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
             if item.message_id is None or item.method == "sendDocument":
                 row.payload = {}  # nothing beyond the transcript keeps what was sent
+            if item.message_id is None:
+                row.chat_id = ""  # nor to whom, once it is no longer needed for ordering
             if message is not None:
                 message.status, message.sent_at = "sent", now
                 message.channel_message_id = outcome.channel_message_id
             return
         reason = str(outcome)[:2000]
         row.last_error = reason
+        log.warning("send not delivered", extra={"outbox_id": item.id, "outcome": type(outcome).__name__,
+                                                 "attempts": row.attempts + 1})
         if isinstance(outcome, RetryLater):
             row.status, row.next_attempt_at = "pending", now + timedelta(seconds=outcome.seconds)
             return

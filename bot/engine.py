@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -70,9 +71,11 @@ class Engine:
 
     async def process(self, inbox_id: int) -> None:
         """Run the turn of one stored update; on failure, mark it and apologise to the person."""
+        started = time.perf_counter()
         try:
             async with self.db.transaction() as session:
                 await self._process(session, inbox_id)
+            log.debug("turn done", extra={"inbox_id": inbox_id, "ms": round((time.perf_counter() - started) * 1000, 2)})
         except Exception as exc:
             log.exception("turn failed", extra={"inbox_id": inbox_id})
             await self._record_failure(inbox_id, exc)
@@ -94,7 +97,7 @@ class Engine:
         row.status = "done"
         row.processed_at = now
         row.attempts += 1
-        if person is None or person.consent == "declined":
+        if person is None or person.consent in ("declined", "erased"):
             row.raw = None  # nothing a person who declined typed outlives the turn; other updates are done with
 
     async def _find(self, session: AsyncSession, identity: Identity) -> Beneficiary | None:
@@ -111,7 +114,7 @@ class Engine:
             )
             session.add(person)
             await session.flush()
-        if person.consent != "declined":
+        if person.consent in ("given", "pending"):
             person.channel_user_id = identity.user_id
             person.chat_id = identity.chat_id
             if inbound.display_name:
@@ -142,7 +145,7 @@ class Engine:
             translations=self.translations, services=self.services, now=now,
         )
         ownership.person_wrote(conversation)
-        keep = person.consent != "declined"
+        keep = person.consent in ("given", "pending")
         if keep:
             await self._append_inbound(session, conversation, inbound, now)
         if inbound.kind == "button":
@@ -163,9 +166,9 @@ class Engine:
             if conversation.state.get("_flood_noticed"):
                 conversation.state = {k: v for k, v in conversation.state.items() if k != "_flood_noticed"}
             await self.router.route(turn)
-        if person.consent == "declined" and keep:
-            keep = False  # declined during this very turn: onboarding already removed the transcript
-        if person.consent == "declined":
+        if person.consent in ("declined", "erased"):
+            keep = False  # declined or erased (maybe in this very turn): nothing of theirs is kept
+
             await session.execute(
                 update(InboxUpdate).where(InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id))
                 .values(raw=None)

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
+from typing import IO
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 _TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
@@ -29,12 +30,16 @@ class JsonFormatter(logging.Formatter):
         return _TOKEN.sub("<token>", json.dumps(entry, default=str, ensure_ascii=False))
 
 
-def configure(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+# Libraries that log message content or SQL parameters below WARNING; even at DEBUG they stay quiet.
+QUIET = ("aiogram", "aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "httpx", "httpcore",
+         "aiohttp.access", "uvicorn.access", "multipart")
+
+
+def configure(level: str = "INFO", stream: IO[str] | None = None) -> None:
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiogram logs every update with its content at INFO; keep only its warnings.
-    logging.getLogger("aiogram").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)

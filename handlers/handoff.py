@@ -75,27 +75,37 @@ async def request_handoff(turn: Turn, urgent: bool = False) -> None:
     """Put the conversation in the human queue and tell the person when a caseworker will answer."""
     t = turn.t
     if turn.person.consent != "given":
-        turn.say(t.gettext(
-            "A caseworker can read your messages only if you agree that we keep them. "
-            "Send /start to change your choice."))
+        turn.say(
+            t.gettext(
+                "A caseworker can read your messages only if you agree that we keep them. "
+                "Send /start to change your choice."
+            )
+        )
         return
     ownership.request_human(turn.conversation, urgent=urgent, now=turn.now)
     hours = office_hours(turn.services)
     if hours.is_open(turn.now):
-        when = t.gettext("A caseworker will answer you here as soon as possible, today before {closes}.",
-                         closes=hours.closes.strftime("%H:%M"))
+        when = t.gettext(
+            "A caseworker will answer you here as soon as possible, today before {closes}.",
+            closes=hours.closes.strftime("%H:%M"),
+        )
     else:
         when = t.gettext(
             "Caseworkers answer on working days from {opens} to {closes}. "
             "A caseworker will answer you here from {moment}.",
-            opens=hours.opens.strftime("%H:%M"), closes=hours.closes.strftime("%H:%M"),
-            moment=t.datetime(hours.next_opening(turn.now)))
+            opens=hours.opens.strftime("%H:%M"),
+            closes=hours.closes.strftime("%H:%M"),
+            moment=t.datetime(hours.next_opening(turn.now)),
+        )
     parts = [t.gettext("Thank you. I have passed your conversation to a caseworker."), when]
     if urgent:
         parts.append(t.gettext("Your request is marked as urgent."))
-    parts.append(t.gettext(
-        "Until then I will not answer your messages automatically. You can keep writing here; "
-        "the caseworker will read everything. Send /menu at any time to use the menu."))
+    parts.append(
+        t.gettext(
+            "Until then I will not answer your messages automatically. You can keep writing here; "
+            "the caseworker will read everything. Send /menu at any time to use the menu."
+        )
+    )
     turn.say("\n\n".join(parts))
 
 

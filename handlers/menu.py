@@ -89,9 +89,11 @@ def show_privacy(turn: Turn) -> None:
             "{status}\n\n"
             "If you think your data is misused, you can complain to the Information and Privacy Agency of Kosovo.",
             status=status,
-        )
+        ),
+        [[Button(t.gettext("Get a copy of my data"), "priv:mydata")],
+         [Button(t.gettext("Erase my data"), "priv:delete")]]
+        if person.consent == "given" and "privacy" in turn.services.extras.get("capabilities", set()) else None,
     )
-    show(turn)
 
 
 async def choose(turn: Turn, key: str) -> None:

@@ -106,6 +106,7 @@ async def answer_consent(turn: Turn, answer: str) -> None:
     person.consent_at = turn.now
     person.consent_locale = locale
     if granted:
+        person.opted_out = False
         turn.say(t.gettext("Thank you. Welcome to Homeward."))
     else:
         await forget_transcript(turn)

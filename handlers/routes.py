@@ -46,8 +46,10 @@ class Router:
         if turn.person.locale is None:
             onboarding.ask_language(turn)
             return
-        if turn.person.consent == "pending":
-            onboarding.ask_consent(turn)
+        if turn.person.consent in ("pending", "erased") or (
+            turn.person.consent == "given" and onboarding.needs_consent(turn)
+        ):
+            onboarding.ask_consent(turn)  # first contact, or the privacy notice changed since they agreed
             return
         flow = self.flows.get(turn.state.get("flow", ""))
         if flow is not None and await flow(turn):
@@ -62,8 +64,10 @@ class Router:
 
 async def _start(turn: Turn) -> None:
     payload = turn.inbound.args.strip()
-    if payload and turn.person.source is None and turn.person.consent != "declined":
+    if payload and turn.person.source is None and turn.person.consent in ("given", "pending"):
         turn.person.source = payload[:64]
+    if turn.person.consent == "given":
+        turn.person.opted_out = False  # back after /stop
     onboarding.ask_language(turn)
     if payload:
         turn.conversation.state = {**turn.state, "start_payload": payload[:64]}
@@ -72,7 +76,7 @@ async def _start(turn: Turn) -> None:
 async def _menu(turn: Turn) -> None:
     if turn.person.locale is None:
         onboarding.ask_language(turn)
-    elif turn.person.consent == "pending":
+    elif turn.person.consent in ("pending", "erased"):
         onboarding.ask_consent(turn)
     else:
         menu.show(turn)
@@ -89,7 +93,7 @@ async def _help(turn: Turn) -> None:
 async def _menu_button(turn: Turn, key: str) -> None:
     if turn.person.locale is None:
         onboarding.ask_language(turn)
-    elif turn.person.consent == "pending":
+    elif turn.person.consent in ("pending", "erased"):
         onboarding.ask_consent(turn)
     else:
         await menu.choose(turn, key)

@@ -37,12 +37,23 @@ def event_id(visitor: str, client_message_id: str) -> int:
     return int.from_bytes(digest[:8], "big") & ((1 << 62) - 1)
 
 
-def event(visitor: str, client_message_id: str, *, text: str | None = None, data: str | None = None,
-          language_code: str | None = None, now: datetime) -> tuple[int, str]:
+def event(
+    visitor: str,
+    client_message_id: str,
+    *,
+    text: str | None = None,
+    data: str | None = None,
+    language_code: str | None = None,
+    now: datetime,
+) -> tuple[int, str]:
     """(update id, raw JSON) for one thing the person did on the page: typed text or pressed a button."""
     update_id = event_id(visitor, client_message_id)
-    raw: dict[str, Any] = {"update_id": update_id, "visitor": visitor, "message_id": client_message_id[:32],
-                           "date": now.isoformat()}
+    raw: dict[str, Any] = {
+        "update_id": update_id,
+        "visitor": visitor,
+        "message_id": client_message_id[:32],
+        "date": now.isoformat(),
+    }
     if data is not None:
         raw["data"] = data[:64]
     else:
@@ -63,8 +74,10 @@ def decode(raw: str) -> Decoded:
         "sent_at": datetime.fromisoformat(event["date"]),
     }
     if "data" in event:
-        return Incoming(identity, Inbound(kind="button", data=str(event["data"]),
-                                          payload={"callback_query_id": ""}, **base))
+        return Incoming(
+            identity,
+            Inbound(kind="button", data=str(event["data"]), payload={"callback_query_id": ""}, **base),
+        )
     text = str(event.get("text", ""))
     base["channel_message_id"] = str(event.get("message_id", ""))[:32] or None
     if text.startswith("/"):

@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import db.staff  # noqa: F401  (the console's tables, for autogenerate)
+import db.youth  # noqa: F401  (the youth programme's tables, for autogenerate)
 from db.models import Base
 from db.search import include_name
 from db.session import create_engine

@@ -1,7 +1,7 @@
 """knowledge-base questions and follow-ups
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-27 22:09:27.898411
 """
 
@@ -14,7 +14,7 @@ import db.models
 
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

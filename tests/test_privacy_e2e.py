@@ -1,0 +1,181 @@
+"""People control their data: /mydata, /delete (erasure that really erases), /stop, and re-consent."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select, text
+
+from bot import logs
+from bot.app import Homeward
+from bot.config import Settings
+from db.models import AuditEntry, Base, Beneficiary, FollowupContact
+from handlers import onboarding
+from tests.fakebot import TOKEN, FakeBotApi, Person
+from tests.helpers import onboard, transcript
+
+SECRET_NAME = "Zyrafete Kryeziu-Xhemajli"
+SECRET_TEXT = "ku ta gjej mjekun per vajzen time Blerina"
+
+
+async def _scripted(app: Homeward, fake: FakeBotApi, person: Person) -> int:
+    n = await onboard(fake, person, "sq")
+    person.says(SECRET_TEXT)
+    await fake.wait_sent(n + 1, person.id)
+    person.presses("menu:followup")
+    await fake.wait_sent(n + 2, person.id)
+    person.presses("fu:consent:yes")
+    await fake.wait_sent(n + 3, person.id)
+    person.says("02.10.2026")
+    return len(await fake.wait_sent(n + 4, person.id))
+
+
+async def _dump(app: Homeward) -> str:
+    """Every row of every table, as text."""
+    chunks = []
+    async with app.db.sessions() as session:
+        for table in Base.metadata.sorted_tables:
+            rows = (await session.execute(select(table))).all()
+            chunks.append(json.dumps([list(r) for r in rows], default=str, ensure_ascii=False))
+        if app.db.is_sqlite:
+            names = (await session.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars()
+            for name in names:
+                if name.endswith(("_data", "_idx", "_docsize", "_config", "_content")) or name.startswith("sqlite"):
+                    rows = (await session.execute(text(f'SELECT * FROM "{name}"'))).all()
+                    chunks.append(json.dumps([list(r) for r in rows], default=str, ensure_ascii=False))
+    return "\n".join(chunks)
+
+
+async def test_mydata_sends_everything_kept_in_json_and_text(homeward: Homeward, fake: FakeBotApi) -> None:
+    person = Person(fake, 777001, SECRET_NAME, "sq")
+    await _scripted(homeward, fake, person)
+    person.says("/mydata")
+    await fake.wait_for(lambda: len(fake.sent("sendDocument", person.id)) == 2)
+    files = [v for d in fake.sent("sendDocument") for v in d.values() if isinstance(v, dict) and "filename" in v]
+    docs = {f["filename"]: f["content"].decode("utf-8") for f in files}
+    data = json.loads(next(v for k, v in docs.items() if k.endswith(".json")))
+    readable = next(v for k, v in docs.items() if k.endswith(".txt"))
+    kept = [m for m in await transcript(homeward) if m.text and m.kind != "document"]
+    inbound_before = [m.text for m in kept if m.direction == "in" and m.text != "/mydata"]
+    texts_in_copy = [m["text"] for m in data["transcript"]]
+    for line in inbound_before:
+        assert line in texts_in_copy
+    assert data["profile"]["name"] == SECRET_NAME and data["profile"]["return_date"] == "2026-10-02"
+    assert [c["purpose"] for c in data["consents"]] == ["general", "followup"]
+    assert data["questions"][0]["text"] == SECRET_TEXT
+    assert len(data["follow_up_schedule"]) == 3
+    assert SECRET_TEXT in readable and "BISEDA" in readable  # section titles in the person's language
+    async with homeward.db.sessions() as session:
+        assert (await session.execute(select(AuditEntry.action))).scalars().all() == ["mydata"]
+    await homeward.delivery.drain()
+    await homeward.turns.wait_idle()
+    assert SECRET_TEXT not in json.dumps([  # the files themselves are not kept once sent
+        p for p in (await _outbox_payloads(homeward)) if p])
+
+
+async def _outbox_payloads(app: Homeward) -> list[dict[str, object]]:
+    from db.models import OutboxItem
+
+    async with app.db.sessions() as session:
+        return [p for p in (await session.execute(select(OutboxItem.payload).where(
+            OutboxItem.method == "sendDocument"))).scalars()]
+
+
+async def test_delete_erases_everywhere_and_the_tombstone_blocks_follow_ups(homeward: Homeward,
+                                                                            fake: FakeBotApi) -> None:
+    person = Person(fake, 777002, SECRET_NAME, "sq")
+    sent = await _scripted(homeward, fake, person)
+    before = await _dump(homeward)
+    assert SECRET_TEXT in before and SECRET_NAME in before and "777002" in before
+    person.says("/delete")
+    texts = await fake.wait_sent(sent + 1, person.id)
+    assert "nuk mund të kthehet mbrapa" in texts[-1]
+    person.presses("del:yes")
+    texts = await fake.wait_sent(sent + 2, person.id)
+    assert "u fshinë" in texts[-1]
+    await homeward.turns.wait_idle()
+    await fake.wait_for(lambda: len(fake.sent("answerCallbackQuery")) >= 4)
+    await homeward.delivery.drain()
+    after = await _dump(homeward)
+    for unique in (SECRET_TEXT, SECRET_NAME, "Blerina", "777002", "2026-10-02"):
+        assert unique not in after, unique
+    async with homeward.db.sessions() as session:
+        tombstone = (await session.execute(select(Beneficiary))).scalar_one()
+        assert tombstone.consent == "erased" and tombstone.opted_out
+        audit = (await session.execute(select(AuditEntry.action))).scalars().all()
+        assert audit == ["erase"]
+        # A caseworker planning follow-ups for the tombstone gets nothing sent.
+        from bot.followup.contacts import set_return_date
+
+    async with homeward.db.transaction() as session:
+        tombstone = (await session.execute(select(Beneficiary))).scalar_one()
+        await set_return_date(session, tombstone, datetime(2025, 1, 1).date(), datetime(2025, 2, 1, tzinfo=UTC))
+    await homeward.followups.run_once()
+    async with homeward.db.sessions() as session:
+        statuses = {(c.status, c.reason) for c in (await session.execute(select(FollowupContact))).scalars()}
+    assert ("sent", None) not in statuses and statuses <= {("skipped", "opted_out"), ("skipped", "expired"),
+                                                           ("expired", "expired"), ("planned", None)}
+
+
+async def test_stop_ends_follow_ups_until_start(homeward: Homeward, fake: FakeBotApi) -> None:
+    person = Person(fake, 777003, "Dren", "sq")
+    sent = await _scripted(homeward, fake, person)
+    person.says("/stop")
+    texts = await fake.wait_sent(sent + 1, person.id)
+    assert "Nuk do t'ju dërgojmë më" in texts[-1]
+    await homeward.turns.wait_idle()
+    async with homeward.db.sessions() as session:
+        someone = (await session.execute(select(Beneficiary))).scalar_one()
+        assert someone.opted_out and someone.followup_consent is False
+        reasons = {c.reason for c in (await session.execute(select(FollowupContact))).scalars()}
+        assert reasons == {"opted_out"}
+    person.says("/start")
+    await fake.wait_sent(sent + 2, person.id)
+    await homeward.turns.wait_idle()
+    async with homeward.db.sessions() as session:
+        assert (await session.execute(select(Beneficiary.opted_out))).scalar_one() is False
+
+
+async def test_a_new_privacy_notice_is_asked_again_at_the_next_contact(
+    homeward: Homeward, fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = Person(fake, 777004, "Milica", "sr")
+    sent = await onboard(fake, person, "sr-Cyrl")
+    monkeypatch.setattr(onboarding, "CONSENT_VERSION", 2)
+    person.says("где је дом здравља")
+    texts = await fake.wait_sent(sent + 2, person.id)
+    assert texts[-2].startswith("Како чувамо Ваше податке (верзија 2)")
+    person.presses("consent:yes")
+    await fake.wait_sent(sent + 4, person.id)
+    await homeward.turns.wait_idle()
+    async with homeward.db.sessions() as session:
+        assert (await session.execute(select(Beneficiary.consent_version))).scalar_one() == 2
+
+
+async def test_logs_never_hold_the_token_message_text_or_names(settings: Settings, fake: FakeBotApi) -> None:
+    output = io.StringIO()
+    logs.configure("DEBUG", output)  # the most talkative setting an operator can choose
+    logging.getLogger("bot.delivery").warning("a send to %s failed", f"{fake.base}/bot{TOKEN}/sendMessage")
+    app = Homeward(settings)
+    await app.start()
+    try:
+        person = Person(fake, 777005, SECRET_NAME, "sq")
+        await _scripted(app, fake, person)
+        person.says("/mydata")
+        await fake.wait_for(lambda: len(fake.sent("sendDocument", person.id)) == 2)
+        fake.injector = lambda method, params: __import__("tests.fakebot", fromlist=["Fault"]).Fault(
+            502, "Bad Gateway") if method == "sendMessage" and "mjek" in str(params) else None
+        person.says("mjeku ku eshte")
+        await fake.wait_for(lambda: app.delivery.sent > 0)
+        await app.turns.wait_idle()
+    finally:
+        await app.stop()
+        logging.getLogger().handlers.clear()
+    logged = output.getvalue()
+    assert logged.count("\n") >= 3  # something was logged, so the scan means something
+    for secret in (TOKEN, TOKEN.split(":")[1], SECRET_TEXT, SECRET_NAME, "Kryeziu", "mjeku ku eshte"):
+        assert secret not in logged, secret
