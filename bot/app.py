@@ -29,10 +29,12 @@ from bot.municipalities import Municipalities
 from bot.pacing import Pacer
 from bot.privacy import PersonalData
 from bot.questionnaires import Questionnaires
+from bot.retention import Retention
 from bot.services import Services
 from bot.turns import TurnScheduler
-from db.session import Database
-from handlers import faq, followup, handoff, privacy, questionnaire
+from bot.youth import privacy as youth_data
+from bot.youth.scheduler import YouthScheduler
+from handlers import faq, followup, handoff, privacy, questionnaire, youth
 from handlers.routes import Router, build_router
 
 log = logging.getLogger(__name__)
@@ -44,10 +46,11 @@ class Homeward:
     def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
         self.settings = settings
         self.clock = clock or Clock()
-        self.db = Database(settings.database_url)
+        self.db = settings.database()
         self.translations = Translations(settings.locales_dir, settings.timezone)
         self.services = Services(
             settings=settings, clock=self.clock, pseudonym_key=settings.resolved_secret_key().encode(),
+            previous_keys=tuple(k.encode() for k in settings.secret_keys()[1:]),
         )
         self.services.extras["capabilities"] = set()
         self.services.extras["municipalities"] = Municipalities.load(settings.content_dir / "municipalities.csv")
@@ -58,6 +61,10 @@ class Homeward:
         followup.register(self.router, self.services)
         self.personal_data = PersonalData()
         privacy.register(self.router, self.services, self.personal_data)
+        # The youth programme: sign-up, guardian consent, waiting list; its data is part of /mydata and /delete.
+        youth.register(self.router, self.services)
+        self.personal_data.sections.append(youth_data.section)
+        self.personal_data.erasers.insert(0, youth_data.erase)
         self.senders: dict[str, Sender] = {}
         self.bot: Bot | None = None
         if settings.telegram_token:
@@ -79,6 +86,8 @@ class Homeward:
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
+        self.youth = YouthScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
+        self.retention = Retention(self.db, self.personal_data, settings.retention_periods())
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -94,19 +103,44 @@ class Homeward:
     async def start(self, *, polling: bool = True, delivery: bool = True) -> None:
         """Replay unfinished turns, then run delivery and (if a token is set) Telegram polling."""
         await self.turns.recover()
+        if self.bot is not None:
+            await self._learn_username(self.bot)
         if delivery:
             self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
         if polling and self.bot is not None:
             self._tasks.append(asyncio.create_task(self.poller().run(self.stop_event), name="polling"))
 
+    async def _learn_username(self, bot: Bot) -> None:
+        """The bot's @username, for links people forward (a guardian's one-time link); optional."""
+        try:
+            me = await asyncio.wait_for(bot.get_me(), timeout=5)
+        except Exception:
+            log.warning("could not ask Telegram for the bot's username; links are shown as /start commands")
+            return
+        if me.username:
+            self.services.extras["bot_username"] = me.username
+
     async def _schedule(self, every: float = 60.0) -> None:
-        """The follow-up pass, once a minute; the plan itself lives in the database."""
+        """The follow-up pass once a minute, retention once a day; the plans live in the database."""
+        last_retention = None
         while not self.stop_event.is_set():
             try:
                 await self.followups.run_once()
             except Exception:
                 log.exception("follow-up pass failed; trying again next time")
+            try:
+                await self.youth.run_once()
+            except Exception:
+                log.exception("youth programme pass failed; trying again next time")
+            today = self.clock.now().date()
+            if last_retention != today:
+                try:
+                    report = await self.retention.run(self.clock.now(), dry_run=False)
+                    last_retention = today
+                    log.info("retention done", extra=report)
+                except Exception:
+                    log.exception("retention failed; trying again next time")
             try:
                 await asyncio.wait_for(self.stop_event.wait(), timeout=every)
             except TimeoutError:

@@ -73,7 +73,47 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.exports import run_export
 
-    return asyncio.run(run_export(settings, args.what, args.format, args.output, args.since, args.lang))
+    return asyncio.run(run_export(settings, args.what, args.format, args.output, args.since, args.lang,
+                                  args.redact, programme=args.programme, cohort=args.cohort))
+
+
+def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.keys import rotate
+    from db.encryption import Keyring
+
+    async def run() -> dict[str, int]:
+        db = settings.database()
+        try:
+            return await rotate(db, Keyring(settings.secret_keys()), settings.resolved_secret_key())
+        finally:
+            await db.dispose()
+
+    for name, count in asyncio.run(run()).items():
+        print(f"{name}: {count} re-keyed")
+    print("done: every value now uses the current key; the previous keys can be removed")
+    return 0
+
+
+def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.privacy import PersonalData
+    from bot.retention import Retention
+    from db.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+    async def run() -> dict[str, int]:
+        db = settings.database()
+        try:
+            return await Retention(db, PersonalData(), settings.retention_periods()).run(
+                datetime.now(UTC), dry_run=args.dry_run)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    verb = "would remove" if args.dry_run else "removed"
+    for name, count in report.items():
+        print(f"{name}: {verb} {count}")
+    return 0
 
 
 def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
@@ -91,6 +131,14 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
 
+    retention = sub.add_parser("retention", help="remove data past its retention period")
+    retention.add_argument("--dry-run", action="store_true", help="only report what would be removed")
+    retention.set_defaults(func=cmd_retention)
+
+    keys = sub.add_parser("keys", help="encryption keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_sub.add_parser("rotate", help="re-encrypt with the current secret key").set_defaults(func=cmd_keys_rotate)
+
     export = sub.add_parser("export", help="export data")
     export.add_argument("what", choices=["transcripts", "followups", "signups"])
     export.add_argument("--format", choices=["jsonl", "csv", "xlsx"], default="jsonl")
@@ -98,6 +146,10 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
     export.add_argument("--output", help="file to write; standard output when not given")
     export.add_argument("--lang", choices=["sq", "sr-Cyrl", "sr-Latn"],
                         help="write choice labels in this language instead of choice names")
+    export.add_argument("--redact", action="store_true",
+                        help="mask names, phone numbers, e-mail addresses, dates and ID-like numbers (for M&E)")
+    export.add_argument("--programme", help="signups: only this programme (its code)")
+    export.add_argument("--cohort", type=int, help="signups: only this cohort (its number)")
     export.set_defaults(func=cmd_export)
 
     for add in extra:
@@ -107,7 +159,7 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[CommandAdder]:
     adders: list[CommandAdder] = []
-    for module in ("bot.kb.commands", "bot.forms.commands", "console.commands"):
+    for module in ("bot.kb.commands", "bot.forms.commands", "console.commands", "bot.youth.commands"):
         try:
             imported = __import__(module, fromlist=["add_commands"])
         except ModuleNotFoundError as exc:

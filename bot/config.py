@@ -10,6 +10,10 @@ from pathlib import Path
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.retention import Periods
+from db.encryption import Keyring
+from db.session import Database
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -25,6 +29,8 @@ class Settings(BaseSettings):
     webhook_secret: str | None = None
     redis_url: str | None = None
     secret_key: str | None = None
+    # During a key rotation: the earlier secret keys, comma-separated; they still decrypt and recognise.
+    previous_secret_keys: str = ""
     console_host: str = "127.0.0.1"
     console_port: int = 8080
     data_dir: Path = Path("data")
@@ -41,12 +47,28 @@ class Settings(BaseSettings):
     flood_messages: int = 20
     flood_window_seconds: int = 10
     poll_timeout_seconds: int = 25
+    retention_people_months: int = 24
+    retention_questions_months: int = 6
+    retention_audit_years: int = 5
+    retention_technical_days: int = 30
     # Console and hand-off: when caseworkers answer (ISO weekdays, local time), and console sessions.
     office_days: str = "1-5"
     office_hours: str = "08:00-16:00"
     console_session_idle_minutes: int = 60
     console_session_max_hours: int = 12
     log_level: str = "INFO"
+
+    def retention_periods(self) -> Periods:
+        return Periods(self.retention_people_months, self.retention_questions_months, self.retention_audit_years,
+                       self.retention_technical_days)
+
+    def secret_keys(self) -> list[str]:
+        """The current secret key first, then the earlier ones still accepted during a rotation."""
+        return [self.resolved_secret_key(), *(k.strip() for k in self.previous_secret_keys.split(",") if k.strip())]
+
+    def database(self) -> Database:
+        """The database with this deployment's encryption keys."""
+        return Database(self.database_url, keyring=Keyring(self.secret_keys()))
 
     def resolved_secret_key(self) -> str:
         """The configured secret key, or one generated once into the data folder and kept there."""

@@ -101,8 +101,16 @@ class Engine:
             row.raw = None  # nothing a person who declined typed outlives the turn; other updates are done with
 
     async def _find(self, session: AsyncSession, identity: Identity) -> Beneficiary | None:
-        ref = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
-        return (await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))).scalar_one_or_none()
+        """The person by pseudonym; during a key rotation also under an earlier key, then re-keyed."""
+        current = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
+        for key in (self.services.pseudonym_key, *self.services.previous_keys):
+            ref = current if key == self.services.pseudonym_key else pseudonym(key, identity.channel, identity.user_id)
+            found = (await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))
+                     ).scalar_one_or_none()
+            if found is not None:
+                found.channel_ref = current
+                return found
+        return None
 
     async def _person(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
         person = await self._find(session, identity)

@@ -12,14 +12,17 @@ from bot.followup.contacts import FORM_ID
 from bot.followup.export import export as export_followups
 from bot.questionnaires import Questionnaires
 from bot.transcripts import export as export_transcripts
+from bot.youth.export import export as export_signups
 from db.migrate import upgrade_async
-from db.session import Database
+
+SIGNUP_FORM = "youth_signup"
 
 
 async def run_export(settings: Settings, what: str, fmt: str, output: str | None, since: datetime | None,
-                     locale: str | None = None) -> int:
+                     locale: str | None = None, redacted: bool = False, *, programme: str | None = None,
+                     cohort: int | None = None) -> int:
     await upgrade_async(settings.database_url)
-    db = Database(settings.database_url)
+    db = settings.database()
     try:
         with ExitStack() as stack:
             out: IO[Any]
@@ -29,10 +32,14 @@ async def run_export(settings: Settings, what: str, fmt: str, output: str | None
             else:
                 out = sys.stdout.buffer if fmt == "xlsx" else sys.stdout
             if what == "transcripts":
-                count = await export_transcripts(db, fmt, out, since)
+                count = await export_transcripts(db, fmt, out, since, redacted=redacted)
             elif what == "followups":
                 forms = Questionnaires.load(settings.content_dir / "forms")
-                count = await export_followups(db, forms.items[FORM_ID], fmt, out, since, locale)
+                count = await export_followups(db, forms.items[FORM_ID], fmt, out, since, locale, redacted)
+            elif what == "signups":
+                forms = Questionnaires.load(settings.content_dir / "forms")
+                count = await export_signups(db, forms.items[SIGNUP_FORM], fmt, out, programme=programme,
+                                             cohort=cohort, since=since)
             else:
                 print(f"export of {what} is not available in this version", file=sys.stderr)
                 return 2

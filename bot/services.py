@@ -18,5 +18,6 @@ class Services:
     settings: Settings
     clock: Clock
     pseudonym_key: bytes
+    previous_keys: tuple[bytes, ...] = ()
     kb: Any = None
     extras: dict[str, Any] = field(default_factory=dict)

@@ -10,7 +10,8 @@ from typing import IO, Any
 
 from sqlalchemy import ColumnElement, select
 
-from db.models import Conversation, Message
+from bot.redaction import redact
+from db.models import Beneficiary, Conversation, Message
 from db.session import Database
 
 FIELDS = ("beneficiary", "conversation", "message", "direction", "author", "kind", "text", "file_id",
@@ -18,14 +19,17 @@ FIELDS = ("beneficiary", "conversation", "message", "direction", "author", "kind
 
 
 async def transcript_records(db: Database, since: datetime | None = None, *,
-                             where: ColumnElement[bool] | None = None) -> AsyncIterator[dict[str, Any]]:
+                             where: ColumnElement[bool] | None = None,
+                             redacted: bool = False) -> AsyncIterator[dict[str, Any]]:
     """Records in the order things happened, streamed so a large transcript needs little memory.
 
-    `where` narrows the conversations (the console exports one conversation, or what a caseworker may see).
+    `where` narrows the conversations (the console exports one conversation, or what a caseworker may see);
+    `redacted` masks names, phone numbers, e-mail addresses, dates and ID-like numbers in the text.
     """
     query = (
-        select(Message, Conversation.beneficiary_id)
+        select(Message, Conversation.beneficiary_id, Beneficiary.display_name)
         .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
         .order_by(Message.conversation_id, Message.id)
     )
     if since is not None:
@@ -34,7 +38,7 @@ async def transcript_records(db: Database, since: datetime | None = None, *,
         query = query.where(where)
     async with db.sessions() as session:
         result = await session.stream(query.execution_options(yield_per=1000))
-        async for message, beneficiary_id in result:
+        async for message, beneficiary_id, name in result:
             yield {
                 "beneficiary": beneficiary_id,
                 "conversation": message.conversation_id,
@@ -42,7 +46,7 @@ async def transcript_records(db: Database, since: datetime | None = None, *,
                 "direction": message.direction,
                 "author": message.author,
                 "kind": message.kind,
-                "text": message.text,
+                "text": redact(message.text, [name or ""]) if redacted else message.text,
                 "file_id": message.file_id,
                 "created_at": message.created_at.isoformat(),
                 "channel_message_id": message.channel_message_id,
@@ -52,17 +56,17 @@ async def transcript_records(db: Database, since: datetime | None = None, *,
 
 
 async def export(db: Database, fmt: str, out: IO[str] | IO[bytes], since: datetime | None = None, *,
-                 where: ColumnElement[bool] | None = None) -> int:
+                 where: ColumnElement[bool] | None = None, redacted: bool = False) -> int:
     """Write every record to `out` (text for jsonl/csv, binary for xlsx); returns the count."""
     count = 0
     if fmt == "jsonl":
-        async for record in transcript_records(db, since, where=where):
+        async for record in transcript_records(db, since, where=where, redacted=redacted):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")  # type: ignore[arg-type]
             count += 1
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS)  # type: ignore[arg-type]
         writer.writeheader()
-        async for record in transcript_records(db, since, where=where):
+        async for record in transcript_records(db, since, where=where, redacted=redacted):
             writer.writerow(record)
             count += 1
     elif fmt == "xlsx":
@@ -75,7 +79,7 @@ async def export(db: Database, fmt: str, out: IO[str] | IO[bytes], since: dateti
         book = Workbook(write_only=True)
         sheet = book.create_sheet("transcripts")
         sheet.append(list(FIELDS))
-        async for record in transcript_records(db, since, where=where):
+        async for record in transcript_records(db, since, where=where, redacted=redacted):
             sheet.append([cell(record[f]) for f in FIELDS])
             count += 1
         book.save(out)  # type: ignore[arg-type]

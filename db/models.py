@@ -27,6 +27,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from db.encryption import EncryptedJSON
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -293,8 +295,9 @@ class Submission(Base):
     form_version_id: Mapped[int] = mapped_column(ForeignKey("form_versions.id"))
     form_id: Mapped[str] = mapped_column(String(64))
     wave: Mapped[int | None] = mapped_column(Integer)
-    state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Answers include health and psychosocial items and free text: encrypted at rest.
+    state: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON, default=dict)
+    scores: Mapped[dict[str, Any] | None] = mapped_column(EncryptedJSON)
     status: Mapped[str] = mapped_column(String(12), default="in_progress")  # in_progress | completed
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]

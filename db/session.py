@@ -15,15 +15,22 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from db.encryption import Keyring, attach
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine for `url`, tuned for the backend."""
+    """An async engine for `url`, tuned for the backend.
+
+    Statement parameters are hidden from errors, so a failed query never carries what a person
+    wrote into a log.
+    """
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120)
+        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120,
+                                     hide_parameters=True)
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -35,15 +42,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
+                               hide_parameters=True)
 
 
 class Database:
     """The engine and its session factory; sessions are opened per turn or per request."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url = url
         self.engine = create_engine(url, echo=echo)
+        if keyring is not None:
+            attach(self.engine.sync_engine.dialect, keyring)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @property

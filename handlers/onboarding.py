@@ -7,10 +7,13 @@ stateDiagram-v2
     lang --> menu: language changed (consent already given)
     consent --> menu: consent:yes (consent recorded with version, time, language)
     consent --> menu: consent:no (transcript removed; general information only, nothing kept)
+    consent --> capability: consent:yes after a deep link (`/start youth…`): its continuation takes over
 ```
 """
 
 from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import delete
 
@@ -22,6 +25,25 @@ from handlers.turn import Button, Turn
 # Raise when the privacy notice changes: everyone is asked again at their next contact.
 CONSENT_VERSION = 1
 LANGUAGE_BUTTONS = (("sq", "Shqip"), ("sr-Latn", "Srpski (latinica)"), ("sr-Cyrl", "Српски (ћирилица)"))
+# A deep link's payload (`/start <payload>`) waits in the state while language and consent are
+# settled; then each continuation is offered it, and the first that returns True takes over from the menu.
+START_CONTINUATIONS: list[Callable[[Turn, str], Awaitable[bool]]] = []
+
+
+def _carried(turn: Turn) -> dict[str, str]:
+    payload = turn.state.get("start_payload")
+    return {"start_payload": payload} if isinstance(payload, str) and payload else {}
+
+
+async def continue_start(turn: Turn) -> bool:
+    """After onboarding: hand a waiting deep-link payload to the capability that owns it."""
+    payload = _carried(turn).get("start_payload")
+    if payload is None or needs_consent(turn):
+        return False
+    for continuation in START_CONTINUATIONS:
+        if await continuation(turn, payload):
+            return True
+    return False
 
 
 def needs_consent(turn: Turn) -> bool:
@@ -38,7 +60,7 @@ def ask_language(turn: Turn, *, invalid: bool = False) -> None:
     key = N_("That choice is not available. Please choose a language:") if invalid else N_("Please choose your language:")
     lines = [turn.translations(code).gettext(key) for code in ("sq", "sr-Latn", "sr-Cyrl")]
     turn.say("\n".join(lines), buttons)
-    turn.set_state(flow="onboarding", step="lang")
+    turn.set_state(flow="onboarding", step="lang", **_carried(turn))
 
 
 def ask_consent(turn: Turn) -> None:
@@ -63,7 +85,7 @@ def ask_consent(turn: Turn) -> None:
         t.gettext("Do you agree that we keep this conversation for these purposes?"),
         [[Button(t.gettext("Yes, I agree"), "consent:yes"), Button(t.gettext("No"), "consent:no")]],
     )
-    turn.set_state(flow="onboarding", step="consent")
+    turn.set_state(flow="onboarding", step="consent", **_carried(turn))
 
 
 async def choose_language(turn: Turn, code: str) -> None:
@@ -75,6 +97,8 @@ async def choose_language(turn: Turn, code: str) -> None:
         ask_consent(turn)
         return
     turn.say(turn.t.gettext("Language changed."))
+    if await continue_start(turn):
+        return
     menu.show(turn)
 
 
@@ -108,6 +132,8 @@ async def answer_consent(turn: Turn, answer: str) -> None:
     if granted:
         person.opted_out = False
         turn.say(t.gettext("Thank you. Welcome to Homeward."))
+        if await continue_start(turn):
+            return
     else:
         await forget_transcript(turn)
         turn.say(

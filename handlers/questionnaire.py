@@ -17,6 +17,7 @@ Actions: `c<k>` choose, `t<k>` toggle, `d` done, `n` next (notes), `b` back, `s`
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -34,6 +35,13 @@ if TYPE_CHECKING:
 
 Completion = Callable[[Turn, Submission, Questionnaire], Awaitable[None]]
 ON_COMPLETE: dict[str, Completion] = {}  # form id → what happens when a submission is complete
+# Questions a capability reads itself, keyed "form id:question name" (a municipality found from a few
+# typed letters, a date of birth checked against a programme's ages): the reader gets the typed text
+# and returns True when it dealt with the turn. A question in TYPED_CHOICES shows no option buttons,
+# because its list is too long to read in a chat; its options are found by typing.
+Reader = Callable[[Turn, Submission, Questionnaire, Prompt, str], Awaitable[bool]]
+READERS: dict[str, Reader] = {}
+TYPED_CHOICES: set[str] = set()
 MEDIA_KINDS = {"image": "photo", "audio": "voice", "video": "video", "file": "document"}
 
 
@@ -97,6 +105,8 @@ async def show(turn: Turn, submission: Submission, *, error: str | None = None) 
     if prompt is None:
         await _complete(turn, submission, questionnaire)
         return
+    if f"{submission.form_id}:{prompt.name}" in TYPED_CHOICES:
+        prompt = replace(prompt, kind="text", choices=[])
     answered, total = questionnaire.runner.progress(submission.state)
     text = prompt.text
     if prompt.kind in ("text", "integer", "decimal", "date", "time", "datetime"):
@@ -153,6 +163,9 @@ async def typed(turn: Turn) -> bool:
         raw = (inbound.text or "").strip()
     else:
         await show(turn, submission, error=turn.t.gettext("Please answer this question with the buttons or in words."))
+        return True
+    reader = READERS.get(f"{submission.form_id}:{prompt.name}")
+    if reader is not None and await reader(turn, submission, questionnaire, prompt, raw):
         return True
     if prompt.kind == "note":
         _save(submission, AnswerResult(runner.next(submission.state, today), None), turn)

@@ -27,6 +27,7 @@ async def test_export_has_every_message_in_every_format(homeward: Homeward, fake
 
     monkeypatch.setenv("HOMEWARD_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOMEWARD_SECRET_KEY", settings.secret_key or "")
     for fmt in ("jsonl", "csv", "xlsx"):
         out = tmp_path / f"t.{fmt}"
         assert await _run(["export", "transcripts", "--format", fmt, "--output", str(out)]) == 0
@@ -47,6 +48,15 @@ async def test_export_has_every_message_in_every_format(homeward: Homeward, fake
         question = next(r for r in records if r["text"] and str(r["text"]).startswith("Где да"))
         assert question["kind"] == "text"
         assert str(question["created_at"]).endswith("+00:00")
+
+    person.says("Мој број је 044 123 456, зовем се Arta")
+    await fake.wait_sent(sent + 2, person.id)
+    await transcript(homeward)
+    out = tmp_path / "redacted.jsonl"
+    assert await _run(["export", "transcripts", "--format", "jsonl", "--redact", "--output", str(out)]) == 0
+    redacted = [json.loads(line)["text"] for line in out.read_text(encoding="utf-8").splitlines()]
+    assert "Мој број је [phone], зовем се [name]" in redacted
+    assert not any("044 123 456" in (t or "") for t in redacted)
 
 
 async def _run(argv: list[str]) -> int:

@@ -142,6 +142,7 @@ async def test_a_wave_arrives_is_paused_resumed_completed_scored_and_exported(
 
     monkeypatch.setenv("HOMEWARD_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOMEWARD_SECRET_KEY", settings.secret_key or "")
     out = tmp_path / "followups.csv"
     assert await asyncio.to_thread(main, ["export", "followups", "--format", "csv", "--output", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import IO, Any
 
 from sqlalchemy import select
@@ -12,21 +12,35 @@ from sqlalchemy import select
 from bot.followup.contacts import FORM_ID
 from bot.forms import export as form_export
 from bot.questionnaires import Questionnaire
-from db.models import Submission
+from bot.redaction import redact
+from db.models import Beneficiary, Submission
 from db.session import Database
 
 
-async def submissions(db: Database, questionnaire: Questionnaire, since: datetime | None) -> list[dict[str, Any]]:
-    query = select(Submission).where(Submission.form_id == questionnaire.form_id).order_by(Submission.id)
+def _masked(value: Any, names: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, names)
+    if isinstance(value, date | datetime):
+        return "[date]"
+    return value
+
+
+async def submissions(db: Database, questionnaire: Questionnaire, since: datetime | None,
+                      redacted: bool = False) -> list[dict[str, Any]]:
+    query = (select(Submission, Beneficiary.display_name).join(Beneficiary, Beneficiary.id == Submission.beneficiary_id)
+             .where(Submission.form_id == questionnaire.form_id).order_by(Submission.id))
     if since is not None:
         query = query.where(Submission.started_at >= since)
     out = []
     async with db.sessions() as session:
-        for sub in (await session.execute(query)).scalars():
+        for sub, name in (await session.execute(query)).all():
+            values = questionnaire.runner.values(sub.state)
+            if redacted:
+                values = {k: _masked(v, [name or ""]) for k, v in values.items()}
             out.append({
                 "id": sub.id, "beneficiary": sub.beneficiary_id, "wave": sub.wave,
                 "started_at": sub.started_at, "completed_at": sub.completed_at,
-                "values": {**questionnaire.runner.values(sub.state), **(sub.scores or {})},
+                "values": {**values, **(sub.scores or {})},
             })
     return out
 
@@ -44,8 +58,8 @@ def _with_progress(rows: Iterator[list[Any]], total: int, stream: IO[str]) -> It
 
 
 async def export(db: Database, questionnaire: Questionnaire, fmt: str, out: IO[Any], since: datetime | None = None,
-                 locale: str | None = None) -> int:
-    subs = await submissions(db, questionnaire, since)
+                 locale: str | None = None, redacted: bool = False) -> int:
+    subs = await submissions(db, questionnaire, since, redacted)
     headers, rows = form_export.rows(questionnaire.form, subs, locale)
     data = _with_progress(rows, len(subs), sys.stderr)
     if fmt == "csv":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import db.encryption
 import db.models
 
 
@@ -37,8 +38,8 @@ def upgrade() -> None:
     sa.Column('form_version_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('form_id', sa.String(length=64), nullable=False),
     sa.Column('wave', sa.Integer(), nullable=True),
-    sa.Column('state', sa.JSON(), nullable=False),
-    sa.Column('scores', sa.JSON(), nullable=True),
+    sa.Column('state', db.encryption.EncryptedJSON(), nullable=False),
+    sa.Column('scores', db.encryption.EncryptedJSON(), nullable=True),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('started_at', db.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', db.models.UTCDateTime(timezone=True), nullable=False),
