@@ -12,11 +12,12 @@ import hashlib
 import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ownership
@@ -65,21 +66,45 @@ class Engine:
         self.router = router
         self.decoders = decoders
         self.on_queued = on_queued
+        self.turn_seconds: deque[float] = deque(maxlen=1000)  # recent turn latencies, for /metrics
 
     def chat_key(self, channel: str, chat_id: str) -> str:
         return pseudonym(self.services.pseudonym_key, channel, chat_id)
 
     async def process(self, inbox_id: int) -> None:
-        """Run the turn of one stored update; on failure, mark it and apologise to the person."""
-        started = time.perf_counter()
-        try:
-            async with self.db.transaction() as session:
-                await self._process(session, inbox_id)
-            log.debug("turn done", extra={"inbox_id": inbox_id, "ms": round((time.perf_counter() - started) * 1000, 2)})
-        except Exception as exc:
-            log.exception("turn failed", extra={"inbox_id": inbox_id})
-            await self._record_failure(inbox_id, exc)
-        self.on_queued()
+        """Run the turn of one stored update; on failure, mark it and apologise to the person.
+
+        With several intake processes on PostgreSQL, two updates of one chat may reach different
+        processes: a per-chat advisory lock, and running any earlier pending update of the chat
+        first, keep that chat's turns in order across processes.
+        """
+        while True:
+            started = time.perf_counter()
+            target = inbox_id
+            try:
+                async with self.db.transaction() as session:
+                    if not self.db.is_sqlite:
+                        target = await self._oldest_pending_of_chat(session, inbox_id)
+                    await self._process(session, target)
+                self.turn_seconds.append(time.perf_counter() - started)
+                log.debug("turn done", extra={"inbox_id": target, "ms": round(self.turn_seconds[-1] * 1000, 2)})
+            except Exception as exc:
+                log.exception("turn failed", extra={"inbox_id": target})
+                await self._record_failure(target, exc)
+            self.on_queued()
+            if target == inbox_id:
+                return
+
+    async def _oldest_pending_of_chat(self, session: AsyncSession, inbox_id: int) -> int:
+        chat_key = (await session.execute(select(InboxUpdate.chat_key).where(InboxUpdate.id == inbox_id))
+                    ).scalar_one_or_none()
+        if chat_key is None:
+            return inbox_id
+        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(chat_key, 0))))
+        earlier = (await session.execute(
+            select(func.min(InboxUpdate.id)).where(InboxUpdate.chat_key == chat_key, InboxUpdate.status == "pending",
+                                                   InboxUpdate.id < inbox_id))).scalar_one_or_none()
+        return earlier if earlier is not None else inbox_id
 
     async def _process(self, session: AsyncSession, inbox_id: int) -> None:
         row = await session.get(InboxUpdate, inbox_id, with_for_update=not self.db.is_sqlite)

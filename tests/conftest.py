@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
 from bot.app import Homeward
 from bot.config import Settings
 import db.staff  # noqa: F401  (the console's tables are part of the schema under test)
+import db.youth  # noqa: F401  (the youth programme's tables, likewise)
 from db.migrate import upgrade
 from db.models import Base
 from db.session import create_engine
@@ -27,24 +30,32 @@ def pytest_report_header() -> str:
     return f"database: {os.environ.get('HOMEWARD_TEST_DATABASE_URL', 'sqlite (a file per test)')}"
 
 
+async def _admin(url: str, statement: str) -> None:
+    engine = create_engine(url)
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The schema, built once per run by the real migrations: a SQLite file to copy, or the PostgreSQL schema."""
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The schema, built once per run by the real migrations: a SQLite file to copy, or a PostgreSQL database.
+
+    On PostgreSQL each run gets its own database next to the given one, so runs never disturb each other.
+    """
     url = os.environ.get("HOMEWARD_TEST_DATABASE_URL")
     if url:
-        async def reset() -> None:
-            engine = create_engine(url)
-            async with engine.begin() as conn:
-                await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-                await conn.execute(text("CREATE SCHEMA public"))
-            await engine.dispose()
-
-        asyncio.run(reset())
-        upgrade(url)
-        return url
+        own = make_url(url).set(database=f"{make_url(url).database}_{os.getpid()}_{secrets.token_hex(3)}")
+        own_url = own.render_as_string(hide_password=False)
+        asyncio.run(_admin(url, f'CREATE DATABASE "{own.database}"'))
+        upgrade(own_url)
+        yield own_url
+        asyncio.run(_admin(url, f'DROP DATABASE IF EXISTS "{own.database}" WITH (FORCE)'))
+        return
     path = tmp_path_factory.mktemp("template") / "homeward.db"
     upgrade(f"sqlite+aiosqlite:///{path}")
-    return str(path)
+    yield str(path)
 
 
 @pytest.fixture
