@@ -120,6 +120,8 @@ def answer_topic(turn: Turn, topic_id: str, question_id: int) -> None:
     rows: list[list[Button]] = []
     if len(base) > 2:
         rows.append([Button(t.gettext("More"), f"kb:more:{question_id}:1")])
+    if municipality is None and turn.person.consent == "given" and len(topic.parts(locale, "·")) > len(base):
+        rows.append([Button(t.gettext("For my municipality"), f"kb:where:{question_id}")])
     rows.append([Button(t.gettext("Yes, it helped"), f"kb:fb:{question_id}:y"),
                  Button(t.gettext("No"), f"kb:fb:{question_id}:n")])
     turn.say(topic.title(locale) + "\n\n" + "\n\n".join(first) + "\n\n" + t.gettext("Did this help?"), rows)
@@ -164,6 +166,24 @@ async def button(turn: Turn, data: str) -> None:
             rows.append([Button(t.gettext("More"), f"kb:more:{row.id}:{part + 1}")])
         turn.say(middle[part - 1], rows or None)
         return
+    if action == "where":
+        row = await _question(turn, rest)
+        if row is None or row.topic is None or turn.person.consent != "given":
+            menu.show(turn, intro=t.gettext("That button is no longer valid. Here is the current menu:"))
+            return
+        turn.say(t.gettext("In which municipality do you live? Please write its name."))
+        turn.set_state(flow="kb_where", question=row.id)
+        return
+    if action == "in":
+        raw_id, _, municipality_id = rest.partition(":")
+        row = await _question(turn, raw_id)
+        municipalities = turn.services.extras["municipalities"]
+        if row is None or row.topic is None or municipalities.get(municipality_id) is None:
+            menu.show(turn, intro=t.gettext("That button is no longer valid. Here is the current menu:"))
+            return
+        turn.person.municipality = municipality_id
+        answer_topic(turn, row.topic, row.id)
+        return
     if action == "fb":
         raw_id, _, answer = rest.partition(":")
         row = await _question(turn, raw_id)
@@ -183,6 +203,28 @@ async def button(turn: Turn, data: str) -> None:
     menu.show(turn, intro=t.gettext("That button is no longer valid. Here is the current menu:"))
 
 
+async def where(turn: Turn) -> bool:
+    """The person's municipality, typed in either language or script, for an answer that depends on it."""
+    if turn.state.get("flow") != "kb_where" or turn.inbound.kind != "text":
+        return False
+    t = turn.t
+    locale = turn.person.locale or "sq"
+    row = await _question(turn, str(turn.state.get("question", "")))
+    found = turn.services.extras["municipalities"].search(turn.inbound.text or "")
+    if row is None or row.topic is None:
+        menu.show(turn)
+    elif not found:
+        turn.say(t.gettext("I could not find that municipality. Please write its name again, for example: "
+                           "Prizren, Gjilan, Gračanica."))
+    elif len(found) == 1:
+        turn.person.municipality = found[0].id
+        answer_topic(turn, row.topic, row.id)
+    else:
+        turn.say(t.gettext("Which one do you mean?"),
+                 [[Button(m.name(locale), f"kb:in:{row.id}:{m.id}")] for m in found])
+    return True
+
+
 async def ask_action(turn: Turn) -> None:
     """The menu's "Ask a question"."""
     turn.say(turn.t.gettext("Please write your question in your own words. For example: "
@@ -194,5 +236,6 @@ def register(router: Router, services: Services) -> None:
     """Free text goes to the knowledge base; the menu gains "Ask a question"."""
     router.text = ask
     router.buttons["kb"] = button
+    router.flows["kb_where"] = where
     menu.ACTIONS["ask"] = ask_action
     services.extras.setdefault("capabilities", set()).add("kb")

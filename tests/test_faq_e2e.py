@@ -115,3 +115,25 @@ async def test_a_person_who_declined_gets_answers_and_nothing_is_kept(homeward: 
         row = (await session.execute(select(KbQuestion))).scalar_one()
         assert row.text is None and row.conversation_id is None and row.helpful is False
         assert (await session.execute(select(Message))).first() is None
+
+
+async def test_the_person_can_give_their_municipality_for_a_local_answer(homeward: Homeward, fake: FakeBotApi,
+                                                                        person: Person) -> None:
+    sent = await onboard(fake, person, "sr-Latn")
+    person.says("treba mi lekar gde da idem")
+    await fake.wait_sent(sent + 1, person.id)
+    where = next(b for b in person.buttons() if b.startswith("kb:where:"))
+    person.presses(where)
+    await fake.wait_sent(sent + 2, person.id)
+    person.says("mitrovica")
+    replies = await fake.wait_sent(sent + 3, person.id)
+    assert "Koju mislite?" in replies[-1]
+    assert [b.rsplit(":", 1)[1] for b in person.buttons()] == ["mitrovice_jugut", "mitrovice_veriut"]
+    person.presses(person.buttons()[1])
+    replies = await fake.wait_sent(sent + 4, person.id)
+    assert "Severna Mitrovica" in replies[-1]
+    await homeward.turns.wait_idle()
+    async with homeward.db.sessions() as session:
+        from db.models import Beneficiary
+
+        assert (await session.execute(select(Beneficiary.municipality))).scalar_one() == "mitrovice_veriut"
