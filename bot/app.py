@@ -61,7 +61,7 @@ class Homeward:
         followup.register(self.router, self.services)
         self.personal_data = PersonalData()
         privacy.register(self.router, self.services, self.personal_data)
-        # The youth programme: sign-up, guardian consent, waiting list; its data is part of /mydata and /delete.
+        # The youth programme: sign-up, guardian consent, waiting list; its data is in /mydata and /delete.
         youth.register(self.router, self.services)
         self.personal_data.sections.append(youth_data.section)
         self.personal_data.erasers.insert(0, youth_data.erase)

@@ -66,7 +66,9 @@ async def serve(settings: Settings, stop: asyncio.Event, *, console: bool, webho
                                   secret_token=settings.webhook_secret, allowed_updates=telegram.ALLOWED_UPDATES)
     if webhook or console:
         config = uvicorn.Config(web_app(app, webhook=webhook, console=console), host=settings.console_host,
-                                port=settings.console_port, log_level="warning", lifespan="off")
+                                port=settings.console_port, log_level="warning", lifespan="off",
+                                # open live-update streams must not hold a shutdown up
+                                timeout_graceful_shutdown=5)
         server = uvicorn.Server(config)
         server_task = asyncio.create_task(server.serve())
     log.info("homeward running", extra={

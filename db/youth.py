@@ -13,6 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from db.encryption import EncryptedText
 from db.models import Base, Id
 
 
@@ -63,29 +64,36 @@ class Enrolment(Base):
     __table_args__ = (Index("ix_enrolments_cohort_status", "cohort_id", "status"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True)
+    beneficiary_id: Mapped[int] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
+    )
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id", ondelete="SET NULL"))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
     status: Mapped[str] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(64))
-    full_name: Mapped[str | None] = mapped_column(String(200))
+    # Names and the guardian's phone are encrypted at rest, like the answers in the submission.
+    full_name: Mapped[str | None] = mapped_column(EncryptedText)
     birth_date: Mapped[date | None] = mapped_column(Date)
     municipality: Mapped[str | None] = mapped_column(String(32))
     media_consent: Mapped[bool | None] = mapped_column(Boolean)
     guardian_state: Mapped[str] = mapped_column(String(12), default="not_needed")
-    guardian_name: Mapped[str | None] = mapped_column(String(200))
-    guardian_contact: Mapped[str | None] = mapped_column(String(100))
+    guardian_name: Mapped[str | None] = mapped_column(EncryptedText)
+    guardian_contact: Mapped[str | None] = mapped_column(EncryptedText)
     guardian_confirmed_at: Mapped[datetime | None]
     guardian_confirmed_by: Mapped[str | None] = mapped_column(String(80))  # telegram | staff:<name>
     guardian_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     guardian_token_expires_at: Mapped[datetime | None]
-    guardian_claimed_by: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id", ondelete="SET NULL"))
+    guardian_claimed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("beneficiaries.id", ondelete="SET NULL")
+    )
     waiting_since: Mapped[datetime | None]
     offer_expires_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    cancel_reason: Mapped[str | None] = mapped_column(String(24))  # person | guardian_refused | offer_declined
+    cancel_reason: Mapped[str | None] = mapped_column(
+        String(24)
+    )  # person | guardian_refused | offer_declined
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -105,4 +113,4 @@ class CohortAnnouncement(Base):
     created_at: Mapped[datetime]
 
 
-__all__ = ["CohortAnnouncement", "Cohort", "Enrolment", "Programme"]
+__all__ = ["Cohort", "CohortAnnouncement", "Enrolment", "Programme"]

@@ -54,7 +54,7 @@ async def test_commands_with_junk_arguments_and_unknown_commands(homeward: Homew
     replies = await fake.wait_sent(sent + 5, person.id)
     assert "Како могу да Вам помогнем?" in replies[sent]
     assert "Молимо Вас да изаберете језик" in replies[sent + 1]
-    assert "Не познајем команду /whatever" in replies[sent + 2]
+    assert "Не препознајем команду /whatever" in replies[sent + 2]
     assert "Ја сам Homeward" in replies[sent + 3]
     async with homeward.db.sessions() as session:
         assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() > 0

@@ -38,7 +38,9 @@ def _day(value: str) -> date:
 
 
 def add_commands(subparsers: Any) -> None:
-    youth = subparsers.add_parser("youth", help="youth programme: programmes, cohorts, sign-ups, announcements")
+    youth = subparsers.add_parser(
+        "youth", help="youth programme: programmes, cohorts, sign-ups, announcements"
+    )
     sub = youth.add_subparsers(dest="youth_command", required=True)
 
     p = sub.add_parser("programme-add", help="create a programme")
@@ -58,7 +60,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--programme", required=True, help="programme code")
     p.add_argument("--name-sq", required=True)
     p.add_argument("--name-sr", required=True, help="the Serbian name, in Cyrillic")
-    p.add_argument("--municipality", default="any", help="municipality id (see content/municipalities.csv) or any")
+    p.add_argument(
+        "--municipality", default="any", help="municipality id (see content/municipalities.csv) or any"
+    )
     p.add_argument("--starts", type=_day, required=True, help="YYYY-MM-DD")
     p.add_argument("--ends", type=_day, help="YYYY-MM-DD")
     p.add_argument("--capacity", type=int, required=True)
@@ -75,9 +79,13 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--waiting", action="store_true", help="only the waiting list, in order")
     p.set_defaults(func=_sync(signups))
 
-    p = sub.add_parser("guardian-confirm", help="record a parent's or guardian's consent given outside the chat")
+    p = sub.add_parser(
+        "guardian-confirm", help="record a parent's or guardian's consent given outside the chat"
+    )
     p.add_argument("signup", type=int)
-    p.add_argument("--media", choices=["yes", "no"], default="no", help="did they also agree to photos and videos")
+    p.add_argument(
+        "--media", choices=["yes", "no"], default="no", help="did they also agree to photos and videos"
+    )
     p.add_argument("--by", required=True)
     p.set_defaults(func=_sync(guardian_confirm))
 
@@ -115,8 +123,11 @@ async def _in_transaction(command: Command, args: argparse.Namespace, settings: 
 
 
 def _audit(session: AsyncSession, who: str, action: str, target: str, **detail: Any) -> None:
-    session.add(AuditEntry(at=Clock().now(), actor=f"staff:{who}", action=action, target=target,
-                           detail=detail or None))
+    session.add(
+        AuditEntry(
+            at=Clock().now(), actor=f"staff:{who}", action=action, target=target, detail=detail or None
+        )
+    )
 
 
 async def _programme(session: AsyncSession, code: str) -> Programme | None:
@@ -133,8 +144,16 @@ async def programme_add(args: argparse.Namespace, settings: Settings, session: A
         return _fail(f"a programme with the code {args.code!r} exists already")
     if not 0 < args.min_age <= args.max_age:
         return _fail("the age range must be like 15 to 24")
-    programme = Programme(code=args.code, name_sq=args.name_sq, name_sr=args.name_sr, min_age=args.min_age,
-                          max_age=args.max_age, offer_hours=args.offer_hours, active=True, created_at=Clock().now())
+    programme = Programme(
+        code=args.code,
+        name_sq=args.name_sq,
+        name_sr=args.name_sr,
+        min_age=args.min_age,
+        max_age=args.max_age,
+        offer_hours=args.offer_hours,
+        active=True,
+        created_at=Clock().now(),
+    )
     session.add(programme)
     await session.flush()
     _audit(session, args.by, "youth.programme_add", f"programme:{programme.id}", code=args.code)
@@ -144,8 +163,10 @@ async def programme_add(args: argparse.Namespace, settings: Settings, session: A
 
 async def programmes(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
     for p in (await session.execute(select(Programme).order_by(Programme.id))).scalars():
-        print(f"{p.id}\t{p.code}\t{p.min_age}-{p.max_age}\t{'active' if p.active else 'closed'}\t{p.name_sq} / "
-              f"{p.name_sr}")
+        print(
+            f"{p.id}\t{p.code}\t{p.min_age}-{p.max_age}\t{'active' if p.active else 'closed'}\t{p.name_sq} / "
+            f"{p.name_sr}"
+        )
     return 0
 
 
@@ -154,34 +175,56 @@ async def cohort_add(args: argparse.Namespace, settings: Settings, session: Asyn
     if programme is None:
         return _fail(f"no programme with the code {args.programme!r}")
     municipality = None if args.municipality == "any" else args.municipality
-    if municipality is not None and Municipalities.load(settings.content_dir / "municipalities.csv").get(
-            municipality) is None:
+    if (
+        municipality is not None
+        and Municipalities.load(settings.content_dir / "municipalities.csv").get(municipality) is None
+    ):
         return _fail(f"unknown municipality {municipality!r}; use an id from municipalities.csv, or any")
     if args.capacity < 1 or (args.ends is not None and args.ends < args.starts):
         return _fail("capacity must be at least 1, and the end on or after the start")
-    cohort = Cohort(programme_id=programme.id, name_sq=args.name_sq, name_sr=args.name_sr, municipality=municipality,
-                    starts_on=args.starts, ends_on=args.ends, capacity=args.capacity, created_at=Clock().now())
+    cohort = Cohort(
+        programme_id=programme.id,
+        name_sq=args.name_sq,
+        name_sr=args.name_sr,
+        municipality=municipality,
+        starts_on=args.starts,
+        ends_on=args.ends,
+        capacity=args.capacity,
+        created_at=Clock().now(),
+    )
     session.add(cohort)
     await session.flush()
     _audit(session, args.by, "youth.cohort_add", f"cohort:{cohort.id}", programme=args.programme)
-    print(f"cohort {cohort.id}: {args.name_sq}, {municipality or 'any'}, from {args.starts}, {args.capacity} places")
+    print(
+        f"cohort {cohort.id}: {args.name_sq}, {municipality or 'any'}, "
+        f"from {args.starts}, {args.capacity} places"
+    )
     return 0
 
 
 async def cohorts(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    query = select(Cohort, Programme.code).join(Programme, Programme.id == Cohort.programme_id).order_by(Cohort.id)
+    query = (
+        select(Cohort, Programme.code)
+        .join(Programme, Programme.id == Cohort.programme_id)
+        .order_by(Cohort.id)
+    )
     if args.programme:
         query = query.where(Programme.code == args.programme)
     for cohort, code in (await session.execute(query)).all():
         held, waiting = await holding(session, cohort.id), len(await waiting_list(session, cohort.id))
-        print(f"{cohort.id}\t{code}\t{cohort.name_sq}\t{cohort.municipality or 'any'}\t{cohort.starts_on}\t"
-              f"{held}/{cohort.capacity} places held\t{waiting} waiting")
+        print(
+            f"{cohort.id}\t{code}\t{cohort.name_sq}\t{cohort.municipality or 'any'}\t{cohort.starts_on}\t"
+            f"{held}/{cohort.capacity} places held\t{waiting} waiting"
+        )
     return 0
 
 
 async def signups(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    query = select(Enrolment).join(Programme, Programme.id == Enrolment.programme_id).where(
-        Enrolment.status != "draft")
+    query = (
+        select(Enrolment)
+        .join(Programme, Programme.id == Enrolment.programme_id)
+        .where(Enrolment.status != "draft")
+    )
     if args.programme:
         query = query.where(Programme.code == args.programme)
     if args.cohort:
@@ -193,8 +236,10 @@ async def signups(args: argparse.Namespace, settings: Settings, session: AsyncSe
     rows = (await session.execute(query)).scalars().all()
     for e in rows:
         place = await waiting_position(session, e)
-        print(f"{e.id}\tcohort {e.cohort_id or '-'}\t{e.status}{f' #{place}' if place else ''}\t"
-              f"guardian {e.guardian_state}\tsource {e.source or '-'}\t{e.full_name or ''}")
+        print(
+            f"{e.id}\tcohort {e.cohort_id or '-'}\t{e.status}{f' #{place}' if place else ''}\t"
+            f"guardian {e.guardian_state}\tsource {e.source or '-'}\t{e.full_name or ''}"
+        )
     total = (await session.execute(select(func.count()).select_from(query.subquery()))).scalar_one()
     print(f"{total} sign-ups", file=sys.stderr)
     return 0
@@ -236,8 +281,14 @@ async def announce_command(args: argparse.Namespace, settings: Settings, session
         return _fail(f"no cohort {args.cohort}")
     translations = Translations(settings.locales_dir, settings.timezone)
     outcome = await announce(session, translations, cohort, args.sq, args.sr, args.by, Clock().now())
-    _audit(session, args.by, "youth.announce", f"cohort:{cohort.id}", queued=outcome.queued,
-           skipped=dict(outcome.skipped))
+    _audit(
+        session,
+        args.by,
+        "youth.announce",
+        f"cohort:{cohort.id}",
+        queued=outcome.queued,
+        skipped=dict(outcome.skipped),
+    )
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.skipped.items())) or "none"
     print(f"{outcome.queued} messages queued; skipped: {skipped}")
     return 0

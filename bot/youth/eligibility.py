@@ -33,9 +33,14 @@ class Eligibility:
         return self.reason is None
 
 
-def check(birth: date, today: date, min_age: int = DEFAULT_MIN_AGE, max_age: int = DEFAULT_MAX_AGE,
-          majority: int = AGE_OF_MAJORITY) -> Eligibility:
-    """Eligibility on `today` for a range of completed years, both ends included (15–24: 15 to 24 years old)."""
+def check(
+    birth: date,
+    today: date,
+    min_age: int = DEFAULT_MIN_AGE,
+    max_age: int = DEFAULT_MAX_AGE,
+    majority: int = AGE_OF_MAJORITY,
+) -> Eligibility:
+    """Eligibility on `today` for a range of completed years, both ends included (15–24: 15 to 24)."""
     age = age_on(birth, today)
     reason = "too_young" if age < min_age else "too_old" if age > max_age else None
     return Eligibility(age, reason, age < majority)

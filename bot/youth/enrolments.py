@@ -65,26 +65,40 @@ async def active_programmes(session: AsyncSession) -> list[Programme]:
     return list(found.scalars())
 
 
-async def person_enrolments(session: AsyncSession, beneficiary_id: int, *, statuses: tuple[str, ...] = ACTIVE,
-                            programme_id: int | None = None) -> list[Enrolment]:
-    query = select(Enrolment).where(Enrolment.beneficiary_id == beneficiary_id, Enrolment.status.in_(statuses))
+async def person_enrolments(
+    session: AsyncSession,
+    beneficiary_id: int,
+    *,
+    statuses: tuple[str, ...] = ACTIVE,
+    programme_id: int | None = None,
+) -> list[Enrolment]:
+    query = select(Enrolment).where(
+        Enrolment.beneficiary_id == beneficiary_id, Enrolment.status.in_(statuses)
+    )
     if programme_id is not None:
         query = query.where(Enrolment.programme_id == programme_id)
     return list((await session.execute(query.order_by(Enrolment.id))).scalars())
 
 
 async def same_person_elsewhere(session: AsyncSession, enrolment: Enrolment) -> Enrolment | None:
-    """An active sign-up to the same programme with the same name and date of birth (e.g. from another phone)."""
+    """An active sign-up to the same programme with the same name and date of birth (another phone)."""
     if enrolment.full_name is None or enrolment.birth_date is None:
         return None
     candidates = await session.execute(
-        select(Enrolment).where(Enrolment.programme_id == enrolment.programme_id, Enrolment.id != enrolment.id,
-                                Enrolment.birth_date == enrolment.birth_date, Enrolment.status.in_(ACTIVE)))
+        select(Enrolment).where(
+            Enrolment.programme_id == enrolment.programme_id,
+            Enrolment.id != enrolment.id,
+            Enrolment.birth_date == enrolment.birth_date,
+            Enrolment.status.in_(ACTIVE),
+        )
+    )
     name = " ".join(fold(enrolment.full_name).split())
     return next((e for e in candidates.scalars() if " ".join(fold(e.full_name or "").split()) == name), None)
 
 
-async def open_cohorts(session: AsyncSession, programme_id: int, municipality: str | None, today: date) -> list[Cohort]:
+async def open_cohorts(
+    session: AsyncSession, programme_id: int, municipality: str | None, today: date
+) -> list[Cohort]:
     """Cohorts not yet started, in the person's municipality or open to any, soonest first."""
     query = select(Cohort).where(Cohort.programme_id == programme_id, Cohort.starts_on > today)
     cohorts = (await session.execute(query.order_by(Cohort.starts_on, Cohort.id))).scalars()
@@ -92,14 +106,20 @@ async def open_cohorts(session: AsyncSession, programme_id: int, municipality: s
 
 
 async def holding(session: AsyncSession, cohort_id: int) -> int:
-    found = await session.execute(select(func.count()).select_from(Enrolment).where(
-        Enrolment.cohort_id == cohort_id, Enrolment.status.in_(HOLDING)))
+    found = await session.execute(
+        select(func.count())
+        .select_from(Enrolment)
+        .where(Enrolment.cohort_id == cohort_id, Enrolment.status.in_(HOLDING))
+    )
     return int(found.scalar_one())
 
 
 async def waiting_list(session: AsyncSession, cohort_id: int) -> list[Waiting]:
-    found = await session.execute(select(Enrolment.id, Enrolment.waiting_since).where(
-        Enrolment.cohort_id == cohort_id, Enrolment.status == "waiting"))
+    found = await session.execute(
+        select(Enrolment.id, Enrolment.waiting_since).where(
+            Enrolment.cohort_id == cohort_id, Enrolment.status == "waiting"
+        )
+    )
     return [Waiting(eid, since) for eid, since in found.all() if since is not None]
 
 
@@ -123,7 +143,9 @@ def status_with_place(enrolment: Enrolment) -> str:
 async def place(session: AsyncSession, enrolment: Enrolment, cohort: Cohort, now: datetime) -> None:
     """Give `enrolment` a place in `cohort`, or put it at the end of the cohort's waiting list."""
     locked = await lock_cohort(session, cohort.id) or cohort
-    free = gets_place(locked.capacity, await holding(session, cohort.id), len(await waiting_list(session, cohort.id)))
+    free = gets_place(
+        locked.capacity, await holding(session, cohort.id), len(await waiting_list(session, cohort.id))
+    )
     enrolment.cohort_id = cohort.id
     enrolment.status = status_with_place(enrolment) if free else "waiting"
     enrolment.waiting_since = None if free else now
@@ -144,5 +166,7 @@ def cancel(enrolment: Enrolment, now: datetime, reason: str) -> None:
 async def offers_due(session: AsyncSession, cohort: Cohort) -> list[Enrolment]:
     """The people first in line for the places that are free in `cohort` now (cohort locked)."""
     locked = await lock_cohort(session, cohort.id) or cohort
-    ids = next_offers(locked.capacity, await holding(session, cohort.id), await waiting_list(session, cohort.id))
+    ids = next_offers(
+        locked.capacity, await holding(session, cohort.id), await waiting_list(session, cohort.id)
+    )
     return [e for i in ids if (e := await session.get(Enrolment, i)) is not None]

@@ -1,4 +1,4 @@
-"""`homeward export signups`: one row per sign-up with its status, waiting-list position, guardian consent and source.
+"""`homeward export signups`: a row per sign-up with status, waiting-list position, guardian consent, source.
 
 The voluntary community question is sensitive and left out; drafts (forms not finished) too.
 """
@@ -19,11 +19,33 @@ from db.session import Database
 from db.youth import Cohort, Enrolment, Programme
 
 HEADERS = [
-    "signup", "beneficiary", "programme", "cohort", "cohort_name", "cohort_starts_on", "status",
-    "waiting_position", "guardian_consent", "guardian_confirmed_at", "guardian_confirmed_by", "media_consent",
-    "source", "full_name", "birth_date", "age_at_signup", "municipality", "preferred_language", "interests",
-    "availability", "school_or_work", "contact_channel", "phone", "guardian_name", "guardian_contact",
-    "created_at", "updated_at",
+    "signup",
+    "beneficiary",
+    "programme",
+    "cohort",
+    "cohort_name",
+    "cohort_starts_on",
+    "status",
+    "waiting_position",
+    "guardian_consent",
+    "guardian_confirmed_at",
+    "guardian_confirmed_by",
+    "media_consent",
+    "source",
+    "full_name",
+    "birth_date",
+    "age_at_signup",
+    "municipality",
+    "preferred_language",
+    "interests",
+    "availability",
+    "school_or_work",
+    "contact_channel",
+    "phone",
+    "guardian_name",
+    "guardian_contact",
+    "created_at",
+    "updated_at",
 ]
 
 
@@ -33,13 +55,22 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-async def records(db: Database, questionnaire: Questionnaire, *, programme: str | None = None,
-                  cohort: int | None = None, since: datetime | None = None) -> list[list[Any]]:
-    query = (select(Enrolment, Programme, Cohort, Submission)
-             .join(Programme, Programme.id == Enrolment.programme_id)
-             .outerjoin(Cohort, Cohort.id == Enrolment.cohort_id)
-             .outerjoin(Submission, Submission.id == Enrolment.submission_id)
-             .where(Enrolment.status != "draft").order_by(Enrolment.id))
+async def records(
+    db: Database,
+    questionnaire: Questionnaire,
+    *,
+    programme: str | None = None,
+    cohort: int | None = None,
+    since: datetime | None = None,
+) -> list[list[Any]]:
+    query = (
+        select(Enrolment, Programme, Cohort, Submission)
+        .join(Programme, Programme.id == Enrolment.programme_id)
+        .outerjoin(Cohort, Cohort.id == Enrolment.cohort_id)
+        .outerjoin(Submission, Submission.id == Enrolment.submission_id)
+        .where(Enrolment.status != "draft")
+        .order_by(Enrolment.id)
+    )
     if programme is not None:
         query = query.where(Programme.code == programme)
     if cohort is not None:
@@ -48,8 +79,13 @@ async def records(db: Database, questionnaire: Questionnaire, *, programme: str 
         query = query.where(Enrolment.created_at >= since)
     async with db.sessions() as session:
         found = (await session.execute(query)).all()
-        waiting = (await session.execute(select(Enrolment.id, Enrolment.cohort_id, Enrolment.waiting_since).where(
-            Enrolment.status == "waiting"))).all()
+        waiting = (
+            await session.execute(
+                select(Enrolment.id, Enrolment.cohort_id, Enrolment.waiting_since).where(
+                    Enrolment.status == "waiting"
+                )
+            )
+        ).all()
     queues: dict[int, list[Waiting]] = {}
     for eid, cid, since_at in waiting:
         if cid is not None and since_at is not None:
@@ -59,25 +95,53 @@ async def records(db: Database, questionnaire: Questionnaire, *, programme: str 
         values = questionnaire.runner.values(submission.state) if submission is not None else {}
         age = age_on(enrolment.birth_date, enrolment.created_at.date()) if enrolment.birth_date else None
         row = {
-            "signup": enrolment.id, "beneficiary": enrolment.beneficiary_id, "programme": prog.code,
-            "cohort": coh.id if coh else None, "cohort_name": coh.name_sq if coh else None,
-            "cohort_starts_on": coh.starts_on if coh else None, "status": enrolment.status,
+            "signup": enrolment.id,
+            "beneficiary": enrolment.beneficiary_id,
+            "programme": prog.code,
+            "cohort": coh.id if coh else None,
+            "cohort_name": coh.name_sq if coh else None,
+            "cohort_starts_on": coh.starts_on if coh else None,
+            "status": enrolment.status,
             "waiting_position": position(queues.get(coh.id, []), enrolment.id) if coh else None,
-            "guardian_consent": enrolment.guardian_state, "guardian_confirmed_at": enrolment.guardian_confirmed_at,
-            "guardian_confirmed_by": enrolment.guardian_confirmed_by, "media_consent": enrolment.media_consent,
-            "source": enrolment.source, "full_name": enrolment.full_name, "birth_date": enrolment.birth_date,
-            "age_at_signup": age, "municipality": enrolment.municipality,
-            "guardian_name": enrolment.guardian_name, "guardian_contact": enrolment.guardian_contact,
-            "created_at": enrolment.created_at, "updated_at": enrolment.updated_at,
-            **{k: values.get(k) for k in ("preferred_language", "interests", "availability", "school_or_work",
-                                          "contact_channel", "phone")},
+            "guardian_consent": enrolment.guardian_state,
+            "guardian_confirmed_at": enrolment.guardian_confirmed_at,
+            "guardian_confirmed_by": enrolment.guardian_confirmed_by,
+            "media_consent": enrolment.media_consent,
+            "source": enrolment.source,
+            "full_name": enrolment.full_name,
+            "birth_date": enrolment.birth_date,
+            "age_at_signup": age,
+            "municipality": enrolment.municipality,
+            "guardian_name": enrolment.guardian_name,
+            "guardian_contact": enrolment.guardian_contact,
+            "created_at": enrolment.created_at,
+            "updated_at": enrolment.updated_at,
+            **{
+                k: values.get(k)
+                for k in (
+                    "preferred_language",
+                    "interests",
+                    "availability",
+                    "school_or_work",
+                    "contact_channel",
+                    "phone",
+                )
+            },
         }
         rows.append([_plain(row[h]) for h in HEADERS])
     return rows
 
 
-async def export(db: Database, questionnaire: Questionnaire, fmt: str, out: IO[Any], *, programme: str | None = None,
-                 cohort: int | None = None, since: datetime | None = None) -> int:
+async def export(
+    db: Database,
+    questionnaire: Questionnaire,
+    fmt: str,
+    out: IO[Any],
+    *,
+    programme: str | None = None,
+    cohort: int | None = None,
+    since: datetime | None = None,
+) -> int:
     rows = await records(db, questionnaire, programme=programme, cohort=cohort, since=since)
     if fmt == "csv":
         return form_export.write_csv(HEADERS, rows, out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,10 +34,16 @@ def offer_deadline(now: datetime, hours: int, policy: Policy = DAYTIME) -> datet
 
 
 class YouthScheduler:
-    """Offers freed places to the next in line, lets unanswered offers lapse, reminds people the day before."""
+    """Offers freed places to the next in line, lets unanswered offers lapse, reminds the day before."""
 
-    def __init__(self, db: Database, translations: Translations, clock: Clock,
-                 on_queued: Callable[[], None] | None = None, policy: Policy = DAYTIME) -> None:
+    def __init__(
+        self,
+        db: Database,
+        translations: Translations,
+        clock: Clock,
+        on_queued: Callable[[], None] | None = None,
+        policy: Policy = DAYTIME,
+    ) -> None:
         self.db = db
         self.translations = translations
         self.clock = clock
@@ -57,19 +64,45 @@ class YouthScheduler:
         return counts
 
     async def _expire(self, session: AsyncSession, now: datetime, counts: dict[str, int]) -> None:
-        lapsed = (await session.execute(select(Enrolment).where(
-            Enrolment.status == "offered", Enrolment.offer_expires_at <= now))).scalars().all()
+        lapsed = (
+            (
+                await session.execute(
+                    select(Enrolment).where(Enrolment.status == "offered", Enrolment.offer_expires_at <= now)
+                )
+            )
+            .scalars()
+            .all()
+        )
         for enrolment in lapsed:
             enrolment.status, enrolment.offer_expires_at, enrolment.updated_at = "lapsed", None, now
             counts["expired"] += 1
-            await send(session, self.translations, enrolment.beneficiary_id, lambda t: Reply(t.gettext(
-                "The time to accept the offered place has passed, so it goes to the next person on the "
-                "waiting list. If you are still interested, you can sign up again from the menu.")), now)
+            await send(
+                session,
+                self.translations,
+                enrolment.beneficiary_id,
+                lambda t: Reply(
+                    t.gettext(
+                        "The time to accept the offered place has passed, so it goes to the next "
+                        "person on the waiting list. If you are still interested, you can sign up again "
+                        "from the menu."
+                    )
+                ),
+                now,
+            )
 
     async def _offer(self, session: AsyncSession, now: datetime, counts: dict[str, int]) -> None:
         today = now.astimezone(KOSOVO).date()
-        cohorts = (await session.execute(select(Cohort).where(Cohort.starts_on > today).where(
-            Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.status == "waiting"))))).scalars().all()
+        cohorts = (
+            (
+                await session.execute(
+                    select(Cohort)
+                    .where(Cohort.starts_on > today)
+                    .where(Cohort.id.in_(select(Enrolment.cohort_id).where(Enrolment.status == "waiting")))
+                )
+            )
+            .scalars()
+            .all()
+        )
         for cohort in cohorts:
             programme = await session.get(Programme, cohort.programme_id)
             hours = programme.offer_hours if programme is not None else 48
@@ -79,40 +112,76 @@ class YouthScheduler:
                     enrolment.status = "offered"
                     enrolment.offer_expires_at = offer_deadline(now, hours, self.policy)
                     enrolment.updated_at = now
-                    skipped = await send(session, self.translations, enrolment.beneficiary_id,
-                                         lambda t, e=enrolment, c=cohort: self._offer_reply(t, e, c), now)
+                    skipped = await send(
+                        session,
+                        self.translations,
+                        enrolment.beneficiary_id,
+                        partial(self._offer_reply, enrolment=enrolment, cohort=cohort),
+                        now,
+                    )
                     if skipped is None:
                         counts["offered"] += 1
                     else:
-                        enrolment.status, enrolment.offer_expires_at, enrolment.cancel_reason = "lapsed", None, skipped
+                        enrolment.status, enrolment.offer_expires_at, enrolment.cancel_reason = (
+                            "lapsed",
+                            None,
+                            skipped,
+                        )
                         counts["skipped"] += 1
                 await session.flush()
 
     @staticmethod
     def _offer_reply(t: Translator, enrolment: Enrolment, cohort: Cohort) -> Reply:
-        text = t.gettext("Good news: a place has become free in the group {group}, starting on {date}.",
-                         group=name_in(t.locale, cohort.name_sq, cohort.name_sr), date=t.date(cohort.starts_on))
+        text = t.gettext(
+            "Good news: a place has become free in the group {group}, starting on {date}.",
+            group=name_in(t.locale, cohort.name_sq, cohort.name_sr),
+            date=t.date(cohort.starts_on),
+        )
         text += " " + status_line(t, enrolment, cohort, None)
-        return Reply(text, [[Button(t.gettext("Accept the place"), f"yo:accept:{enrolment.id}"),
-                             Button(t.gettext("Decline"), f"yo:decline:{enrolment.id}")]])
+        return Reply(
+            text,
+            [
+                [
+                    Button(t.gettext("Accept the place"), f"yo:accept:{enrolment.id}"),
+                    Button(t.gettext("Decline"), f"yo:decline:{enrolment.id}"),
+                ]
+            ],
+        )
 
     async def _remind(self, session: AsyncSession, now: datetime, counts: dict[str, int]) -> None:
         tomorrow = now.astimezone(KOSOVO).date() + timedelta(days=1)
-        due = (await session.execute(
-            select(Enrolment, Cohort).join(Cohort, Cohort.id == Enrolment.cohort_id).where(
-                Cohort.starts_on == tomorrow, Enrolment.status.in_(("confirmed", "pending_guardian")),
-                Enrolment.reminded_at.is_(None)))).all()
+        due = (
+            await session.execute(
+                select(Enrolment, Cohort)
+                .join(Cohort, Cohort.id == Enrolment.cohort_id)
+                .where(
+                    Cohort.starts_on == tomorrow,
+                    Enrolment.status.in_(("confirmed", "pending_guardian")),
+                    Enrolment.reminded_at.is_(None),
+                )
+            )
+        ).all()
         for enrolment, cohort in due:
             enrolment.reminded_at = now
-            skipped = await send(session, self.translations, enrolment.beneficiary_id,
-                                 lambda t, e=enrolment, c=cohort: self._reminder(t, e, c), now)
+            skipped = await send(
+                session,
+                self.translations,
+                enrolment.beneficiary_id,
+                partial(self._reminder, enrolment=enrolment, cohort=cohort),
+                now,
+            )
             counts["reminded" if skipped is None else "skipped"] += 1
 
     @staticmethod
     def _reminder(t: Translator, enrolment: Enrolment, cohort: Cohort) -> Reply:
-        text = t.gettext("A reminder: your group {group} starts tomorrow, {date}. We look forward to seeing you!",
-                         group=name_in(t.locale, cohort.name_sq, cohort.name_sr), date=t.date(cohort.starts_on))
+        text = t.gettext(
+            "A reminder: your group {group} starts tomorrow, {date}. We look forward to seeing you!",
+            group=name_in(t.locale, cohort.name_sq, cohort.name_sr),
+            date=t.date(cohort.starts_on),
+        )
         if enrolment.status == "pending_guardian":
-            text += "\n\n" + t.gettext("Your parent or guardian has not agreed yet. Please remind them to open "
-                                       "the link you sent them, or send a new one from the menu.")
+            text += "\n\n" + t.gettext(
+                "Your parent or guardian has not agreed yet. Please remind them to open "
+                "the link you sent them, or send a new one from the menu."
+            )
         return Reply(text)

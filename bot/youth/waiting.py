@@ -1,4 +1,4 @@
-"""Places in a cohort and the waiting list: who gets a place, who waits, in which position, who is offered next.
+"""Places in a cohort and the waiting list: who gets a place, who waits where, who is offered next.
 
 Pure: these take counts and the queue as values. A place is *held* by a confirmed person, by one
 waiting for their guardian's consent, and by one who has an open offer; people wait in the order

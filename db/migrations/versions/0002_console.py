@@ -38,7 +38,9 @@ SQLITE_SEARCH = (
     "INSERT INTO messages_fts(rowid, norm_text) SELECT id, norm_text FROM messages WHERE norm_text IS NOT NULL",
 )
 POSTGRES_SEARCH = (
-    "CREATE INDEX ix_messages_norm_fts ON messages USING gin (to_tsvector('simple', coalesce(norm_text, '')))",
+    "ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS "
+    "(to_tsvector('simple', regexp_replace(coalesce(norm_text, ''), '[^[:alnum:]]+', ' ', 'g'))) STORED",
+    "CREATE INDEX ix_messages_norm_fts ON messages USING gin (search_vector)",
 )
 
 
@@ -113,7 +115,7 @@ def upgrade() -> None:
     op.create_index("ix_conversations_urgent", "conversations", ["urgent", "last_message_at"])
     op.create_index("ix_conversations_mode", "conversations", ["mode", "last_message_at"])
     op.create_index("ix_conversations_assignee", "conversations", ["assignee_id", "last_message_at"])
-    op.create_index("ix_beneficiaries_municipality", "beneficiaries", ["municipality"])
+    op.create_index("ix_beneficiaries_municipality", "beneficiaries", ["municipality", "id"])
     op.create_index("ix_beneficiaries_locale", "beneficiaries", ["locale"])
     for statement in SQLITE_SEARCH if op.get_bind().dialect.name == "sqlite" else POSTGRES_SEARCH:
         op.execute(statement)
@@ -126,6 +128,7 @@ def downgrade() -> None:
         op.execute("DROP TABLE IF EXISTS messages_fts")
     else:
         op.execute("DROP INDEX IF EXISTS ix_messages_norm_fts")
+        op.execute("ALTER TABLE messages DROP COLUMN IF EXISTS search_vector")
     for index, table in (("ix_beneficiaries_locale", "beneficiaries"), ("ix_beneficiaries_municipality", "beneficiaries"),
                          ("ix_conversations_assignee", "conversations"), ("ix_conversations_mode", "conversations"),
                          ("ix_conversations_urgent", "conversations"), ("ix_conversations_needs_human", "conversations"),

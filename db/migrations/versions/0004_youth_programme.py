@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+import db.encryption
 import db.models
 
 
@@ -73,13 +74,13 @@ def upgrade() -> None:
     sa.Column('submission_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('source', sa.String(length=64), nullable=True),
-    sa.Column('full_name', sa.String(length=200), nullable=True),
+    sa.Column('full_name', db.encryption.EncryptedText(), nullable=True),
     sa.Column('birth_date', sa.Date(), nullable=True),
     sa.Column('municipality', sa.String(length=32), nullable=True),
     sa.Column('media_consent', sa.Boolean(), nullable=True),
     sa.Column('guardian_state', sa.String(length=12), nullable=False),
-    sa.Column('guardian_name', sa.String(length=200), nullable=True),
-    sa.Column('guardian_contact', sa.String(length=100), nullable=True),
+    sa.Column('guardian_name', db.encryption.EncryptedText(), nullable=True),
+    sa.Column('guardian_contact', db.encryption.EncryptedText(), nullable=True),
     sa.Column('guardian_confirmed_at', db.models.UTCDateTime(timezone=True), nullable=True),
     sa.Column('guardian_confirmed_by', sa.String(length=80), nullable=True),
     sa.Column('guardian_token_hash', sa.String(length=64), nullable=True),
