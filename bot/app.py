@@ -29,6 +29,7 @@ from bot.municipalities import Municipalities
 from bot.pacing import Pacer
 from bot.privacy import PersonalData
 from bot.questionnaires import Questionnaires
+from bot.ratelimit import Limiter, LocalLimiter, RedisLimiter
 from bot.retention import Retention
 from bot.services import Services
 from bot.turns import TurnScheduler
@@ -70,10 +71,12 @@ class Homeward:
         if settings.telegram_token:
             self.bot = telegram.make_bot(settings.telegram_token, settings.telegram_api_base)
             self.senders[telegram.CHANNEL] = telegram.TelegramSender(self.bot)
+        pacer = Pacer(settings.rate_global_per_second, settings.rate_chat_per_second, settings.rate_chat_burst,
+                      settings.rate_group_per_minute)
+        self.limiter: Limiter = (RedisLimiter(settings.redis_url, pacer) if settings.redis_url
+                                 else LocalLimiter(pacer))
         self.delivery = Delivery(
-            self.db, self.senders, self.clock,
-            Pacer(settings.rate_global_per_second, settings.rate_chat_per_second, settings.rate_chat_burst,
-                  settings.rate_group_per_minute),
+            self.db, self.senders, self.clock, self.limiter,
             worker_id=f"{socket.gethostname()}:{os.getpid()}", backoff_first=settings.retry_first_seconds,
         )
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
@@ -154,6 +157,8 @@ class Homeward:
         with suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.turns.close()
+        if isinstance(self.limiter, RedisLimiter):
+            await self.limiter.close()
         if self.bot is not None:
             await self.bot.session.close()
         await self.db.dispose()

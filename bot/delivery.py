@@ -10,6 +10,7 @@ flight at the moment of a crash can go out twice.
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,8 @@ from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, RetryLater, Sent, SendError, Transient
 from bot.clock import Clock
-from bot.pacing import Pacer
+from bot.outbox import LANE_CASEWORKER, LANE_REPLY
+from bot.ratelimit import Limiter
 from db.models import Beneficiary, Message, OutboxItem
 from db.session import Database
 
@@ -47,6 +49,7 @@ class Claimed:
     attempts: int
     message_id: int | None
     beneficiary_id: int | None
+    lane: int = 0
 
 
 class Delivery:
@@ -55,22 +58,28 @@ class Delivery:
         db: Database,
         senders: dict[str, Sender],
         clock: Clock,
-        pacer: Pacer,
+        limiter: Limiter,
         worker_id: str,
         concurrency: int = 32,
         backoff_first: float = 2.0,
+        bulk_held: int = 50,
         on_event: Callable[[str, Claimed], Awaitable[None] | None] | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
-        self.pacer = pacer
+        self.limiter = limiter
         self.worker_id = worker_id
         self.concurrency = concurrency
         self.backoff_first = backoff_first
         self.on_event = on_event
         self._wake = asyncio.Event()
         self._inflight: set[asyncio.Task[None]] = set()
+        self._ready: list[tuple[int, int, Claimed]] = []  # claimed, waiting for the limits: (lane, id, item)
+        self._ready_changed = asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        # Bulk lanes (follow-ups, announcements) are claimed only a little ahead of what the rate allows.
+        self.bulk_held = bulk_held
         self.sent = 0
         self.failed = 0
         self.throttled = 0
@@ -90,7 +99,7 @@ class Delivery:
             )
             return result.rowcount or 0  # type: ignore[attr-defined]
 
-    async def _claim(self, limit: int) -> list[Claimed]:
+    async def _claim(self, limit: int, lanes: tuple[int, int]) -> list[Claimed]:
         now = self.clock.now()
         earlier = aliased(OutboxItem)
         head = ~exists().where(
@@ -100,7 +109,7 @@ class Delivery:
         query = (
             select(OutboxItem)
             .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now, head,
-                   OutboxItem.channel.in_(tuple(self.senders)))
+                   OutboxItem.lane.between(*lanes), OutboxItem.channel.in_(tuple(self.senders)))
             .order_by(OutboxItem.lane, OutboxItem.id)
             .limit(limit)
         )
@@ -114,20 +123,19 @@ class Delivery:
                 row.claimed_by = self.worker_id
                 row.claimed_at = now
                 claimed.append(Claimed(row.id, row.channel, row.chat_id, row.method, dict(row.payload),
-                                       row.attempts, row.message_id, row.beneficiary_id))
+                                       row.attempts, row.message_id, row.beneficiary_id, row.lane))
             return claimed
 
     async def run_once(self) -> int:
-        """Claim what is due and start sending it; returns how many were started."""
-        free = self.concurrency - len(self._inflight)
-        if free <= 0:
-            return 0
-        claimed = await self._claim(free)
-        for item in claimed:
-            task = asyncio.create_task(self._deliver(item))
-            self._inflight.add(task)
-            task.add_done_callback(self._done)
-        return len(claimed)
+        """Claim what is due into the ready queue: live lanes always, bulk lanes only as far as they can go soon."""
+        live = await self._claim(self.concurrency, (LANE_REPLY, LANE_CASEWORKER))
+        bulk_room = self.bulk_held - sum(1 for _, _, item in self._ready if item.lane > LANE_CASEWORKER)
+        bulk = await self._claim(bulk_room, (LANE_CASEWORKER + 1, 99)) if bulk_room > 0 else []
+        for item in (*live, *bulk):
+            heapq.heappush(self._ready, (item.lane, item.id, item))
+        if live or bulk:
+            self._ready_changed.set()
+        return len(live) + len(bulk)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -137,7 +145,9 @@ class Delivery:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.release_stale_claims()
+        dispatcher = asyncio.create_task(self._dispatch(stop), name="dispatch")
         while not stop.is_set():
+            self._wake.clear()  # before claiming: a wake-up during the claim must not be lost
             try:
                 started = await self.run_once()
             except Exception:
@@ -145,29 +155,79 @@ class Delivery:
                 started = 0
                 await asyncio.sleep(1.0)
             if started == 0:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
                 except TimeoutError:
                     pass
+        self._ready_changed.set()
+        await dispatcher
         await self.drain()
 
     async def drain(self) -> None:
         while self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
 
-    async def _pace(self, chat_id: str) -> None:
+    async def _dispatch(self, stop: asyncio.Event) -> None:
+        """Start sends in priority order (replies first), each when the limits let it go."""
         loop = asyncio.get_running_loop()
-        while True:
-            wait = self.pacer.wait_time(chat_id, loop.time())
-            if wait <= 0:
-                self.pacer.take(chat_id, loop.time())
+        chat_not_before: dict[str, float] = {}
+        while not (stop.is_set() and not self._ready):
+            if stop.is_set():  # shutting down: unsent claims go back to the queue for the next start
+                await self._release([item for _, _, item in self._ready])
+                self._ready.clear()
                 return
-            await asyncio.sleep(wait)
+            if not self._ready:
+                self._ready_changed.clear()
+                await self._ready_changed.wait()
+                continue
+            await self._slots.acquire()
+            now = loop.time()
+            shortest = 0.05
+            started = False
+            for entry in sorted(self._ready):
+                item = entry[2]
+                if item.method not in PACED_METHODS:
+                    wait, scope = 0.0, ""
+                elif chat_not_before.get(item.chat_id, 0.0) > now:
+                    continue
+                else:
+                    wait, scope = await self.limiter.acquire(item.chat_id)
+                if wait <= 0:
+                    self._ready.remove(entry)
+                    heapq.heapify(self._ready)
+                    task = asyncio.create_task(self._deliver(item))
+                    self._inflight.add(task)
+                    task.add_done_callback(self._done_slot)
+                    started = True
+                    break
+                if scope == "chat":
+                    chat_not_before[item.chat_id] = now + wait
+                    shortest = min(shortest, wait)
+                    continue
+                shortest = min(shortest, wait)
+                break  # a global limit or a pause holds every chat
+            if not started:
+                self._slots.release()
+                self._ready_changed.clear()
+                try:
+                    await asyncio.wait_for(self._ready_changed.wait(), timeout=max(shortest, 0.001))
+                except TimeoutError:
+                    pass
+            if len(chat_not_before) > 10_000:
+                chat_not_before = {k: v for k, v in chat_not_before.items() if v > now}
+
+    def _done_slot(self, task: asyncio.Task[None]) -> None:
+        self._slots.release()
+        self._done(task)
+
+    async def _release(self, items: list[Claimed]) -> None:
+        if not items:
+            return
+        async with self.db.transaction() as session:
+            await session.execute(update(OutboxItem).where(OutboxItem.id.in_([i.id for i in items]))
+                                  .values(status="pending", claimed_by=None, claimed_at=None))
 
     async def _deliver(self, item: Claimed) -> None:
-        if item.method in PACED_METHODS:
-            await self._pace(item.chat_id)
         outcome: Sent | SendError
         try:
             outcome = await self.senders[item.channel].send(item.method, item.chat_id, item.payload)
@@ -178,7 +238,7 @@ class Delivery:
             outcome = Transient(f"{type(exc).__name__}: {exc}")
         if isinstance(outcome, RetryLater):
             self.throttled += 1
-            self.pacer.pause(outcome.seconds + random.uniform(0.05, 0.5), asyncio.get_running_loop().time())
+            await self.limiter.pause(outcome.seconds + random.uniform(0.05, 0.5))
         await self._record(item, outcome)
 
     async def _record(self, item: Claimed, outcome: Sent | SendError) -> None:

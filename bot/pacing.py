@@ -63,7 +63,19 @@ class Pacer:
 
     def wait_time(self, chat_id: str, now: float) -> float:
         """Seconds before a message to `chat_id` may be sent."""
-        return max(self.paused_until - now, self._global.wait_time(now), self._chat(chat_id, now).wait_time(now), 0.0)
+        return self.check(chat_id, now)[0]
+
+    def check(self, chat_id: str, now: float) -> tuple[float, str]:
+        """Seconds to wait and what for: "pause" (a 429), "global" (all chats), "chat" (this chat only)."""
+        if self.paused_until > now:
+            return self.paused_until - now, "pause"
+        overall = self._global.wait_time(now)
+        chat = self._chat(chat_id, now).wait_time(now)
+        if overall > 0 and overall >= chat:
+            return overall, "global"
+        if chat > 0:
+            return chat, "chat"
+        return 0.0, ""
 
     def take(self, chat_id: str, now: float) -> None:
         self._global.take(now)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import metrics
 from bot.app import Homeward
 from bot.channels import telegram
 from bot.config import Settings
@@ -43,7 +44,7 @@ def webhook_route(app: Homeward) -> Route:
 
 
 def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
-    routes: list[Any] = []
+    routes: list[Any] = metrics.routes(app)  # /healthz and /metrics on every process's port
     if webhook:
         routes.append(webhook_route(app))
     web = Starlette(routes=routes)
@@ -60,22 +61,20 @@ async def serve(settings: Settings, stop: asyncio.Event, *, console: bool, webho
     await upgrade_async(settings.database_url)
     app = Homeward(settings)
     await app.start(polling=intake and not webhook, delivery=True)
-    server = None
     if webhook and app.bot is not None:
         await app.bot.set_webhook(url=settings.webhook_url.rstrip("/") + WEBHOOK_PATH,  # type: ignore[union-attr]
                                   secret_token=settings.webhook_secret, allowed_updates=telegram.ALLOWED_UPDATES)
-    if webhook or console:
-        config = uvicorn.Config(web_app(app, webhook=webhook, console=console), host=settings.console_host,
-                                port=settings.console_port, log_level="warning", lifespan="off",
-                                # open live-update streams must not hold a shutdown up
-                                timeout_graceful_shutdown=5)
-        server = uvicorn.Server(config)
-        server_task = asyncio.create_task(server.serve())
+    # Every process serves /healthz and /metrics; the console and the webhook only where asked.
+    config = uvicorn.Config(web_app(app, webhook=webhook, console=console), host=settings.console_host,
+                            port=settings.console_port, log_level="warning", lifespan="off",
+                            # open live-update streams must not hold a shutdown up
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    server_task = asyncio.create_task(server.serve())
     log.info("homeward running", extra={
         "telegram": app.bot is not None, "webhook": webhook, "console": console,
-        "address": f"http://{settings.console_host}:{settings.console_port}" if server else None})
+        "address": f"http://{settings.console_host}:{settings.console_port}"})
     await stop.wait()
-    if server is not None:
-        server.should_exit = True
-        await server_task
+    server.should_exit = True
+    await server_task
     await app.stop()
