@@ -95,19 +95,17 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retention(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.privacy import PersonalData
-    from bot.retention import Retention
+    from bot.app import Homeward
     from db.migrate import upgrade
 
     upgrade(settings.database_url)
 
     async def run() -> dict[str, int]:
-        db = settings.database()
+        app = Homeward(settings)  # the same registry of personal data as the running service
         try:
-            return await Retention(db, PersonalData(), settings.retention_periods()).run(
-                datetime.now(UTC), dry_run=args.dry_run)
+            return await app.retention.run(datetime.now(UTC), dry_run=args.dry_run)
         finally:
-            await db.dispose()
+            await app.stop()
 
     report = asyncio.run(run())
     verb = "would remove" if args.dry_run else "removed"

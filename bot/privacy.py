@@ -27,6 +27,7 @@ from db.models import (
     OutboxItem,
     Submission,
 )
+from db.staff import Note
 
 Section = Callable[[AsyncSession, Beneficiary], Awaitable[tuple[str, Any]]]
 Eraser = Callable[[AsyncSession, Beneficiary], Awaitable[None]]
@@ -96,6 +97,7 @@ async def _erase_core(session: AsyncSession, person: Beneficiary) -> None:
                                                    OutboxItem.status.in_(("sent", "failed"))))
     await session.execute(update(OutboxItem).where(OutboxItem.beneficiary_id == person.id)
                           .values(message_id=None))
+    await session.execute(delete(Note).where(Note.conversation_id.in_(conversation_ids)))
     await session.execute(update(Conversation).where(Conversation.beneficiary_id == person.id).values(
         state={}, labels=[], urgent=False, needs_human=False, assignee_id=None, mode="bot"))
 
