@@ -61,7 +61,7 @@ async def export(db: Database, fmt: str, out: IO[str] | IO[bytes], since: dateti
     count = 0
     if fmt == "jsonl":
         async for record in transcript_records(db, since, where=where, redacted=redacted):
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")  # type: ignore[arg-type]
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")  # type: ignore[call-overload]
             count += 1
     elif fmt == "csv":
         writer = csv.DictWriter(out, fieldnames=FIELDS)  # type: ignore[arg-type]
