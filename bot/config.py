@@ -42,7 +42,13 @@ class Settings(BaseSettings):
     rate_chat_per_second: float = 1.0
     rate_chat_burst: int = 3
     rate_group_per_minute: int = 20
+    rate_global_burst: float | None = None  # unset: a fifth of the global rate (25 + 5 = Telegram's 30)
     retry_first_seconds: float = 2.0  # first back-off after a server error; doubles each time
+    # Delivery workers: a stable id per worker (a restart then returns its claims at once), sends in
+    # flight at a time, and how long an unrenewed claim lasts before another worker takes it over.
+    worker_id: str | None = None
+    delivery_concurrency: int = 32
+    delivery_lease_seconds: float = 120.0
     # A person who sends more than this many messages in the window gets one "slow down" note.
     flood_messages: int = 20
     flood_window_seconds: int = 10

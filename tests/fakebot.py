@@ -66,6 +66,7 @@ class FakeBotApi:
         self._chat_last: dict[str, float] = defaultdict(float)
         self._runner: web.AppRunner | None = None
         self.webhook: dict[str, Any] | None = None
+        self.files: dict[str, bytes] = {}  # file_id → content, served by getFile and /file/bot<token>/<path>
 
     @property
     def base(self) -> str:
@@ -74,6 +75,7 @@ class FakeBotApi:
     async def start(self) -> FakeBotApi:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -219,7 +221,22 @@ class FakeBotApi:
             return result
         if method == "setWebhook":
             self.webhook = params
+        if method == "getFile":
+            file_id = str(params.get("file_id"))
+            size = len(self.files.get(file_id, b""))
+            return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": size,
+                    "file_path": f"photos/{file_id}.jpg"}
         return True
+
+    async def _file(self, request: web.Request) -> web.StreamResponse:
+        """File downloads, as Telegram serves them after getFile."""
+        if request.match_info["token"] != TOKEN:
+            return web.Response(status=401)
+        name = request.match_info["path"].rsplit("/", 1)[-1].removesuffix(".jpg")
+        if name not in self.files:
+            return web.Response(status=404)
+        self.calls.append(Call("downloadFile", {"path": request.match_info["path"]}, time.monotonic()))
+        return web.Response(body=self.files[name], content_type="image/jpeg")
 
 
 class Person:

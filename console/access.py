@@ -1,0 +1,84 @@
+"""Roles and what each may do; the scope of people a staff member may read about.
+
+| permission            | admin | caseworker            | youth_coordinator | viewer |
+|-----------------------|-------|-----------------------|-------------------|--------|
+| dashboard (aggregates)| yes   | yes                   | yes               | yes    |
+| inbox, search         | yes   | yes (own municipalities) | no             | no     |
+| transcript, files     | yes   | yes (own municipalities) | no             | no     |
+| act on a conversation | yes   | yes (own municipalities) | no             | no     |
+| export a conversation | yes   | yes (own municipalities) | no             | no     |
+| export all transcripts| yes   | no                    | no                | no     |
+| audit log, staff list | yes   | no                    | no                | no     |
+| manage canned replies | yes   | no                    | no                | no     |
+
+A viewer sees aggregates only and never a line of a transcript.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, true
+
+from db.models import Beneficiary
+
+
+class Permission(StrEnum):
+    DASHBOARD = "dashboard"
+    INBOX = "inbox"
+    TRANSCRIPT = "transcript"
+    ACT = "act"
+    EXPORT_CONVERSATION = "export_conversation"
+    EXPORT_ALL = "export_all"
+    AUDIT = "audit"
+    CANNED_MANAGE = "canned_manage"
+
+
+_CASEWORK = frozenset(
+    {
+        Permission.DASHBOARD,
+        Permission.INBOX,
+        Permission.TRANSCRIPT,
+        Permission.ACT,
+        Permission.EXPORT_CONVERSATION,
+    }
+)
+ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
+    "admin": frozenset(Permission),
+    "caseworker": _CASEWORK,
+    "youth_coordinator": frozenset({Permission.DASHBOARD}),
+    "viewer": frozenset({Permission.DASHBOARD}),
+}
+
+
+@dataclass(frozen=True)
+class Staff:
+    """The signed-in staff member of one request."""
+
+    id: int
+    name: str
+    role: str
+    municipalities: tuple[str, ...]
+    locale: str | None
+    csrf: str
+    session_id: str
+
+    def may(self, permission: Permission) -> bool:
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+    @property
+    def actor(self) -> str:
+        return f"staff:{self.name}"
+
+    def scope(self) -> ColumnElement[bool]:
+        """The people this staff member may read about, as a condition on Beneficiary."""
+        if self.role == "caseworker" and self.municipalities:
+            return Beneficiary.municipality.in_(self.municipalities)
+        return true()
+
+    def sees(self, person: Beneficiary) -> bool:
+        return (
+            not (self.role == "caseworker" and self.municipalities)
+            or person.municipality in self.municipalities
+        )

@@ -1,0 +1,389 @@
+"""A conversation as caseworkers see it, and what they do with it.
+
+Reading a transcript is audited; so is every change. Who owns the conversation is decided by
+`bot.ownership`, the same rules the engine follows. A caseworker's reply goes through the outbox
+like any bot reply, and appears in the transcript under `staff:<name>`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import ownership
+from bot.i18n import N_, Translations
+from bot.outbox import LANE_CASEWORKER, queue_reply
+from console import audit
+from console.access import Staff
+from db.models import Beneficiary, Conversation, Message
+from db.staff import Note, StaffUser
+from handlers.turn import Reply
+
+MAX_REPLY = 4000
+MAX_LABELS = 10
+
+
+REASONS = {
+    "empty": N_("The reply is empty."),
+    "long": N_("The reply is too long."),
+    "not_owner": N_("Take over the conversation before you reply."),
+    "unreachable": N_("This person cannot be reached: they did not agree that we keep their messages."),
+    "blocked": N_("This person has blocked the bot; the reply cannot be delivered."),
+    "assignee": N_("That person cannot be assigned."),
+    "empty_note": N_("The note is empty."),
+    "canned": N_("A canned reply needs a title and both languages."),
+}
+
+
+class Refused(Exception):
+    """An action that cannot be done now; `reason` is a key of REASONS, shown in the caseworker's language."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Transcript:
+    conversation: Conversation
+    person: Beneficiary
+    messages: list[Message]
+    notes: list[Note] = field(default_factory=list)
+    staff_names: dict[int, str] = field(default_factory=dict)
+
+
+async def _find(
+    session: AsyncSession, staff: Staff, conversation_id: int, now: datetime, *, lock: bool = False
+) -> tuple[Conversation, Beneficiary] | None:
+    query = (
+        select(Conversation, Beneficiary)
+        .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
+        .where(Conversation.id == conversation_id)
+    )
+    if lock and session.bind.dialect.name != "sqlite":
+        query = query.with_for_update(of=Conversation)
+    found = (await session.execute(query)).first()
+    if found is None:
+        return None
+    conversation, person = found
+    if not staff.sees(person):
+        audit.record(
+            session,
+            actor=staff.actor,
+            action="transcript.denied",
+            now=now,
+            target=f"conversation:{conversation_id}",
+        )
+        return None
+    return conversation, person
+
+
+async def staff_names(session: AsyncSession) -> dict[int, str]:
+    rows = await session.execute(
+        select(StaffUser.id, StaffUser.name).where(
+            StaffUser.active.is_(True), StaffUser.role.in_(("admin", "caseworker"))
+        )
+    )
+    return dict(rows.all())
+
+
+async def open_transcript(
+    session: AsyncSession, staff: Staff, conversation_id: int, now: datetime
+) -> Transcript | None:
+    """The whole transcript in the order things happened, with notes; None if absent or out of scope."""
+    found = await _find(session, staff, conversation_id, now)
+    if found is None:
+        return None
+    conversation, person = found
+    messages = list(
+        (
+            await session.execute(
+                select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+            )
+        ).scalars()
+    )
+    notes = list(
+        (
+            await session.execute(
+                select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id)
+            )
+        ).scalars()
+    )
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="transcript.read",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"messages": len(messages), "last": messages[-1].id if messages else None},
+    )
+    return Transcript(conversation, person, messages, notes, await staff_names(session))
+
+
+async def messages_after(
+    session: AsyncSession, staff: Staff, conversation_id: int, after: int, now: datetime
+) -> tuple[Conversation, list[Message]] | None:
+    """New lines for a live page; reading them is audited like the page itself."""
+    found = await _find(session, staff, conversation_id, now)
+    if found is None:
+        return None
+    messages = list(
+        (
+            await session.execute(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.id > after)
+                .order_by(Message.id)
+            )
+        ).scalars()
+    )
+    if messages:
+        audit.record(
+            session,
+            actor=staff.actor,
+            action="transcript.read",
+            now=now,
+            target=f"conversation:{conversation_id}",
+            detail={
+                "messages": len(messages),
+                "first": messages[0].id,
+                "last": messages[-1].id,
+                "live": True,
+            },
+        )
+    return found[0], messages
+
+
+async def media_message(
+    session: AsyncSession, staff: Staff, conversation_id: int, message_id: int, now: datetime
+) -> tuple[Message, str] | None:
+    """A message with a file, and the person's channel, if the staff member may see that conversation."""
+    found = await _find(session, staff, conversation_id, now)
+    message = await session.get(Message, message_id)
+    if found is None or message is None or message.conversation_id != conversation_id:
+        return None
+    return message, found[1].channel
+
+
+async def statuses(
+    session: AsyncSession, conversation_id: int, ids: list[int]
+) -> dict[int, tuple[str, str | None]]:
+    """Delivery status of the given messages of one conversation."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Message.id, Message.status, Message.error).where(
+            Message.conversation_id == conversation_id, Message.id.in_(ids)
+        )
+    )
+    return {mid: (status, error) for mid, status, error in rows.all()}
+
+
+async def _acting(
+    session: AsyncSession, staff: Staff, conversation_id: int, now: datetime
+) -> tuple[Conversation, Beneficiary]:
+    found = await _find(session, staff, conversation_id, now, lock=True)
+    if found is None:
+        raise LookupError(conversation_id)
+    return found
+
+
+def _tell(
+    session: AsyncSession,
+    translations: Translations,
+    person: Beneficiary,
+    conversation: Conversation,
+    message: str,
+    now: datetime,
+) -> None:
+    """A short notice to the person from the bot, in their language, when they can be reached."""
+    if person.chat_id and person.consent == "given" and not person.blocked:
+        t = translations(person.locale or "sq")
+        queue_reply(
+            session,
+            person=person,
+            conversation=conversation,
+            chat_id=person.chat_id,
+            reply=Reply(t.gettext(message)),
+            now=now,
+            lane=LANE_CASEWORKER,
+        )
+
+
+async def take_over(session: AsyncSession, staff: Staff, conversation_id: int, now: datetime) -> None:
+    conversation, _ = await _acting(session, staff, conversation_id, now)
+    previous = conversation.assignee_id
+    ownership.take_over(conversation, staff.id, now)
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.take_over",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"previous_assignee": previous},
+    )
+
+
+async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text: str, now: datetime) -> None:
+    conversation, person = await _acting(session, staff, conversation_id, now)
+    text = text.strip()
+    if not text:
+        raise Refused("empty")
+    if len(text) > MAX_REPLY:
+        raise Refused("long")
+    if not ownership.can_reply(conversation, staff.id):
+        raise Refused("not_owner")
+    if not person.chat_id or person.consent != "given":
+        raise Refused("unreachable")
+    if person.blocked:
+        raise Refused("blocked")
+    queue_reply(
+        session,
+        person=person,
+        conversation=conversation,
+        chat_id=person.chat_id,
+        reply=Reply(text),
+        now=now,
+        author=staff.actor,
+        lane=LANE_CASEWORKER,
+    )
+    ownership.replied(conversation, now)
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.reply",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"characters": len(text)},
+    )
+
+
+async def return_to_bot(
+    session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
+) -> None:
+    conversation, person = await _acting(session, staff, conversation_id, now)
+    was_human = conversation.mode == ownership.HUMAN
+    ownership.return_to_bot(conversation, now)
+    if was_human:
+        _tell(
+            session,
+            translations,
+            person,
+            conversation,
+            N_(
+                "The caseworker has handed the conversation back to me, the assistant. "
+                "Send /menu to see what I can do, or /human to reach a caseworker again."
+            ),
+            now,
+        )
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.return_to_bot",
+        now=now,
+        target=f"conversation:{conversation_id}",
+    )
+
+
+async def close(
+    session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
+) -> None:
+    conversation, person = await _acting(session, staff, conversation_id, now)
+    was_human = conversation.mode == ownership.HUMAN
+    ownership.close(conversation, now)
+    if was_human:
+        _tell(
+            session,
+            translations,
+            person,
+            conversation,
+            N_("The caseworker has closed this conversation. Write here at any time if you need more help."),
+            now,
+        )
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.close",
+        now=now,
+        target=f"conversation:{conversation_id}",
+    )
+
+
+async def assign(
+    session: AsyncSession, staff: Staff, conversation_id: int, assignee_id: int | None, now: datetime
+) -> None:
+    conversation, _ = await _acting(session, staff, conversation_id, now)
+    if assignee_id is not None and assignee_id not in await staff_names(session):
+        raise Refused("assignee")
+    previous = conversation.assignee_id
+    ownership.assign(conversation, assignee_id, now)
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.assign",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"from": previous, "to": assignee_id},
+    )
+
+
+async def set_labels(
+    session: AsyncSession, staff: Staff, conversation_id: int, labels: str, now: datetime
+) -> None:
+    conversation, _ = await _acting(session, staff, conversation_id, now)
+    chosen: list[str] = []
+    for label in labels.split(","):
+        label = " ".join(label.split())[:40]
+        if label and label not in chosen:
+            chosen.append(label)
+    previous = list(conversation.labels or [])
+    conversation.labels = chosen[:MAX_LABELS]
+    conversation.updated_at = now
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.labels",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"from": previous, "to": conversation.labels},
+    )
+
+
+async def set_urgent(
+    session: AsyncSession, staff: Staff, conversation_id: int, urgent: bool, now: datetime
+) -> None:
+    conversation, _ = await _acting(session, staff, conversation_id, now)
+    conversation.urgent = urgent
+    conversation.updated_at = now
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.urgent",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"urgent": urgent},
+    )
+
+
+async def add_note(
+    session: AsyncSession, staff: Staff, conversation_id: int, text: str, now: datetime
+) -> None:
+    conversation, _ = await _acting(session, staff, conversation_id, now)
+    text = text.strip()
+    if not text:
+        raise Refused("empty_note")
+    session.add(
+        Note(
+            conversation_id=conversation.id,
+            author_id=staff.id,
+            author_name=staff.name,
+            text=text[:10000],
+            created_at=now,
+        )
+    )
+    await session.flush()
+    audit.record(
+        session, actor=staff.actor, action="note.add", now=now, target=f"conversation:{conversation_id}"
+    )

@@ -1,0 +1,71 @@
+"""Media a person sent: fetched on demand from the channel through the bot, never stored by us.
+
+Telegram keeps the file; the transcript keeps its `file_id`. A caseworker who opens a photo or a
+voice message gets it through the Bot API's getFile, as a download (never rendered inline by
+the console's origin), and the read is audited.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from aiogram import Bot
+from aiogram.exceptions import TelegramAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels import telegram
+from console import audit
+from console.access import Staff
+from db.models import Message
+
+MAX_BYTES = 20 * 1024 * 1024  # what the Bot API hands out to bots
+
+
+class Unavailable(Exception):
+    """The file cannot be fetched (no file, another channel, or the channel refused)."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    content: bytes
+    filename: str
+    media_type: str
+
+
+async def fetch(
+    bot: Bot | None,
+    session: AsyncSession,
+    staff: Staff,
+    conversation_id: int,
+    message: Message,
+    channel: str,
+    now: datetime,
+) -> Fetched:
+    if not message.file_id or channel != telegram.CHANNEL or bot is None:
+        raise Unavailable(message.id)
+    try:
+        info = await bot.get_file(message.file_id)
+        if not info.file_path or (info.file_size or 0) > MAX_BYTES:
+            raise Unavailable(message.id)
+        data = await bot.download_file(info.file_path)
+    except TelegramAPIError as exc:
+        raise Unavailable(message.id) from exc
+    if data is None:
+        raise Unavailable(message.id)
+    name = PurePosixPath(info.file_path).name or f"{message.kind}-{message.id}"
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="file.read",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"message": message.id, "kind": message.kind},
+    )
+    return Fetched(
+        data.read(),
+        f"{message.kind}-{message.id}-{name}"[:120],
+        mimetypes.guess_type(name)[0] or "application/octet-stream",
+    )

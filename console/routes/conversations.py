@@ -1,0 +1,221 @@
+"""One conversation: transcript, live updates, media, notes; take over, reply, return to the bot, close."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response, StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from console import canned, conversations, exports, files, live, ui
+from console.access import Permission
+from console.web import (
+    CaseActor,
+    ConversationExporter,
+    NotFound,
+    TranscriptReader,
+    back,
+    console_of,
+    page,
+    translator,
+)
+
+router = APIRouter(prefix="/conversations/{conversation_id}")
+Act = Callable[[AsyncSession], Awaitable[None]]
+
+
+@router.get("")
+async def show(request: Request, staff: TranscriptReader, conversation_id: int, error: str = "") -> Response:
+    console = console_of(request)
+    async with console.homeward.db.transaction() as session:
+        transcript = await conversations.open_transcript(session, staff, conversation_id, console.now())
+        replies = await canned.all_replies(session)
+    if transcript is None:
+        raise NotFound
+    locale = transcript.person.locale
+    return page(
+        request,
+        staff,
+        "conversation.html",
+        c=transcript,
+        error=error,
+        reasons=conversations.REASONS,
+        canned=[(r.title, canned.text_for(r, locale)) for r in replies],
+        can_reply=staff.may(Permission.ACT),
+        mine=transcript.conversation.assignee_id == staff.id,
+    )
+
+
+@router.get("/events")
+async def events(
+    request: Request, staff: TranscriptReader, conversation_id: int, after: int = 0, pending: str = ""
+) -> Response:
+    """Messages after `after`, and delivery results of those listed in `pending` (comma-separated ids)."""
+    console = console_of(request)
+    t = translator(request, staff)
+    cursor = [after]
+    watched = {int(i) for i in pending.split(",")[:200] if i.isdigit()}
+
+    async def tick() -> list[tuple[str, Any]]:
+        async with console.homeward.db.transaction() as session:
+            found = await conversations.messages_after(
+                session, staff, conversation_id, cursor[0], console.now()
+            )
+            if found is None:
+                return [("gone", {})]
+            conversation, messages = found
+            updated = await conversations.statuses(session, conversation_id, sorted(watched))
+        out: list[tuple[str, Any]] = []
+        for mid, (status, _error) in updated.items():
+            if status not in ("queued", "sending"):
+                watched.discard(mid)
+                label = t.gettext(ui.STATUS_LABELS.get(status, "received"))
+                out.append(("status", {"id": mid, "status": status, "label": label}))
+        if messages:
+            cursor[0] = messages[-1].id
+            watched.update(m.id for m in messages if m.status in ("queued", "sending"))
+            html = ui.render(
+                console.env, "_messages.html", t, messages=messages, conversation_id=conversation_id
+            )
+            out.append(("messages", {"html": html, "last": cursor[0], "mode": conversation.mode}))
+        return out
+
+    return StreamingResponse(
+        live.stream(tick, console.homeward.webchat.doorbell, lifetime=console.stream_seconds),
+        media_type="text/event-stream",
+    )
+
+
+@router.get("/messages/{message_id}/file")
+async def media(request: Request, staff: TranscriptReader, conversation_id: int, message_id: int) -> Response:
+    console = console_of(request)
+    fetched = None
+    async with console.homeward.db.transaction() as session:
+        found = await conversations.media_message(session, staff, conversation_id, message_id, console.now())
+        if found is not None:
+            message, channel = found
+            try:
+                fetched = await files.fetch(
+                    console.homeward.bot, session, staff, conversation_id, message, channel, console.now()
+                )
+            except files.Unavailable:
+                fetched = None
+    if fetched is None:
+        raise NotFound
+    return Response(
+        fetched.content,
+        media_type=fetched.media_type,
+        headers={"content-disposition": f'attachment; filename="{fetched.filename}"'},
+    )
+
+
+@router.get("/export")
+async def export_one(
+    request: Request, staff: ConversationExporter, conversation_id: int, format: str = "csv"
+) -> Response:
+    console = console_of(request)
+    async with console.homeward.db.transaction() as session:
+        if await conversations.open_transcript(session, staff, conversation_id, console.now()) is None:
+            raise NotFound
+    if format not in exports.MEDIA_TYPES:
+        raise NotFound
+    made = await exports.transcripts(
+        console.homeward.db, staff, format, console.now(), conversation_id=conversation_id
+    )
+    return StreamingResponse(
+        made.chunks(),
+        media_type=made.media_type,
+        headers={"content-disposition": f'attachment; filename="{made.filename}"'},
+    )
+
+
+async def _act(request: Request, conversation_id: int, act: Act) -> Response:
+    console = console_of(request)
+    where = f"/conversations/{conversation_id}"
+    try:
+        async with console.homeward.db.transaction() as session:
+            await act(session)
+    except LookupError as exc:
+        raise NotFound from exc
+    except conversations.Refused as exc:
+        return back(f"{where}?error={exc.reason}")
+    console.homeward.delivery.wake()
+    return back(where)
+
+
+@router.post("/take")
+async def take(request: Request, staff: CaseActor, conversation_id: int) -> Response:
+    now = console_of(request).now()
+    return await _act(
+        request, conversation_id, lambda s: conversations.take_over(s, staff, conversation_id, now)
+    )
+
+
+@router.post("/reply")
+async def reply(request: Request, staff: CaseActor, conversation_id: int, text: str = Form("")) -> Response:
+    now = console_of(request).now()
+    return await _act(
+        request, conversation_id, lambda s: conversations.reply(s, staff, conversation_id, text, now)
+    )
+
+
+@router.post("/return")
+async def return_to_bot(request: Request, staff: CaseActor, conversation_id: int) -> Response:
+    console = console_of(request)
+    translations, now = console.homeward.translations, console.now()
+    return await _act(
+        request,
+        conversation_id,
+        lambda s: conversations.return_to_bot(s, staff, translations, conversation_id, now),
+    )
+
+
+@router.post("/close")
+async def close(request: Request, staff: CaseActor, conversation_id: int) -> Response:
+    console = console_of(request)
+    translations, now = console.homeward.translations, console.now()
+    return await _act(
+        request, conversation_id, lambda s: conversations.close(s, staff, translations, conversation_id, now)
+    )
+
+
+@router.post("/assign")
+async def assign(
+    request: Request, staff: CaseActor, conversation_id: int, assignee: str = Form("")
+) -> Response:
+    now = console_of(request).now()
+    chosen = int(assignee) if assignee.isdigit() else None
+    return await _act(
+        request, conversation_id, lambda s: conversations.assign(s, staff, conversation_id, chosen, now)
+    )
+
+
+@router.post("/labels")
+async def labels(
+    request: Request, staff: CaseActor, conversation_id: int, labels: str = Form("")
+) -> Response:
+    now = console_of(request).now()
+    return await _act(
+        request, conversation_id, lambda s: conversations.set_labels(s, staff, conversation_id, labels, now)
+    )
+
+
+@router.post("/urgent")
+async def urgent(
+    request: Request, staff: CaseActor, conversation_id: int, urgent: str = Form("")
+) -> Response:
+    now = console_of(request).now()
+    flag = urgent == "1"
+    return await _act(
+        request, conversation_id, lambda s: conversations.set_urgent(s, staff, conversation_id, flag, now)
+    )
+
+
+@router.post("/notes")
+async def note(request: Request, staff: CaseActor, conversation_id: int, text: str = Form("")) -> Response:
+    now = console_of(request).now()
+    return await _act(
+        request, conversation_id, lambda s: conversations.add_note(s, staff, conversation_id, text, now)
+    )

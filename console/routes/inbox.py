@@ -1,0 +1,86 @@
+"""The inbox, transcript search, the aggregates dashboard, and the inbox's live updates."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response, StreamingResponse
+
+from bot.i18n import LOCALES
+from console import audit, dashboard, inbox, live, search, ui
+from console.web import InboxReader, SignedIn, console_of, page
+
+router = APIRouter()
+
+
+@router.get("/inbox")
+async def show_inbox(
+    request: Request,
+    staff: InboxReader,
+    view: str = "needs_human",
+    locale: str = "",
+    municipality: str = "",
+    page_number: int = 1,
+) -> Response:
+    query = inbox.Query(
+        view=view if view in inbox.FILTERS else "needs_human",
+        locale=locale if locale in LOCALES else "",
+        municipality=municipality[:32],
+        page=max(1, min(page_number, 10_000)),
+    )
+    async with console_of(request).homeward.db.sessions() as session:
+        found = await inbox.load(session, staff, query)
+    return page(
+        request,
+        staff,
+        "inbox.html",
+        inbox=found,
+        filters=inbox.FILTERS,
+        locales=LOCALES,
+        cap=inbox.COUNT_CAP,
+        municipalities=ui.municipality_choices(
+            console_of(request).homeward.services.extras.get("municipalities"), staff.municipalities
+        ),
+    )
+
+
+@router.get("/search")
+async def search_transcripts(request: Request, staff: InboxReader, q: str = "") -> Response:
+    console = console_of(request)
+    hits: list[search.Hit] = []
+    if q.strip():
+        async with console.homeward.db.transaction() as session:
+            hits = await search.search(session, staff, q[:200], is_sqlite=console.homeward.db.is_sqlite)
+            audit.record(
+                session,
+                actor=staff.actor,
+                action="transcript.search",
+                now=console.now(),
+                detail={"query": q[:200], "results": len(hits)},
+            )
+    return page(request, staff, "search.html", q=q, hits=hits)
+
+
+@router.get("/dashboard")
+async def show_dashboard(request: Request, staff: SignedIn) -> Response:
+    console = console_of(request)
+    async with console.homeward.db.sessions() as session:
+        figures = await dashboard.figures(session, console.now())
+    return page(request, staff, "dashboard.html", figures=figures, small=dashboard.SMALL)
+
+
+@router.get("/events/inbox")
+async def inbox_events(request: Request, staff: InboxReader) -> Response:
+    console = console_of(request)
+    last: list[str] = []
+
+    async def tick() -> list[tuple[str, object]]:
+        async with console.homeward.db.sessions() as session:
+            current = await inbox.signature(session)
+        changed = bool(last) and last[-1] != current
+        last[:] = [current]
+        return [("changed", {})] if changed else []
+
+    return StreamingResponse(
+        live.stream(tick, console.homeward.webchat.doorbell, interval=2.0, lifetime=console.stream_seconds),
+        media_type="text/event-stream",
+    )

@@ -1,0 +1,136 @@
+"""Signing in and out, the interface language, and the landing page for each role."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from bot.i18n import LOCALES
+from console import audit, auth
+from console.access import Permission
+from console.web import (
+    LANG_COOKIE,
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    LoginRequired,
+    SignedIn,
+    back,
+    console_of,
+    page,
+    signed_in,
+)
+from db.staff import StaffUser
+
+router = APIRouter()
+
+
+def _local(path: str) -> str:
+    """Only paths on this site are followed after sign-in."""
+    return path if path.startswith("/") and not path.startswith("//") and "\\" not in path else "/"
+
+
+@router.get("/")
+async def home(request: Request) -> Response:
+    staff = await signed_in(request)
+    if staff is None:
+        raise LoginRequired
+    return back("/inbox" if staff.may(Permission.INBOX) else "/dashboard")
+
+
+@router.get("/login")
+async def login_form(request: Request, next: str = "/", lang: str = "") -> Response:
+    token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
+    response = page(request, None, "login.html", login_token=token, next=_local(next), error=None)
+    secure = request.url.scheme == "https"
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=3600)
+    if lang in LOCALES:
+        response = back(f"/login?next={quote(_local(next))}")
+        response.set_cookie(
+            LANG_COOKIE, lang, httponly=True, samesite="strict", secure=secure, max_age=31536000
+        )
+    return response
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    name: str = Form(""),
+    password: str = Form(""),
+    csrf: str = Form(""),
+    next: str = Form("/"),
+) -> Response:
+    console = console_of(request)
+    cookie = request.cookies.get(LOGIN_COOKIE)
+    if not cookie or not auth.same(cookie, csrf):
+        return page(request, None, "error.html", status=403, code=403)
+    address = request.client.host if request.client else "unknown"
+    now = console.now()
+    async with console.homeward.db.transaction() as session:
+        if await auth.throttled(session, name.strip()[:80], address, now):
+            audit.record(
+                session,
+                actor=f"staff:{name.strip()[:60]}",
+                action="login.throttled",
+                now=now,
+                detail={"address": address},
+            )
+            limited = True
+            token = None
+        else:
+            limited = False
+            token = await auth.sign_in(session, name, password, address, now, console.policy)
+            audit.record(
+                session,
+                actor=f"staff:{name.strip()[:60]}",
+                action="login" if token else "login.failed",
+                now=now,
+                detail={"address": address},
+            )
+    if token is None:
+        error = "throttled" if limited else "wrong"
+        return page(
+            request,
+            None,
+            "login.html",
+            status=429 if limited else 401,
+            login_token=cookie,
+            next=_local(next),
+            error=error,
+        )
+    response = back(_local(next))
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        max_age=int(console.policy.absolute.total_seconds()),
+    )
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request, staff: SignedIn) -> Response:
+    console = console_of(request)
+    async with console.homeward.db.transaction() as session:
+        await auth.sign_out(session, staff)
+        audit.record(session, actor=staff.actor, action="logout", now=console.now())
+    response = back("/login")
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.post("/language")
+async def language(
+    request: Request, staff: SignedIn, locale: str = Form(""), next: str = Form("/")
+) -> Response:
+    if locale in LOCALES:
+        async with console_of(request).homeward.db.transaction() as session:
+            user = await session.get(StaffUser, staff.id)
+            if user is not None:
+                user.locale = locale
+    return back(_local(next))

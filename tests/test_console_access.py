@@ -1,0 +1,126 @@
+"""Every console route checks the role: walked without a session and with each role."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.app import Homeward
+from console.access import ROLE_PERMISSIONS, Permission
+from console.routes import admin, chat, conversations, inbox, sign_in
+from db.models import AuditEntry
+from tests.console_support import add_staff, client, csrf, person_with_transcript
+from tests.console_support import sign_in as log_in
+
+P = Permission
+# (method, path, permission needed); None: any signed-in staff member.
+GUARDED: list[tuple[str, str, Permission | None]] = [
+    ("GET", "/", None),
+    ("GET", "/inbox", P.INBOX),
+    ("GET", "/search?q=karta", P.INBOX),
+    ("GET", "/dashboard", P.DASHBOARD),
+    ("GET", "/events/inbox", P.INBOX),
+    ("GET", "/conversations/{cid}", P.TRANSCRIPT),
+    ("GET", "/conversations/{cid}/events", P.TRANSCRIPT),
+    ("GET", "/conversations/{cid}/messages/{mid}/file", P.TRANSCRIPT),
+    ("GET", "/conversations/{cid}/export?format=csv", P.EXPORT_CONVERSATION),
+    ("POST", "/conversations/{cid}/take", P.ACT),
+    ("POST", "/conversations/{cid}/reply", P.ACT),
+    ("POST", "/conversations/{cid}/return", P.ACT),
+    ("POST", "/conversations/{cid}/close", P.ACT),
+    ("POST", "/conversations/{cid}/assign", P.ACT),
+    ("POST", "/conversations/{cid}/labels", P.ACT),
+    ("POST", "/conversations/{cid}/urgent", P.ACT),
+    ("POST", "/conversations/{cid}/notes", P.ACT),
+    ("GET", "/audit", P.AUDIT),
+    ("GET", "/staff", P.AUDIT),
+    ("GET", "/exports", P.EXPORT_ALL),
+    ("GET", "/exports/transcripts?format=csv", P.EXPORT_ALL),
+    ("GET", "/canned", P.CANNED_MANAGE),
+    ("POST", "/canned", P.CANNED_MANAGE),
+    ("POST", "/canned/{rid}/remove", P.CANNED_MANAGE),
+    ("POST", "/language", P.DASHBOARD),
+    ("POST", "/logout", P.DASHBOARD),
+]
+PUBLIC = {
+    ("GET", "/login"),
+    ("POST", "/login"),
+    ("GET", "/chat"),
+    ("POST", "/chat/messages"),
+    ("GET", "/chat/events"),
+}
+
+
+def test_the_walk_covers_every_route() -> None:
+    declared = {
+        (m, path)
+        for module in (sign_in, inbox, conversations, admin, chat)
+        for route in module.router.routes
+        for m in route.methods
+        for path in [route.path]
+    }  # type: ignore[attr-defined]
+    walked = {
+        (
+            m,
+            p.split("?")[0]
+            .replace("{cid}", "{conversation_id}")
+            .replace("{mid}", "{message_id}")
+            .replace("{rid}", "{reply_id}"),
+        )
+        for m, p, _ in GUARDED
+    }
+    assert declared == walked | PUBLIC
+
+
+async def test_without_a_session_every_guarded_route_refuses(homeward: Homeward) -> None:
+    cid = await person_with_transcript(homeward, municipality="Prizren", texts=["lična karta"])
+    async with client(homeward) as http:
+        for method, path, _ in GUARDED:
+            url = path.format(cid=cid, mid=1, rid=1)
+            response = await http.request(
+                method, url, data={"csrf": "x", "text": "hi"} if method == "POST" else None
+            )
+            if method == "GET":
+                assert response.status_code == 303 and response.headers["location"].startswith("/login"), url
+            else:
+                assert response.status_code == 401, url
+    async with homeward.db.sessions() as session:
+        from sqlalchemy import select
+
+        actions = (await session.execute(select(AuditEntry.action))).scalars().all()
+    assert "transcript.read" not in actions
+
+
+@pytest.mark.parametrize("role", ["admin", "caseworker", "youth_coordinator", "viewer"])
+async def test_each_role_reaches_exactly_its_routes(homeward: Homeward, role: str) -> None:
+    cid = await person_with_transcript(homeward, municipality="Prizren", texts=["lična karta"])
+    await add_staff(homeward, f"user-{role}", role)
+    allowed = ROLE_PERMISSIONS[role]
+    async with client(homeward) as http:
+        assert (await log_in(http, f"user-{role}")).status_code == 303
+        token = await csrf(http)
+        for method, path, permission in GUARDED:
+            if path == "/logout":
+                continue  # walked last: it ends the session
+            url = path.format(cid=cid, mid=1, rid=1)
+            data = (
+                {
+                    "csrf": token,
+                    "text": "hello",
+                    "labels": "a",
+                    "title": "t",
+                    "text_sq": "x",
+                    "text_sr": "х",
+                    "locale": "sq",
+                    "next": "/",
+                }
+                if method == "POST"
+                else None
+            )
+            response = await http.request(method, url, data=data)
+            if permission is None or permission in allowed:
+                assert response.status_code not in (401, 403), (role, url, response.status_code)
+            else:
+                assert response.status_code == 403, (role, url, response.status_code)
+                assert "lična karta" not in response.text
+        assert (await http.post("/logout", data={"csrf": token})).status_code == 303
+        assert (await http.get("/dashboard")).status_code == 303  # signed out

@@ -1,0 +1,83 @@
+"""Web chat: the engine and transcript Telegram uses, idempotent events, nothing kept if declined."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.app import Homeward
+from bot.channels import webchat
+from console import chat
+from db.models import Beneficiary, InboxUpdate, Message
+from tests.console_support import client
+
+
+async def _say(
+    app: Homeward, visitor: str, ref: str, *, text: str | None = None, data: str | None = None
+) -> None:
+    await chat.submit(app, visitor, ref, text=text, data=data, language_code="sq")
+    await app.turns.wait_idle()
+    await app.delivery.drain()
+
+
+async def _until_delivered(
+    app: Homeward, visitor: str, cursor: int, count: int
+) -> tuple[list[chat.Line], int]:
+    lines: list[chat.Line] = []
+    while len(lines) < count:
+        app.delivery.wake()
+        more, cursor = await chat.lines_after(app, visitor, cursor)
+        lines += more
+        if len(lines) < count:
+            await app.webchat.doorbell.wait(1.0)
+    return lines, cursor
+
+
+async def test_a_web_visitor_is_onboarded_by_the_same_handlers(homeward: Homeward) -> None:
+    visitor = webchat.new_visitor()
+    await _say(homeward, visitor, "a1", text="/start")
+    await _say(homeward, visitor, "a1", text="/start")  # the browser retried: heard once
+    lines, cursor = await _until_delivered(homeward, visitor, 0, 2)
+    assert lines[0].mine and lines[0].text == "/start" and lines[0].ref == "a1"
+    assert [b["data"] for row in lines[1].buttons for b in row] == ["lang:sq", "lang:sr-Latn", "lang:sr-Cyrl"]
+    await _say(homeward, visitor, "a2", data="lang:sr-Cyrl")
+    lines, cursor = await _until_delivered(homeward, visitor, cursor, 2)
+    assert lines[0].text.startswith("Како чувамо Ваше податке")
+    async with homeward.db.sessions() as session:
+        person = (await session.execute(select(Beneficiary))).scalar_one()
+        assert person.channel == "web" and person.locale == "sr-Cyrl" and visitor not in person.channel_ref
+        assert (
+            await session.execute(select(func.count()).select_from(InboxUpdate))
+        ).scalar_one() == 2
+
+
+async def test_a_visitor_who_declines_still_sees_answers_but_nothing_is_kept(homeward: Homeward) -> None:
+    visitor = webchat.new_visitor()
+    await _say(homeward, visitor, "b1", text="/start")
+    await _say(homeward, visitor, "b2", data="lang:sq")
+    _, cursor = await _until_delivered(homeward, visitor, 0, 4)
+    await _say(homeward, visitor, "b3", data="consent:no")
+    lines, _ = await _until_delivered(homeward, visitor, cursor, 2)
+    assert "Nuk do ta ruajmë" in lines[0].text
+    async with homeward.db.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() == 0
+
+
+async def test_the_page_refuses_messages_without_its_token(homeward: Homeward) -> None:
+    async with client(homeward) as http:
+        page = await http.get("/chat")
+        assert page.status_code == 200 and "hw_visitor" in page.headers["set-cookie"]
+        assert "HttpOnly" in page.headers["set-cookie"]
+        token = page.text.split('name="chat-token" content="')[1].split('"')[0]
+        assert (await http.post("/chat/messages", json={"id": "c1", "text": "hi"})).status_code == 403
+        bad = {"x-chat-token": "0" * 40}
+        assert (
+            await http.post("/chat/messages", json={"id": "c1", "text": "hi"}, headers=bad)
+        ).status_code == 403
+        good = {"x-chat-token": token}
+        assert (await http.post("/chat/messages", json={"text": "hi"}, headers=good)).status_code == 400
+        assert (
+            await http.post("/chat/messages", json={"id": "c1", "text": "/start"}, headers=good)
+        ).status_code == 202
+    await homeward.turns.wait_idle()
+    async with homeward.db.sessions() as session:
+        assert (await session.execute(select(Beneficiary.channel))).scalar_one() == "web"
