@@ -5,6 +5,10 @@ message id and `sent`, or the reason it failed. A 429 pauses all sending for its
 server errors and timeouts are retried with exponential back-off; a 400 is a permanent failure;
 a 403 marks the person as having blocked the bot. Sending is at-least-once: only a message in
 flight at the moment of a crash can go out twice.
+
+Claims are leases: a worker renews the claims it holds every quarter of the lease, and any claim
+left unrenewed for a whole lease (its worker died) goes back to the queue, for whichever worker
+looks first. A worker restarted under the same id returns its own claims at once.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, RetryLater, Sent, SendError, Transient
@@ -31,8 +35,9 @@ from db.session import Database
 log = logging.getLogger(__name__)
 
 MAX_TRANSIENT_ATTEMPTS = 12  # about two hours of back-off before a message is given up
-LEASE = timedelta(minutes=2)
-PACED_METHODS = frozenset({"sendMessage", "sendDocument"})  # answering a button press is not a message  # a claim older than this belongs to a worker that died
+LEASE = timedelta(minutes=2)  # a claim not renewed for this long belongs to a worker that died
+SENT_BATCH_SECONDS = 0.02  # successful sends are recorded together, this often
+PACED_METHODS = frozenset({"sendMessage", "sendDocument"})  # answering a button press is not a message
 
 
 class Sender(Protocol):
@@ -63,6 +68,7 @@ class Delivery:
         concurrency: int = 32,
         backoff_first: float = 2.0,
         bulk_held: int = 50,
+        lease: timedelta = LEASE,
         on_event: Callable[[str, Claimed], Awaitable[None] | None] | None = None,
     ) -> None:
         self.db = db
@@ -74,22 +80,33 @@ class Delivery:
         self.backoff_first = backoff_first
         self.on_event = on_event
         self._wake = asyncio.Event()
+        # Whether a claim may find something: set by wake(), by a finished send of that lane (the chat's
+        # next message becomes its head) and by the idle timer; a claim that finds less than it asked for
+        # clears it, so a wave's steady state does not run a claim query per message.
+        self._live_due = True
+        self._bulk_due = True
         self._inflight: set[asyncio.Task[None]] = set()
         self._ready: list[tuple[int, int, Claimed]] = []  # claimed, waiting for the limits: (lane, id, item)
         self._ready_changed = asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
         # Bulk lanes (follow-ups, announcements) are claimed only a little ahead of what the rate allows.
         self.bulk_held = bulk_held
+        self.lease = lease
+        self._held: set[int] = set()  # claimed by this worker and not yet recorded or released
+        self._sent_batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.sent = 0
         self.failed = 0
         self.throttled = 0
 
     def wake(self) -> None:
+        """Something was queued: look at every lane again."""
+        self._live_due = self._bulk_due = True
         self._wake.set()
 
     async def release_stale_claims(self) -> int:
         """Rows claimed by this worker before a restart, or by a worker that died, go back to the queue."""
-        cutoff = self.clock.now() - LEASE
+        cutoff = self.clock.now() - self.lease
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(OutboxItem)
@@ -98,6 +115,40 @@ class Delivery:
                 .values(status="pending", claimed_by=None, claimed_at=None)
             )
             return result.rowcount or 0  # type: ignore[attr-defined]
+
+    async def keep_claims(self) -> int:
+        """Renew this worker's claims, and return to the queue claims nobody renewed for a whole lease."""
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            held = sorted(self._held)
+            for start in range(0, len(held), 1000):
+                await session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.id.in_(held[start:start + 1000]), OutboxItem.status == "sending",
+                           OutboxItem.claimed_by == self.worker_id)
+                    .values(claimed_at=now))
+            result = await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.status == "sending", OutboxItem.claimed_at < now - self.lease)
+                .values(status="pending", claimed_by=None, claimed_at=None))
+            released = result.rowcount or 0  # type: ignore[attr-defined]
+        if released:
+            log.warning("claims of a worker that stopped renewing them returned to the queue",
+                        extra={"count": released})
+        return released
+
+    async def _release_orphans(self) -> None:
+        """After a failed claim: rows it may have claimed anyway (the commit went through, its answer was
+        lost) are not in this worker's hands; they go back to the queue now rather than after the lease."""
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(
+                    update(OutboxItem)
+                    .where(OutboxItem.status == "sending", OutboxItem.claimed_by == self.worker_id,
+                           OutboxItem.id.not_in(sorted(self._held)))
+                    .values(status="pending", claimed_by=None, claimed_at=None))
+        except Exception:
+            log.exception("returning unclaimed rows failed; they come back after the lease")
 
     async def _claim(self, limit: int, lanes: tuple[int, int]) -> list[Claimed]:
         now = self.clock.now()
@@ -124,18 +175,31 @@ class Delivery:
                 row.claimed_at = now
                 claimed.append(Claimed(row.id, row.channel, row.chat_id, row.method, dict(row.payload),
                                        row.attempts, row.message_id, row.beneficiary_id, row.lane))
-            return claimed
+        self._held.update(item.id for item in claimed)  # only once the claim is committed
+        return claimed
 
     async def run_once(self) -> int:
         """Claim what is due into the ready queue: live lanes always, bulk lanes only as far as they can go soon."""
-        live = await self._claim(self.concurrency, (LANE_REPLY, LANE_CASEWORKER))
+        live: list[Claimed] = []
+        if self._live_due:
+            self._live_due = False
+            live = await self._claim(self.concurrency, (LANE_REPLY, LANE_CASEWORKER))
+            self._live_due = len(live) == self.concurrency  # a full batch: more may be waiting
+            self._enqueue(live)  # at once: if the next claim fails, these are still sent
+        bulk: list[Claimed] = []
         bulk_room = self.bulk_held - sum(1 for _, _, item in self._ready if item.lane > LANE_CASEWORKER)
-        bulk = await self._claim(bulk_room, (LANE_CASEWORKER + 1, 99)) if bulk_room > 0 else []
-        for item in (*live, *bulk):
-            heapq.heappush(self._ready, (item.lane, item.id, item))
-        if live or bulk:
-            self._ready_changed.set()
+        if self._bulk_due and bulk_room >= max(1, self.bulk_held // 2):  # top up in batches, not one by one
+            self._bulk_due = False
+            bulk = await self._claim(bulk_room, (LANE_CASEWORKER + 1, 99))
+            self._bulk_due = len(bulk) == bulk_room
+            self._enqueue(bulk)
         return len(live) + len(bulk)
+
+    def _enqueue(self, items: list[Claimed]) -> None:
+        for item in items:
+            heapq.heappush(self._ready, (item.lane, item.id, item))
+        if items:
+            self._ready_changed.set()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -146,7 +210,16 @@ class Delivery:
     async def run(self, stop: asyncio.Event) -> None:
         await self.release_stale_claims()
         dispatcher = asyncio.create_task(self._dispatch(stop), name="dispatch")
+        loop = asyncio.get_running_loop()
+        renew_every = self.lease.total_seconds() / 4
+        next_renewal = loop.time() + renew_every
         while not stop.is_set():
+            if loop.time() >= next_renewal:
+                try:
+                    await self.keep_claims()
+                except Exception:
+                    log.exception("renewing claims failed; retrying")
+                next_renewal = loop.time() + renew_every
             self._wake.clear()  # before claiming: a wake-up during the claim must not be lost
             try:
                 started = await self.run_once()
@@ -154,11 +227,13 @@ class Delivery:
                 log.exception("claiming from the outbox failed; retrying")
                 started = 0
                 await asyncio.sleep(1.0)
+                await self._release_orphans()
+                self._live_due = self._bulk_due = True
             if started == 0:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=0.5)
-                except TimeoutError:
-                    pass
+                except TimeoutError:  # retries fall due with time, not with a wake-up
+                    self._live_due = self._bulk_due = True
         self._ready_changed.set()
         await dispatcher
         await self.drain()
@@ -226,6 +301,7 @@ class Delivery:
         async with self.db.transaction() as session:
             await session.execute(update(OutboxItem).where(OutboxItem.id.in_([i.id for i in items]))
                                   .values(status="pending", claimed_by=None, claimed_at=None))
+        self._held.difference_update(i.id for i in items)
 
     async def _deliver(self, item: Claimed) -> None:
         outcome: Sent | SendError
@@ -243,37 +319,80 @@ class Delivery:
 
     async def _record(self, item: Claimed, outcome: Sent | SendError) -> None:
         now = self.clock.now()
-        for attempt in range(5):
-            try:
-                async with self.db.transaction() as session:
-                    await self._apply(session, item, outcome, now)
-                break
-            except Exception:  # the database may be briefly away; the send itself already happened
-                log.exception("recording a send result failed", extra={"attempt": attempt})
-                await asyncio.sleep(0.5 * 2**attempt)
+        if isinstance(outcome, Sent):
+            await self._record_sent(item, outcome, now)
+        else:
+            await self._retrying(lambda session: self._apply(session, item, outcome, now))
+        if item.lane <= LANE_CASEWORKER:
+            self._live_due = True
+        else:
+            self._bulk_due = True
+        # Recorded, or given up after about 15 s: either way the claim is no longer renewed, so a row
+        # that could not be recorded goes back to the queue after the lease (sent twice, never lost).
+        self._held.discard(item.id)
         if self.on_event is not None:
             result = self.on_event("sent" if isinstance(outcome, Sent) else type(outcome).__name__, item)
             if result is not None:
                 await result
 
-    async def _apply(self, session: Any, item: Claimed, outcome: Sent | SendError, now: datetime) -> None:
+    async def _retrying(self, work: Callable[[Any], Awaitable[None]]) -> None:
+        for attempt in range(6):
+            try:
+                async with self.db.transaction() as session:
+                    await work(session)
+                return
+            except Exception:  # the database may be briefly away; the send itself already happened
+                log.exception("recording a send result failed", extra={"attempt": attempt})
+                if attempt < 5:
+                    await asyncio.sleep(0.5 * 2**attempt)
+
+    async def _record_sent(self, item: Claimed, outcome: Sent, now: datetime) -> None:
+        """Successful sends are recorded together, a few milliseconds' worth per transaction: at a wave's
+        pace one transaction per message would cost more than the sending itself."""
+        done = asyncio.get_running_loop().create_future()
+        self._sent_batch.append((item, outcome, now, done))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush_sent())
+        await asyncio.shield(done)
+
+    async def _flush_sent(self) -> None:
+        await asyncio.sleep(SENT_BATCH_SECONDS)
+        while self._sent_batch:
+            batch, self._sent_batch = self._sent_batch, []
+            await self._retrying(lambda session: self._apply_sent(session, batch))
+            for *_, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    async def _apply_sent(self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
+                          ) -> None:
+        outbox, messages = OutboxItem.__table__, Message.__table__
+        await session.execute(
+            update(outbox).where(outbox.c.id == bindparam("row_id")),
+            [{"row_id": item.id, "status": "sent", "sent_at": now, "attempts": item.attempts + 1,
+              "claimed_by": None, "claimed_at": None,
+              # nothing beyond the transcript keeps what was sent, nor to whom once ordering is done
+              "payload": {} if item.message_id is None or item.method == "sendDocument" else item.payload,
+              "chat_id": "" if item.message_id is None else item.chat_id}
+             for item, _, now, _ in batch])
+        # A person erased while their message was in flight: their line is gone, so is the row's detail.
+        await session.execute(update(outbox).where(outbox.c.id.in_([item.id for item, *_ in batch]),
+                                                   outbox.c.message_id.is_(None)).values(chat_id="", payload={}))
+        lines = [{"line_id": item.message_id, "status": "sent", "sent_at": now,
+                  "channel_message_id": outcome.channel_message_id}
+                 for item, outcome, now, _ in batch if item.message_id is not None]
+        if lines:
+            await session.execute(update(messages).where(messages.c.id == bindparam("line_id")), lines)
+        self.sent += len(batch)
+
+    async def _apply(self, session: Any, item: Claimed, outcome: SendError, now: datetime) -> None:
+        """A send that did not go through: retry later, or fail with the reason (and a block stops the chat)."""
         row = await session.get(OutboxItem, item.id)
         if row is None:
             return
         message = await session.get(Message, item.message_id) if item.message_id else None
         row.claimed_by = None
         row.claimed_at = None
-        if isinstance(outcome, Sent):
-            self.sent += 1
-            row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
-            if item.message_id is None or item.method == "sendDocument":
-                row.payload = {}  # nothing beyond the transcript keeps what was sent
-            if item.message_id is None:
-                row.chat_id = ""  # nor to whom, once it is no longer needed for ordering
-            if message is not None:
-                message.status, message.sent_at = "sent", now
-                message.channel_message_id = outcome.channel_message_id
-            return
         reason = str(outcome)[:2000]
         row.last_error = reason
         log.warning("send not delivered", extra={"outbox_id": item.id, "outcome": type(outcome).__name__,
