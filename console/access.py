@@ -10,6 +10,13 @@
 | export all transcripts| yes   | no                    | no                | no     |
 | audit log, staff list | yes   | no                    | no                | no     |
 | manage canned replies | yes   | no                    | no                | no     |
+| follow-up figures     | yes   | yes (own municipalities) | no             | yes    |
+| follow-up results     | yes   | yes (own municipalities) | no             | no     |
+| youth programmes      | yes   | no                    | yes               | no     |
+| knowledge-base review | yes   | yes (own municipalities) | no             | no     |
+
+Exports of every follow-up submission go with "export all transcripts" (admins); sign-up exports
+with "youth programmes".
 
 A viewer sees aggregates only and never a line of a transcript.
 """
@@ -33,6 +40,10 @@ class Permission(StrEnum):
     EXPORT_ALL = "export_all"
     AUDIT = "audit"
     CANNED_MANAGE = "canned_manage"
+    FOLLOWUPS = "followups"
+    FOLLOWUP_RESULTS = "followup_results"
+    YOUTH = "youth"
+    KNOWLEDGE = "knowledge"
 
 
 _CASEWORK = frozenset(
@@ -42,13 +53,16 @@ _CASEWORK = frozenset(
         Permission.TRANSCRIPT,
         Permission.ACT,
         Permission.EXPORT_CONVERSATION,
+        Permission.FOLLOWUPS,
+        Permission.FOLLOWUP_RESULTS,
+        Permission.KNOWLEDGE,
     }
 )
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
     "caseworker": _CASEWORK,
-    "youth_coordinator": frozenset({Permission.DASHBOARD}),
-    "viewer": frozenset({Permission.DASHBOARD}),
+    "youth_coordinator": frozenset({Permission.DASHBOARD, Permission.YOUTH}),
+    "viewer": frozenset({Permission.DASHBOARD, Permission.FOLLOWUPS}),
 }
 
 

@@ -35,6 +35,7 @@ REASONS = {
     "assignee": N_("That person cannot be assigned."),
     "empty_note": N_("The note is empty."),
     "canned": N_("A canned reply needs a title and both languages."),
+    "return_date": N_("Enter a return date that is a real date and not in the future."),
 }
 
 
@@ -181,9 +182,10 @@ async def statuses(
     return {mid: (status, error) for mid, status, error in rows.all()}
 
 
-async def _acting(
+async def acting(
     session: AsyncSession, staff: Staff, conversation_id: int, now: datetime
 ) -> tuple[Conversation, Beneficiary]:
+    """The conversation and its person, locked for a change; LookupError if absent or out of scope."""
     found = await _find(session, staff, conversation_id, now, lock=True)
     if found is None:
         raise LookupError(conversation_id)
@@ -213,7 +215,7 @@ def _tell(
 
 
 async def take_over(session: AsyncSession, staff: Staff, conversation_id: int, now: datetime) -> None:
-    conversation, _ = await _acting(session, staff, conversation_id, now)
+    conversation, _ = await acting(session, staff, conversation_id, now)
     previous = conversation.assignee_id
     ownership.take_over(conversation, staff.id, now)
     audit.record(
@@ -227,7 +229,7 @@ async def take_over(session: AsyncSession, staff: Staff, conversation_id: int, n
 
 
 async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text: str, now: datetime) -> None:
-    conversation, person = await _acting(session, staff, conversation_id, now)
+    conversation, person = await acting(session, staff, conversation_id, now)
     text = text.strip()
     if not text:
         raise Refused("empty")
@@ -263,7 +265,7 @@ async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text:
 async def return_to_bot(
     session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
 ) -> None:
-    conversation, person = await _acting(session, staff, conversation_id, now)
+    conversation, person = await acting(session, staff, conversation_id, now)
     was_human = conversation.mode == ownership.HUMAN
     ownership.return_to_bot(conversation, now)
     if was_human:
@@ -290,7 +292,7 @@ async def return_to_bot(
 async def close(
     session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
 ) -> None:
-    conversation, person = await _acting(session, staff, conversation_id, now)
+    conversation, person = await acting(session, staff, conversation_id, now)
     was_human = conversation.mode == ownership.HUMAN
     ownership.close(conversation, now)
     if was_human:
@@ -314,7 +316,7 @@ async def close(
 async def assign(
     session: AsyncSession, staff: Staff, conversation_id: int, assignee_id: int | None, now: datetime
 ) -> None:
-    conversation, _ = await _acting(session, staff, conversation_id, now)
+    conversation, _ = await acting(session, staff, conversation_id, now)
     if assignee_id is not None and assignee_id not in await staff_names(session):
         raise Refused("assignee")
     previous = conversation.assignee_id
@@ -332,7 +334,7 @@ async def assign(
 async def set_labels(
     session: AsyncSession, staff: Staff, conversation_id: int, labels: str, now: datetime
 ) -> None:
-    conversation, _ = await _acting(session, staff, conversation_id, now)
+    conversation, _ = await acting(session, staff, conversation_id, now)
     chosen: list[str] = []
     for label in labels.split(","):
         label = " ".join(label.split())[:40]
@@ -354,7 +356,7 @@ async def set_labels(
 async def set_urgent(
     session: AsyncSession, staff: Staff, conversation_id: int, urgent: bool, now: datetime
 ) -> None:
-    conversation, _ = await _acting(session, staff, conversation_id, now)
+    conversation, _ = await acting(session, staff, conversation_id, now)
     conversation.urgent = urgent
     conversation.updated_at = now
     audit.record(
@@ -370,7 +372,7 @@ async def set_urgent(
 async def add_note(
     session: AsyncSession, staff: Staff, conversation_id: int, text: str, now: datetime
 ) -> None:
-    conversation, _ = await _acting(session, staff, conversation_id, now)
+    conversation, _ = await acting(session, staff, conversation_id, now)
     text = text.strip()
     if not text:
         raise Refused("empty_note")

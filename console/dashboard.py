@@ -31,7 +31,8 @@ class Figures:
     messages_week_out: int
 
 
-def _suppressed(count: int) -> int | None:
+def suppressed(count: int) -> int | None:
+    """The count, or None when it is so small that it could point at a person."""
     return count if count >= SMALL else None
 
 
@@ -44,7 +45,7 @@ async def figures(session: AsyncSession, now: datetime) -> Figures:
         select(func.count()).select_from(Beneficiary).where(Beneficiary.consent == "given")
     )
     by_locale = [
-        (loc or "", _suppressed(n))
+        (loc or "", suppressed(n))
         for loc, n in (
             await session.execute(
                 select(Beneficiary.locale, func.count())
@@ -55,7 +56,7 @@ async def figures(session: AsyncSession, now: datetime) -> Figures:
         ).all()
     ]
     by_municipality = [
-        (m or "", _suppressed(n))
+        (m or "", suppressed(n))
         for m, n in (
             await session.execute(
                 select(Beneficiary.municipality, func.count())

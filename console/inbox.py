@@ -35,8 +35,20 @@ class Filter:
 FILTERS: dict[str, Filter] = {}
 
 
-def add_filter(key: str, label: str, condition: Callable[[Staff], ColumnElement[bool]]) -> None:
-    FILTERS[key] = Filter(key, label, condition)
+def add_filter(
+    key: str, label: str, condition: Callable[[Staff], ColumnElement[bool]], *, before: str | None = None
+) -> None:
+    """Register a filter, at the end or just before the filter `before` (so "Closed" can stay last)."""
+    added = Filter(key, label, condition)
+    if before is None or before not in FILTERS:
+        FILTERS[key] = added
+        return
+    entries = [(k, f) for k, f in FILTERS.items() if k != key]
+    FILTERS.clear()
+    for k, f in entries:
+        if k == before:
+            FILTERS[key] = added
+        FILTERS[k] = f
 
 
 add_filter("open", N_("Open"), lambda staff: Conversation.mode != ownership.CLOSED)

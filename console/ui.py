@@ -103,6 +103,15 @@ def municipality_choices(registry: Any, staff_municipalities: tuple[str, ...]) -
     return [m.id for m in registry.items] if registry is not None else []
 
 
+def decimal(value: float | None, places: int = 2) -> str:
+    """A number with a decimal comma, as Albanian and Serbian write it; a dash when there is none."""
+    return "—" if value is None else f"{value:.{places}f}".replace(".", ",")
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{round(value * 100)}%"
+
+
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -118,6 +127,7 @@ def environment() -> Environment:
         KIND_LABELS=KIND_LABELS,
         LOCALES=LOCALES,
     )
+    env.filters.update(decimal=decimal, percent=percent)
     return env
 
 

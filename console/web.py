@@ -115,6 +115,9 @@ ConversationExporter = Annotated[Staff, Depends(allowed(Permission.EXPORT_CONVER
 Exporter = Annotated[Staff, Depends(allowed(Permission.EXPORT_ALL))]
 Auditor = Annotated[Staff, Depends(allowed(Permission.AUDIT))]
 CannedManager = Annotated[Staff, Depends(allowed(Permission.CANNED_MANAGE))]
+FollowupReader = Annotated[Staff, Depends(allowed(Permission.FOLLOWUPS))]
+YouthCoordinator = Annotated[Staff, Depends(allowed(Permission.YOUTH))]
+KnowledgeReviewer = Annotated[Staff, Depends(allowed(Permission.KNOWLEDGE))]
 
 
 def translator(request: Request, staff: Staff | None) -> ui.Interface:
@@ -186,7 +189,7 @@ def _errors(app: FastAPI) -> None:
 
 
 def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> FastAPI:
-    from console.routes import admin, chat, conversations, inbox, sign_in
+    from console.routes import admin, chat, conversations, followups, inbox, knowledge, sign_in, youth
 
     settings = homeward.settings
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -201,7 +204,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
         stream_seconds=stream_seconds,
     )
     app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")
-    for module in (sign_in, inbox, conversations, admin, chat):
+    for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge):
         app.include_router(module.router)
     _errors(app)
     app.add_middleware(SecurityHeaders)

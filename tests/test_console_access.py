@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import Homeward
 from console.access import ROLE_PERMISSIONS, Permission
-from console.routes import admin, chat, conversations, inbox, sign_in
+from console.routes import admin, chat, conversations, followups, inbox, knowledge, sign_in, youth
 from db.models import AuditEntry
 from tests.console_support import add_staff, client, csrf, person_with_transcript
 from tests.console_support import sign_in as log_in
@@ -31,6 +31,12 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("POST", "/conversations/{cid}/labels", P.ACT),
     ("POST", "/conversations/{cid}/urgent", P.ACT),
     ("POST", "/conversations/{cid}/notes", P.ACT),
+    ("POST", "/conversations/{cid}/return-date", P.ACT),
+    ("GET", "/followups", P.FOLLOWUPS),
+    ("GET", "/followups/export?format=csv", P.EXPORT_ALL),
+    ("GET", "/youth", P.YOUTH),
+    ("GET", "/youth/export?format=csv", P.YOUTH),
+    ("GET", "/knowledge", P.KNOWLEDGE),
     ("GET", "/audit", P.AUDIT),
     ("GET", "/staff", P.AUDIT),
     ("GET", "/exports", P.EXPORT_ALL),
@@ -53,7 +59,7 @@ PUBLIC = {
 def test_the_walk_covers_every_route() -> None:
     declared = {
         (m, path)
-        for module in (sign_in, inbox, conversations, admin, chat)
+        for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge)
         for route in module.router.routes
         for m in route.methods
         for path in [route.path]
@@ -111,6 +117,7 @@ async def test_each_role_reaches_exactly_its_routes(homeward: Homeward, role: st
                     "text_sq": "x",
                     "text_sr": "х",
                     "locale": "sq",
+                    "return_date": "2025-11-01",
                     "next": "/",
                 }
                 if method == "POST"

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console import canned, conversations, exports, files, live, ui
+from console import canned, cohorts, conversations, exports, files, followups, live, profile, ui
 from console.access import Permission
 from console.web import (
     CaseActor,
@@ -32,7 +32,8 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
     async with console.homeward.db.transaction() as session:
         transcript = await conversations.open_transcript(session, staff, conversation_id, console.now())
         replies = await canned.all_replies(session)
-    if transcript is None:
+        about = await profile.load(session, transcript.person.id) if transcript is not None else None
+    if transcript is None or about is None:
         raise NotFound
     locale = transcript.person.locale
     return page(
@@ -45,6 +46,16 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
         canned=[(r.title, canned.text_for(r, locale)) for r in replies],
         can_reply=staff.may(Permission.ACT),
         mine=transcript.conversation.assignee_id == staff.id,
+        about=about,
+        in_language=cohorts.names(translator(request, staff).locale),
+        dimensions=followups.DIMENSIONS,
+        dimension_labels=followups.DIMENSION_LABELS,
+        contact_statuses=followups.CONTACT_STATUS,
+        skip_reasons=followups.SKIP_REASONS,
+        enrolment_statuses=cohorts.ENROLMENT_STATUS,
+        guardian_states=cohorts.GUARDIAN_STATES,
+        latest_return=profile.latest_return(console.now()).isoformat(),
+        earliest_return=profile.EARLIEST_RETURN.isoformat(),
     )
 
 
@@ -210,6 +221,18 @@ async def urgent(
     flag = urgent == "1"
     return await _act(
         request, conversation_id, lambda s: conversations.set_urgent(s, staff, conversation_id, flag, now)
+    )
+
+
+@router.post("/return-date")
+async def return_date(
+    request: Request, staff: CaseActor, conversation_id: int, return_date: str = Form("")
+) -> Response:
+    now = console_of(request).now()
+    return await _act(
+        request,
+        conversation_id,
+        lambda s: profile.set_return_date(s, staff, conversation_id, return_date, now),
     )
 
 

@@ -37,7 +37,9 @@ async def home(request: Request) -> Response:
     staff = await signed_in(request)
     if staff is None:
         raise LoginRequired
-    return back("/inbox" if staff.may(Permission.INBOX) else "/dashboard")
+    if staff.may(Permission.INBOX):
+        return back("/inbox")
+    return back("/youth" if staff.may(Permission.YOUTH) else "/dashboard")
 
 
 @router.get("/login")
