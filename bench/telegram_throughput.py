@@ -14,8 +14,10 @@ the knowledge base, each answered in exactly one message. The echo bots get the 
 The three bots:
   * aiogram: Dispatcher + start_polling, a handler that answers each text with its own text.
   * python-telegram-bot: Application with base_url pointing at the fake server, a MessageHandler
-    that replies with the text; concurrent_updates(True), since aiogram also runs every update
-    in its own task (PTB's default handles one update at a time).
+    that replies with the text, PTB's defaults otherwise: one update at a time. aiogram runs every
+    update in its own task, but PTB with concurrent_updates is slower here, not faster (its HTTP
+    client's connection pool does work per request that grows with the number of requests in
+    flight); `--ptb-concurrency N` measures that setting.
   * Homeward, through `Homeward(settings).start()`: each raw update stored in the inbox before
     its offset is confirmed, one transaction per turn (inbound line, conversation state,
     reply line and outbox row), and delivery recording Telegram's message id on the outbox row
@@ -34,15 +36,19 @@ Nothing may be lost. For the echo bots every update must get exactly one reply w
 For Homeward every timed update must be stored once in the transcript, its inbox row done,
 exactly one reply per text must reach the server, and every outbox row and reply line must be
 recorded as sent with a message id. Missing ones count as lost, extra ones as duplicates; the
-exit status is 1 if any are found or a run does not finish within --timeout seconds.
+exit status is 1 if any are found or an exchange of updates and replies takes longer than
+--timeout seconds.
 
 How to read the output. `replies/s` is the figure to compare; `ratio` is each against the bare
 aiogram echo bot (the target is Homeward on SQLite >= 0.5x). `bot CPU` is the bench process's
-CPU time over the window (100% = one core busy; Python runs the bot on one core), `server CPU`
-the fake server's: if the server is near 100% it, not the bot, is the limit. For Homeward,
-`recorded` is how long after the last reply the last send result was committed.
+CPU time over the window (100% = one core busy; the bot's Python runs on one core; SQLite's
+driver thread adds to it), `server CPU` the fake server's: if the server is near 100% it, not the
+bot, is the limit. For Homeward, `recorded` is how long after the last reply the last send result
+was committed. On a busy machine figures vary by a third or more from run to run, so the load
+average is printed with them: compare several runs, and the ratios rather than the rates.
 
 Run: python -m bench.telegram_throughput [--people 200] [--messages 5] [--postgres URL]
+     [--ptb-concurrency 1] [--timeout 120]
 """
 
 from __future__ import annotations
@@ -57,7 +63,6 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from multiprocessing.connection import Connection
@@ -80,8 +85,9 @@ from db.session import create_engine
 from tests.fakebot import TOKEN, FakeBotApi, Person
 
 # Homeward's pacing for this comparison: far above anything one process reaches on loopback.
-FAST_PACING = {"rate_chat_per_second": 10_000.0, "rate_chat_burst": 10_000, "rate_global_per_second": 1_000_000.0}
+RATE_CHAT_PER_SECOND, RATE_CHAT_BURST, RATE_GLOBAL_PER_SECOND = 10_000.0, 10_000, 1_000_000.0
 FLOOD_MESSAGES = 10_000
+LATE_DUPLICATES = 0.2  # seconds the server keeps counting after the last expected reply, untimed
 FIRST_USER_ID = 700_000
 # Questions in people's own words that the knowledge base answers with confidence, in one message.
 QUESTIONS = (
@@ -93,11 +99,22 @@ QUESTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class Plan:
+    people: int  # distinct private chats
+    messages: int  # timed texts per person
+    patience: float  # seconds one exchange (a batch of updates and their replies) may take
+
+    @property
+    def replies(self) -> int:
+        return self.people * self.messages
+
+
 # ---- the fake server, in its own process -------------------------------------------------------
 
 
 class WindowedBotApi(FakeBotApi):
-    """The fake Bot API that also times a window: from handing out its first update to its last reply."""
+    """The fake Bot API, also timing a window: from handing out its first update to its last reply."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -107,12 +124,12 @@ class WindowedBotApi(FakeBotApi):
         self.handed_out_cpu = 0.0
         self.last_reply_at: float | None = None
         self.last_reply_cpu = 0.0
-        self.replies: list[tuple[str, str, int]] = []
+        self.replies: list[tuple[str, str, int]] = []  # (chat id, text, message id)
         self.other_calls: Counter[str] = Counter()
         self._complete = asyncio.Event()
 
     def open_window(self, updates: list[dict[str, Any]], expected: int) -> list[int]:
-        """Forget what came before, queue `updates` and wait for `expected` replies; returns their update ids."""
+        """Forget what came before, queue `updates`, expect `expected` replies; returns the update ids."""
         self._updates.clear()
         self.calls.clear()
         self.handed_out_at = self.last_reply_at = None
@@ -133,7 +150,8 @@ class WindowedBotApi(FakeBotApi):
     def _result(self, method: str, params: dict[str, Any]) -> Any:
         result = super()._result(method, params)
         if method == "sendMessage":
-            self.replies.append((str(params["chat_id"]), str(params.get("text", "")), int(result["message_id"])))
+            reply = (str(params["chat_id"]), str(params.get("text", "")), int(result["message_id"]))
+            self.replies.append(reply)
             self.last_reply_at, self.last_reply_cpu = time.monotonic(), time.process_time()
             if len(self.replies) >= self.expected:
                 self._complete.set()
@@ -141,12 +159,20 @@ class WindowedBotApi(FakeBotApi):
             self.other_calls[method] += 1
         return result
 
-    async def window_result(self, timeout: float) -> dict[str, Any]:
+    async def window_result(self, patience: float) -> dict[str, Any]:
+        """As soon as every expected reply is in (or after `patience` seconds)."""
         try:
-            await asyncio.wait_for(self._complete.wait(), timeout)
+            await asyncio.wait_for(self._complete.wait(), patience)
         except TimeoutError:
             pass
-        await asyncio.sleep(0.2)  # a duplicate sent right after the last expected reply is still counted
+        return self._summary()
+
+    async def settled_result(self) -> dict[str, Any]:
+        """A moment later, so that a duplicate sent just after the last expected reply is counted too."""
+        await asyncio.sleep(LATE_DUPLICATES)
+        return self._summary()
+
+    def _summary(self) -> dict[str, Any]:
         return {
             "handed_out_at": self.handed_out_at, "last_reply_at": self.last_reply_at,
             "server_cpu": self.last_reply_cpu - self.handed_out_cpu, "replies": self.replies,
@@ -155,23 +181,26 @@ class WindowedBotApi(FakeBotApi):
 
 
 def serve(conn: Connection) -> None:
-    """Entry point of the server process: answers commands from the bench until told to stop."""
+    """Entry point of the server process: answers the bench's commands until told to stop."""
     asyncio.run(_serve(conn))
 
 
 async def _serve(conn: Connection) -> None:
-    api = await WindowedBotApi().start()
+    api = WindowedBotApi()
+    await api.start()
     conn.send(api.base)
     try:
         while True:
             try:
-                command, args = await asyncio.to_thread(conn.recv)
-            except EOFError:  # the bench went away
+                command, args = await asyncio.to_thread(conn.recv)  # the bench ends with "stop" or exits
+            except EOFError:
                 return
             if command == "window":
                 conn.send(api.open_window(*args))
             elif command == "result":
                 conn.send(await api.window_result(*args))
+            elif command == "settled":
+                conn.send(await api.settled_result())
             else:
                 return
     finally:
@@ -189,37 +218,46 @@ class Server:
 
     async def start(self) -> None:
         self._process.start()
-        if not await asyncio.to_thread(self._conn.poll, 30):
-            raise RuntimeError("the fake Bot API server did not start")
-        self.base = self._conn.recv()
+        self.base = await asyncio.to_thread(self._receive, 30.0)
 
-    async def _ask(self, command: str, *args: Any) -> Any:
+    def _receive(self, seconds: float) -> Any:
+        if not self._conn.poll(seconds):
+            raise TimeoutError("the fake Bot API server did not answer")
+        return self._conn.recv()
+
+    async def _ask(self, seconds: float, command: str, *args: Any) -> Any:
         self._conn.send((command, args))
-        return await asyncio.to_thread(self._conn.recv)
+        return await asyncio.to_thread(self._receive, seconds)
 
     async def window(self, updates: list[dict[str, Any]], expected: int) -> list[int]:
-        return cast(list[int], await self._ask("window", updates, expected))
+        return cast(list[int], await self._ask(30.0, "window", updates, expected))
 
-    async def result(self, timeout: float) -> dict[str, Any]:
-        return cast(dict[str, Any], await self._ask("result", timeout))
+    async def result(self, patience: float) -> dict[str, Any]:
+        return cast(dict[str, Any], await self._ask(patience + 30.0, "result", patience))
 
-    async def exchange(self, updates: list[dict[str, Any]], expected: int, timeout: float) -> dict[str, Any]:
-        """Queue `updates`, then wait for `expected` replies (or the timeout)."""
+    async def settled(self) -> dict[str, Any]:
+        return cast(dict[str, Any], await self._ask(30.0, "settled"))
+
+    async def exchange(self, updates: list[dict[str, Any]], expected: int, patience: float) -> dict[str, Any]:
+        """Queue `updates`, wait for `expected` replies (or `patience` seconds), and a moment more."""
         await self.window(updates, expected)
-        return await self.result(timeout)
+        await self.result(patience)
+        return await self.settled()
 
     def stop(self) -> None:
-        self._conn.send(("stop", ()))
-        self._process.join(10)
+        if self._process.is_alive():
+            self._conn.send(("stop", ()))
+            self._process.join(10)
         if self._process.is_alive():
             self._process.terminate()
+            self._process.join(5)
 
 
 # ---- updates, as people send them --------------------------------------------------------------
 
 
 class UpdateBatch:
-    """Collects the updates `Person` builds, to send them to the server process in one go."""
+    """Collects the updates `Person` builds, to hand them to the server process in one go."""
 
     def __init__(self) -> None:
         self.updates: list[dict[str, Any]] = []
@@ -231,7 +269,8 @@ class UpdateBatch:
 
 def people(count: int, batch: UpdateBatch) -> list[Person]:
     # Person only ever calls push() on its api, which is all UpdateBatch offers.
-    return [Person(cast(FakeBotApi, batch), FIRST_USER_ID + i, f"P{i}", language_code="sq") for i in range(count)]
+    api = cast(FakeBotApi, batch)
+    return [Person(api, FIRST_USER_ID + i, f"P{i}", language_code="sq") for i in range(count)]
 
 
 def texts(count: int, messages: int, first: int = 0) -> list[dict[str, Any]]:
@@ -278,26 +317,27 @@ class Measurement:
         return self.replies / self.seconds if self.seconds > 0 else 0.0
 
 
-async def timed_window(server: Server, name: str, updates: list[dict[str, Any]], timeout: float,
+async def timed_window(server: Server, name: str, updates: list[dict[str, Any]], plan: Plan,
                        ) -> tuple[Measurement, dict[str, Any], list[int]]:
-    cpu_before = time.process_time()
+    cpu_before, wall_before = time.process_time(), time.monotonic()
     ids = await server.window(updates, len(updates))
-    result = await server.result(timeout)
+    result = await server.result(plan.patience)
     cpu_spent = time.process_time() - cpu_before
+    busy = time.monotonic() - wall_before
     measured = Measurement(name, replies=len(result["replies"]))
     start, end = result["handed_out_at"], result["last_reply_at"]
     if start is None or end is None or len(result["replies"]) < len(updates):
-        measured.notes.append(f"timed out after {timeout:.0f} s with {len(result['replies'])} of "
-                              f"{len(updates)} replies")
-    if start is not None and end is not None:
+        measured.notes.append(f"{len(result['replies'])} of {len(updates)} replies "
+                              f"within {plan.patience:.0f} s")
+    if start is not None and end is not None and end > start:
         measured.seconds = end - start
-        measured.server_cpu = result["server_cpu"] / measured.seconds if measured.seconds else 0.0
-        # Includes the 0.2 s the server waits for late duplicates, during which the bot is idle.
-        measured.bot_cpu = cpu_spent / measured.seconds if measured.seconds else 0.0
+        measured.server_cpu = result["server_cpu"] / measured.seconds
+        measured.bot_cpu = cpu_spent / busy if busy > 0 else 0.0
     return measured, result, ids
 
 
-def check_echo(measured: Measurement, updates: list[dict[str, Any]], replies: list[tuple[str, str, int]]) -> None:
+def check_echo(measured: Measurement, updates: list[dict[str, Any]],
+               replies: list[tuple[str, str, int]]) -> None:
     """Every update answered exactly once, with its own text, in its own chat."""
     expected = Counter((str(u["message"]["chat"]["id"]), u["message"]["text"]) for u in updates)
     got = Counter((chat, reply) for chat, reply, _ in replies)
@@ -305,14 +345,15 @@ def check_echo(measured: Measurement, updates: list[dict[str, Any]], replies: li
     measured.duplicates = sum((got - expected).values())
 
 
-async def warm_up(server: Server, people_count: int, timeout: float) -> None:
-    warm = texts(people_count, 1, first=-1)
-    result = await server.exchange(warm, len(warm), timeout)
+async def warm_up(server: Server, plan: Plan) -> None:
+    warm = texts(plan.people, 1, first=-1)
+    result = await server.exchange(warm, len(warm), plan.patience)
     if len(result["replies"]) < len(warm):
-        raise RuntimeError(f"warm-up: {len(result['replies'])} of {len(warm)} replies within {timeout:.0f} s")
+        raise RuntimeError(f"warm-up: {len(result['replies'])} of {len(warm)} replies "
+                           f"within {plan.patience:.0f} s")
 
 
-async def run_aiogram(server: Server, people_count: int, messages: int, timeout: float) -> Measurement:
+async def run_aiogram(server: Server, plan: Plan) -> Measurement:
     bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(server.base)))
     dispatcher = Dispatcher()
 
@@ -322,74 +363,78 @@ async def run_aiogram(server: Server, people_count: int, messages: int, timeout:
 
     polling = asyncio.create_task(dispatcher.start_polling(bot, handle_signals=False, polling_timeout=1))
     try:
-        await warm_up(server, people_count, timeout)
-        updates = texts(people_count, messages)
-        measured, result, _ = await timed_window(server, "aiogram echo bot", updates, timeout)
-        check_echo(measured, updates, result["replies"])
+        await warm_up(server, plan)
+        updates = texts(plan.people, plan.messages)
+        measured, _, _ = await timed_window(server, "aiogram echo bot", updates, plan)
+        check_echo(measured, updates, (await server.settled())["replies"])
         return measured
     finally:
         await dispatcher.stop_polling()
         await asyncio.wait_for(polling, 10)
 
 
-async def run_ptb(server: Server, people_count: int, messages: int, timeout: float) -> Measurement:
+async def run_ptb(server: Server, plan: Plan, concurrency: int = 1) -> Measurement:
     async def echo(update: PtbUpdate, _context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.message is not None and update.message.text is not None:
             await update.message.reply_text(update.message.text)
 
-    application = (
-        Application.builder().token(TOKEN).base_url(f"{server.base}/bot").base_file_url(f"{server.base}/file/bot")
-        .concurrent_updates(True).build()
-    )
+    builder = (Application.builder().token(TOKEN).base_url(f"{server.base}/bot")
+               .base_file_url(f"{server.base}/file/bot"))
+    if concurrency > 1:
+        builder = builder.concurrent_updates(concurrency)
+    application = builder.build()
     application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
     async with application:
         assert application.updater is not None
         await application.updater.start_polling(timeout=1)
         await application.start()
         try:
-            await warm_up(server, people_count, timeout)
-            updates = texts(people_count, messages)
-            measured, result, _ = await timed_window(server, "python-telegram-bot echo bot", updates, timeout)
-            check_echo(measured, updates, result["replies"])
+            await warm_up(server, plan)
+            updates = texts(plan.people, plan.messages)
+            name = "python-telegram-bot echo bot" + (f" ({concurrency} at once)" if concurrency > 1 else "")
+            measured, _, _ = await timed_window(server, name, updates, plan)
+            check_echo(measured, updates, (await server.settled())["replies"])
             return measured
         finally:
             await application.updater.stop()
             await application.stop()
 
 
-async def onboard(server: Server, people_count: int, timeout: float) -> None:
-    """/start, language, consent for everyone, untimed; then one text each, which must get one reply."""
-    steps = [("/start", commands(people_count, "/start"), 1), ("lang:sq", presses(people_count, "lang:sq"), 2),
-             ("consent:yes", presses(people_count, "consent:yes"), 2)]
+async def onboard(server: Server, plan: Plan) -> None:
+    """/start, language, consent for everyone, untimed; then one question each, which gets one reply."""
+    steps = [("/start", commands(plan.people, "/start"), 1),
+             ("lang:sq", presses(plan.people, "lang:sq"), 2),
+             ("consent:yes", presses(plan.people, "consent:yes"), 2)]
     for label, updates, per_person in steps:
-        result = await server.exchange(updates, per_person * people_count, timeout)
-        if len(result["replies"]) < per_person * people_count:
-            raise RuntimeError(f"onboarding ({label}): {len(result['replies'])} of {per_person * people_count} "
-                               f"replies within {timeout:.0f} s")
-    warm = texts(people_count, 1, first=-1)
-    result = await server.exchange(warm, len(warm), timeout)
+        expected = per_person * plan.people
+        result = await server.exchange(updates, expected, plan.patience)
+        if len(result["replies"]) < expected:
+            raise RuntimeError(f"onboarding ({label}): {len(result['replies'])} of {expected} replies "
+                               f"within {plan.patience:.0f} s")
+    warm = texts(plan.people, 1, first=-1)
+    result = await server.exchange(warm, len(warm), plan.patience)
     if len(result["replies"]) != len(warm):
-        raise RuntimeError(f"the warm-up text got {len(result['replies'])} replies from {len(warm)} people; "
-                           "the bench needs questions that get exactly one reply each")
+        raise RuntimeError(f"the warm-up questions got {len(result['replies'])} replies from {len(warm)} "
+                           "people; the bench needs questions that get exactly one reply each")
 
 
 async def wait_recorded(app: Homeward, deadline: float) -> bool:
     """Until every outbox row has its send result committed (bounded by `deadline`)."""
+    unfinished = select(func.count()).select_from(OutboxItem).where(
+        OutboxItem.status.in_(("pending", "sending")))
     while time.monotonic() < deadline:
         await app.turns.wait_idle()
         async with app.db.sessions() as session:
-            open_rows = (await session.execute(
-                select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
-            )).scalar_one()
-        if open_rows == 0:
-            return True
+            if (await session.execute(unfinished)).scalar_one() == 0:
+                return True
         await asyncio.sleep(0.02)
     return False
 
 
-async def check_homeward(app: Homeward, measured: Measurement, ids: list[int], messages: int,
+async def check_homeward(app: Homeward, measured: Measurement, ids: list[int], plan: Plan,
                          replies: list[tuple[str, str, int]]) -> None:
     """Every timed update stored once and done; one reply per text reached the server and is recorded."""
+    sent_ids = [str(message_id) for _, _, message_id in replies]
     async with app.db.sessions() as session:
         inbound = Counter((await session.execute(
             select(Message.update_id).where(Message.direction == "in", Message.update_id.in_(ids))
@@ -398,55 +443,57 @@ async def check_homeward(app: Homeward, measured: Measurement, ids: list[int], m
             select(func.count()).select_from(InboxUpdate)
             .where(InboxUpdate.update_id.in_(ids), InboxUpdate.status == "done")
         )).scalar_one()
-        unsent_out = (await session.execute(
-            select(func.count()).select_from(Message)
-            .where(Message.direction == "out", (Message.status != "sent") | Message.channel_message_id.is_(None))
+        unsent_lines = (await session.execute(
+            select(func.count()).select_from(Message).where(
+                Message.direction == "out", (Message.status != "sent") | Message.channel_message_id.is_(None))
         )).scalar_one()
-        unsent_outbox = (await session.execute(
+        unsent_rows = (await session.execute(
             select(func.count()).select_from(OutboxItem).where(OutboxItem.status != "sent")
         )).scalar_one()
-        recorded_ids = Counter((await session.execute(
-            select(Message.channel_message_id).where(Message.direction == "out", Message.channel_message_id.in_(
-                [str(message_id) for _, _, message_id in replies]))
+        recorded = set((await session.execute(
+            select(Message.channel_message_id).where(Message.direction == "out",
+                                                     Message.channel_message_id.in_(sent_ids))
         )).scalars().all())
     per_chat = Counter(chat for chat, _, _ in replies)
-    chats = {str(FIRST_USER_ID + i) for i in range(len(ids) // messages)}
-    lost_replies = sum(max(0, messages - per_chat[c]) for c in chats)
-    duplicate_replies = sum(max(0, n - messages) for c, n in per_chat.items() if c in chats)
-    duplicate_replies += sum(n for c, n in per_chat.items() if c not in chats)
+    chats = {str(FIRST_USER_ID + i) for i in range(plan.people)}
+    short = sum(max(0, plan.messages - per_chat[c]) for c in chats)
+    extra = sum(max(0, n - plan.messages) if c in chats else n for c, n in per_chat.items())
     missing_in = len(set(ids) - set(inbound))
     not_done = len(ids) - done
-    not_recorded = len(replies) - sum(1 for _, _, m in replies if recorded_ids[str(m)])
-    measured.lost = missing_in + lost_replies + max(unsent_out, unsent_outbox, not_recorded) + max(0, not_done - missing_in)
-    measured.duplicates = sum(n - 1 for n in inbound.values()) + duplicate_replies
-    for label, value in (("timed updates not in the transcript", missing_in), ("inbox rows not done", not_done),
-                         ("chats short of replies", lost_replies), ("reply lines not recorded as sent", unsent_out),
-                         ("outbox rows not sent", unsent_outbox), ("replies without a recorded message id",
-                                                                   not_recorded)):
-        if value:
-            measured.notes.append(f"{label}: {value}")
+    unrecorded = sum(1 for m in sent_ids if m not in recorded)
+    # A message lost on the way in also shows up as a missing reply: count it once.
+    measured.lost = max(missing_in, not_done, short) + max(unsent_lines, unsent_rows, unrecorded)
+    measured.duplicates = sum(n - 1 for n in inbound.values()) + extra
+    findings = {
+        "timed updates not in the transcript": missing_in, "inbox rows not done": not_done,
+        "replies missing at the server": short, "transcript replies not recorded as sent": unsent_lines,
+        "outbox rows not sent": unsent_rows, "replies without a recorded message id": unrecorded,
+    }
+    measured.notes.extend(f"{label}: {value}" for label, value in findings.items() if value)
 
 
-async def run_homeward(server: Server, database_url: str, label: str, people_count: int, messages: int,
-                       timeout: float, data_dir: Path) -> Measurement:
+async def run_homeward(server: Server, plan: Plan, database_url: str, label: str,
+                       data_dir: Path) -> Measurement:
     settings = Settings(
-        database_url=database_url, telegram_token=TOKEN, telegram_api_base=server.base, secret_key="bench-secret-key",
-        data_dir=data_dir, poll_timeout_seconds=1, flood_messages=FLOOD_MESSAGES, _env_file=None,  # type: ignore[call-arg]
-        **FAST_PACING,
+        database_url=database_url, telegram_token=TOKEN, telegram_api_base=server.base,
+        secret_key="bench-secret-key", data_dir=data_dir, poll_timeout_seconds=1,
+        rate_chat_per_second=RATE_CHAT_PER_SECOND, rate_chat_burst=RATE_CHAT_BURST,
+        rate_global_per_second=RATE_GLOBAL_PER_SECOND, flood_messages=FLOOD_MESSAGES,
+        _env_file=None,  # type: ignore[call-arg]
     )
     app = Homeward(settings)
     await app.start()
     try:
-        await onboard(server, people_count, timeout)
-        await wait_recorded(app, time.monotonic() + timeout)
-        updates = texts(people_count, messages)
-        measured, result, ids = await timed_window(server, f"Homeward on {label}", updates, timeout)
+        await onboard(server, plan)
+        await wait_recorded(app, time.monotonic() + plan.patience)
+        updates = texts(plan.people, plan.messages)
+        measured, result, ids = await timed_window(server, f"Homeward on {label}", updates, plan)
         if result["last_reply_at"] is not None:
-            if await wait_recorded(app, time.monotonic() + timeout):
+            if await wait_recorded(app, time.monotonic() + plan.patience):
                 measured.recorded_after = max(0.0, time.monotonic() - result["last_reply_at"])
             else:
-                measured.notes.append("send results still not recorded at the timeout")
-        await check_homeward(app, measured, ids, messages, result["replies"])
+                measured.notes.append("send results still not recorded at the deadline")
+        await check_homeward(app, measured, ids, plan, (await server.settled())["replies"])
         return measured
     finally:
         await app.stop()
@@ -468,19 +515,23 @@ def _ratio(ours: Measurement, base: Measurement) -> float:
     return ours.rate / base.rate if base.rate else 0.0
 
 
-def report(results: list[Measurement], people_count: int, messages: int) -> str:
+def report(results: list[Measurement], plan: Plan, load: float) -> str:
+    pacing = (f"rate_chat_per_second={RATE_CHAT_PER_SECOND:g}, rate_chat_burst={RATE_CHAT_BURST}, "
+              f"rate_global_per_second={RATE_GLOBAL_PER_SECOND:g}")
     lines = [
-        f"{people_count} chats x {messages} messages = {people_count * messages} timed replies per bot; "
+        f"{plan.people} chats x {plan.messages} messages = {plan.replies} timed replies per bot; "
         "fake Bot API server in its own process; clock from the first getUpdates to the last reply",
         f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}, "
         f"aiogram {version('aiogram')}, python-telegram-bot {version('python-telegram-bot')}, "
-        f"SQLAlchemy {version('sqlalchemy')}",
-        "Homeward's pacing raised for this comparison (the echo bots do not pace): "
-        + ", ".join(f"{k}={v:g}" for k, v in FAST_PACING.items())
-        + f", flood_messages={FLOOD_MESSAGES} (defaults: 1/s per chat, burst 3, 25/s overall, flood 20 in 10 s)",
+        f"SQLAlchemy {version('sqlalchemy')}; load average before the run {load:.2f} (other work on the "
+        "machine slows every bot)",
+        f"Homeward's pacing raised for this comparison (the echo bots do not pace): {pacing}, "
+        f"flood_messages={FLOOD_MESSAGES}",
+        "  (Homeward's defaults: 1 message/s per chat with a burst of 3, 25/s overall, flood note after 20 "
+        "messages in 10 s)",
         "",
-        f"{'':36} {'replies/s':>10} {'seconds':>8} {'bot CPU':>8} {'server CPU':>10} {'lost':>5} {'dup':>4}"
-        f" {'recorded':>9}",
+        f"{'':36} {'replies/s':>10} {'seconds':>8} {'bot CPU':>8} {'server CPU':>10} {'lost':>5} "
+        f"{'dup':>4} {'recorded':>9}",
     ]
     for m in results:
         recorded = f"+{m.recorded_after * 1000:.0f} ms" if m.recorded_after is not None else ""
@@ -489,43 +540,34 @@ def report(results: list[Measurement], people_count: int, messages: int) -> str:
         lines.extend(f"    ! {note}" for note in m.notes)
     aiogram = results[0]
     lines.append("")
-    for m in results[1:]:
-        lines.append(f"ratio {m.name} / aiogram echo bot: {_ratio(m, aiogram):.2f}x")
+    lines.extend(f"ratio {m.name} / aiogram echo bot: {_ratio(m, aiogram):.2f}x" for m in results[1:])
     sqlite = next((m for m in results if m.name == "Homeward on SQLite"), None)
     if sqlite is not None:
         met = "met" if _ratio(sqlite, aiogram) >= 0.5 else "NOT met"
-        lines.append(f"target Homeward on SQLite >= 0.5x aiogram echo bot: {met}")
-    lines.append(f"lost: {sum(m.lost for m in results)}  duplicates: {sum(m.duplicates for m in results)}")
+        lines.append(f"target Homeward on SQLite >= 0.5x the aiogram echo bot: {met}")
+    lines.append(f"lost: {sum(m.lost for m in results)}")
+    lines.append(f"duplicates: {sum(m.duplicates for m in results)}")
     return "\n".join(lines)
 
 
-async def run(args: argparse.Namespace) -> list[Measurement]:
+async def run(plan: Plan, postgres: str | None, ptb_concurrency: int) -> list[Measurement]:
     server = Server()
     await server.start()
     results: list[Measurement] = []
     try:
-        results.append(await run_aiogram(server, args.people, args.messages, args.timeout))
-        results.append(await run_ptb(server, args.people, args.messages, args.timeout))
+        results.append(await run_aiogram(server, plan))
+        results.append(await run_ptb(server, plan, ptb_concurrency))
         with tempfile.TemporaryDirectory(prefix="homeward-bench-") as folder:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'homeward.db'}"
             await upgrade_async(url)
-            results.append(await run_homeward(server, url, "SQLite", args.people, args.messages, args.timeout,
-                                              Path(folder) / "data"))
-            if args.postgres:
-                await reset_postgres(args.postgres)
-                results.append(await run_homeward(server, args.postgres, "PostgreSQL", args.people, args.messages,
-                                                  args.timeout, Path(folder) / "data"))
+            data = Path(folder) / "data"
+            results.append(await run_homeward(server, plan, url, "SQLite", data))
+            if postgres:
+                await reset_postgres(postgres)
+                results.append(await run_homeward(server, plan, postgres, "PostgreSQL", data))
     finally:
         server.stop()
     return results
-
-
-def _with_deadline(seconds: float, coroutine: Callable[[], Coroutine[Any, Any, list[Measurement]]],
-                   ) -> list[Measurement]:
-    async def bounded() -> list[Measurement]:
-        return await asyncio.wait_for(coroutine(), seconds)
-
-    return asyncio.run(bounded())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -533,21 +575,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--people", type=int, default=200, help="distinct private chats (default 200)")
     parser.add_argument("--messages", type=int, default=5, help="timed texts per person (default 5)")
     parser.add_argument("--postgres", metavar="URL",
-                        help="also run Homeward on this PostgreSQL database (its public schema is dropped first)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds one exchange may take (default 120)")
-    parser.add_argument("--json", action="store_true", help="print the figures as one JSON object instead")
+                        help="also run Homeward on this PostgreSQL database (its public schema is dropped)")
+    parser.add_argument("--ptb-concurrency", type=int, default=1,
+                        help="python-telegram-bot's concurrent_updates (default 1, as PTB itself)")
+    parser.add_argument("--timeout", type=float, default=120.0,
+                        help="seconds one exchange of updates and replies may take (default 120)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON instead")
     args = parser.parse_args(argv)
-    if args.people < 1 or args.messages < 1:
-        parser.error("--people and --messages must be at least 1")
-    # Every step is bounded by --timeout; the whole run by a generous multiple of it.
-    results = _with_deadline(args.timeout * 12, lambda: run(args))
+    if args.people < 1 or args.messages < 1 or args.ptb_concurrency < 1 or args.timeout <= 0:
+        parser.error("--people, --messages, --ptb-concurrency and --timeout must be positive")
+    plan = Plan(args.people, args.messages, args.timeout)
+
+    async def bounded() -> list[Measurement]:
+        # Every exchange is bounded by --timeout; the whole run (about ten exchanges) by a multiple of it.
+        return await asyncio.wait_for(run(plan, args.postgres, args.ptb_concurrency), args.timeout * 15)
+
+    load = os.getloadavg()[0]
+    results = asyncio.run(bounded())
     if args.json:
-        print(json.dumps([{"name": m.name, "replies_per_second": round(m.rate, 1), "seconds": round(m.seconds, 3),
-                           "lost": m.lost, "duplicates": m.duplicates, "notes": m.notes} for m in results]))
+        print(json.dumps([{"name": m.name, "replies_per_second": round(m.rate, 1),
+                           "seconds": round(m.seconds, 3), "lost": m.lost, "duplicates": m.duplicates,
+                           "notes": m.notes} for m in results]))
     else:
-        print(report(results, args.people, args.messages))
-    bad = any(m.lost or m.duplicates or m.notes for m in results)
-    return 1 if bad else 0
+        print(report(results, plan, load))
+    return 1 if any(m.lost or m.duplicates or m.notes for m in results) else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import logging
 import os
 import socket
 from contextlib import suppress
+from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot
@@ -72,12 +73,14 @@ class Homeward:
             self.bot = telegram.make_bot(settings.telegram_token, settings.telegram_api_base)
             self.senders[telegram.CHANNEL] = telegram.TelegramSender(self.bot)
         pacer = Pacer(settings.rate_global_per_second, settings.rate_chat_per_second, settings.rate_chat_burst,
-                      settings.rate_group_per_minute)
+                      settings.rate_group_per_minute, global_burst=settings.rate_global_burst)
         self.limiter: Limiter = (RedisLimiter(settings.redis_url, pacer) if settings.redis_url
                                  else LocalLimiter(pacer))
         self.delivery = Delivery(
             self.db, self.senders, self.clock, self.limiter,
-            worker_id=f"{socket.gethostname()}:{os.getpid()}", backoff_first=settings.retry_first_seconds,
+            worker_id=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
+            concurrency=settings.delivery_concurrency, backoff_first=settings.retry_first_seconds,
+            lease=timedelta(seconds=settings.delivery_lease_seconds),
         )
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
         self.webchat = webchat.WebChatSender()

@@ -46,7 +46,8 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.server import serve
 
-    asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=True)))
+    intake = not args.console_only  # beside a `homeward bot` process, the console must not poll as well
+    asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=True, intake=intake)))
     return 0
 
 
@@ -119,6 +120,8 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="everything in one process: console, web chat, Telegram, delivery")
+    serve.add_argument("--console-only", action="store_true",
+                       help="console and web chat (with delivery), no Telegram intake: beside `homeward bot`")
     serve.set_defaults(func=cmd_serve)
     bot = sub.add_parser("bot", help="the Telegram channel with the engine and delivery")
     bot.add_argument("--webhook", action="store_true", help="receive updates by webhook instead of polling")

@@ -20,9 +20,9 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, bindparam, exists, select, update
+from sqlalchemy import Table, and_, bindparam, exists, select, update
 from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, RetryLater, Sent, SendError, Transient
@@ -366,7 +366,7 @@ class Delivery:
 
     async def _apply_sent(self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
                           ) -> None:
-        outbox, messages = OutboxItem.__table__, Message.__table__
+        outbox, messages = cast(Table, OutboxItem.__table__), cast(Table, Message.__table__)
         await session.execute(
             update(outbox).where(outbox.c.id == bindparam("row_id")),
             [{"row_id": item.id, "status": "sent", "sent_at": now, "attempts": item.attempts + 1,

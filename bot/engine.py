@@ -8,6 +8,7 @@ A turn that already ran (same inbox row, e.g. a redelivered update) changes noth
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -27,11 +28,12 @@ from bot.outbox import queue_call, queue_reply
 from bot.services import Services
 from bot.text import fold
 from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message, OutboxItem
-from db.session import Database
+from db.session import Database, database_away
 from handlers.routes import Router
 from handlers.turn import Inbound, Turn
 
 log = logging.getLogger(__name__)
+DATABASE_RETRIES = 6  # about 13 s of a lost database connection before a turn counts as failed
 
 
 class Decoder(Protocol):
@@ -78,6 +80,7 @@ class Engine:
         processes: a per-chat advisory lock, and running any earlier pending update of the chat
         first, keep that chat's turns in order across processes.
         """
+        attempt = 0
         while True:
             started = time.perf_counter()
             target = inbox_id
@@ -89,8 +92,16 @@ class Engine:
                 self.turn_seconds.append(time.perf_counter() - started)
                 log.debug("turn done", extra={"inbox_id": target, "ms": round(self.turn_seconds[-1] * 1000, 2)})
             except Exception as exc:
+                if database_away(exc) and attempt < DATABASE_RETRIES:
+                    # The whole turn rolled back (or committed, and then finds its row done): run it again.
+                    log.warning("database connection lost during a turn; retrying",
+                                extra={"inbox_id": target})
+                    await asyncio.sleep(0.2 * 2**attempt)
+                    attempt += 1
+                    continue
                 log.exception("turn failed", extra={"inbox_id": target})
                 await self._record_failure(target, exc)
+            attempt = 0
             self.on_queued()
             if target == inbox_id:
                 return

@@ -42,12 +42,19 @@ class Pacer:
     chat_rate: float = 1.0
     chat_burst: int = 3
     group_per_minute: int = 20
+    # Messages the global bucket may send at once after a quiet spell; None: a fifth of the rate. Keep
+    # rate + burst at or under the channel's limit (25 + 5 = Telegram's 30) and no second holds more.
+    global_burst: float | None = None
     paused_until: float = 0.0
     _global: TokenBucket = field(init=False)
     _chats: dict[str, TokenBucket] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._global = TokenBucket(self.global_rate, max(1.0, self.global_rate / 5))
+        self._global = TokenBucket(self.global_rate, self.global_capacity)
+
+    @property
+    def global_capacity(self) -> float:
+        return max(1.0, self.global_rate / 5 if self.global_burst is None else self.global_burst)
 
     def _chat(self, chat_id: str, now: float) -> TokenBucket:
         bucket = self._chats.get(chat_id)

@@ -11,9 +11,14 @@ under the global limit.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Protocol
 
+from redis.exceptions import RedisError
+
 from bot.pacing import Pacer
+
+log = logging.getLogger(__name__)
 
 
 class Limiter(Protocol):
@@ -89,18 +94,35 @@ class RedisLimiter:
         self.prefix = prefix
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._pause = self.redis.register_script(_PAUSE)
+        # Fallback while Redis is unreachable: this process's own limits, a third of the global rate.
+        self._local = LocalLimiter(Pacer(max(1.0, pacer.global_rate / 3), pacer.chat_rate, pacer.chat_burst,
+                                         pacer.group_per_minute))
+        self._degraded = False
 
     async def acquire(self, chat_id: str) -> tuple[float, str]:
         group = chat_id.startswith("-")
         chat_rate = self.pacer.group_per_minute / 60 if group else self.pacer.chat_rate
         chat_capacity = 1 if group else self.pacer.chat_burst
         keys = [f"{self.prefix}:global", f"{self.prefix}:chat:{chat_id}", f"{self.prefix}:pause"]
-        args = [self.pacer.global_rate, max(1.0, self.pacer.global_rate / 5), chat_rate, chat_capacity]
-        scope, _, wait = (await self._acquire(keys=keys, args=args)).decode().partition(":")
+        args = [self.pacer.global_rate, self.pacer.global_capacity, chat_rate, chat_capacity]
+        try:
+            answer = await self._acquire(keys=keys, args=args)
+        except (RedisError, OSError):
+            # Redis away: keep sending within this process's own share of the limits, and say so once.
+            if not self._degraded:
+                log.warning("shared rate limit unavailable; pacing within this process")
+                self._degraded = True
+            return await self._local.acquire(chat_id)
+        self._degraded = False
+        scope, _, wait = answer.decode().partition(":")
         return float(wait), scope
 
     async def pause(self, seconds: float) -> None:
-        await self._pause(keys=[f"{self.prefix}:pause"], args=[seconds])
+        await self._local.pause(seconds)
+        try:
+            await self._pause(keys=[f"{self.prefix}:pause"], args=[seconds])
+        except (RedisError, OSError):
+            log.warning("shared rate limit unavailable; the pause holds in this process only")
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -11,11 +11,33 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from db.encryption import Keyring, attach
+
+
+def database_away(exc: BaseException) -> bool:
+    """The connection was lost or left unusable (server restarted, connection terminated): retry the work.
+
+    A connection terminated in the middle of a statement can also surface as the driver's internal
+    or interface error on the next statement, before the pool has noticed and replaced it.
+    """
+    if isinstance(exc, DBAPIError):
+        lost = OperationalError | InterfaceError | InternalError
+        return bool(exc.connection_invalidated) or isinstance(exc, lost)
+    return isinstance(exc, ConnectionError)
+
+
+async def first_in_line(session: AsyncSession, name: str) -> bool:
+    """On PostgreSQL, whether this transaction holds the lock called `name` (until it ends); another
+    process holding it means that process is doing this work now. SQLite serves one process: always."""
+    if session.get_bind().dialect.name == "sqlite":
+        return True
+    taken = await session.execute(select(func.pg_try_advisory_xact_lock(func.hashtextextended(name, 0))))
+    return bool(taken.scalar_one())
 
 
 def is_sqlite(url: str) -> bool:

@@ -8,16 +8,18 @@ import os
 import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bot.app import Homeward
-from bot.config import Settings
-import db.staff  # noqa: F401  (the console's tables are part of the schema under test)
+import db.staff
 import db.youth  # noqa: F401  (the youth programme's tables, likewise)
+from bot.app import Homeward
+from bot.clock import FixedClock
+from bot.config import Settings
 from db.migrate import upgrade
 from db.models import Base
 from db.session import create_engine
@@ -96,6 +98,22 @@ async def homeward(settings: Settings) -> AsyncIterator[Homeward]:
     app = Homeward(settings)
     await app.start()
     yield app
+    await app.stop()
+
+
+@pytest.fixture
+def start_at() -> datetime:
+    """When a `clocked` test begins; a module overrides it for the season its story needs."""
+    return datetime(2026, 5, 10, 11, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def clocked(settings: Settings, start_at: datetime) -> AsyncIterator[tuple[Homeward, FixedClock]]:
+    """A running Homeward on a clock the test moves (schedules, reminders, deadlines)."""
+    clock = FixedClock(start_at)
+    app = Homeward(settings, clock=clock)
+    await app.start()
+    yield app, clock
     await app.stop()
 
 

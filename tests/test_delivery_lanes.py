@@ -137,3 +137,15 @@ async def test_a_429_pauses_all_sending(homeward: Homeward) -> None:
     await limiter.pause(0.5)
     wait, scope = await limiter.acquire("42")
     assert scope == "pause" and 0.3 < wait <= 0.5
+
+
+async def test_sending_goes_on_when_redis_is_unreachable() -> None:
+    limiter = RedisLimiter("redis://127.0.0.1:9/0", Pacer(global_rate=30, chat_rate=1, chat_burst=1))
+    try:
+        waits = [await limiter.acquire(str(chat)) for chat in range(12)]
+        assert waits[0] == (0.0, "")  # sent, within this process's own share of the limit
+        assert sum(1 for wait, _ in waits if wait == 0) <= 10 + 2  # a third of 30 a second, plus a burst
+        await limiter.pause(1.0)
+        assert (await limiter.acquire("99"))[1] == "pause"
+    finally:
+        await limiter.close()

@@ -8,7 +8,6 @@ import asyncio
 import csv
 import io
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -31,12 +30,8 @@ COHORT_STARTS = date(2026, 6, 1)
 
 
 @pytest.fixture
-async def clocked(settings: Settings) -> AsyncIterator[tuple[Homeward, FixedClock]]:
-    clock = FixedClock(START)
-    app = Homeward(settings, clock=clock)
-    await app.start()
-    yield app, clock
-    await app.stop()
+def start_at() -> datetime:
+    return START
 
 
 async def _signed_up(

@@ -4,7 +4,6 @@ told kindly where else to look, dates of birth refused clearly, municipalities f
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -23,12 +22,8 @@ START = datetime(2026, 5, 10, 11, 0, tzinfo=UTC)  # 13:00 in Prishtina
 
 
 @pytest.fixture
-async def clocked(settings: Settings) -> AsyncIterator[tuple[Homeward, FixedClock]]:
-    clock = FixedClock(START)
-    app = Homeward(settings, clock=clock)
-    await app.start()
-    yield app, clock
-    await app.stop()
+def start_at() -> datetime:
+    return START
 
 
 def _labels(fake: FakeBotApi, person: Person) -> list[str]:

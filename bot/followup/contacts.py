@@ -17,7 +17,7 @@ from bot.followup.schedule import Policy, into_window, plan_waves
 from bot.i18n import Translations
 from bot.outbox import LANE_FOLLOWUP, queue_reply
 from db.models import Beneficiary, Conversation, FollowupContact, Submission
-from db.session import Database
+from db.session import Database, first_in_line
 from handlers.turn import Button, Reply
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,8 @@ class FollowupScheduler:
         now: datetime = self.clock.now()  # type: ignore[attr-defined]
         counts = {"invited": 0, "reminded": 0, "expired": 0, "skipped": 0}
         async with self.db.transaction() as session:
+            if not await first_in_line(session, "homeward:followup-pass"):
+                return counts  # another process is running this pass right now
             due = (await session.execute(
                 select(FollowupContact).where(FollowupContact.status.in_(("planned", "sent")))
                 .where((FollowupContact.due_at <= now) | (FollowupContact.expires_at <= now))

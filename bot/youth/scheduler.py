@@ -20,7 +20,7 @@ from bot.followup.schedule import KOSOVO, Policy, into_window
 from bot.i18n import Translations, Translator
 from bot.youth.enrolments import name_in, offers_due
 from bot.youth.notices import send, status_line
-from db.session import Database
+from db.session import Database, first_in_line
 from db.youth import Cohort, Enrolment, Programme
 from handlers.turn import Button, Reply
 
@@ -56,6 +56,8 @@ class YouthScheduler:
         if into_window(now, self.policy) != now:
             return counts  # night in Kosovo: nothing goes out until the window opens
         async with self.db.transaction() as session:
+            if not await first_in_line(session, "homeward:youth-pass"):
+                return counts  # another process is running this pass right now
             await self._expire(session, now, counts)
             await self._offer(session, now, counts)
             await self._remind(session, now, counts)
