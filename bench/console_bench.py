@@ -58,9 +58,7 @@ WORDS = (
 ).split()
 RARE = [("лична карта", 150), ("shëndetësi", 1500)]
 ADMIN = Staff(id=1, name="ada", role="admin", municipalities=(), locale=None, csrf="", session_id="")
-LIMITED = Staff(
-    id=2, name="amra", role="caseworker", municipalities=("Prizren",), locale=None, csrf="", session_id=""
-)
+LIMITED = Staff(id=2, name="amra", role="caseworker", municipalities=("Prizren",), locale=None, csrf="", session_id="")
 
 
 def people_rows(n: int, rng: random.Random) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -139,8 +137,7 @@ PEOPLE_COLS = (
     "consent_at, consent_locale, municipality, opted_out, blocked, created_at, last_contact_at"
 )
 CONV_COLS = (
-    "id, beneficiary_id, mode, state, urgent, needs_human, assignee_id, labels, created_at, updated_at, "
-    "last_message_at"
+    "id, beneficiary_id, mode, state, urgent, needs_human, assignee_id, labels, created_at, updated_at, last_message_at"
 )
 MSG_COLS = "id, conversation_id, direction, author, kind, text, norm_text, status, created_at"
 
@@ -176,9 +173,7 @@ async def load_postgres(url: str, people: list[Any], conversations: list[Any], m
             ("conversations", CONV_COLS, conversations),
             ("messages", MSG_COLS, messages),
         ):
-            await conn.copy_records_to_table(
-                table, records=rows, columns=[c.strip() for c in cols.split(",")]
-            )
+            await conn.copy_records_to_table(table, records=rows, columns=[c.strip() for c in cols.split(",")])
         await conn.execute(PG_DDL[1])  # the GIN index, built once after the load
         await conn.execute("VACUUM ANALYZE")
     finally:
@@ -254,9 +249,7 @@ def report(name: str, rows: list[tuple[str, float, float, float, float]], load_s
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)

@@ -125,9 +125,15 @@ class MeasuringBotApi(FakeBotApi):
             self._sent_event.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._sent_event.wait(), 0.01)
-        return {"sends": self.sends, "first_send": self.first_send, "last_send": self.last_send,
-                "throttled": self.throttled, "pushed_at": self.pushed_at, "first_reply": self.first_reply,
-                "per_chat": dict(self.per_chat)}
+        return {
+            "sends": self.sends,
+            "first_send": self.first_send,
+            "last_send": self.last_send,
+            "throttled": self.throttled,
+            "pushed_at": self.pushed_at,
+            "first_reply": self.first_reply,
+            "per_chat": dict(self.per_chat),
+        }
 
 
 def serve(conn: Connection) -> None:
@@ -232,9 +238,17 @@ class WaveResult:
 
 
 def _settings(database_url: str, base: str, data_dir: Path, **extra: Any) -> Settings:
-    return Settings(database_url=database_url, telegram_token=TOKEN, telegram_api_base=base,
-                    secret_key="bench-secret-key", data_dir=data_dir, poll_timeout_seconds=1,
-                    log_level="WARNING", _env_file=None, **extra)  # type: ignore[call-arg]
+    return Settings(
+        database_url=database_url,
+        telegram_token=TOKEN,
+        telegram_api_base=base,
+        secret_key="bench-secret-key",
+        data_dir=data_dir,
+        poll_timeout_seconds=1,
+        log_level="WARNING",
+        _env_file=None,
+        **extra,
+    )  # type: ignore[call-arg]
 
 
 async def queue_wave(app: Homeward, first_chat: int, count: int) -> None:
@@ -242,24 +256,51 @@ async def queue_wave(app: Homeward, first_chat: int, count: int) -> None:
     now = Clock().now()
     async with app.db.transaction() as session:  # one commit: the whole wave becomes due at once
         for start in range(0, count, 500):
-            people = [Beneficiary(channel="telegram", channel_ref=secrets.token_hex(20), consent="given",
-                                  opted_out=False, blocked=False, created_at=now, chat_id=str(first_chat + i),
-                                  locale="sq")
-                      for i in range(start, min(start + 500, count))]
+            people = [
+                Beneficiary(
+                    channel="telegram",
+                    channel_ref=secrets.token_hex(20),
+                    consent="given",
+                    opted_out=False,
+                    blocked=False,
+                    created_at=now,
+                    chat_id=str(first_chat + i),
+                    locale="sq",
+                )
+                for i in range(start, min(start + 500, count))
+            ]
             session.add_all(people)
             await session.flush()
-            talks = [Conversation(beneficiary_id=p.id, mode="bot", state={}, urgent=False, needs_human=False,
-                                  labels=[], created_at=now, updated_at=now) for p in people]
+            talks = [
+                Conversation(
+                    beneficiary_id=p.id,
+                    mode="bot",
+                    state={},
+                    urgent=False,
+                    needs_human=False,
+                    labels=[],
+                    created_at=now,
+                    updated_at=now,
+                )
+                for p in people
+            ]
             session.add_all(talks)
             await session.flush()
             for person, talk in zip(people, talks, strict=True):
-                queue_reply(session, person=person, conversation=talk, chat_id=person.chat_id or "",
-                            reply=Reply("Pershendetje! Është koha për pyetjet e ndjekjes (3 muaj)."), now=now,
-                            lane=LANE_FOLLOWUP)
+                queue_reply(
+                    session,
+                    person=person,
+                    conversation=talk,
+                    chat_id=person.chat_id or "",
+                    reply=Reply("Pershendetje! Është koha për pyetjet e ndjekjes (3 muaj)."),
+                    now=now,
+                    lane=LANE_FOLLOWUP,
+                )
 
 
-async def run_wave(app: Homeward, server: Server, first_chat: int, probes: int = 0,
-                   probe_user: int = 0) -> tuple[WaveResult, list[float]]:
+async def run_wave(
+    app: Homeward, server: Server, first_chat: int, probes: int = 0, probe_user: int = 0
+) -> tuple[WaveResult, list[float]]:
     """Queue a wave and start it, with live probes meanwhile; the wave's figures and the probes' latencies."""
     await server.limits(SERVER_GLOBAL, SERVER_CHAT)
     await queue_wave(app, first_chat, WAVE)
@@ -273,12 +314,18 @@ async def run_wave(app: Homeward, server: Server, first_chat: int, probes: int =
         person.says("/start")
         await server.push(batch.updates[-1:])
     stats = await server.wait(WAVE + probes, seconds=120)
-    latencies = [stats["first_reply"][str(p.id)] - stats["pushed_at"][str(p.id)]
-                 for p in people if str(p.id) in stats["first_reply"]]
-    result = WaveResult(seconds=(stats["last_send"] or started) - started,
-                        first_to_last=(stats["last_send"] or 0) - (stats["first_send"] or 0),
-                        sends=stats["sends"], throttled_server=stats["throttled"],
-                        throttled_bot=app.delivery.throttled - throttled_before)
+    latencies = [
+        stats["first_reply"][str(p.id)] - stats["pushed_at"][str(p.id)]
+        for p in people
+        if str(p.id) in stats["first_reply"]
+    ]
+    result = WaveResult(
+        seconds=(stats["last_send"] or started) - started,
+        first_to_last=(stats["last_send"] or 0) - (stats["first_send"] or 0),
+        sends=stats["sends"],
+        throttled_server=stats["throttled"],
+        throttled_bot=app.delivery.throttled - throttled_before,
+    )
     return result, latencies
 
 
@@ -291,8 +338,11 @@ async def live_latency_alone(app: Homeward, server: Server, probes: int, probe_u
         person.says("/start")
         await server.push(batch.updates[-1:])
     stats = await server.wait(probes, seconds=60)
-    return [stats["first_reply"][str(p.id)] - stats["pushed_at"][str(p.id)]
-            for p in people if str(p.id) in stats["first_reply"]]
+    return [
+        stats["first_reply"][str(p.id)] - stats["pushed_at"][str(p.id)]
+        for p in people
+        if str(p.id) in stats["first_reply"]
+    ]
 
 
 def _quantile(values: list[float], q: float) -> float:
@@ -303,8 +353,9 @@ def _quantile(values: list[float], q: float) -> float:
 async def waves(database_url: str, server: Server, margin: float, workdir: Path) -> list[str]:
     rate = SERVER_GLOBAL * (1 - margin)
     burst = 3.0  # a few tokens absorb event-loop jitter; the rest of the margin, sends bunching on the way
-    settings = _settings(database_url, server.base, workdir / "wave", rate_global_per_second=rate,
-                         rate_global_burst=burst)
+    settings = _settings(
+        database_url, server.base, workdir / "wave", rate_global_per_second=rate, rate_global_burst=burst
+    )
     app = Homeward(settings)
     await app.start(polling=True)
     try:
@@ -323,9 +374,9 @@ async def waves(database_url: str, server: Server, margin: float, workdir: Path)
         f"    delivered {alone.sends}, 429s answered by the server {alone.throttled_server}, "
         f"seen by Homeward {alone.throttled_bot} (target 0)",
         f"(b) live latency, /start → reply on the server: without a wave "
-        f"p50 {_quantile(idle, .5) * ms:.0f} ms, p99 {_quantile(idle, .99) * ms:.0f} ms ({len(idle)} people)",
-        f"    during a {WAVE}-message wave: p50 {_quantile(latencies, .5) * ms:.0f} ms, "
-        f"p99 {_quantile(latencies, .99) * ms:.0f} ms, "
+        f"p50 {_quantile(idle, 0.5) * ms:.0f} ms, p99 {_quantile(idle, 0.99) * ms:.0f} ms ({len(idle)} people)",
+        f"    during a {WAVE}-message wave: p50 {_quantile(latencies, 0.5) * ms:.0f} ms, "
+        f"p99 {_quantile(latencies, 0.99) * ms:.0f} ms, "
         f"max {max(latencies, default=float('nan')) * ms:.0f} ms "
         f"({len(latencies)} of 80 answered); the wave itself took {under.seconds:.2f} s, "
         f"429s {under.throttled_server}",
@@ -349,18 +400,34 @@ def bot_processes(count: int, database_url: str, base: str, workdir: Path) -> It
     env_base = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
     try:
         for index, port in enumerate(ports):
-            env = {**env_base, "PYTHONPATH": str(ROOT), "HOMEWARD_DATABASE_URL": database_url,
-                   "HOMEWARD_TELEGRAM_TOKEN": TOKEN, "HOMEWARD_TELEGRAM_API_BASE": base,
-                   "HOMEWARD_WEBHOOK_URL": f"http://127.0.0.1:{port}",
-                   "HOMEWARD_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                   "HOMEWARD_SECRET_KEY": "bench-secret-key", "HOMEWARD_DATA_DIR": str(workdir / "data"),
-                   "HOMEWARD_CONSOLE_PORT": str(port), "HOMEWARD_WORKER_ID": f"bench-{index}",
-                   "HOMEWARD_RATE_GLOBAL_PER_SECOND": "1000000", "HOMEWARD_RATE_CHAT_PER_SECOND": "10000",
-                   "HOMEWARD_RATE_CHAT_BURST": "10000", "HOMEWARD_FLOOD_MESSAGES": "10000",
-                   "HOMEWARD_LOG_LEVEL": "WARNING"}
+            env = {
+                **env_base,
+                "PYTHONPATH": str(ROOT),
+                "HOMEWARD_DATABASE_URL": database_url,
+                "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
+                "HOMEWARD_TELEGRAM_API_BASE": base,
+                "HOMEWARD_WEBHOOK_URL": f"http://127.0.0.1:{port}",
+                "HOMEWARD_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                "HOMEWARD_SECRET_KEY": "bench-secret-key",
+                "HOMEWARD_DATA_DIR": str(workdir / "data"),
+                "HOMEWARD_CONSOLE_PORT": str(port),
+                "HOMEWARD_WORKER_ID": f"bench-{index}",
+                "HOMEWARD_RATE_GLOBAL_PER_SECOND": "1000000",
+                "HOMEWARD_RATE_CHAT_PER_SECOND": "10000",
+                "HOMEWARD_RATE_CHAT_BURST": "10000",
+                "HOMEWARD_FLOOD_MESSAGES": "10000",
+                "HOMEWARD_LOG_LEVEL": "WARNING",
+            }
             log = (workdir / f"bot-{count}-{index}.log").open("ab")
-            processes.append(subprocess.Popen([sys.executable, "-m", "bot", "bot", "--webhook"], env=env,
-                                              cwd=workdir, stdout=log, stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bot", "bot", "--webhook"],
+                    env=env,
+                    cwd=workdir,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
             log.close()
         yield ports
     finally:
@@ -428,8 +495,9 @@ async def post_all(session: aiohttp.ClientSession, ports: list[int], updates: li
             port, update = queue.get_nowait()
             for _attempt in range(5):  # like Telegram: a failed delivery is tried again
                 headers = {"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}
-                async with session.post(f"http://127.0.0.1:{port}/telegram/webhook", json=update,
-                                        headers=headers) as response:
+                async with session.post(
+                    f"http://127.0.0.1:{port}/telegram/webhook", json=update, headers=headers
+                ) as response:
                     await response.read()
                     if response.status == 200:
                         break
@@ -454,8 +522,14 @@ class Intake:
         return self.updates / self.seconds if self.seconds > 0 else 0.0
 
 
-async def timed(server: Server, session: aiohttp.ClientSession, ports: list[int],
-                updates: list[dict[str, Any]], per_chat: int, name: str) -> Intake:
+async def timed(
+    server: Server,
+    session: aiohttp.ClientSession,
+    ports: list[int],
+    updates: list[dict[str, Any]],
+    per_chat: int,
+    name: str,
+) -> Intake:
     await server.limits(None, None)
     started = time.monotonic()
     failures = await post_all(session, ports, updates)
@@ -465,18 +539,28 @@ async def timed(server: Server, session: aiohttp.ClientSession, ports: list[int]
     chats = {str(u["message"]["chat"]["id"]) for u in updates}
     got = Counter({chat: n for chat, n in stats["per_chat"].items() if chat in chats})
     expected = Counter({chat: per_chat for chat in chats})
-    result = Intake(name, len(updates), (stats["last_send"] or started) - started, stats["sends"],
-                    lost=sum((expected - got).values()), duplicates=sum((got - expected).values()))
+    result = Intake(
+        name,
+        len(updates),
+        (stats["last_send"] or started) - started,
+        stats["sends"],
+        lost=sum((expected - got).values()),
+        duplicates=sum((got - expected).values()),
+    )
     if failures:
         result.notes.append(f"{failures} webhook posts answered non-200 and were retried")
     return result
 
 
-async def onboard(server: Server, session: aiohttp.ClientSession, ports: list[int], batch: Updates,
-                  crowd: list[Person]) -> None:
+async def onboard(
+    server: Server, session: aiohttp.ClientSession, ports: list[int], batch: Updates, crowd: list[Person]
+) -> None:
     """Untimed: /start, language, consent for everyone (1 + 2 + 2 replies each)."""
-    for step, replies in ((lambda p: p.says("/start"), 1), (lambda p: p.presses("lang:sq"), 2),
-                          (lambda p: p.presses("consent:yes"), 2)):
+    for step, replies in (
+        (lambda p: p.says("/start"), 1),
+        (lambda p: p.presses("lang:sq"), 2),
+        (lambda p: p.presses("consent:yes"), 2),
+    ):
         batch.updates.clear()
         for person in crowd:
             step(person)
@@ -495,8 +579,9 @@ def questions(batch: Updates, crowd: list[Person], messages: int) -> list[dict[s
     return list(batch.updates)
 
 
-async def intake(database_url: str, server: Server, people: int, messages: int, counts: list[int],
-                 workdir: Path) -> list[str]:
+async def intake(
+    database_url: str, server: Server, people: int, messages: int, counts: list[int], workdir: Path
+) -> list[str]:
     results: list[Intake] = []
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=WEBHOOK_CONNECTIONS)) as session:
         context = multiprocessing.get_context("spawn")
@@ -508,8 +593,16 @@ async def intake(database_url: str, server: Server, people: int, messages: int, 
             batch = Updates(first_id=1)
             crowd = batch.people(8_000_000, people)
             await timed(server, session, [port], questions(batch, crowd, 1), 1, "warm-up")
-            results.append(await timed(server, session, [port], questions(batch, crowd, messages), messages,
-                                       "aiogram echo bot (webhook, 1 process)"))
+            results.append(
+                await timed(
+                    server,
+                    session,
+                    [port],
+                    questions(batch, crowd, messages),
+                    messages,
+                    "aiogram echo bot (webhook, 1 process)",
+                )
+            )
         finally:
             echo.terminate()
             echo.join(10)
@@ -520,16 +613,28 @@ async def intake(database_url: str, server: Server, people: int, messages: int, 
                 crowd = batch.people(9_000_000 + run * 100_000, people)
                 await onboard(server, session, ports, batch, crowd)
                 timed_updates = questions(batch, crowd, messages)
-                results.append(await timed(server, session, ports, timed_updates, messages,
-                                           f"Homeward, {count} × homeward bot --webhook"))
+                results.append(
+                    await timed(
+                        server,
+                        session,
+                        ports,
+                        timed_updates,
+                        messages,
+                        f"Homeward, {count} × homeward bot --webhook",
+                    )
+                )
     base = results[0]
-    lines = [f"(c) intake: {people} people × {messages} questions = {people * messages} updates per run, "
-             f"posted over {WEBHOOK_CONNECTIONS} connections; every update must get exactly one reply"]
+    lines = [
+        f"(c) intake: {people} people × {messages} questions = {people * messages} updates per run, "
+        f"posted over {WEBHOOK_CONNECTIONS} connections; every update must get exactly one reply"
+    ]
     lines.append(f"    {'bot':44} {'updates/s':>10} {'ratio':>7} {'seconds':>8} {'lost':>5} {'dup':>4}")
     for r in results:
         notes = "  " + "; ".join(r.notes) if r.notes else ""
-        lines.append(f"    {r.name:44} {r.rate:10.1f} {r.rate / base.rate if base.rate else 0:7.2f} "
-                     f"{r.seconds:8.2f} {r.lost:5d} {r.duplicates:4d}{notes}")
+        lines.append(
+            f"    {r.name:44} {r.rate:10.1f} {r.rate / base.rate if base.rate else 0:7.2f} "
+            f"{r.seconds:8.2f} {r.lost:5d} {r.duplicates:4d}{notes}"
+        )
     return lines
 
 
@@ -550,8 +655,10 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[str]:
     own_url = own.render_as_string(hide_password=False)
     await _admin(args.postgres, f'CREATE DATABASE "{own.database}"')
     server = Server()
-    lines = [f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-             f"PostgreSQL at {admin.host}:{admin.port}; fake Bot API in its own process"]
+    lines = [
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"PostgreSQL at {admin.host}:{admin.port}; fake Bot API in its own process"
+    ]
     try:
         await upgrade_async(own_url)
         await server.start()
@@ -568,8 +675,11 @@ async def run(args: argparse.Namespace, workdir: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
-                        help="a database on the server; the bench creates and drops its own next to it")
+    parser.add_argument(
+        "--postgres",
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+        help="a database on the server; the bench creates and drops its own next to it",
+    )
     parser.add_argument("--margin", type=float, default=0.05, help="Homeward's rate below the server's limit")
     parser.add_argument("--people", type=int, default=200)
     parser.add_argument("--messages", type=int, default=5)

@@ -31,9 +31,7 @@ def generate(questions: int) -> str:
     survey = [f"| type | name | {SQ} | {SR} | relevant | constraint | calculation | choice_filter |"]
     survey.append("|---|---|---|---|---|---|---|---|")
 
-    def row(
-        kind: str, name: str, label: str = "", relevant: str = "", rule: str = "", calc: str = ""
-    ) -> None:
+    def row(kind: str, name: str, label: str = "", relevant: str = "", rule: str = "", calc: str = "") -> None:
         labels = f"{label} {name[1:]} | {label and 'Питање'} {name[1:]}" if label else " | "
         cascade = "region = 'north'" if kind == "select_one town" else ""
         survey.append(f"| {kind} | {name} | {labels} | {relevant} | {rule} | {calc} | {cascade} |")
@@ -55,9 +53,7 @@ def generate(questions: int) -> str:
     choices = [f"| list_name | name | {SQ} | {SR} | region |", "|---|---|---|---|---|"]
     choices += ["| yn | yes | Po | Да | |", "| yn | no | Jo | Не | |"]
     choices += [f"| needs | n{i} | Nevoja {i} | Потреба {i} | |" for i in range(6)]
-    choices += [
-        f"| town | t{i} | Qyteti {i} | Град {i} | {'north' if i % 2 else 'south'} |" for i in range(20)
-    ]
+    choices += [f"| town | t{i} | Qyteti {i} | Град {i} | {'north' if i % 2 else 'south'} |" for i in range(20)]
     return "## survey\n\n" + "\n".join(survey) + "\n\n## choices\n\n" + "\n".join(choices) + "\n"
 
 

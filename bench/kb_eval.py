@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SETS = [
     ROOT.parent / "shared" / "content" / "kb-dev-questions.jsonl",
     ROOT / "tests" / "kb_questions_hard.jsonl",
+    ROOT / "tests" / "kb_questions_unseen.jsonl",
 ]
 
 

@@ -174,9 +174,12 @@ class WindowedBotApi(FakeBotApi):
 
     def _summary(self) -> dict[str, Any]:
         return {
-            "handed_out_at": self.handed_out_at, "last_reply_at": self.last_reply_at,
-            "server_cpu": self.last_reply_cpu - self.handed_out_cpu, "replies": self.replies,
-            "other_calls": dict(self.other_calls), "pending_updates": self.pending_updates(),
+            "handed_out_at": self.handed_out_at,
+            "last_reply_at": self.last_reply_at,
+            "server_cpu": self.last_reply_cpu - self.handed_out_cpu,
+            "replies": self.replies,
+            "other_calls": dict(self.other_calls),
+            "pending_updates": self.pending_updates(),
         }
 
 
@@ -317,8 +320,12 @@ class Measurement:
         return self.replies / self.seconds if self.seconds > 0 else 0.0
 
 
-async def timed_window(server: Server, name: str, updates: list[dict[str, Any]], plan: Plan,
-                       ) -> tuple[Measurement, dict[str, Any], list[int]]:
+async def timed_window(
+    server: Server,
+    name: str,
+    updates: list[dict[str, Any]],
+    plan: Plan,
+) -> tuple[Measurement, dict[str, Any], list[int]]:
     cpu_before, wall_before = time.process_time(), time.monotonic()
     ids = await server.window(updates, len(updates))
     result = await server.result(plan.patience)
@@ -327,8 +334,7 @@ async def timed_window(server: Server, name: str, updates: list[dict[str, Any]],
     measured = Measurement(name, replies=len(result["replies"]))
     start, end = result["handed_out_at"], result["last_reply_at"]
     if start is None or end is None or len(result["replies"]) < len(updates):
-        measured.notes.append(f"{len(result['replies'])} of {len(updates)} replies "
-                              f"within {plan.patience:.0f} s")
+        measured.notes.append(f"{len(result['replies'])} of {len(updates)} replies within {plan.patience:.0f} s")
     if start is not None and end is not None and end > start:
         measured.seconds = end - start
         measured.server_cpu = result["server_cpu"] / measured.seconds
@@ -336,8 +342,7 @@ async def timed_window(server: Server, name: str, updates: list[dict[str, Any]],
     return measured, result, ids
 
 
-def check_echo(measured: Measurement, updates: list[dict[str, Any]],
-               replies: list[tuple[str, str, int]]) -> None:
+def check_echo(measured: Measurement, updates: list[dict[str, Any]], replies: list[tuple[str, str, int]]) -> None:
     """Every update answered exactly once, with its own text, in its own chat."""
     expected = Counter((str(u["message"]["chat"]["id"]), u["message"]["text"]) for u in updates)
     got = Counter((chat, reply) for chat, reply, _ in replies)
@@ -349,8 +354,7 @@ async def warm_up(server: Server, plan: Plan) -> None:
     warm = texts(plan.people, 1, first=-1)
     result = await server.exchange(warm, len(warm), plan.patience)
     if len(result["replies"]) < len(warm):
-        raise RuntimeError(f"warm-up: {len(result['replies'])} of {len(warm)} replies "
-                           f"within {plan.patience:.0f} s")
+        raise RuntimeError(f"warm-up: {len(result['replies'])} of {len(warm)} replies within {plan.patience:.0f} s")
 
 
 async def run_aiogram(server: Server, plan: Plan) -> Measurement:
@@ -378,8 +382,7 @@ async def run_ptb(server: Server, plan: Plan, concurrency: int = 1) -> Measureme
         if update.message is not None and update.message.text is not None:
             await update.message.reply_text(update.message.text)
 
-    builder = (Application.builder().token(TOKEN).base_url(f"{server.base}/bot")
-               .base_file_url(f"{server.base}/file/bot"))
+    builder = Application.builder().token(TOKEN).base_url(f"{server.base}/bot").base_file_url(f"{server.base}/file/bot")
     if concurrency > 1:
         builder = builder.concurrent_updates(concurrency)
     application = builder.build()
@@ -402,26 +405,30 @@ async def run_ptb(server: Server, plan: Plan, concurrency: int = 1) -> Measureme
 
 async def onboard(server: Server, plan: Plan) -> None:
     """/start, language, consent for everyone, untimed; then one question each, which gets one reply."""
-    steps = [("/start", commands(plan.people, "/start"), 1),
-             ("lang:sq", presses(plan.people, "lang:sq"), 2),
-             ("consent:yes", presses(plan.people, "consent:yes"), 2)]
+    steps = [
+        ("/start", commands(plan.people, "/start"), 1),
+        ("lang:sq", presses(plan.people, "lang:sq"), 2),
+        ("consent:yes", presses(plan.people, "consent:yes"), 2),
+    ]
     for label, updates, per_person in steps:
         expected = per_person * plan.people
         result = await server.exchange(updates, expected, plan.patience)
         if len(result["replies"]) < expected:
-            raise RuntimeError(f"onboarding ({label}): {len(result['replies'])} of {expected} replies "
-                               f"within {plan.patience:.0f} s")
+            raise RuntimeError(
+                f"onboarding ({label}): {len(result['replies'])} of {expected} replies within {plan.patience:.0f} s"
+            )
     warm = texts(plan.people, 1, first=-1)
     result = await server.exchange(warm, len(warm), plan.patience)
     if len(result["replies"]) != len(warm):
-        raise RuntimeError(f"the warm-up questions got {len(result['replies'])} replies from {len(warm)} "
-                           "people; the bench needs questions that get exactly one reply each")
+        raise RuntimeError(
+            f"the warm-up questions got {len(result['replies'])} replies from {len(warm)} "
+            "people; the bench needs questions that get exactly one reply each"
+        )
 
 
 async def wait_recorded(app: Homeward, deadline: float) -> bool:
     """Until every outbox row has its send result committed (bounded by `deadline`)."""
-    unfinished = select(func.count()).select_from(OutboxItem).where(
-        OutboxItem.status.in_(("pending", "sending")))
+    unfinished = select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
     while time.monotonic() < deadline:
         await app.turns.wait_idle()
         async with app.db.sessions() as session:
@@ -431,29 +438,52 @@ async def wait_recorded(app: Homeward, deadline: float) -> bool:
     return False
 
 
-async def check_homeward(app: Homeward, measured: Measurement, ids: list[int], plan: Plan,
-                         replies: list[tuple[str, str, int]]) -> None:
+async def check_homeward(
+    app: Homeward, measured: Measurement, ids: list[int], plan: Plan, replies: list[tuple[str, str, int]]
+) -> None:
     """Every timed update stored once and done; one reply per text reached the server and is recorded."""
     sent_ids = [str(message_id) for _, _, message_id in replies]
     async with app.db.sessions() as session:
-        inbound = Counter((await session.execute(
-            select(Message.update_id).where(Message.direction == "in", Message.update_id.in_(ids))
-        )).scalars().all())
-        done = (await session.execute(
-            select(func.count()).select_from(InboxUpdate)
-            .where(InboxUpdate.update_id.in_(ids), InboxUpdate.status == "done")
-        )).scalar_one()
-        unsent_lines = (await session.execute(
-            select(func.count()).select_from(Message).where(
-                Message.direction == "out", (Message.status != "sent") | Message.channel_message_id.is_(None))
-        )).scalar_one()
-        unsent_rows = (await session.execute(
-            select(func.count()).select_from(OutboxItem).where(OutboxItem.status != "sent")
-        )).scalar_one()
-        recorded = set((await session.execute(
-            select(Message.channel_message_id).where(Message.direction == "out",
-                                                     Message.channel_message_id.in_(sent_ids))
-        )).scalars().all())
+        inbound = Counter(
+            (
+                await session.execute(
+                    select(Message.update_id).where(Message.direction == "in", Message.update_id.in_(ids))
+                )
+            )
+            .scalars()
+            .all()
+        )
+        done = (
+            await session.execute(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(InboxUpdate.update_id.in_(ids), InboxUpdate.status == "done")
+            )
+        ).scalar_one()
+        unsent_lines = (
+            await session.execute(
+                select(func.count())
+                .select_from(Message)
+                .where(
+                    Message.direction == "out",
+                    (Message.status != "sent") | Message.channel_message_id.is_(None),
+                )
+            )
+        ).scalar_one()
+        unsent_rows = (
+            await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.status != "sent"))
+        ).scalar_one()
+        recorded = set(
+            (
+                await session.execute(
+                    select(Message.channel_message_id).where(
+                        Message.direction == "out", Message.channel_message_id.in_(sent_ids)
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
     per_chat = Counter(chat for chat, _, _ in replies)
     chats = {str(FIRST_USER_ID + i) for i in range(plan.people)}
     short = sum(max(0, plan.messages - per_chat[c]) for c in chats)
@@ -465,20 +495,28 @@ async def check_homeward(app: Homeward, measured: Measurement, ids: list[int], p
     measured.lost = max(missing_in, not_done, short) + max(unsent_lines, unsent_rows, unrecorded)
     measured.duplicates = sum(n - 1 for n in inbound.values()) + extra
     findings = {
-        "timed updates not in the transcript": missing_in, "inbox rows not done": not_done,
-        "replies missing at the server": short, "transcript replies not recorded as sent": unsent_lines,
-        "outbox rows not sent": unsent_rows, "replies without a recorded message id": unrecorded,
+        "timed updates not in the transcript": missing_in,
+        "inbox rows not done": not_done,
+        "replies missing at the server": short,
+        "transcript replies not recorded as sent": unsent_lines,
+        "outbox rows not sent": unsent_rows,
+        "replies without a recorded message id": unrecorded,
     }
     measured.notes.extend(f"{label}: {value}" for label, value in findings.items() if value)
 
 
-async def run_homeward(server: Server, plan: Plan, database_url: str, label: str,
-                       data_dir: Path) -> Measurement:
+async def run_homeward(server: Server, plan: Plan, database_url: str, label: str, data_dir: Path) -> Measurement:
     settings = Settings(
-        database_url=database_url, telegram_token=TOKEN, telegram_api_base=server.base,
-        secret_key="bench-secret-key", data_dir=data_dir, poll_timeout_seconds=1,
-        rate_chat_per_second=RATE_CHAT_PER_SECOND, rate_chat_burst=RATE_CHAT_BURST,
-        rate_global_per_second=RATE_GLOBAL_PER_SECOND, flood_messages=FLOOD_MESSAGES,
+        database_url=database_url,
+        telegram_token=TOKEN,
+        telegram_api_base=server.base,
+        secret_key="bench-secret-key",
+        data_dir=data_dir,
+        poll_timeout_seconds=1,
+        rate_chat_per_second=RATE_CHAT_PER_SECOND,
+        rate_chat_burst=RATE_CHAT_BURST,
+        rate_global_per_second=RATE_GLOBAL_PER_SECOND,
+        flood_messages=FLOOD_MESSAGES,
         _env_file=None,  # type: ignore[call-arg]
     )
     app = Homeward(settings)
@@ -516,8 +554,10 @@ def _ratio(ours: Measurement, base: Measurement) -> float:
 
 
 def report(results: list[Measurement], plan: Plan, load: float) -> str:
-    pacing = (f"rate_chat_per_second={RATE_CHAT_PER_SECOND:g}, rate_chat_burst={RATE_CHAT_BURST}, "
-              f"rate_global_per_second={RATE_GLOBAL_PER_SECOND:g}")
+    pacing = (
+        f"rate_chat_per_second={RATE_CHAT_PER_SECOND:g}, rate_chat_burst={RATE_CHAT_BURST}, "
+        f"rate_global_per_second={RATE_GLOBAL_PER_SECOND:g}"
+    )
     lines = [
         f"{plan.people} chats x {plan.messages} messages = {plan.replies} timed replies per bot; "
         "fake Bot API server in its own process; clock from the first getUpdates to the last reply",
@@ -535,8 +575,10 @@ def report(results: list[Measurement], plan: Plan, load: float) -> str:
     ]
     for m in results:
         recorded = f"+{m.recorded_after * 1000:.0f} ms" if m.recorded_after is not None else ""
-        lines.append(f"{m.name:36} {m.rate:10.1f} {m.seconds:8.2f} {m.bot_cpu:8.0%} {m.server_cpu:10.0%} "
-                     f"{m.lost:5d} {m.duplicates:4d} {recorded:>9}")
+        lines.append(
+            f"{m.name:36} {m.rate:10.1f} {m.seconds:8.2f} {m.bot_cpu:8.0%} {m.server_cpu:10.0%} "
+            f"{m.lost:5d} {m.duplicates:4d} {recorded:>9}"
+        )
         lines.extend(f"    ! {note}" for note in m.notes)
     aiogram = results[0]
     lines.append("")
@@ -574,12 +616,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--people", type=int, default=200, help="distinct private chats (default 200)")
     parser.add_argument("--messages", type=int, default=5, help="timed texts per person (default 5)")
-    parser.add_argument("--postgres", metavar="URL",
-                        help="also run Homeward on this PostgreSQL database (its public schema is dropped)")
-    parser.add_argument("--ptb-concurrency", type=int, default=1,
-                        help="python-telegram-bot's concurrent_updates (default 1, as PTB itself)")
-    parser.add_argument("--timeout", type=float, default=120.0,
-                        help="seconds one exchange of updates and replies may take (default 120)")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="also run Homeward on this PostgreSQL database (its public schema is dropped)",
+    )
+    parser.add_argument(
+        "--ptb-concurrency",
+        type=int,
+        default=1,
+        help="python-telegram-bot's concurrent_updates (default 1, as PTB itself)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120.0,
+        help="seconds one exchange of updates and replies may take (default 120)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON instead")
     args = parser.parse_args(argv)
     if args.people < 1 or args.messages < 1 or args.ptb_concurrency < 1 or args.timeout <= 0:
@@ -593,9 +646,21 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     results = asyncio.run(bounded())
     if args.json:
-        print(json.dumps([{"name": m.name, "replies_per_second": round(m.rate, 1),
-                           "seconds": round(m.seconds, 3), "lost": m.lost, "duplicates": m.duplicates,
-                           "notes": m.notes} for m in results]))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": m.name,
+                        "replies_per_second": round(m.rate, 1),
+                        "seconds": round(m.seconds, 3),
+                        "lost": m.lost,
+                        "duplicates": m.duplicates,
+                        "notes": m.notes,
+                    }
+                    for m in results
+                ]
+            )
+        )
     else:
         print(report(results, plan, load))
     return 1 if any(m.lost or m.duplicates or m.notes for m in results) else 0

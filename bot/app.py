@@ -51,7 +51,9 @@ class Homeward:
         self.db = settings.database()
         self.translations = Translations(settings.locales_dir, settings.timezone)
         self.services = Services(
-            settings=settings, clock=self.clock, pseudonym_key=settings.resolved_secret_key().encode(),
+            settings=settings,
+            clock=self.clock,
+            pseudonym_key=settings.resolved_secret_key().encode(),
             previous_keys=tuple(k.encode() for k in settings.secret_keys()[1:]),
         )
         self.services.extras["capabilities"] = set()
@@ -72,23 +74,36 @@ class Homeward:
         if settings.telegram_token:
             self.bot = telegram.make_bot(settings.telegram_token, settings.telegram_api_base)
             self.senders[telegram.CHANNEL] = telegram.TelegramSender(self.bot)
-        pacer = Pacer(settings.rate_global_per_second, settings.rate_chat_per_second, settings.rate_chat_burst,
-                      settings.rate_group_per_minute, global_burst=settings.rate_global_burst)
-        self.limiter: Limiter = (RedisLimiter(settings.redis_url, pacer) if settings.redis_url
-                                 else LocalLimiter(pacer))
+        pacer = Pacer(
+            settings.rate_global_per_second,
+            settings.rate_chat_per_second,
+            settings.rate_chat_burst,
+            settings.rate_group_per_minute,
+            global_burst=settings.rate_global_burst,
+        )
+        self.limiter: Limiter = RedisLimiter(settings.redis_url, pacer) if settings.redis_url else LocalLimiter(pacer)
         self.delivery = Delivery(
-            self.db, self.senders, self.clock, self.limiter,
+            self.db,
+            self.senders,
+            self.clock,
+            self.limiter,
             worker_id=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
-            concurrency=settings.delivery_concurrency, backoff_first=settings.retry_first_seconds,
+            concurrency=settings.delivery_concurrency,
+            backoff_first=settings.retry_first_seconds,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
         )
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
         self.webchat = webchat.WebChatSender()
         self.senders[webchat.CHANNEL] = self.webchat
         handoff.register(self.router, self.services)
-        self.engine = Engine(self.db, self.translations, self.services, self.router,
-                             {telegram.CHANNEL: telegram.decode, webchat.CHANNEL: webchat.decode},
-                             on_queued=self.delivery.wake)
+        self.engine = Engine(
+            self.db,
+            self.translations,
+            self.services,
+            self.router,
+            {telegram.CHANNEL: telegram.decode, webchat.CHANNEL: webchat.decode},
+            on_queued=self.delivery.wake,
+        )
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)

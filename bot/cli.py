@@ -74,8 +74,19 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     from bot.exports import run_export
 
-    return asyncio.run(run_export(settings, args.what, args.format, args.output, args.since, args.lang,
-                                  args.redact, programme=args.programme, cohort=args.cohort))
+    return asyncio.run(
+        run_export(
+            settings,
+            args.what,
+            args.format,
+            args.output,
+            args.since,
+            args.lang,
+            args.redact,
+            programme=args.programme,
+            cohort=args.cohort,
+        )
+    )
 
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
@@ -120,8 +131,11 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="everything in one process: console, web chat, Telegram, delivery")
-    serve.add_argument("--console-only", action="store_true",
-                       help="console and web chat (with delivery), no Telegram intake: beside `homeward bot`")
+    serve.add_argument(
+        "--console-only",
+        action="store_true",
+        help="console and web chat (with delivery), no Telegram intake: beside `homeward bot`",
+    )
     serve.set_defaults(func=cmd_serve)
     bot = sub.add_parser("bot", help="the Telegram channel with the engine and delivery")
     bot.add_argument("--webhook", action="store_true", help="receive updates by webhook instead of polling")
@@ -145,10 +159,16 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["jsonl", "csv", "xlsx"], default="jsonl")
     export.add_argument("--since", type=_since, help="only records from this date (YYYY-MM-DD)")
     export.add_argument("--output", help="file to write; standard output when not given")
-    export.add_argument("--lang", choices=["sq", "sr-Cyrl", "sr-Latn"],
-                        help="write choice labels in this language instead of choice names")
-    export.add_argument("--redact", action="store_true",
-                        help="mask names, phone numbers, e-mail addresses, dates and ID-like numbers (for M&E)")
+    export.add_argument(
+        "--lang",
+        choices=["sq", "sr-Cyrl", "sr-Latn"],
+        help="write choice labels in this language instead of choice names",
+    )
+    export.add_argument(
+        "--redact",
+        action="store_true",
+        help="mask names, phone numbers, e-mail addresses, dates and ID-like numbers (for M&E)",
+    )
     export.add_argument("--programme", help="signups: only this programme (its code)")
     export.add_argument("--cohort", type=int, help="signups: only this cohort (its number)")
     export.set_defaults(func=cmd_export)

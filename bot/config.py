@@ -65,12 +65,19 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     def retention_periods(self) -> Periods:
-        return Periods(self.retention_people_months, self.retention_questions_months, self.retention_audit_years,
-                       self.retention_technical_days)
+        return Periods(
+            self.retention_people_months,
+            self.retention_questions_months,
+            self.retention_audit_years,
+            self.retention_technical_days,
+        )
 
     def secret_keys(self) -> list[str]:
         """The current secret key first, then the earlier ones still accepted during a rotation."""
-        return [self.resolved_secret_key(), *(k.strip() for k in self.previous_secret_keys.split(",") if k.strip())]
+        return [
+            self.resolved_secret_key(),
+            *(k.strip() for k in self.previous_secret_keys.split(",") if k.strip()),
+        ]
 
     def database(self) -> Database:
         """The database with this deployment's encryption keys."""

@@ -25,7 +25,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, and_, bindparam, exists, select, update
 from sqlalchemy.orm import aliased
 
-from bot.channels import Blocked, RetryLater, Sent, SendError, Transient
+from bot.channels import Blocked, RetryLater, SendError, Sent, Transient
 from bot.clock import Clock
 from bot.outbox import LANE_CASEWORKER, LANE_REPLY
 from bot.ratelimit import Limiter
@@ -110,8 +110,10 @@ class Delivery:
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.status == "sending",
-                       (OutboxItem.claimed_by == self.worker_id) | (OutboxItem.claimed_at < cutoff))
+                .where(
+                    OutboxItem.status == "sending",
+                    (OutboxItem.claimed_by == self.worker_id) | (OutboxItem.claimed_at < cutoff),
+                )
                 .values(status="pending", claimed_by=None, claimed_at=None)
             )
             return result.rowcount or 0  # type: ignore[attr-defined]
@@ -124,17 +126,24 @@ class Delivery:
             for start in range(0, len(held), 1000):
                 await session.execute(
                     update(OutboxItem)
-                    .where(OutboxItem.id.in_(held[start:start + 1000]), OutboxItem.status == "sending",
-                           OutboxItem.claimed_by == self.worker_id)
-                    .values(claimed_at=now))
+                    .where(
+                        OutboxItem.id.in_(held[start : start + 1000]),
+                        OutboxItem.status == "sending",
+                        OutboxItem.claimed_by == self.worker_id,
+                    )
+                    .values(claimed_at=now)
+                )
             result = await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.status == "sending", OutboxItem.claimed_at < now - self.lease)
-                .values(status="pending", claimed_by=None, claimed_at=None))
+                .values(status="pending", claimed_by=None, claimed_at=None)
+            )
             released = result.rowcount or 0  # type: ignore[attr-defined]
         if released:
-            log.warning("claims of a worker that stopped renewing them returned to the queue",
-                        extra={"count": released})
+            log.warning(
+                "claims of a worker that stopped renewing them returned to the queue",
+                extra={"count": released},
+            )
         return released
 
     async def _release_orphans(self) -> None:
@@ -144,9 +153,13 @@ class Delivery:
             async with self.db.transaction() as session:
                 await session.execute(
                     update(OutboxItem)
-                    .where(OutboxItem.status == "sending", OutboxItem.claimed_by == self.worker_id,
-                           OutboxItem.id.not_in(sorted(self._held)))
-                    .values(status="pending", claimed_by=None, claimed_at=None))
+                    .where(
+                        OutboxItem.status == "sending",
+                        OutboxItem.claimed_by == self.worker_id,
+                        OutboxItem.id.not_in(sorted(self._held)),
+                    )
+                    .values(status="pending", claimed_by=None, claimed_at=None)
+                )
         except Exception:
             log.exception("returning unclaimed rows failed; they come back after the lease")
 
@@ -154,13 +167,22 @@ class Delivery:
         now = self.clock.now()
         earlier = aliased(OutboxItem)
         head = ~exists().where(
-            and_(earlier.channel == OutboxItem.channel, earlier.chat_id == OutboxItem.chat_id,
-                 earlier.status.in_(("pending", "sending")), earlier.id < OutboxItem.id)
+            and_(
+                earlier.channel == OutboxItem.channel,
+                earlier.chat_id == OutboxItem.chat_id,
+                earlier.status.in_(("pending", "sending")),
+                earlier.id < OutboxItem.id,
+            )
         )
         query = (
             select(OutboxItem)
-            .where(OutboxItem.status == "pending", OutboxItem.next_attempt_at <= now, head,
-                   OutboxItem.lane.between(*lanes), OutboxItem.channel.in_(tuple(self.senders)))
+            .where(
+                OutboxItem.status == "pending",
+                OutboxItem.next_attempt_at <= now,
+                head,
+                OutboxItem.lane.between(*lanes),
+                OutboxItem.channel.in_(tuple(self.senders)),
+            )
             .order_by(OutboxItem.lane, OutboxItem.id)
             .limit(limit)
         )
@@ -173,8 +195,19 @@ class Delivery:
                 row.status = "sending"
                 row.claimed_by = self.worker_id
                 row.claimed_at = now
-                claimed.append(Claimed(row.id, row.channel, row.chat_id, row.method, dict(row.payload),
-                                       row.attempts, row.message_id, row.beneficiary_id, row.lane))
+                claimed.append(
+                    Claimed(
+                        row.id,
+                        row.channel,
+                        row.chat_id,
+                        row.method,
+                        dict(row.payload),
+                        row.attempts,
+                        row.message_id,
+                        row.beneficiary_id,
+                        row.lane,
+                    )
+                )
         self._held.update(item.id for item in claimed)  # only once the claim is committed
         return claimed
 
@@ -299,8 +332,11 @@ class Delivery:
         if not items:
             return
         async with self.db.transaction() as session:
-            await session.execute(update(OutboxItem).where(OutboxItem.id.in_([i.id for i in items]))
-                                  .values(status="pending", claimed_by=None, claimed_at=None))
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id.in_([i.id for i in items]))
+                .values(status="pending", claimed_by=None, claimed_at=None)
+            )
         self._held.difference_update(i.id for i in items)
 
     async def _deliver(self, item: Claimed) -> None:
@@ -359,28 +395,48 @@ class Delivery:
         await asyncio.sleep(SENT_BATCH_SECONDS)
         while self._sent_batch:
             batch, self._sent_batch = self._sent_batch, []
-            await self._retrying(lambda session: self._apply_sent(session, batch))
+            await self._retrying(lambda session, batch=batch: self._apply_sent(session, batch))
             for *_, done in batch:
                 if not done.done():
                     done.set_result(None)
 
-    async def _apply_sent(self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
-                          ) -> None:
+    async def _apply_sent(
+        self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
+    ) -> None:
         outbox, messages = cast(Table, OutboxItem.__table__), cast(Table, Message.__table__)
         await session.execute(
             update(outbox).where(outbox.c.id == bindparam("row_id")),
-            [{"row_id": item.id, "status": "sent", "sent_at": now, "attempts": item.attempts + 1,
-              "claimed_by": None, "claimed_at": None,
-              # nothing beyond the transcript keeps what was sent, nor to whom once ordering is done
-              "payload": {} if item.message_id is None or item.method == "sendDocument" else item.payload,
-              "chat_id": "" if item.message_id is None else item.chat_id}
-             for item, _, now, _ in batch])
+            [
+                {
+                    "row_id": item.id,
+                    "status": "sent",
+                    "sent_at": now,
+                    "attempts": item.attempts + 1,
+                    "claimed_by": None,
+                    "claimed_at": None,
+                    # nothing beyond the transcript keeps what was sent, nor to whom once ordering is done
+                    "payload": {} if item.message_id is None or item.method == "sendDocument" else item.payload,
+                    "chat_id": "" if item.message_id is None else item.chat_id,
+                }
+                for item, _, now, _ in batch
+            ],
+        )
         # A person erased while their message was in flight: their line is gone, so is the row's detail.
-        await session.execute(update(outbox).where(outbox.c.id.in_([item.id for item, *_ in batch]),
-                                                   outbox.c.message_id.is_(None)).values(chat_id="", payload={}))
-        lines = [{"line_id": item.message_id, "status": "sent", "sent_at": now,
-                  "channel_message_id": outcome.channel_message_id}
-                 for item, outcome, now, _ in batch if item.message_id is not None]
+        await session.execute(
+            update(outbox)
+            .where(outbox.c.id.in_([item.id for item, *_ in batch]), outbox.c.message_id.is_(None))
+            .values(chat_id="", payload={})
+        )
+        lines = [
+            {
+                "line_id": item.message_id,
+                "status": "sent",
+                "sent_at": now,
+                "channel_message_id": outcome.channel_message_id,
+            }
+            for item, outcome, now, _ in batch
+            if item.message_id is not None
+        ]
         if lines:
             await session.execute(update(messages).where(messages.c.id == bindparam("line_id")), lines)
         self.sent += len(batch)
@@ -395,8 +451,10 @@ class Delivery:
         row.claimed_at = None
         reason = str(outcome)[:2000]
         row.last_error = reason
-        log.warning("send not delivered", extra={"outbox_id": item.id, "outcome": type(outcome).__name__,
-                                                 "attempts": row.attempts + 1})
+        log.warning(
+            "send not delivered",
+            extra={"outbox_id": item.id, "outcome": type(outcome).__name__, "attempts": row.attempts + 1},
+        )
         if isinstance(outcome, RetryLater):
             row.status, row.next_attempt_at = "pending", now + timedelta(seconds=outcome.seconds)
             return
@@ -412,11 +470,15 @@ class Delivery:
         if isinstance(outcome, Blocked):
             # The person blocked the bot: nothing else queued for them can arrive.
             if item.beneficiary_id is not None:
-                await session.execute(update(Beneficiary).where(Beneficiary.id == item.beneficiary_id)
-                                      .values(blocked=True))
+                await session.execute(
+                    update(Beneficiary).where(Beneficiary.id == item.beneficiary_id).values(blocked=True)
+                )
             await session.execute(
                 update(OutboxItem)
-                .where(OutboxItem.channel == item.channel, OutboxItem.chat_id == item.chat_id,
-                       OutboxItem.status == "pending")
+                .where(
+                    OutboxItem.channel == item.channel,
+                    OutboxItem.chat_id == item.chat_id,
+                    OutboxItem.status == "pending",
+                )
                 .values(status="failed", last_error=reason)
             )

@@ -94,8 +94,7 @@ class Engine:
             except Exception as exc:
                 if database_away(exc) and attempt < DATABASE_RETRIES:
                     # The whole turn rolled back (or committed, and then finds its row done): run it again.
-                    log.warning("database connection lost during a turn; retrying",
-                                extra={"inbox_id": target})
+                    log.warning("database connection lost during a turn; retrying", extra={"inbox_id": target})
                     await asyncio.sleep(0.2 * 2**attempt)
                     attempt += 1
                     continue
@@ -107,14 +106,21 @@ class Engine:
                 return
 
     async def _oldest_pending_of_chat(self, session: AsyncSession, inbox_id: int) -> int:
-        chat_key = (await session.execute(select(InboxUpdate.chat_key).where(InboxUpdate.id == inbox_id))
-                    ).scalar_one_or_none()
+        chat_key = (
+            await session.execute(select(InboxUpdate.chat_key).where(InboxUpdate.id == inbox_id))
+        ).scalar_one_or_none()
         if chat_key is None:
             return inbox_id
         await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(chat_key, 0))))
-        earlier = (await session.execute(
-            select(func.min(InboxUpdate.id)).where(InboxUpdate.chat_key == chat_key, InboxUpdate.status == "pending",
-                                                   InboxUpdate.id < inbox_id))).scalar_one_or_none()
+        earlier = (
+            await session.execute(
+                select(func.min(InboxUpdate.id)).where(
+                    InboxUpdate.chat_key == chat_key,
+                    InboxUpdate.status == "pending",
+                    InboxUpdate.id < inbox_id,
+                )
+            )
+        ).scalar_one_or_none()
         return earlier if earlier is not None else inbox_id
 
     async def _process(self, session: AsyncSession, inbox_id: int) -> None:
@@ -141,8 +147,9 @@ class Engine:
         current = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
         for key in (self.services.pseudonym_key, *self.services.previous_keys):
             ref = current if key == self.services.pseudonym_key else pseudonym(key, identity.channel, identity.user_id)
-            found = (await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))
-                     ).scalar_one_or_none()
+            found = (
+                await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))
+            ).scalar_one_or_none()
             if found is not None:
                 found.channel_ref = current
                 return found
@@ -154,7 +161,10 @@ class Engine:
             person = Beneficiary(
                 channel=identity.channel,
                 channel_ref=pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id),
-                consent="pending", opted_out=False, blocked=False, created_at=now,
+                consent="pending",
+                opted_out=False,
+                blocked=False,
+                created_at=now,
             )
             session.add(person)
             await session.flush()
@@ -172,38 +182,56 @@ class Engine:
         ).scalar_one_or_none()
         if conversation is None:
             conversation = Conversation(
-                beneficiary_id=person.id, mode="bot", state={}, urgent=False, needs_human=False, labels=[],
-                created_at=now, updated_at=now,
+                beneficiary_id=person.id,
+                mode="bot",
+                state={},
+                urgent=False,
+                needs_human=False,
+                labels=[],
+                created_at=now,
+                updated_at=now,
             )
             session.add(conversation)
             await session.flush()
         return conversation
 
-    async def _turn(
-        self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime
-    ) -> Beneficiary:
+    async def _turn(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
         person = await self._person(session, identity, inbound, now)
         conversation = await self._conversation(session, person, now)
         turn = Turn(
-            inbound=inbound, person=person, conversation=conversation, session=session,
-            translations=self.translations, services=self.services, now=now,
+            inbound=inbound,
+            person=person,
+            conversation=conversation,
+            session=session,
+            translations=self.translations,
+            services=self.services,
+            now=now,
         )
         ownership.person_wrote(conversation)
         keep = person.consent in ("given", "pending")
         if keep:
             await self._append_inbound(session, conversation, inbound, now)
         if inbound.kind == "button":
-            queue_call(session, channel=identity.channel, chat_id=identity.chat_id, method="answerCallbackQuery",
-                       payload={"callback_query_id": inbound.payload.get("callback_query_id", "")}, now=now,
-                       beneficiary_id=person.id)
+            queue_call(
+                session,
+                channel=identity.channel,
+                chat_id=identity.chat_id,
+                method="answerCallbackQuery",
+                payload={"callback_query_id": inbound.payload.get("callback_query_id", "")},
+                now=now,
+                beneficiary_id=person.id,
+            )
         # Button presses answer the bot's own questions; only typed messages and media count as a flood.
         turn.flooded = inbound.kind != "button" and self._flood(conversation, inbound.sent_at or now)
         if turn.flooded:
             if not conversation.state.get("_flood_noticed"):
                 conversation.state = {**conversation.state, "_flood_noticed": True}
-                turn.say(turn.t.gettext(
-                    "You are sending many messages very quickly. I have saved all of them. "
-                    "Please wait a few seconds, then write again."))
+                turn.say(
+                    turn.t.gettext(
+                        "You are sending many messages very quickly. I have saved all of them. "
+                        "Please wait a few seconds, then write again."
+                    )
+                )
         elif not ownership.bot_answers(conversation, inbound.kind):
             pass  # a caseworker owns this conversation: the bot stays silent
         else:
@@ -214,12 +242,20 @@ class Engine:
             keep = False  # declined or erased (maybe in this very turn): nothing of theirs is kept
 
             await session.execute(
-                update(InboxUpdate).where(InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id))
+                update(InboxUpdate)
+                .where(InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id))
                 .values(raw=None)
             )
         for reply in turn.replies:
-            queue_reply(session, person=person, conversation=conversation, chat_id=identity.chat_id, reply=reply,
-                        now=now, keep=keep)
+            queue_reply(
+                session,
+                person=person,
+                conversation=conversation,
+                chat_id=identity.chat_id,
+                reply=reply,
+                now=now,
+                keep=keep,
+            )
         conversation.updated_at = now
         conversation.last_message_at = now
         return person
@@ -230,30 +266,43 @@ class Engine:
         window_start = (now - timedelta(seconds=settings.flood_window_seconds)).timestamp()
         recent = [t for t in conversation.state.get("_recent", []) if t > window_start]
         recent.append(now.timestamp())
-        recent = recent[-(settings.flood_messages + 1):]
+        recent = recent[-(settings.flood_messages + 1) :]
         conversation.state = {**conversation.state, "_recent": recent}
         return len(recent) > settings.flood_messages
 
-    async def _append_inbound(self, session: AsyncSession, conversation: Conversation, inbound: Inbound,
-                              now: datetime) -> None:
+    async def _append_inbound(
+        self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime
+    ) -> None:
         text = clean(inbound.text if inbound.kind != "button" else inbound.data)
         edit_of = None
         if inbound.kind == "edit" and inbound.channel_message_id is not None:
             edit_of = (
                 await session.execute(
-                    select(Message.id).where(
+                    select(Message.id)
+                    .where(
                         Message.conversation_id == conversation.id,
                         Message.channel_message_id == inbound.channel_message_id,
                         Message.direction == "in",
-                    ).order_by(Message.id).limit(1)
+                    )
+                    .order_by(Message.id)
+                    .limit(1)
                 )
             ).scalar_one_or_none()
         session.add(
             Message(
-                conversation_id=conversation.id, direction="in", author="person", kind=inbound.kind, text=text,
-                norm_text=fold(text) if text else None, file_id=inbound.file_id,
-                payload=inbound.payload or None, channel_message_id=inbound.channel_message_id,
-                update_id=inbound.update_id, edit_of=edit_of, status="received", created_at=now,
+                conversation_id=conversation.id,
+                direction="in",
+                author="person",
+                kind=inbound.kind,
+                text=text,
+                norm_text=fold(text) if text else None,
+                file_id=inbound.file_id,
+                payload=inbound.payload or None,
+                channel_message_id=inbound.channel_message_id,
+                update_id=inbound.update_id,
+                edit_of=edit_of,
+                status="received",
+                created_at=now,
             )
         )
 
@@ -262,11 +311,23 @@ class Engine:
         if not group.can_reply or await session.get(GroupNotice, key) is not None:
             return
         session.add(GroupNotice(chat_id=key, created_at=now))
-        lines = [self.translations(loc).gettext("I work in private chats only. Please write to me directly.")
-                 for loc in ("sq", "sr-Latn", "sr-Cyrl")]
-        session.add(OutboxItem(channel=group.channel, chat_id=group.chat_id, method="sendMessage",
-                               payload={"text": "\n".join(lines)}, lane=0, status="pending", attempts=0,
-                               next_attempt_at=now, created_at=now))
+        lines = [
+            self.translations(loc).gettext("I work in private chats only. Please write to me directly.")
+            for loc in ("sq", "sr-Latn", "sr-Cyrl")
+        ]
+        session.add(
+            OutboxItem(
+                channel=group.channel,
+                chat_id=group.chat_id,
+                method="sendMessage",
+                payload={"text": "\n".join(lines)},
+                lane=0,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
 
     async def _membership(self, session: AsyncSession, change: MembershipChange) -> None:
         ref = pseudonym(self.services.pseudonym_key, change.channel, change.user_id)
@@ -289,10 +350,20 @@ class Engine:
                 locale = (person.locale if person else None) or "sq"
                 text = self.translations(locale).gettext(
                     "Sorry, something went wrong on our side. Your message is saved. Please try again in a moment, "
-                    "or send /menu.")
-                session.add(OutboxItem(channel=decoded.identity.channel, chat_id=decoded.identity.chat_id,
-                                       method="sendMessage", payload={"text": text}, lane=0, status="pending",
-                                       attempts=0, next_attempt_at=self.services.clock.now(),
-                                       created_at=self.services.clock.now()))
+                    "or send /menu."
+                )
+                session.add(
+                    OutboxItem(
+                        channel=decoded.identity.channel,
+                        chat_id=decoded.identity.chat_id,
+                        method="sendMessage",
+                        payload={"text": text},
+                        lane=0,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=self.services.clock.now(),
+                        created_at=self.services.clock.now(),
+                    )
+                )
         except Exception:
             log.exception("could not record a failed turn", extra={"inbox_id": inbox_id})

@@ -22,18 +22,27 @@ async def store_updates(
         return []
     now = clock.now()
     rows = [
-        {"channel": channel, "update_id": update_id, "chat_key": chat_key, "raw": raw.replace("\\u0000", "\\ufffd"),
-         "status": "pending", "attempts": 0, "received_at": now}
+        {
+            "channel": channel,
+            "update_id": update_id,
+            "chat_key": chat_key,
+            "raw": raw.replace("\\u0000", "\\ufffd"),
+            "status": "pending",
+            "attempts": 0,
+            "received_at": now,
+        }
         for update_id, chat_key, raw in batch
     ]
     insert = sqlite.insert if db.is_sqlite else postgresql.insert
     async with db.transaction() as session:
-        await session.execute(insert(InboxUpdate).on_conflict_do_nothing(index_elements=["channel", "update_id"]),
-                              rows)
+        await session.execute(insert(InboxUpdate).on_conflict_do_nothing(index_elements=["channel", "update_id"]), rows)
         found = await session.execute(
             select(InboxUpdate.chat_key, InboxUpdate.id)
-            .where(InboxUpdate.channel == channel, InboxUpdate.update_id.in_([r["update_id"] for r in rows]),
-                   InboxUpdate.status == "pending")
+            .where(
+                InboxUpdate.channel == channel,
+                InboxUpdate.update_id.in_([r["update_id"] for r in rows]),
+                InboxUpdate.status == "pending",
+            )
             .order_by(InboxUpdate.id)
         )
         return [(chat_key, inbox_id) for chat_key, inbox_id in found.all()]

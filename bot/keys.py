@@ -18,8 +18,12 @@ from db.session import Database
 
 
 def encrypted_columns() -> list[tuple[Table, Column[object]]]:
-    return [(table, column) for table in Base.metadata.sorted_tables for column in table.columns
-            if isinstance(column.type, EncryptedJSON | EncryptedText)]
+    return [
+        (table, column)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, EncryptedJSON | EncryptedText)
+    ]
 
 
 async def rotate(db: Database, keyring: Keyring, current_secret: str) -> dict[str, int]:

@@ -31,8 +31,18 @@ class JsonFormatter(logging.Formatter):
 
 
 # Libraries that log message content or SQL parameters below WARNING; even at DEBUG they stay quiet.
-QUIET = ("aiogram", "aiosqlite", "asyncpg", "sqlalchemy.engine", "sqlalchemy.pool", "httpx", "httpcore",
-         "aiohttp.access", "uvicorn.access", "multipart")
+QUIET = (
+    "aiogram",
+    "aiosqlite",
+    "asyncpg",
+    "sqlalchemy.engine",
+    "sqlalchemy.pool",
+    "httpx",
+    "httpcore",
+    "aiohttp.access",
+    "uvicorn.access",
+    "multipart",
+)
 
 
 def configure(level: str = "INFO", stream: IO[str] | None = None) -> None:

@@ -21,13 +21,21 @@ LANES = {0: "reply", 1: "caseworker", 2: "followup", 3: "announcement"}
 async def render(app: Homeward) -> str:
     """The process's counters and the shared queues, in Prometheus' text exposition format."""
     async with app.db.sessions() as session:
-        by_lane = dict((await session.execute(
-            select(OutboxItem.lane, func.count()).where(OutboxItem.status.in_(("pending", "sending")))
-            .group_by(OutboxItem.lane))).all())
-        failed = (await session.execute(select(func.count()).select_from(OutboxItem)
-                                        .where(OutboxItem.status == "failed"))).scalar_one()
-        inbox = (await session.execute(select(func.count()).select_from(InboxUpdate)
-                                       .where(InboxUpdate.status == "pending"))).scalar_one()
+        by_lane = dict(
+            (
+                await session.execute(
+                    select(OutboxItem.lane, func.count())
+                    .where(OutboxItem.status.in_(("pending", "sending")))
+                    .group_by(OutboxItem.lane)
+                )
+            ).all()
+        )
+        failed = (
+            await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "failed"))
+        ).scalar_one()
+        inbox = (
+            await session.execute(select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status == "pending"))
+        ).scalar_one()
     delivery, turns = app.delivery, sorted(app.engine.turn_seconds)
     lines = [
         "# HELP homeward_outbox_queue Messages waiting to be sent, per lane.",
@@ -52,8 +60,10 @@ async def render(app: Homeward) -> str:
         "# TYPE homeward_turn_seconds summary",
     ]
     if turns:
-        lines += [f'homeward_turn_seconds{{quantile="0.5"}} {statistics.median(turns):.6f}',
-                  f'homeward_turn_seconds{{quantile="0.99"}} {turns[min(len(turns) - 1, int(len(turns) * 0.99))]:.6f}']
+        lines += [
+            f'homeward_turn_seconds{{quantile="0.5"}} {statistics.median(turns):.6f}',
+            f'homeward_turn_seconds{{quantile="0.99"}} {turns[min(len(turns) - 1, int(len(turns) * 0.99))]:.6f}',
+        ]
     lines += [f"homeward_turn_seconds_count {len(turns)}", f"homeward_turn_seconds_sum {sum(turns):.6f}", ""]
     return "\n".join(lines)
 

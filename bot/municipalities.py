@@ -58,10 +58,15 @@ class Municipalities:
         if exact:
             return exact
         words = query.split()
-        prefix = [m for m in self.items if any(all(any(w.startswith(q) for w in key.split()) for q in words)
-                                               for key in m.keys())]
+        prefix = [
+            m
+            for m in self.items
+            if any(all(any(w.startswith(q) for w in key.split()) for q in words) for key in m.keys())
+        ]
         if prefix:
             return prefix[:limit]
-        scored = sorted(((max(fuzz.ratio(query, key) for key in m.keys()), m) for m in self.items),
-                        key=lambda pair: -pair[0])
+        scored = sorted(
+            ((max(fuzz.ratio(query, key) for key in m.keys()), m) for m in self.items),
+            key=lambda pair: -pair[0],
+        )
         return [m for score, m in scored if score >= 75][:limit]

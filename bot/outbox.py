@@ -61,34 +61,82 @@ def queue_reply(
     """Add `reply` to the transcript (when `keep`) and to the outbox, in the caller's transaction."""
     if reply.document is not None:
         name, content = reply.document
-        _queue(session, person, conversation, chat_id, now, author, lane, keep, kind="document",
-               text=reply.text, method="sendDocument",
-               payload={"caption": reply.text[:1024], "file_name": name, "content": content.decode("utf-8")})
+        _queue(
+            session,
+            person,
+            conversation,
+            chat_id,
+            now,
+            author,
+            lane,
+            keep,
+            kind="document",
+            text=reply.text,
+            method="sendDocument",
+            payload={"caption": reply.text[:1024], "file_name": name, "content": content.decode("utf-8")},
+        )
         return
     parts = split_text(reply.text)
     for i, part in enumerate(parts):
         payload: dict[str, object] = {"text": part}
         if i == len(parts) - 1 and reply.buttons:
             payload["buttons"] = _buttons_payload(reply)
-        _queue(session, person, conversation, chat_id, now, author, lane, keep, kind="text", text=part,
-               method="sendMessage", payload=payload)
+        _queue(
+            session,
+            person,
+            conversation,
+            chat_id,
+            now,
+            author,
+            lane,
+            keep,
+            kind="text",
+            text=part,
+            method="sendMessage",
+            payload=payload,
+        )
 
 
 def _queue(
-    session: AsyncSession, person: Beneficiary, conversation: Conversation, chat_id: str, now: datetime,
-    author: str, lane: int, keep: bool, *, kind: str, text: str, method: str, payload: dict[str, object],
+    session: AsyncSession,
+    person: Beneficiary,
+    conversation: Conversation,
+    chat_id: str,
+    now: datetime,
+    author: str,
+    lane: int,
+    keep: bool,
+    *,
+    kind: str,
+    text: str,
+    method: str,
+    payload: dict[str, object],
 ) -> None:
     message = None
     if keep:
         message = Message(
-            conversation_id=conversation.id, direction="out", author=author, kind=kind, text=text,
-            norm_text=fold(text), payload={"buttons": payload["buttons"]} if "buttons" in payload else None,
-            status="queued", created_at=now,
+            conversation_id=conversation.id,
+            direction="out",
+            author=author,
+            kind=kind,
+            text=text,
+            norm_text=fold(text),
+            payload={"buttons": payload["buttons"]} if "buttons" in payload else None,
+            status="queued",
+            created_at=now,
         )
         session.add(message)
     item = OutboxItem(
-        channel=person.channel, chat_id=chat_id, beneficiary_id=person.id, method=method, payload=payload,
-        lane=lane, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+        channel=person.channel,
+        chat_id=chat_id,
+        beneficiary_id=person.id,
+        method=method,
+        payload=payload,
+        lane=lane,
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
     )
     if message is not None:
         item.message = message  # type: ignore[attr-defined]
@@ -96,13 +144,27 @@ def _queue(
 
 
 def queue_call(
-    session: AsyncSession, *, channel: str, chat_id: str, method: str, payload: dict[str, object], now: datetime,
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    method: str,
+    payload: dict[str, object],
+    now: datetime,
     beneficiary_id: int | None = None,
 ) -> None:
     """A channel call that is not a transcript line (e.g. answering a button press)."""
     session.add(
         OutboxItem(
-            channel=channel, chat_id=chat_id, beneficiary_id=beneficiary_id, method=method, payload=payload,
-            lane=LANE_REPLY, status="pending", attempts=0, next_attempt_at=now, created_at=now,
+            channel=channel,
+            chat_id=chat_id,
+            beneficiary_id=beneficiary_id,
+            method=method,
+            payload=payload,
+            lane=LANE_REPLY,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
         )
     )

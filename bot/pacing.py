@@ -62,8 +62,11 @@ class Pacer:
             if len(self._chats) > 10_000:  # forget chats whose buckets are full again
                 self._chats = {k: b for k, b in self._chats.items() if b.wait_time(now) > 0 or b.tokens < b.capacity}
             group = chat_id.startswith("-")
-            bucket = (TokenBucket(self.group_per_minute / 60, 1.0) if group
-                      else TokenBucket(self.chat_rate, float(self.chat_burst)))
+            bucket = (
+                TokenBucket(self.group_per_minute / 60, 1.0)
+                if group
+                else TokenBucket(self.chat_rate, float(self.chat_burst))
+            )
             bucket.stamp = now
             self._chats[chat_id] = bucket
         return bucket

@@ -39,67 +39,121 @@ def _when(value: datetime | None) -> str | None:
 
 async def _profile(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
     return "profile", {
-        "channel": person.channel, "name": person.display_name, "language": person.locale,
-        "municipality": person.municipality, "return_date": person.return_date.isoformat() if person.return_date
-        else None, "first_contact": _when(person.created_at), "last_contact": _when(person.last_contact_at),
-        "source": person.source, "follow_up_consent": person.followup_consent, "opted_out": person.opted_out,
+        "channel": person.channel,
+        "name": person.display_name,
+        "language": person.locale,
+        "municipality": person.municipality,
+        "return_date": person.return_date.isoformat() if person.return_date else None,
+        "first_contact": _when(person.created_at),
+        "last_contact": _when(person.last_contact_at),
+        "source": person.source,
+        "follow_up_consent": person.followup_consent,
+        "opted_out": person.opted_out,
     }
 
 
 async def _consents(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
-    rows = (await session.execute(select(Consent).where(Consent.beneficiary_id == person.id)
-                                  .order_by(Consent.id))).scalars()
-    return "consents", [{"purpose": c.purpose, "version": c.version, "granted": c.granted, "language": c.locale,
-                         "at": _when(c.created_at)} for c in rows]
+    rows = (
+        await session.execute(select(Consent).where(Consent.beneficiary_id == person.id).order_by(Consent.id))
+    ).scalars()
+    return "consents", [
+        {
+            "purpose": c.purpose,
+            "version": c.version,
+            "granted": c.granted,
+            "language": c.locale,
+            "at": _when(c.created_at),
+        }
+        for c in rows
+    ]
 
 
 async def _transcript(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
-    rows = (await session.execute(
-        select(Message).join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Conversation.beneficiary_id == person.id).order_by(Message.id))).scalars()
-    return "transcript", [{"at": _when(m.created_at), "direction": m.direction, "author": m.author, "kind": m.kind,
-                           "text": m.text, "file_id": m.file_id} for m in rows]
+    rows = (
+        await session.execute(
+            select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .where(Conversation.beneficiary_id == person.id)
+            .order_by(Message.id)
+        )
+    ).scalars()
+    return "transcript", [
+        {
+            "at": _when(m.created_at),
+            "direction": m.direction,
+            "author": m.author,
+            "kind": m.kind,
+            "text": m.text,
+            "file_id": m.file_id,
+        }
+        for m in rows
+    ]
 
 
 async def _answers(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
-    rows = (await session.execute(select(Submission).where(Submission.beneficiary_id == person.id)
-                                  .order_by(Submission.id))).scalars()
-    return "questionnaires", [{"form": s.form_id, "wave": s.wave, "status": s.status, "started": _when(s.started_at),
-                               "completed": _when(s.completed_at), "answers": s.state.get("values", s.state),
-                               "scores": s.scores} for s in rows]
+    rows = (
+        await session.execute(select(Submission).where(Submission.beneficiary_id == person.id).order_by(Submission.id))
+    ).scalars()
+    return "questionnaires", [
+        {
+            "form": s.form_id,
+            "wave": s.wave,
+            "status": s.status,
+            "started": _when(s.started_at),
+            "completed": _when(s.completed_at),
+            "answers": s.state.get("values", s.state),
+            "scores": s.scores,
+        }
+        for s in rows
+    ]
 
 
 async def _followups(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
-    rows = (await session.execute(select(FollowupContact).where(FollowupContact.beneficiary_id == person.id)
-                                  .order_by(FollowupContact.wave))).scalars()
-    return "follow_up_schedule", [{"wave": c.wave, "months": c.months, "due": _when(c.due_at), "status": c.status,
-                                   "reason": c.reason} for c in rows]
+    rows = (
+        await session.execute(
+            select(FollowupContact).where(FollowupContact.beneficiary_id == person.id).order_by(FollowupContact.wave)
+        )
+    ).scalars()
+    return "follow_up_schedule", [
+        {"wave": c.wave, "months": c.months, "due": _when(c.due_at), "status": c.status, "reason": c.reason}
+        for c in rows
+    ]
 
 
 async def _questions(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
-    rows = (await session.execute(
-        select(KbQuestion).join(Conversation, Conversation.id == KbQuestion.conversation_id)
-        .where(Conversation.beneficiary_id == person.id).order_by(KbQuestion.id))).scalars()
-    return "questions", [{"at": _when(q.created_at), "text": q.text, "topic": q.topic, "helpful": q.helpful}
-                         for q in rows]
+    rows = (
+        await session.execute(
+            select(KbQuestion)
+            .join(Conversation, Conversation.id == KbQuestion.conversation_id)
+            .where(Conversation.beneficiary_id == person.id)
+            .order_by(KbQuestion.id)
+        )
+    ).scalars()
+    return "questions", [
+        {"at": _when(q.created_at), "text": q.text, "topic": q.topic, "helpful": q.helpful} for q in rows
+    ]
 
 
 async def _erase_core(session: AsyncSession, person: Beneficiary) -> None:
     conversation_ids = select(Conversation.id).where(Conversation.beneficiary_id == person.id)
     await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
     await session.execute(delete(KbQuestion).where(KbQuestion.conversation_id.in_(conversation_ids)))
-    await session.execute(update(FollowupContact).where(FollowupContact.beneficiary_id == person.id)
-                          .values(submission_id=None))
+    await session.execute(
+        update(FollowupContact).where(FollowupContact.beneficiary_id == person.id).values(submission_id=None)
+    )
     await session.execute(delete(FollowupContact).where(FollowupContact.beneficiary_id == person.id))
     await session.execute(delete(Submission).where(Submission.beneficiary_id == person.id))
     await session.execute(delete(Consent).where(Consent.beneficiary_id == person.id))
-    await session.execute(delete(OutboxItem).where(OutboxItem.beneficiary_id == person.id,
-                                                   OutboxItem.status.in_(("sent", "failed"))))
-    await session.execute(update(OutboxItem).where(OutboxItem.beneficiary_id == person.id)
-                          .values(message_id=None))
+    await session.execute(
+        delete(OutboxItem).where(OutboxItem.beneficiary_id == person.id, OutboxItem.status.in_(("sent", "failed")))
+    )
+    await session.execute(update(OutboxItem).where(OutboxItem.beneficiary_id == person.id).values(message_id=None))
     await session.execute(delete(Note).where(Note.conversation_id.in_(conversation_ids)))
-    await session.execute(update(Conversation).where(Conversation.beneficiary_id == person.id).values(
-        state={}, labels=[], urgent=False, needs_human=False, assignee_id=None, mode="bot"))
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.beneficiary_id == person.id)
+        .values(state={}, labels=[], urgent=False, needs_human=False, assignee_id=None, mode="bot")
+    )
 
 
 class PersonalData:
@@ -116,8 +170,9 @@ class PersonalData:
             data[key] = value
         return data
 
-    async def erase(self, session: AsyncSession, person: Beneficiary, *, actor: str, chat_key: str | None,
-                    now: datetime) -> None:
+    async def erase(
+        self, session: AsyncSession, person: Beneficiary, *, actor: str, chat_key: str | None, now: datetime
+    ) -> None:
         """Remove everything about `person`; keep a tombstone that stops every future contact."""
         for eraser in self.erasers:
             await eraser(session, person)

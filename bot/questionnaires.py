@@ -29,13 +29,19 @@ class Questionnaire:
     async def version_id(self, session: AsyncSession, now: datetime) -> int:
         """The `form_versions` row of this exact file, created the first time it is used."""
         found = (
-            await session.execute(select(FormVersion.id).where(FormVersion.form_id == self.form_id,
-                                                               FormVersion.sha256 == self.sha256))
+            await session.execute(
+                select(FormVersion.id).where(FormVersion.form_id == self.form_id, FormVersion.sha256 == self.sha256)
+            )
         ).scalar_one_or_none()
         if found is not None:
             return found
-        row = FormVersion(form_id=self.form_id, version=self.form.settings.get("version"), sha256=self.sha256,
-                          title=self.form.settings.get("form_title") or self.form_id, created_at=now)
+        row = FormVersion(
+            form_id=self.form_id,
+            version=self.form.settings.get("version"),
+            sha256=self.sha256,
+            title=self.form.settings.get("form_title") or self.form_id,
+            created_at=now,
+        )
         session.add(row)
         await session.flush()
         return row.id
@@ -51,8 +57,9 @@ class Questionnaires:
         items = {}
         for path in sorted([*folder.glob("*.md"), *folder.glob("*.xlsx")]):
             form = load_form(path)
-            items[path.stem] = Questionnaire(path.stem, form, Runner(form),
-                                             hashlib.sha256(path.read_bytes()).hexdigest(), path)
+            items[path.stem] = Questionnaire(
+                path.stem, form, Runner(form), hashlib.sha256(path.read_bytes()).hexdigest(), path
+            )
         return cls(items)
 
     def get(self, form_id: str) -> Questionnaire | None:

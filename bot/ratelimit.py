@@ -95,8 +95,9 @@ class RedisLimiter:
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._pause = self.redis.register_script(_PAUSE)
         # Fallback while Redis is unreachable: this process's own limits, a third of the global rate.
-        self._local = LocalLimiter(Pacer(max(1.0, pacer.global_rate / 3), pacer.chat_rate, pacer.chat_burst,
-                                         pacer.group_per_minute))
+        self._local = LocalLimiter(
+            Pacer(max(1.0, pacer.global_rate / 3), pacer.chat_rate, pacer.chat_burst, pacer.group_per_minute)
+        )
         self._degraded = False
 
     async def acquire(self, chat_id: str) -> tuple[float, str]:

@@ -52,18 +52,34 @@ class Retention:
         rules = {
             "questions": (KbQuestion, KbQuestion.created_at < questions_cutoff),
             "audit_log": (AuditEntry, AuditEntry.at < audit_cutoff),
-            "raw_updates": (InboxUpdate, (InboxUpdate.status == "done") & (InboxUpdate.received_at < technical_cutoff)),
-            "outbox": (OutboxItem, OutboxItem.status.in_(("sent", "failed")) & (OutboxItem.created_at < technical_cutoff)),
+            "raw_updates": (
+                InboxUpdate,
+                (InboxUpdate.status == "done") & (InboxUpdate.received_at < technical_cutoff),
+            ),
+            "outbox": (
+                OutboxItem,
+                OutboxItem.status.in_(("sent", "failed")) & (OutboxItem.created_at < technical_cutoff),
+            ),
         }
         async with self.db.transaction() as session:
             # Everything is counted first, so the report of a run equals the report of its dry run.
-            people = (await session.execute(select(Beneficiary).where(
-                Beneficiary.consent.in_(("given", "pending")),
-                func.coalesce(Beneficiary.last_contact_at, Beneficiary.created_at) < people_cutoff))).scalars().all()
+            people = (
+                (
+                    await session.execute(
+                        select(Beneficiary).where(
+                            Beneficiary.consent.in_(("given", "pending")),
+                            func.coalesce(Beneficiary.last_contact_at, Beneficiary.created_at) < people_cutoff,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             report = {"people": len(people)}
             for name, (model, condition) in rules.items():
-                report[name] = (await session.execute(select(func.count()).select_from(model).where(condition))
-                                ).scalar_one()
+                report[name] = (
+                    await session.execute(select(func.count()).select_from(model).where(condition))
+                ).scalar_one()
             if dry_run:
                 return report
             for name, (model, condition) in rules.items():
@@ -72,6 +88,5 @@ class Retention:
             for person in people:
                 await self.personal_data.erase(session, person, actor="retention", chat_key=None, now=now)
             if any(report.values()):
-                session.add(AuditEntry(at=now, actor="retention", action="retention", target=None,
-                                       detail=dict(report)))
+                session.add(AuditEntry(at=now, actor="retention", action="retention", target=None, detail=dict(report)))
         return report

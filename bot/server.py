@@ -55,25 +55,40 @@ def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
     return web
 
 
-async def serve(settings: Settings, stop: asyncio.Event, *, console: bool, webhook: bool = False,
-                intake: bool = True) -> None:
+async def serve(
+    settings: Settings, stop: asyncio.Event, *, console: bool, webhook: bool = False, intake: bool = True
+) -> None:
     """Run until `stop` is set: migrations, then intake, delivery and (optionally) the web server."""
     await upgrade_async(settings.database_url)
     app = Homeward(settings)
     await app.start(polling=intake and not webhook, delivery=True)
     if webhook and app.bot is not None:
-        await app.bot.set_webhook(url=settings.webhook_url.rstrip("/") + WEBHOOK_PATH,  # type: ignore[union-attr]
-                                  secret_token=settings.webhook_secret, allowed_updates=telegram.ALLOWED_UPDATES)
+        await app.bot.set_webhook(
+            url=settings.webhook_url.rstrip("/") + WEBHOOK_PATH,  # type: ignore[union-attr]
+            secret_token=settings.webhook_secret,
+            allowed_updates=telegram.ALLOWED_UPDATES,
+        )
     # Every process serves /healthz and /metrics; the console and the webhook only where asked.
-    config = uvicorn.Config(web_app(app, webhook=webhook, console=console), host=settings.console_host,
-                            port=settings.console_port, log_level="warning", lifespan="off",
-                            # open live-update streams must not hold a shutdown up
-                            timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        web_app(app, webhook=webhook, console=console),
+        host=settings.console_host,
+        port=settings.console_port,
+        log_level="warning",
+        lifespan="off",
+        # open live-update streams must not hold a shutdown up
+        timeout_graceful_shutdown=5,
+    )
     server = uvicorn.Server(config)
     server_task = asyncio.create_task(server.serve())
-    log.info("homeward running", extra={
-        "telegram": app.bot is not None, "webhook": webhook, "console": console,
-        "address": f"http://{settings.console_host}:{settings.console_port}"})
+    log.info(
+        "homeward running",
+        extra={
+            "telegram": app.bot is not None,
+            "webhook": webhook,
+            "console": console,
+            "address": f"http://{settings.console_host}:{settings.console_port}",
+        },
+    )
     await stop.wait()
     server.should_exit = True
     await server_task

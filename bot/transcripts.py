@@ -14,13 +14,29 @@ from bot.redaction import redact
 from db.models import Beneficiary, Conversation, Message
 from db.session import Database
 
-FIELDS = ("beneficiary", "conversation", "message", "direction", "author", "kind", "text", "file_id",
-          "created_at", "channel_message_id", "status", "error")
+FIELDS = (
+    "beneficiary",
+    "conversation",
+    "message",
+    "direction",
+    "author",
+    "kind",
+    "text",
+    "file_id",
+    "created_at",
+    "channel_message_id",
+    "status",
+    "error",
+)
 
 
-async def transcript_records(db: Database, since: datetime | None = None, *,
-                             where: ColumnElement[bool] | None = None,
-                             redacted: bool = False) -> AsyncIterator[dict[str, Any]]:
+async def transcript_records(
+    db: Database,
+    since: datetime | None = None,
+    *,
+    where: ColumnElement[bool] | None = None,
+    redacted: bool = False,
+) -> AsyncIterator[dict[str, Any]]:
     """Records in the order things happened, streamed so a large transcript needs little memory.
 
     `where` narrows the conversations (the console exports one conversation, or what a caseworker may see);
@@ -55,8 +71,15 @@ async def transcript_records(db: Database, since: datetime | None = None, *,
             }
 
 
-async def export(db: Database, fmt: str, out: IO[str] | IO[bytes], since: datetime | None = None, *,
-                 where: ColumnElement[bool] | None = None, redacted: bool = False) -> int:
+async def export(
+    db: Database,
+    fmt: str,
+    out: IO[str] | IO[bytes],
+    since: datetime | None = None,
+    *,
+    where: ColumnElement[bool] | None = None,
+    redacted: bool = False,
+) -> int:
     """Write every record to `out` (text for jsonl/csv, binary for xlsx); returns the count."""
     count = 0
     if fmt == "jsonl":

@@ -92,7 +92,4 @@ class Staff:
         return true()
 
     def sees(self, person: Beneficiary) -> bool:
-        return (
-            not (self.role == "caseworker" and self.municipalities)
-            or person.municipality in self.municipalities
-        )
+        return not (self.role == "caseworker" and self.municipalities) or person.municipality in self.municipalities

@@ -90,9 +90,7 @@ async def create_account(
 async def throttled(session: AsyncSession, name: str, address: str, now: datetime) -> bool:
     since = now - FAILURE_WINDOW
     failures = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(LoginAttempt.success.is_(False), LoginAttempt.at >= since)
+        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.success.is_(False), LoginAttempt.at >= since)
     )
     by_name = (await session.execute(failures.where(LoginAttempt.name == name))).scalar_one()
     by_address = (await session.execute(failures.where(LoginAttempt.address == address))).scalar_one()
@@ -127,9 +125,7 @@ async def sign_in(
     return token
 
 
-async def current(
-    session: AsyncSession, token: str | None, now: datetime, policy: SessionPolicy
-) -> Staff | None:
+async def current(session: AsyncSession, token: str | None, now: datetime, policy: SessionPolicy) -> Staff | None:
     """The staff member of a cookie token, if the session is alive; its idle clock restarts."""
     if not token:
         return None

@@ -24,14 +24,10 @@ def text_for(reply: CannedReply, locale: str | None) -> str:
 
 
 async def all_replies(session: AsyncSession) -> list[CannedReply]:
-    return list(
-        (await session.execute(select(CannedReply).order_by(CannedReply.position, CannedReply.id))).scalars()
-    )
+    return list((await session.execute(select(CannedReply).order_by(CannedReply.position, CannedReply.id))).scalars())
 
 
-async def add(
-    session: AsyncSession, staff: Staff, title: str, text_sq: str, text_sr: str, now: datetime
-) -> None:
+async def add(session: AsyncSession, staff: Staff, title: str, text_sq: str, text_sr: str, now: datetime) -> None:
     title, text_sq, text_sr = title.strip()[:120], text_sq.strip(), text_sr.strip()
     if not (title and text_sq and text_sr):
         raise Refused("canned")

@@ -30,9 +30,7 @@ def page_token(secret: bytes, visitor: str) -> str:
 
 def valid_visitor(visitor: str | None) -> bool:
     return (
-        bool(visitor)
-        and 16 <= len(visitor or "") <= 64
-        and (visitor or "").replace("-", "").replace("_", "").isalnum()
+        bool(visitor) and 16 <= len(visitor or "") <= 64 and (visitor or "").replace("-", "").replace("_", "").isalnum()
     )
 
 
@@ -50,9 +48,7 @@ async def submit(
         visitor, client_id, text=text, data=data, language_code=language_code, now=app.clock.now()
     )
     chat_key = app.engine.chat_key(webchat.CHANNEL, visitor)
-    for key, inbox_id in await store_updates(
-        app.db, app.clock, webchat.CHANNEL, [(update_id, chat_key, raw)]
-    ):
+    for key, inbox_id in await store_updates(app.db, app.clock, webchat.CHANNEL, [(update_id, chat_key, raw)]):
         app.turns.submit(key, inbox_id)
 
 
@@ -73,9 +69,7 @@ class Line:
 async def person_of(app: Homeward, visitor: str) -> Beneficiary | None:
     ref = pseudonym(app.services.pseudonym_key, webchat.CHANNEL, visitor)
     async with app.db.sessions() as session:
-        return (
-            await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))
-        ).scalar_one_or_none()
+        return (await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))).scalar_one_or_none()
 
 
 async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Line], int]:
@@ -121,7 +115,5 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
         if direction == "in" and kind == "button":
             continue  # the page already shows which button was pressed
         buttons = list((payload or {}).get("buttons") or []) if direction == "out" else []
-        lines.append(
-            Line(str(mid), direction == "in", text or "", buttons, ref if direction == "in" else None)
-        )
+        lines.append(Line(str(mid), direction == "in", text or "", buttons, ref if direction == "in" else None))
     return lines, cursor

@@ -101,9 +101,7 @@ def _row(enrolment: Enrolment, turn: int | None) -> SignUpRow:
     )
 
 
-def arrange(
-    programmes: list[Programme], cohorts: list[Cohort], enrolments: list[Enrolment]
-) -> list[ProgrammeView]:
+def arrange(programmes: list[Programme], cohorts: list[Cohort], enrolments: list[Enrolment]) -> list[ProgrammeView]:
     """Programmes with their cohorts (soonest first), places taken, sign-ups and waiting lists."""
     views = {p.id: ProgrammeView(p) for p in programmes}
     by_cohort: dict[int, CohortView] = {}

@@ -75,8 +75,6 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     add = staff_sub.add_parser("add", help="create a console account; the password comes from standard input")
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument(
-        "--municipality", action="append", help="limit a caseworker to this municipality (repeatable)"
-    )
+    add.add_argument("--municipality", action="append", help="limit a caseworker to this municipality (repeatable)")
     add.set_defaults(func=cmd_staff_add)
     staff_sub.add_parser("list", help="list console accounts").set_defaults(func=cmd_staff_list)

@@ -107,11 +107,7 @@ async def open_transcript(
         ).scalars()
     )
     notes = list(
-        (
-            await session.execute(
-                select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id)
-            )
-        ).scalars()
+        (await session.execute(select(Note).where(Note.conversation_id == conversation_id).order_by(Note.id))).scalars()
     )
     audit.record(
         session,
@@ -168,9 +164,7 @@ async def media_message(
     return message, found[1].channel
 
 
-async def statuses(
-    session: AsyncSession, conversation_id: int, ids: list[int]
-) -> dict[int, tuple[str, str | None]]:
+async def statuses(session: AsyncSession, conversation_id: int, ids: list[int]) -> dict[int, tuple[str, str | None]]:
     """Delivery status of the given messages of one conversation."""
     if not ids:
         return {}
@@ -331,9 +325,7 @@ async def assign(
     )
 
 
-async def set_labels(
-    session: AsyncSession, staff: Staff, conversation_id: int, labels: str, now: datetime
-) -> None:
+async def set_labels(session: AsyncSession, staff: Staff, conversation_id: int, labels: str, now: datetime) -> None:
     conversation, _ = await acting(session, staff, conversation_id, now)
     chosen: list[str] = []
     for label in labels.split(","):
@@ -353,9 +345,7 @@ async def set_labels(
     )
 
 
-async def set_urgent(
-    session: AsyncSession, staff: Staff, conversation_id: int, urgent: bool, now: datetime
-) -> None:
+async def set_urgent(session: AsyncSession, staff: Staff, conversation_id: int, urgent: bool, now: datetime) -> None:
     conversation, _ = await acting(session, staff, conversation_id, now)
     conversation.urgent = urgent
     conversation.updated_at = now
@@ -369,9 +359,7 @@ async def set_urgent(
     )
 
 
-async def add_note(
-    session: AsyncSession, staff: Staff, conversation_id: int, text: str, now: datetime
-) -> None:
+async def add_note(session: AsyncSession, staff: Staff, conversation_id: int, text: str, now: datetime) -> None:
     conversation, _ = await acting(session, staff, conversation_id, now)
     text = text.strip()
     if not text:
@@ -386,6 +374,4 @@ async def add_note(
         )
     )
     await session.flush()
-    audit.record(
-        session, actor=staff.actor, action="note.add", now=now, target=f"conversation:{conversation_id}"
-    )
+    audit.record(session, actor=staff.actor, action="note.add", now=now, target=f"conversation:{conversation_id}")

@@ -41,9 +41,7 @@ async def figures(session: AsyncSession, now: datetime) -> Figures:
         return int((await session.execute(query)).scalar_one())  # type: ignore[call-overload]
 
     people = await count(select(func.count()).select_from(Beneficiary))
-    consented = await count(
-        select(func.count()).select_from(Beneficiary).where(Beneficiary.consent == "given")
-    )
+    consented = await count(select(func.count()).select_from(Beneficiary).where(Beneficiary.consent == "given"))
     by_locale = [
         (loc or "", suppressed(n))
         for loc, n in (
@@ -70,9 +68,7 @@ async def figures(session: AsyncSession, now: datetime) -> Figures:
     per_direction = dict(
         (
             await session.execute(
-                select(Message.direction, func.count())
-                .where(Message.created_at >= week)
-                .group_by(Message.direction)
+                select(Message.direction, func.count()).where(Message.created_at >= week).group_by(Message.direction)
             )
         ).all()
     )
@@ -81,12 +77,8 @@ async def figures(session: AsyncSession, now: datetime) -> Figures:
         consented=consented,
         by_locale=by_locale,
         by_municipality=by_municipality,
-        waiting=await count(
-            select(func.count()).select_from(Conversation).where(Conversation.needs_human.is_(True))
-        ),
-        urgent=await count(
-            select(func.count()).select_from(Conversation).where(Conversation.urgent.is_(True))
-        ),
+        waiting=await count(select(func.count()).select_from(Conversation).where(Conversation.needs_human.is_(True))),
+        urgent=await count(select(func.count()).select_from(Conversation).where(Conversation.urgent.is_(True))),
         with_caseworker=await count(
             select(func.count()).select_from(Conversation).where(Conversation.mode == ownership.HUMAN)
         ),

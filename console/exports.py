@@ -93,9 +93,7 @@ async def transcripts(
     since: datetime | None = None,
     conversation_id: int | None = None,
 ) -> ExportFile:
-    path, count = await _written(
-        fmt, lambda out: export(db, fmt, out, since, where=_scope(staff, conversation_id))
-    )
+    path, count = await _written(fmt, lambda out: export(db, fmt, out, since, where=_scope(staff, conversation_id)))
     async with db.transaction() as session:
         audit.record(
             session,
@@ -157,7 +155,5 @@ async def signups(
         fmt,
         lambda out: signup_export.export(db, questionnaire, fmt, out, programme=programme, cohort=cohort),
     )
-    await _audited(
-        db, staff, "export.signups", now, format=fmt, programme=programme, cohort=cohort, records=count
-    )
+    await _audited(db, staff, "export.signups", now, format=fmt, programme=programme, cohort=cohort, records=count)
     return ExportFile(path, MEDIA_TYPES[fmt], f"signups-{now:%Y%m%d-%H%M}.{fmt}", count)

@@ -183,9 +183,7 @@ def waves(
     for wave in sorted(months):
         counts = status_counts.get(wave, Counter())
         asked = counts["answered"] + counts["sent"] + counts["expired"]
-        statuses = bars(
-            [(s, counts[s]) for s in ("answered", "sent", "expired", "planned", "skipped")], small
-        )
+        statuses = bars([(s, counts[s]) for s in ("answered", "sent", "expired", "planned", "skipped")], small)
         reasons = reason_counts.get(wave, Counter())
         rate = None
         if asked and _shown(asked, small) is not None and _shown(counts["answered"], small) is not None:

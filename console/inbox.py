@@ -113,9 +113,7 @@ async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str,
     for key, f in FILTERS.items():
         rows = select(Conversation.id).where(f.condition(staff))
         if staff.municipalities or query.locale or query.municipality:
-            rows = _narrowed(
-                rows.join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id), staff, query
-            )
+            rows = _narrowed(rows.join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id), staff, query)
         capped = rows.limit(COUNT_CAP).subquery()
         found[key] = (await session.execute(select(func.count()).select_from(capped))).scalar_one()
     return found
@@ -145,9 +143,7 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
     last_ids = [r.last_id for r in found[:PAGE] if r.last_id is not None]
     if last_ids:
         for mid, text, author in (
-            await session.execute(
-                select(Message.id, Message.text, Message.author).where(Message.id.in_(last_ids))
-            )
+            await session.execute(select(Message.id, Message.text, Message.author).where(Message.id.in_(last_ids)))
         ).all():
             previews[mid] = (text, author)
     rows = []

@@ -57,9 +57,7 @@ def _scoped(staff: Staff) -> ColumnElement[bool]:
     if not (staff.role == "caseworker" and staff.municipalities):
         return KbQuestion.conversation_id.is_not(None)
     return KbQuestion.conversation_id.in_(
-        select(Conversation.id)
-        .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
-        .where(staff.scope())
+        select(Conversation.id).join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id).where(staff.scope())
     )
 
 
@@ -70,14 +68,9 @@ def _counted(staff: Staff) -> ColumnElement[bool]:
 
 async def _listed(session: AsyncSession, staff: Staff, outcome: str) -> tuple[list[Question], int]:
     condition = and_(_scoped(staff), KbQuestion.outcome == outcome)
-    total = (
-        await session.execute(select(func.count()).select_from(KbQuestion).where(condition))
-    ).scalar_one()
+    total = (await session.execute(select(func.count()).select_from(KbQuestion).where(condition))).scalar_one()
     rows = await session.execute(
-        select(KbQuestion)
-        .where(condition)
-        .order_by(KbQuestion.created_at.desc(), KbQuestion.id.desc())
-        .limit(LISTED)
+        select(KbQuestion).where(condition).order_by(KbQuestion.created_at.desc(), KbQuestion.id.desc()).limit(LISTED)
     )
     questions = [
         Question(q.id, q.conversation_id or 0, q.locale, q.text, list(q.candidates or []), q.created_at)
@@ -108,9 +101,7 @@ async def review(session: AsyncSession, staff: Staff, now: datetime) -> Review:
     )
     shown = [q.id for q in unanswered + unsure]
     if shown:
-        audit.record(
-            session, actor=staff.actor, action="knowledge.read", now=now, detail={"questions": shown}
-        )
+        audit.record(session, actor=staff.actor, action="knowledge.read", now=now, detail={"questions": shown})
     return Review(
         unanswered,
         unanswered_total,

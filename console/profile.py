@@ -111,9 +111,7 @@ def parse_return_date(value: str, now: datetime) -> date:
     return day
 
 
-async def set_return_date(
-    session: AsyncSession, staff: Staff, conversation_id: int, value: str, now: datetime
-) -> None:
+async def set_return_date(session: AsyncSession, staff: Staff, conversation_id: int, value: str, now: datetime) -> None:
     """Record the person's return date and (re)plan the follow-up waves not yet sent."""
     _, person = await acting(session, staff, conversation_id, now)
     day = parse_return_date(value, now)

@@ -69,14 +69,10 @@ def _matches(found: list[str], method: Method, is_sqlite: bool, newest: int) -> 
         return and_(*(Message.norm_text.like(f"%{w}%") for w in found))
     if is_sqlite:
         # FTS5 walks its matches newest first and stops after `newest`, however common the words.
-        ids = text(
-            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts ORDER BY rowid DESC LIMIT :newest"
-        )
+        ids = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts ORDER BY rowid DESC LIMIT :newest")
         matching = ids.bindparams(fts=fts5_query(found), newest=newest).columns(rowid=Integer).subquery()
         return Message.id.in_(select(column("rowid", Integer)).select_from(matching))
-    return literal_column(f"messages.{PG_COLUMN}").op("@@")(
-        func.to_tsquery(literal_column("'simple'"), tsquery(found))
-    )
+    return literal_column(f"messages.{PG_COLUMN}").op("@@")(func.to_tsquery(literal_column("'simple'"), tsquery(found)))
 
 
 async def search(

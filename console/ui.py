@@ -64,8 +64,7 @@ class BothLanguages:
 
     def ngettext(self, singular: str, plural: str, n: int, **values: Any) -> str:
         return (
-            f"{self._sq.ngettext(singular, plural, n, **values)} · "
-            f"{self._sr.ngettext(singular, plural, n, **values)}"
+            f"{self._sq.ngettext(singular, plural, n, **values)} · {self._sr.ngettext(singular, plural, n, **values)}"
         )
 
     def datetime(self, value: datetime) -> str:

@@ -83,9 +83,7 @@ async def _csrf_given(request: Request) -> str | None:
     header = request.headers.get("x-csrf-token")
     if header:
         return header
-    if request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if request.headers.get("content-type", "").startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         value = (await request.form()).get("csrf")
         return value if isinstance(value, str) else None
     return None
@@ -125,9 +123,7 @@ def translator(request: Request, staff: Staff | None) -> ui.Interface:
     return ui.interface(console_of(request).homeward.translations, locale)
 
 
-def page(
-    request: Request, staff: Staff | None, template: str, *, status: int = 200, **context: Any
-) -> HTMLResponse:
+def page(request: Request, staff: Staff | None, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
     console = console_of(request)
     t = translator(request, staff)
     html = ui.render(

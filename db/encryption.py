@@ -43,10 +43,10 @@ class Keyring:
     def decrypt(self, stored: str) -> str:
         if not stored.startswith(PREFIX):
             raise InvalidToken("not an encrypted value")
-        return self._fernet.decrypt(stored[len(PREFIX):].encode("ascii")).decode("utf-8")
+        return self._fernet.decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
 
     def rotate(self, stored: str) -> str:
-        return PREFIX + self._fernet.rotate(stored[len(PREFIX):].encode("ascii")).decode("ascii")
+        return PREFIX + self._fernet.rotate(stored[len(PREFIX) :].encode("ascii")).decode("ascii")
 
 
 def keyring_of(dialect: Dialect) -> Keyring:

@@ -37,6 +37,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes on every backend (SQLite would otherwise hand back naive ones)."""
 
@@ -238,12 +239,12 @@ __all__ = [
     "Beneficiary",
     "Consent",
     "Conversation",
-    "GroupNotice",
-    "InboxUpdate",
-    "Message",
     "FollowupContact",
     "FormVersion",
+    "GroupNotice",
+    "InboxUpdate",
     "KbQuestion",
+    "Message",
     "OutboxItem",
     "Submission",
 ]
@@ -259,8 +260,7 @@ class KbQuestion(Base):
     __tablename__ = "kb_questions"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"),
-                                                        index=True)
+    conversation_id: Mapped[int | None] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
     locale: Mapped[str] = mapped_column(String(8))
     text: Mapped[str | None] = mapped_column(Text)
     outcome: Mapped[str] = mapped_column(String(10))  # answer | unsure | none | emergency

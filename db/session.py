@@ -51,8 +51,9 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     wrote into a log.
     """
     if is_sqlite(url):
-        engine = create_async_engine(url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120,
-                                     hide_parameters=True)
+        engine = create_async_engine(
+            url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120, hide_parameters=True
+        )
 
         @event.listens_for(engine.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -64,8 +65,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.close()
 
         return engine
-    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True,
-                               hide_parameters=True)
+    return create_async_engine(url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True, hide_parameters=True)
 
 
 class Database:

@@ -64,9 +64,7 @@ class Enrolment(Base):
     __table_args__ = (Index("ix_enrolments_cohort_status", "cohort_id", "status"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    beneficiary_id: Mapped[int] = mapped_column(
-        ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True
-    )
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True)
     programme_id: Mapped[int] = mapped_column(ForeignKey("programmes.id", ondelete="CASCADE"))
     cohort_id: Mapped[int | None] = mapped_column(ForeignKey("cohorts.id", ondelete="SET NULL"))
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
@@ -84,16 +82,12 @@ class Enrolment(Base):
     guardian_confirmed_by: Mapped[str | None] = mapped_column(String(80))  # telegram | staff:<name>
     guardian_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     guardian_token_expires_at: Mapped[datetime | None]
-    guardian_claimed_by: Mapped[int | None] = mapped_column(
-        ForeignKey("beneficiaries.id", ondelete="SET NULL")
-    )
+    guardian_claimed_by: Mapped[int | None] = mapped_column(ForeignKey("beneficiaries.id", ondelete="SET NULL"))
     waiting_since: Mapped[datetime | None]
     offer_expires_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
-    cancel_reason: Mapped[str | None] = mapped_column(
-        String(24)
-    )  # person | guardian_refused | offer_declined
+    cancel_reason: Mapped[str | None] = mapped_column(String(24))  # person | guardian_refused | offer_declined
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -44,4 +44,7 @@ def media(turn: Turn) -> None:
     else:
         kept = t.gettext("It was not saved, because you did not agree that we keep your messages.")
     turn.say(f"{received} {kept}")
-    menu.show(turn, intro=t.gettext("I can only answer written questions. Please write your question, or use the menu:"))
+    menu.show(
+        turn,
+        intro=t.gettext("I can only answer written questions. Please write your question, or use the menu:"),
+    )

@@ -44,15 +44,27 @@ def _caseworker_button(turn: Turn) -> list[Button]:
     return []
 
 
-async def _record(turn: Turn, outcome: str, *, topic: str | None = None, score: float | None = None,
-                  candidates: list[str] | None = None) -> KbQuestion:
+async def _record(
+    turn: Turn,
+    outcome: str,
+    *,
+    topic: str | None = None,
+    score: float | None = None,
+    candidates: list[str] | None = None,
+) -> KbQuestion:
     """Keep the question for the content team; without consent, only an anonymous count."""
     kept = turn.person.consent == "given"
     row = KbQuestion(
-        conversation_id=turn.conversation.id if kept else None, locale=turn.person.locale or "sq",
-        text=(turn.inbound.text or "")[:4096].replace("\x00", "\ufffd") if kept and turn.inbound.kind == "text"
+        conversation_id=turn.conversation.id if kept else None,
+        locale=turn.person.locale or "sq",
+        text=(turn.inbound.text or "")[:4096].replace("\x00", "\ufffd")
+        if kept and turn.inbound.kind == "text"
         else None,
-        outcome=outcome, topic=topic, score=score, candidates=candidates or [], created_at=turn.now,
+        outcome=outcome,
+        topic=topic,
+        score=score,
+        candidates=candidates or [],
+        created_at=turn.now,
     )
     turn.session.add(row)
     await turn.session.flush()
@@ -92,8 +104,10 @@ async def ask(turn: Turn) -> None:
     if match.kind == "unsure":
         ids = [topic for topic, _ in match.ranked[:3]]
         row = await _record(turn, "unsure", score=match.ranked[0][1], candidates=ids)
-        rows = [[Button(_kb(turn).topic(topic).title(turn.person.locale or "sq"), f"kb:t:{topic}:{row.id}")]
-                for topic in ids]
+        rows = [
+            [Button(_kb(turn).topic(topic).title(turn.person.locale or "sq"), f"kb:t:{topic}:{row.id}")]
+            for topic in ids
+        ]
         if caseworker := _caseworker_button(turn):
             rows.append(caseworker)
         turn.say(t.gettext("I am not sure I understood. Did you mean one of these?"), rows)
@@ -122,8 +136,12 @@ def answer_topic(turn: Turn, topic_id: str, question_id: int) -> None:
         rows.append([Button(t.gettext("More"), f"kb:more:{question_id}:1")])
     if municipality is None and turn.person.consent == "given" and len(topic.parts(locale, "·")) > len(base):
         rows.append([Button(t.gettext("For my municipality"), f"kb:where:{question_id}")])
-    rows.append([Button(t.gettext("Yes, it helped"), f"kb:fb:{question_id}:y"),
-                 Button(t.gettext("No"), f"kb:fb:{question_id}:n")])
+    rows.append(
+        [
+            Button(t.gettext("Yes, it helped"), f"kb:fb:{question_id}:y"),
+            Button(t.gettext("No"), f"kb:fb:{question_id}:n"),
+        ]
+    )
     turn.say(topic.title(locale) + "\n\n" + "\n\n".join(first) + "\n\n" + t.gettext("Did this help?"), rows)
     turn.set_state(flow="menu", kb_topic=topic_id)
 
@@ -195,9 +213,13 @@ async def button(turn: Turn, data: str) -> None:
             menu.show(turn, intro=t.gettext("Thank you for telling us. Is there anything else?"))
         else:
             caseworker = _caseworker_button(turn)
-            turn.say(t.gettext("Thank you for telling us. We will use it to improve the answer. "
-                               "You can write your question in other words, or choose from the menu."),
-                     [caseworker] if caseworker else None)
+            turn.say(
+                t.gettext(
+                    "Thank you for telling us. We will use it to improve the answer. "
+                    "You can write your question in other words, or choose from the menu."
+                ),
+                [caseworker] if caseworker else None,
+            )
             menu.show(turn)
         return
     menu.show(turn, intro=t.gettext("That button is no longer valid. Here is the current menu:"))
@@ -214,21 +236,26 @@ async def where(turn: Turn) -> bool:
     if row is None or row.topic is None:
         menu.show(turn)
     elif not found:
-        turn.say(t.gettext("I could not find that municipality. Please write its name again, for example: "
-                           "Prizren, Gjilan, Gračanica."))
+        turn.say(
+            t.gettext(
+                "I could not find that municipality. Please write its name again, for example: "
+                "Prizren, Gjilan, Gračanica."
+            )
+        )
     elif len(found) == 1:
         turn.person.municipality = found[0].id
         answer_topic(turn, row.topic, row.id)
     else:
-        turn.say(t.gettext("Which one do you mean?"),
-                 [[Button(m.name(locale), f"kb:in:{row.id}:{m.id}")] for m in found])
+        turn.say(
+            t.gettext("Which one do you mean?"),
+            [[Button(m.name(locale), f"kb:in:{row.id}:{m.id}")] for m in found],
+        )
     return True
 
 
 async def ask_action(turn: Turn) -> None:
     """The menu's "Ask a question"."""
-    turn.say(turn.t.gettext("Please write your question in your own words. For example: "
-                            "“Where do I get an ID card?”"))
+    turn.say(turn.t.gettext("Please write your question in your own words. For example: “Where do I get an ID card?”"))
     turn.set_state(flow="menu")
 
 

@@ -1,4 +1,4 @@
-""""My follow-up": consent to be contacted, the return date, and answering a wave in the chat.
+""" "My follow-up": consent to be contacted, the return date, and answering a wave in the chat.
 
 ```mermaid
 stateDiagram-v2
@@ -78,25 +78,40 @@ async def open_menu(turn: Turn) -> None:
 
 
 async def _open_contact(turn: Turn) -> FollowupContact | None:
-    return (await turn.session.execute(
-        select(FollowupContact).where(FollowupContact.beneficiary_id == turn.person.id,
-                                      FollowupContact.status == "sent").order_by(FollowupContact.wave).limit(1)
-    )).scalar_one_or_none()
+    return (
+        await turn.session.execute(
+            select(FollowupContact)
+            .where(FollowupContact.beneficiary_id == turn.person.id, FollowupContact.status == "sent")
+            .order_by(FollowupContact.wave)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
 
 
 async def show_status(turn: Turn) -> None:
     t = turn.t
-    upcoming = (await turn.session.execute(
-        select(FollowupContact).where(FollowupContact.beneficiary_id == turn.person.id,
-                                      FollowupContact.status == "planned").order_by(FollowupContact.due_at).limit(1)
-    )).scalar_one_or_none()
+    upcoming = (
+        await turn.session.execute(
+            select(FollowupContact)
+            .where(FollowupContact.beneficiary_id == turn.person.id, FollowupContact.status == "planned")
+            .order_by(FollowupContact.due_at)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
     if upcoming is not None:
-        text = t.gettext("Your next follow-up is planned for {date}. We will write to you then.",
-                         date=t.date(upcoming.due_at.astimezone(t.tz).date()))
+        text = t.gettext(
+            "Your next follow-up is planned for {date}. We will write to you then.",
+            date=t.date(upcoming.due_at.astimezone(t.tz).date()),
+        )
     else:
         text = t.gettext("No more follow-ups are planned for you. Thank you for your answers.")
-    turn.say(text, [[Button(t.gettext("Change return date"), "fu:date")],
-                    [Button(t.gettext("Stop follow-ups"), "fu:stop")]])
+    turn.say(
+        text,
+        [
+            [Button(t.gettext("Change return date"), "fu:date")],
+            [Button(t.gettext("Stop follow-ups"), "fu:stop")],
+        ],
+    )
 
 
 def ask_return_date(turn: Turn) -> None:
@@ -125,11 +140,17 @@ async def typed(turn: Turn) -> bool:
     planned = [c for c in contacts if c.status == "planned"]
     if planned:
         first = min(planned, key=lambda c: c.due_at)
-        text = t.gettext("Thank you. Your return date is {returned}. We will write to you on {date}.",
-                         returned=t.date(returned), date=t.date(first.due_at.astimezone(t.tz).date()))
+        text = t.gettext(
+            "Thank you. Your return date is {returned}. We will write to you on {date}.",
+            returned=t.date(returned),
+            date=t.date(first.due_at.astimezone(t.tz).date()),
+        )
     else:
-        text = t.gettext("Thank you. Your return date is {returned}. The follow-up period for that date has "
-                         "already passed, so we will not send you questions.", returned=t.date(returned))
+        text = t.gettext(
+            "Thank you. Your return date is {returned}. The follow-up period for that date has "
+            "already passed, so we will not send you questions.",
+            returned=t.date(returned),
+        )
     menu.show(turn, intro=text)
     return True
 
@@ -149,8 +170,16 @@ async def button(turn: Turn, data: str) -> None:
     person = turn.person
     if action == "consent" and arg in ("yes", "no"):
         granted = arg == "yes"
-        turn.session.add(Consent(beneficiary_id=person.id, purpose="followup", version=FOLLOWUP_CONSENT_VERSION,
-                                 granted=granted, locale=person.locale or "sq", created_at=turn.now))
+        turn.session.add(
+            Consent(
+                beneficiary_id=person.id,
+                purpose="followup",
+                version=FOLLOWUP_CONSENT_VERSION,
+                granted=granted,
+                locale=person.locale or "sq",
+                created_at=turn.now,
+            )
+        )
         person.followup_consent = granted
         if granted:
             if person.return_date is None:
@@ -186,21 +215,34 @@ async def stop(turn: Turn) -> None:
     """No more follow-ups: consent withdrawn and every planned contact skipped as opted out."""
     person = turn.person
     if person.followup_consent:
-        turn.session.add(Consent(beneficiary_id=person.id, purpose="followup", version=FOLLOWUP_CONSENT_VERSION,
-                                 granted=False, locale=person.locale or "sq", created_at=turn.now))
+        turn.session.add(
+            Consent(
+                beneficiary_id=person.id,
+                purpose="followup",
+                version=FOLLOWUP_CONSENT_VERSION,
+                granted=False,
+                locale=person.locale or "sq",
+                created_at=turn.now,
+            )
+        )
     person.followup_consent = False
     await turn.session.execute(
-        update(FollowupContact).where(FollowupContact.beneficiary_id == person.id,
-                                      FollowupContact.status.in_(("planned", "sent")))
-        .values(status="skipped", reason="opted_out", updated_at=turn.now))
+        update(FollowupContact)
+        .where(FollowupContact.beneficiary_id == person.id, FollowupContact.status.in_(("planned", "sent")))
+        .values(status="skipped", reason="opted_out", updated_at=turn.now)
+    )
 
 
 async def completed(turn: Turn, submission: Submission, _questionnaire: Questionnaire) -> None:
     await turn.session.execute(
-        update(FollowupContact).where(FollowupContact.submission_id == submission.id)
-        .values(status="answered", updated_at=turn.now))
-    menu.show(turn, intro=turn.t.gettext("Thank you for your answers. They are saved, and they help us help "
-                                         "people who come back."))
+        update(FollowupContact)
+        .where(FollowupContact.submission_id == submission.id)
+        .values(status="answered", updated_at=turn.now)
+    )
+    menu.show(
+        turn,
+        intro=turn.t.gettext("Thank you for your answers. They are saved, and they help us help people who come back."),
+    )
 
 
 def register(router: Router, services: Services) -> None:

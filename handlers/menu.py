@@ -75,8 +75,11 @@ def show_privacy(turn: Turn) -> None:
     t = turn.t
     person = turn.person
     if person.consent == "given" and person.consent_at is not None:
-        status = t.gettext("You agreed on {when} (notice version {version}).", when=t.datetime(person.consent_at),
-                           version=person.consent_version)
+        status = t.gettext(
+            "You agreed on {when} (notice version {version}).",
+            when=t.datetime(person.consent_at),
+            version=person.consent_version,
+        )
     elif person.consent == "declined":
         status = t.gettext("You did not agree, so we keep nothing that you write.")
     else:
@@ -90,9 +93,12 @@ def show_privacy(turn: Turn) -> None:
             "If you think your data is misused, you can complain to the Information and Privacy Agency of Kosovo.",
             status=status,
         ),
-        [[Button(t.gettext("Get a copy of my data"), "priv:mydata")],
-         [Button(t.gettext("Erase my data"), "priv:delete")]]
-        if person.consent == "given" and "privacy" in turn.services.extras.get("capabilities", set()) else None,
+        [
+            [Button(t.gettext("Get a copy of my data"), "priv:mydata")],
+            [Button(t.gettext("Erase my data"), "priv:delete")],
+        ]
+        if person.consent == "given" and "privacy" in turn.services.extras.get("capabilities", set())
+        else None,
     )
 
 

@@ -57,7 +57,9 @@ def ask_language(turn: Turn, *, invalid: bool = False) -> None:
     suggested = turn.translations.guess(turn.inbound.language_code) or turn.person.locale
     order = sorted(LANGUAGE_BUTTONS, key=lambda item: item[0] != suggested)
     buttons = [[Button(("✓ " if code == suggested else "") + label, f"lang:{code}")] for code, label in order]
-    key = N_("That choice is not available. Please choose a language:") if invalid else N_("Please choose your language:")
+    key = (
+        N_("That choice is not available. Please choose a language:") if invalid else N_("Please choose your language:")
+    )
     lines = [turn.translations(code).gettext(key) for code in ("sq", "sr-Latn", "sr-Cyrl")]
     turn.say("\n".join(lines), buttons)
     turn.set_state(flow="onboarding", step="lang", **_carried(turn))
@@ -109,8 +111,10 @@ async def answer_consent(turn: Turn, answer: str) -> None:
         if needs_consent(turn):
             ask_consent(turn)
         else:
-            menu.show(turn, intro=t.gettext(
-                "Your answer is already recorded. You can review it under Privacy in the menu."))
+            menu.show(
+                turn,
+                intro=t.gettext("Your answer is already recorded. You can review it under Privacy in the menu."),
+            )
         return
     if answer not in ("yes", "no"):
         turn.say(t.gettext("That button is no longer valid."))
@@ -121,8 +125,12 @@ async def answer_consent(turn: Turn, answer: str) -> None:
     locale = person.locale or "sq"
     turn.session.add(
         Consent(
-            beneficiary_id=person.id, purpose="general", version=CONSENT_VERSION, granted=granted,
-            locale=locale, created_at=turn.now,
+            beneficiary_id=person.id,
+            purpose="general",
+            version=CONSENT_VERSION,
+            granted=granted,
+            locale=locale,
+            created_at=turn.now,
         )
     )
     person.consent = "given" if granted else "declined"

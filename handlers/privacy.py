@@ -25,9 +25,13 @@ if TYPE_CHECKING:
     from handlers.routes import Router
 
 TITLES = {
-    "profile": N_("Profile"), "consents": N_("Consents"), "transcript": N_("Conversation"),
-    "questionnaires": N_("Questionnaire answers"), "follow_up_schedule": N_("Follow-up schedule"),
-    "questions": N_("Questions to the knowledge base"), "sign_ups": N_("Youth programme sign-ups"),
+    "profile": N_("Profile"),
+    "consents": N_("Consents"),
+    "transcript": N_("Conversation"),
+    "questionnaires": N_("Questionnaire answers"),
+    "follow_up_schedule": N_("Follow-up schedule"),
+    "questions": N_("Questions to the knowledge base"),
+    "sign_ups": N_("Youth programme sign-ups"),
 }
 
 
@@ -42,16 +46,28 @@ async def my_data(turn: Turn) -> None:
         menu.show(turn, intro=t.gettext("We keep no personal data about you, so there is nothing to send."))
         return
     data = await _registry(turn).collect(turn.session, person)
-    turn.session.add(AuditEntry(at=turn.now, actor=f"person:{person.id}", action="mydata",
-                                target=f"beneficiary:{person.id}", detail=None))
+    turn.session.add(
+        AuditEntry(
+            at=turn.now,
+            actor=f"person:{person.id}",
+            action="mydata",
+            target=f"beneficiary:{person.id}",
+            detail=None,
+        )
+    )
     titles = {key: t.gettext(title) for key, title in TITLES.items()}
     turn.say(t.gettext("Here is everything we keep about you: a file for computers (JSON) and a readable text file."))
     stamp = turn.now.astimezone(turn.translations.tz).strftime("%Y%m%d")
-    turn.replies.append(Reply(t.gettext("Your data (JSON)"),
-                              document=(f"homeward-data-{stamp}.json", as_json(data).encode("utf-8"))))
+    turn.replies.append(
+        Reply(
+            t.gettext("Your data (JSON)"),
+            document=(f"homeward-data-{stamp}.json", as_json(data).encode("utf-8")),
+        )
+    )
     text = as_text(data, t.gettext("Your data held by the mission"), titles)
-    turn.replies.append(Reply(t.gettext("Your data (text)"), document=(f"homeward-data-{stamp}.txt",
-                                                                      text.encode("utf-8"))))
+    turn.replies.append(
+        Reply(t.gettext("Your data (text)"), document=(f"homeward-data-{stamp}.txt", text.encode("utf-8")))
+    )
     menu.show(turn)
 
 
@@ -84,16 +100,25 @@ async def confirm(turn: Turn, answer: str) -> None:
     chat_key = turn.services.extras["chat_key"](person.channel, person.chat_id) if person.chat_id else None
     await _registry(turn).erase(turn.session, person, actor=f"person:{person.id}", chat_key=chat_key, now=turn.now)
     turn.set_state(flow="erased")
-    turn.say(t.gettext("Your data has been erased. We will not write to you again. "
-                       "If you want to use the service later, send /start."))
+    turn.say(
+        t.gettext(
+            "Your data has been erased. We will not write to you again. "
+            "If you want to use the service later, send /start."
+        )
+    )
 
 
 async def stop(turn: Turn) -> None:
     t = turn.t
     turn.person.opted_out = True
     await followup.stop(turn)
-    menu.show(turn, intro=t.gettext("We will not send you follow-ups or announcements any more. "
-                                    "You can still write to us. To receive them again, send /start."))
+    menu.show(
+        turn,
+        intro=t.gettext(
+            "We will not send you follow-ups or announcements any more. "
+            "You can still write to us. To receive them again, send /start."
+        ),
+    )
 
 
 async def button(turn: Turn, action: str) -> None:

@@ -57,9 +57,14 @@ async def start(turn: Turn, form_id: str, *, wave: int | None = None) -> Submiss
     """Begin a new submission of `form_id` and show its first question."""
     questionnaire = _forms(turn).items[form_id]
     submission = Submission(
-        beneficiary_id=turn.person.id, form_version_id=await questionnaire.version_id(turn.session, turn.now),
-        form_id=form_id, wave=wave, state=questionnaire.runner.start(), status="in_progress",
-        started_at=turn.now, updated_at=turn.now,
+        beneficiary_id=turn.person.id,
+        form_version_id=await questionnaire.version_id(turn.session, turn.now),
+        form_id=form_id,
+        wave=wave,
+        state=questionnaire.runner.start(),
+        status="in_progress",
+        started_at=turn.now,
+        updated_at=turn.now,
     )
     turn.session.add(submission)
     await turn.session.flush()
@@ -70,8 +75,14 @@ async def start(turn: Turn, form_id: str, *, wave: int | None = None) -> Submiss
 async def in_progress(turn: Turn, form_id: str) -> Submission | None:
     return (
         await turn.session.execute(
-            select(Submission).where(Submission.beneficiary_id == turn.person.id, Submission.form_id == form_id,
-                                     Submission.status == "in_progress").order_by(Submission.id.desc()).limit(1)
+            select(Submission)
+            .where(
+                Submission.beneficiary_id == turn.person.id,
+                Submission.form_id == form_id,
+                Submission.status == "in_progress",
+            )
+            .order_by(Submission.id.desc())
+            .limit(1)
         )
     ).scalar_one_or_none()
 
@@ -83,8 +94,10 @@ def _buttons(turn: Turn, submission: Submission, prompt: Prompt) -> list[list[Bu
     if prompt.kind in ("select_one", "acknowledge"):
         rows += [[Button(label[:60], f"{data}c{k}")] for k, (_value, label) in enumerate(prompt.choices)]
     elif prompt.kind == "select_multiple":
-        rows += [[Button(("✓ " if value in prompt.selected else "") + label[:58], f"{data}t{k}")]
-                 for k, (value, label) in enumerate(prompt.choices)]
+        rows += [
+            [Button(("✓ " if value in prompt.selected else "") + label[:58], f"{data}t{k}")]
+            for k, (value, label) in enumerate(prompt.choices)
+        ]
         rows.append([Button(t.gettext("Done"), f"{data}d")])
     elif prompt.kind == "note":
         rows.append([Button(t.gettext("Continue"), f"{data}n")])
@@ -162,7 +175,11 @@ async def typed(turn: Turn) -> bool:
     elif inbound.kind == "text" and (inbound.text or "").strip():
         raw = (inbound.text or "").strip()
     else:
-        await show(turn, submission, error=turn.t.gettext("Please answer this question with the buttons or in words."))
+        await show(
+            turn,
+            submission,
+            error=turn.t.gettext("Please answer this question with the buttons or in words."),
+        )
         return True
     reader = READERS.get(f"{submission.form_id}:{prompt.name}")
     if reader is not None and await reader(turn, submission, questionnaire, prompt, raw):
@@ -199,8 +216,11 @@ async def button(turn: Turn, data: str) -> None:
         await _complete(turn, submission, questionnaire)
         return
     if parts[1] != str(prompt.index):
-        await show(turn, submission, error=t.gettext("That button belongs to an earlier question. "
-                                                     "Here is the current one:"))
+        await show(
+            turn,
+            submission,
+            error=t.gettext("That button belongs to an earlier question. Here is the current one:"),
+        )
         return
     action = parts[2]
     if action == "p":

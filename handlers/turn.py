@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from bot.i18n import Translator, Translations
+    from bot.i18n import Translations, Translator
     from bot.services import Services
     from db.models import Beneficiary, Conversation
 

@@ -113,9 +113,7 @@ def start_command(original: Callable[[Turn], Awaitable[None]]) -> Callable[[Turn
 
 async def open_menu(turn: Turn) -> None:
     """Menu "Youth programme": continue an unfinished sign-up, show the current one, or begin."""
-    mine = await person_enrolments(
-        turn.session, turn.person.id, statuses=(*ACTIVE, *IN_PROGRESS, "duplicate")
-    )
+    mine = await person_enrolments(turn.session, turn.person.id, statuses=(*ACTIVE, *IN_PROGRESS, "duplicate"))
     if not mine:
         await begin(turn, "menu")
         return
@@ -131,9 +129,7 @@ async def _resume(turn: Turn, enrolment: Enrolment) -> None:
     if enrolment.status == "choosing":
         await ask_cohort(turn, enrolment)
         return
-    submission = (
-        await turn.session.get(Submission, enrolment.submission_id) if enrolment.submission_id else None
-    )
+    submission = await turn.session.get(Submission, enrolment.submission_id) if enrolment.submission_id else None
     if submission is None or submission.status != "in_progress":
         await turn.session.delete(enrolment)
         await begin(turn, enrolment.source or "menu")
@@ -188,8 +184,7 @@ async def begin_programme(turn: Turn, programme: Programme, source: str) -> None
     await turn.session.flush()
     turn.say(
         t.gettext(
-            "{programme}: activities for young people aged {minimum} to {maximum}. "
-            "Signing up takes a few minutes.",
+            "{programme}: activities for young people aged {minimum} to {maximum}. Signing up takes a few minutes.",
             programme=name_in(turn.person.locale or "sq", programme.name_sq, programme.name_sr),
             minimum=programme.min_age,
             maximum=programme.max_age,
@@ -221,9 +216,7 @@ async def button(turn: Turn, data: str) -> None:
         stale(turn)
         return
     if action == "cohort" and enrolment.status == "choosing":
-        cohorts = await open_cohorts(
-            turn.session, enrolment.programme_id, enrolment.municipality, local_today(turn)
-        )
+        cohorts = await open_cohorts(turn.session, enrolment.programme_id, enrolment.municipality, local_today(turn))
         cohort = next((c for c in cohorts if str(c.id) == second), None)
         if cohort is None:
             await ask_cohort(turn, enrolment, cohorts)
@@ -250,14 +243,10 @@ async def button(turn: Turn, data: str) -> None:
         cancel(enrolment, turn.now, "offer_declined")
         menu.show(
             turn,
-            intro=t.gettext(
-                "Understood. The place will be offered to the next person. Thank you for letting us know."
-            ),
+            intro=t.gettext("Understood. The place will be offered to the next person. Thank you for letting us know."),
         )
     elif action == "change" and enrolment.status in (*ACTIVE, "duplicate"):
-        submission = (
-            await turn.session.get(Submission, enrolment.submission_id) if enrolment.submission_id else None
-        )
+        submission = await turn.session.get(Submission, enrolment.submission_id) if enrolment.submission_id else None
         if submission is None:
             stale(turn)
             return
@@ -281,14 +270,8 @@ async def button(turn: Turn, data: str) -> None:
         )
     elif action == "cancelyes" and enrolment.status in (*ACTIVE, "duplicate"):
         cancel(enrolment, turn.now, "person")
-        menu.show(
-            turn, intro=t.gettext("Your sign-up is cancelled. You are welcome to sign up again at any time.")
-        )
-    elif (
-        action == "glink"
-        and enrolment.guardian_state == "pending"
-        and enrolment.status in (*HOLDING, "waiting")
-    ):
+        menu.show(turn, intro=t.gettext("Your sign-up is cancelled. You are welcome to sign up again at any time."))
+    elif action == "glink" and enrolment.guardian_state == "pending" and enrolment.status in (*HOLDING, "waiting"):
         turn.say(guardian_link_text(turn, enrolment))
         menu.show(turn)
     elif action == "status":

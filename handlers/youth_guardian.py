@@ -140,15 +140,11 @@ async def guardian_answered(turn: Turn, raw_id: str, answer: str) -> None:
             turn.translations,
             enrolment.beneficiary_id,
             lambda tr: Reply(
-                tr.gettext("Your parent or guardian has agreed.")
-                + " "
-                + status_line(tr, enrolment, cohort, position)
+                tr.gettext("Your parent or guardian has agreed.") + " " + status_line(tr, enrolment, cohort, position)
             ),
             turn.now,
         )
-        menu.show(
-            turn, intro=t.gettext("Thank you. Your consent is recorded, and {name} will be told.", name=name)
-        )
+        menu.show(turn, intro=t.gettext("Thank you. Your consent is recorded, and {name} will be told.", name=name))
         return
     enrolment.guardian_state = "refused"
     if enrolment.status in ACTIVE:

@@ -105,9 +105,7 @@ def too_old_text(t: Translator, age: int, programme: Programme) -> str:
     )
 
 
-async def read_birth_date(
-    turn: Turn, submission: Submission, form: Questionnaire, prompt: Prompt, raw: str
-) -> bool:
+async def read_birth_date(turn: Turn, submission: Submission, form: Questionnaire, prompt: Prompt, raw: str) -> bool:
     """The date of birth: the form refuses impossible and future dates; the programme decides the ages."""
     t, locale, today = turn.t, turn.person.locale or "sq", local_today(turn)
     result = form.runner.answer(submission.state, raw, today, locale)
@@ -143,9 +141,7 @@ async def read_birth_date(
     return True
 
 
-async def read_municipality(
-    turn: Turn, submission: Submission, form: Questionnaire, prompt: Prompt, raw: str
-) -> bool:
+async def read_municipality(turn: Turn, submission: Submission, form: Questionnaire, prompt: Prompt, raw: str) -> bool:
     """A few letters in either language or script; several matches (Mitrovica) are offered as buttons."""
     t, locale = turn.t, turn.person.locale or "sq"
     found = municipalities(turn).search(raw)
@@ -208,9 +204,7 @@ async def completed(turn: Turn, submission: Submission, form: Questionnaire) -> 
         if enrolment.status == "draft":
             await turn.session.delete(enrolment)
             await turn.session.delete(submission)
-            menu.show(
-                turn, intro=t.gettext("Understood. We did not sign you up, and your answers are not kept.")
-            )
+            menu.show(turn, intro=t.gettext("Understood. We did not sign you up, and your answers are not kept."))
         else:
             cancel(enrolment, turn.now, "consent_withdrawn")
             menu.show(turn, intro=t.gettext("Understood. Your sign-up is cancelled."))
@@ -231,9 +225,7 @@ async def completed(turn: Turn, submission: Submission, form: Questionnaire) -> 
     enrolment.municipality = str(values.get("municipality") or "") or None
     minor = eligibility.check(enrolment.birth_date, local_today(turn)).needs_guardian
     enrolment.media_consent = (
-        media
-        if not minor or enrolment.guardian_state != "confirmed"
-        else bool(media and enrolment.media_consent)
+        media if not minor or enrolment.guardian_state != "confirmed" else bool(media and enrolment.media_consent)
     )
     enrolment.guardian_name = str(values["guardian_name"])[:200] if minor else None
     enrolment.guardian_contact = str(values["guardian_contact"])[:100] if minor else None
@@ -252,9 +244,7 @@ async def completed(turn: Turn, submission: Submission, form: Questionnaire) -> 
         enrolment.status = "duplicate"
         await confirm(turn, enrolment)
         return
-    cohorts = await open_cohorts(
-        turn.session, enrolment.programme_id, enrolment.municipality, local_today(turn)
-    )
+    cohorts = await open_cohorts(turn.session, enrolment.programme_id, enrolment.municipality, local_today(turn))
     if not cohorts:
         enrolment.status = "interested"
         await confirm(turn, enrolment)
@@ -269,9 +259,7 @@ async def completed(turn: Turn, submission: Submission, form: Questionnaire) -> 
 async def ask_cohort(turn: Turn, enrolment: Enrolment, cohorts: list[Cohort] | None = None) -> None:
     t, locale = turn.t, turn.person.locale or "sq"
     if cohorts is None:
-        cohorts = await open_cohorts(
-            turn.session, enrolment.programme_id, enrolment.municipality, local_today(turn)
-        )
+        cohorts = await open_cohorts(turn.session, enrolment.programme_id, enrolment.municipality, local_today(turn))
     if not cohorts:
         enrolment.status = "interested"
         await confirm(turn, enrolment)
@@ -298,9 +286,7 @@ async def summary(turn: Turn, enrolment: Enrolment) -> str:
     t, locale = turn.t, turn.person.locale or "sq"
     programme = await turn.session.get(Programme, enrolment.programme_id)
     cohort = await turn.session.get(Cohort, enrolment.cohort_id) if enrolment.cohort_id else None
-    submission = (
-        await turn.session.get(Submission, enrolment.submission_id) if enrolment.submission_id else None
-    )
+    submission = await turn.session.get(Submission, enrolment.submission_id) if enrolment.submission_id else None
     form = signup_form(turn)
     values = form.runner.values(submission.state) if submission is not None else {}
     contact = _labels(form, "channel", [str(values.get("contact_channel", ""))], locale)
@@ -309,9 +295,7 @@ async def summary(turn: Turn, enrolment: Enrolment) -> str:
     details = [
         t.gettext("Name: {name}", name=enrolment.full_name or ""),
         t.gettext("Date of birth: {date}", date=t.date(enrolment.birth_date)) if enrolment.birth_date else "",
-        t.gettext(
-            "Municipality: {municipality}", municipality=place_name(turn, enrolment.municipality) or ""
-        ),
+        t.gettext("Municipality: {municipality}", municipality=place_name(turn, enrolment.municipality) or ""),
         t.gettext(
             "Interests: {interests}",
             interests=_labels(form, "interest", values.get("interests") or [], locale),
@@ -333,11 +317,7 @@ async def summary(turn: Turn, enrolment: Enrolment) -> str:
 
 def _link(turn: Turn, token: str) -> str:
     username = turn.services.extras.get("bot_username")
-    return (
-        f"https://t.me/{username}?start={GUARDIAN_PREFIX}{token}"
-        if username
-        else f"/start {GUARDIAN_PREFIX}{token}"
-    )
+    return f"https://t.me/{username}?start={GUARDIAN_PREFIX}{token}" if username else f"/start {GUARDIAN_PREFIX}{token}"
 
 
 def guardian_link_text(turn: Turn, enrolment: Enrolment) -> str:

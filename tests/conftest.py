@@ -86,10 +86,17 @@ async def fake() -> AsyncIterator[FakeBotApi]:
 @pytest.fixture
 def settings(database_url: str, fake: FakeBotApi, tmp_path: Path) -> Settings:
     return Settings(
-        database_url=database_url, telegram_token=TOKEN, telegram_api_base=fake.base, secret_key="test-secret-key",
-        data_dir=tmp_path / "data", poll_timeout_seconds=1,
+        database_url=database_url,
+        telegram_token=TOKEN,
+        telegram_api_base=fake.base,
+        secret_key="test-secret-key",
+        data_dir=tmp_path / "data",
+        poll_timeout_seconds=1,
         # Conversations in tests run at machine speed; pacing has its own tests.
-        rate_chat_per_second=50.0, rate_chat_burst=10, retry_first_seconds=0.05, _env_file=None,  # type: ignore[call-arg]
+        rate_chat_per_second=50.0,
+        rate_chat_burst=10,
+        retry_first_seconds=0.05,
+        _env_file=None,  # type: ignore[call-arg]
     )
 
 

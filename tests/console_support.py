@@ -45,9 +45,7 @@ async def sign_in(http: httpx.AsyncClient, name: str, password: str = PASSWORD) 
     form = await http.get("/login")
     token = _CSRF.search(form.text)
     assert token is not None
-    return await http.post(
-        "/login", data={"name": name, "password": password, "csrf": token.group(1), "next": "/"}
-    )
+    return await http.post("/login", data={"name": name, "password": password, "csrf": token.group(1), "next": "/"})
 
 
 async def csrf(http: httpx.AsyncClient) -> str:

@@ -102,8 +102,11 @@ class FakeBotApi:
     # ---- what the bot sent -------------------------------------------------------------------
 
     def sent(self, method: str = "sendMessage", chat_id: int | str | None = None) -> list[dict[str, Any]]:
-        return [c.params for c in self.calls if c.method == method
-                and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))]
+        return [
+            c.params
+            for c in self.calls
+            if c.method == method and (chat_id is None or str(c.params.get("chat_id")) == str(chat_id))
+        ]
 
     def texts(self, chat_id: int | str | None = None) -> list[str]:
         return [p["text"] for p in self.sent("sendMessage", chat_id)]
@@ -112,9 +115,13 @@ class FakeBotApi:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise TimeoutError("condition not reached; calls so far: "
-                                   + json.dumps([(c.method, c.params.get("text", "")[:60]) for c in self.calls][-20:],
-                                                ensure_ascii=False))
+                raise TimeoutError(
+                    "condition not reached; calls so far: "
+                    + json.dumps(
+                        [(c.method, c.params.get("text", "")[:60]) for c in self.calls][-20:],
+                        ensure_ascii=False,
+                    )
+                )
             self._sent_event.clear()
             try:
                 await asyncio.wait_for(self._sent_event.wait(), timeout=0.05)
@@ -174,15 +181,26 @@ class FakeBotApi:
                 request.transport.close()
                 return web.Response(status=500)
             if fault.code:
-                body: dict[str, Any] = {"ok": False, "error_code": fault.code, "description": fault.description}
+                body: dict[str, Any] = {
+                    "ok": False,
+                    "error_code": fault.code,
+                    "description": fault.description,
+                }
                 if fault.retry_after is not None:
                     body["parameters"] = {"retry_after": fault.retry_after}
                 return web.json_response(body, status=fault.code)
         retry = self._rate_limited(method, params)
         if retry is not None:
             self.throttled += 1
-            return web.json_response({"ok": False, "error_code": 429, "description": "Too Many Requests: retry after 1",
-                                      "parameters": {"retry_after": retry}}, status=429)
+            return web.json_response(
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": retry},
+                },
+                status=429,
+            )
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
         self.calls.append(Call(method, params, time.monotonic()))
@@ -211,8 +229,10 @@ class FakeBotApi:
         if method in ("sendMessage", "sendDocument"):
             chat_id = int(params["chat_id"])
             result: dict[str, Any] = {
-                "message_id": next(self._message_ids), "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"}, "from": BOT_USER,
+                "message_id": next(self._message_ids),
+                "date": int(time.time()),
+                "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group"},
+                "from": BOT_USER,
             }
             if method == "sendMessage":
                 result["text"] = params.get("text", "")
@@ -224,8 +244,12 @@ class FakeBotApi:
         if method == "getFile":
             file_id = str(params.get("file_id"))
             size = len(self.files.get(file_id, b""))
-            return {"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": size,
-                    "file_path": f"photos/{file_id}.jpg"}
+            return {
+                "file_id": file_id,
+                "file_unique_id": f"u-{file_id}",
+                "file_size": size,
+                "file_path": f"photos/{file_id}.jpg",
+            }
         return True
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
@@ -257,9 +281,13 @@ class Person:
         return user
 
     def _message(self, **content: Any) -> dict[str, Any]:
-        return {"message_id": next(self._ids), "date": int(time.time()),
-                "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
-                "from": self._user(), **content}
+        return {
+            "message_id": next(self._ids),
+            "date": int(time.time()),
+            "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
+            "from": self._user(),
+            **content,
+        }
 
     def says(self, text: str) -> dict[str, Any]:
         return self.api.push({"message": self._message(text=text)})
@@ -274,21 +302,40 @@ class Person:
         return self.api.push({"edited_message": msg})
 
     def presses(self, data: str) -> dict[str, Any]:
-        return self.api.push({"callback_query": {
-            "id": str(next(self._ids)), "from": self._user(), "chat_instance": "1", "data": data,
-            "message": {"message_id": 1, "date": int(time.time()), "chat": {"id": self.id, "type": "private"},
-                        "from": BOT_USER, "text": "…"},
-        }})
+        return self.api.push(
+            {
+                "callback_query": {
+                    "id": str(next(self._ids)),
+                    "from": self._user(),
+                    "chat_instance": "1",
+                    "data": data,
+                    "message": {
+                        "message_id": 1,
+                        "date": int(time.time()),
+                        "chat": {"id": self.id, "type": "private"},
+                        "from": BOT_USER,
+                        "text": "…",
+                    },
+                }
+            }
+        )
 
     def blocks(self, blocked: bool = True) -> dict[str, Any]:
-        return self.api.push({"my_chat_member": {
-            "chat": {"id": self.id, "type": "private", "first_name": self.first_name}, "from": self._user(),
-            "date": int(time.time()),
-            "old_chat_member": {"status": "member", "user": BOT_USER} if blocked
-            else {"status": "kicked", "user": BOT_USER, "until_date": 0},
-            "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0} if blocked
-            else {"status": "member", "user": BOT_USER},
-        }})
+        return self.api.push(
+            {
+                "my_chat_member": {
+                    "chat": {"id": self.id, "type": "private", "first_name": self.first_name},
+                    "from": self._user(),
+                    "date": int(time.time()),
+                    "old_chat_member": {"status": "member", "user": BOT_USER}
+                    if blocked
+                    else {"status": "kicked", "user": BOT_USER, "until_date": 0},
+                    "new_chat_member": {"status": "kicked", "user": BOT_USER, "until_date": 0}
+                    if blocked
+                    else {"status": "member", "user": BOT_USER},
+                }
+            }
+        )
 
     def buttons(self, index: int = -1) -> list[str]:
         """Callback data of the buttons under the bot's `index`-th message to this person that had buttons."""

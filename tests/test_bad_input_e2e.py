@@ -38,14 +38,18 @@ async def test_forged_or_stale_buttons_get_a_polite_answer(
     sent = await onboard(fake, person, "sq")
     person.presses(data)
     replies = await fake.wait_sent(sent + 1, person.id)
-    assert any(word in replies[-1] for word in ("nuk vlen më", "nuk është në dispozicion", "zgjidhni gjuhën", "është regjistruar tashmë"))
+    assert any(
+        word in replies[-1]
+        for word in ("nuk vlen më", "nuk është në dispozicion", "zgjidhni gjuhën", "është regjistruar tashmë")
+    )
     await fake.wait_for(lambda: len(fake.sent("answerCallbackQuery")) == 3)
     inbound = [m for m in await transcript(homeward) if m.direction == "in"]
     assert inbound[-1].kind == "button" and inbound[-1].text == data.replace("\x00", "\ufffd")
 
 
-async def test_commands_with_junk_arguments_and_unknown_commands(homeward: Homeward, fake: FakeBotApi,
-                                                                 person: Person) -> None:
+async def test_commands_with_junk_arguments_and_unknown_commands(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sr-Cyrl")
     person.says("/menu ;DROP TABLE messages; 🙂")
     person.says("/lang zz qq")
@@ -60,7 +64,9 @@ async def test_commands_with_junk_arguments_and_unknown_commands(homeward: Homew
         assert (await session.execute(select(func.count()).select_from(Message))).scalar_one() > 0
 
 
-async def test_a_flood_is_stored_in_full_and_answered_once(homeward: Homeward, fake: FakeBotApi, person: Person) -> None:
+async def test_a_flood_is_stored_in_full_and_answered_once(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sq")
     for i in range(200):
         person.says(f"message {i}")
@@ -74,8 +80,9 @@ async def test_a_flood_is_stored_in_full_and_answered_once(homeward: Homeward, f
     assert len(replies) <= 60  # the first messages get answers, the rest only the one notice
 
 
-async def test_media_is_stored_with_its_file_id_and_acknowledged(homeward: Homeward, fake: FakeBotApi,
-                                                                 person: Person) -> None:
+async def test_media_is_stored_with_its_file_id_and_acknowledged(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sq")
     size = {"file_id": "PHOTO-BIG", "file_unique_id": "u1", "width": 800, "height": 600}
     person.sends(photo=[{"file_id": "PHOTO-SMALL", "file_unique_id": "u0", "width": 90, "height": 90}, size])
@@ -83,21 +90,35 @@ async def test_media_is_stored_with_its_file_id_and_acknowledged(homeward: Homew
     person.sends(document={"file_id": "DOC-1", "file_unique_id": "u3", "file_name": "pasaporta.pdf"})
     person.sends(location={"latitude": 42.66, "longitude": 21.16})
     person.sends(contact={"phone_number": "+38344000000", "first_name": "Drita"})
-    person.sends(sticker={"file_id": "STICKER-1", "file_unique_id": "u4", "type": "regular", "width": 512,
-                          "height": 512, "is_animated": False, "is_video": False})
+    person.sends(
+        sticker={
+            "file_id": "STICKER-1",
+            "file_unique_id": "u4",
+            "type": "regular",
+            "width": 512,
+            "height": 512,
+            "is_animated": False,
+            "is_video": False,
+        }
+    )
     replies = await fake.wait_sent(sent + 12, person.id)
     assert "fotografinë" in replies[sent] and "menaxheri i rastit" in replies[sent]
     inbound = [m for m in await transcript(homeward) if m.direction == "in"][-6:]
     assert [(m.kind, m.file_id) for m in inbound] == [
-        ("photo", "PHOTO-BIG"), ("voice", "VOICE-1"), ("document", "DOC-1"), ("location", None),
-        ("contact", None), ("sticker", "STICKER-1"),
+        ("photo", "PHOTO-BIG"),
+        ("voice", "VOICE-1"),
+        ("document", "DOC-1"),
+        ("location", None),
+        ("contact", None),
+        ("sticker", "STICKER-1"),
     ]
     assert inbound[3].payload == {"latitude": 42.66, "longitude": 21.16}
     assert inbound[4].payload == {"phone_number": "+38344000000"}
 
 
-async def test_an_edit_is_stored_as_an_edit_of_the_original(homeward: Homeward, fake: FakeBotApi,
-                                                            person: Person) -> None:
+async def test_an_edit_is_stored_as_an_edit_of_the_original(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sq")
     original = person.says("ku eshte komuna")
     await fake.wait_sent(sent + 1, person.id)
@@ -116,7 +137,16 @@ async def test_groups_and_channels_get_one_line_and_no_transcript(homeward: Home
     user = {"id": 9001, "is_bot": False, "first_name": "Ana"}
     for text in ("/start", "hello", "/menu"):
         fake.push({"message": {"message_id": 1, "date": 0, "chat": group, "from": user, "text": text}})
-    fake.push({"channel_post": {"message_id": 2, "date": 0, "chat": {"id": -100300, "type": "channel"}, "text": "x"}})
+    fake.push(
+        {
+            "channel_post": {
+                "message_id": 2,
+                "date": 0,
+                "chat": {"id": -100300, "type": "channel"},
+                "text": "x",
+            }
+        }
+    )
     await fake.wait_sent(1, -100200)
     await fake.wait_for(lambda: fake.pending_updates() == 0)
     await homeward.turns.wait_idle()

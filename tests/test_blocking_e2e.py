@@ -28,7 +28,8 @@ async def _blocked(app: Homeward) -> bool:
 
 
 async def test_blocking_the_bot_skips_follow_ups_and_unblocking_resumes_them(
-        clocked: tuple[Homeward, FixedClock], fake: FakeBotApi) -> None:
+    clocked: tuple[Homeward, FixedClock], fake: FakeBotApi
+) -> None:
     app, clock = clocked
     person = Person(fake, 9300, "Liridon", "sq")
     n = await onboard(fake, person, "sq")

@@ -68,8 +68,9 @@ def test_entries_are_complete_not_fuzzy_and_keep_placeholders(catalogs: dict[str
             assert len(strings) == PLURALS[lang], f"{lang}: wrong plural count for {ids[0]!r}"
         wanted = fields(ids[-1]) | fields(ids[0])
         for s in strings:
-            assert fields(s) <= wanted | {"n"} and fields(s) >= fields(ids[0]) - {"n"}, \
+            assert fields(s) <= wanted | {"n"} and fields(s) >= fields(ids[0]) - {"n"}, (
                 f"{lang}: placeholders differ in {ids[0]!r}"
+            )
         assert not any(s == ids[0] for s in strings if len(ids[0]) > 12), f"{lang}: left in English: {ids[0]!r}"
 
 

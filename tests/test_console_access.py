@@ -82,9 +82,7 @@ async def test_without_a_session_every_guarded_route_refuses(homeward: Homeward)
     async with client(homeward) as http:
         for method, path, _ in GUARDED:
             url = path.format(cid=cid, mid=1, rid=1)
-            response = await http.request(
-                method, url, data={"csrf": "x", "text": "hi"} if method == "POST" else None
-            )
+            response = await http.request(method, url, data={"csrf": "x", "text": "hi"} if method == "POST" else None)
             if method == "GET":
                 assert response.status_code == 303 and response.headers["location"].startswith("/login"), url
             else:

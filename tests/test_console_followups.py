@@ -50,9 +50,7 @@ async def audit_actions(app: Homeward) -> list[str]:
         return list((await session.execute(select(AuditEntry.action).order_by(AuditEntry.id))).scalars())
 
 
-async def people(
-    app: Homeward, municipality: str, count: int, start: int, scores: dict[str, float | None]
-) -> None:
+async def people(app: Homeward, municipality: str, count: int, start: int, scores: dict[str, float | None]) -> None:
     """`count` people of one municipality who answered wave 1 with `scores`."""
     for i in range(count):
         cid = await person_with_transcript(
@@ -65,9 +63,7 @@ async def test_the_profile_shows_the_schedule_with_reasons_the_scores_and_the_si
     homeward: Homeward,
 ) -> None:
     cid = await person_with_transcript(homeward, municipality="Prizren", texts=["tung"], name="Arta")
-    other = await person_with_transcript(
-        homeward, municipality="Prizren", texts=["tung"], name="Besa", chat_id="7"
-    )
+    other = await person_with_transcript(homeward, municipality="Prizren", texts=["tung"], name="Besa", chat_id="7")
     await add_followup(homeward, cid, 1, "answered", scores=LOW)
     await add_followup(homeward, cid, 2, "skipped", reason="handoff")
     await add_followup(homeward, cid, 3, "planned")
@@ -105,16 +101,12 @@ async def test_a_caseworker_sets_the_return_date_and_the_waves_are_planned_and_a
     homeward: Homeward,
 ) -> None:
     cid = await person_with_transcript(homeward, municipality="Prizren", texts=["tung"])
-    away = await person_with_transcript(
-        homeward, municipality="Gjakovë", texts=["tung"], name="Besa", chat_id="8"
-    )
+    away = await person_with_transcript(homeward, municipality="Gjakovë", texts=["tung"], name="Besa", chat_id="8")
     await add_staff(homeward, "amra", "caseworker", ("Prizren",))
     returned = homeward.clock.now().date() - timedelta(days=20)
     async with client(homeward) as http:
         await sign_in(http, "amra")
-        refused = await http.post(
-            f"/conversations/{cid}/return-date", data={"return_date": returned.isoformat()}
-        )
+        refused = await http.post(f"/conversations/{cid}/return-date", data={"return_date": returned.isoformat()})
         assert refused.status_code == 403
         token = await csrf(http)
         future = homeward.clock.now().date() + timedelta(days=40)
@@ -142,9 +134,7 @@ async def test_a_caseworker_sets_the_return_date_and_the_waves_are_planned_and_a
         assert person is not None and person.return_date == returned
         waves = (
             await session.execute(
-                select(FollowupContact.wave, FollowupContact.status).where(
-                    FollowupContact.beneficiary_id == person.id
-                )
+                select(FollowupContact.wave, FollowupContact.status).where(FollowupContact.beneficiary_id == person.id)
             )
         ).all()
         assert sorted(waves) == [(1, "planned"), (2, "planned"), (3, "planned")]
@@ -184,9 +174,7 @@ async def test_the_followups_page_charts_response_rates_and_scores_per_wave_with
         sq.ngettext("{n} answer, mean {mean}", "{n} answers, mean {mean}", 4, mean="0,70")
     )
     assert text.count("<svg") == 5 + 1 + 5 * 4  # statuses, one skip reason, five bins for each dimension
-    assert re.findall(r"<script[^>]*>", html) == [
-        '<script src="/static/console.js" defer>'
-    ]  # no chart library
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/static/console.js" defer>']  # no chart library
     results = re.search(r'<table class="log results">(.*?)</table>', html, re.S)
     assert results is not None
     assert results.group(1).count("/conversations/") == 4 and "Prizren0" in results.group(1)
@@ -195,9 +183,7 @@ async def test_the_followups_page_charts_response_rates_and_scores_per_wave_with
 
 async def test_a_viewer_sees_only_aggregates_and_no_group_smaller_than_five(homeward: Homeward) -> None:
     await people(homeward, "Prizren", 5, 100, GOOD)
-    cid = await person_with_transcript(
-        homeward, municipality="Prizren", texts=["tung"], name="Lumturije", chat_id="9"
-    )
+    cid = await person_with_transcript(homeward, municipality="Prizren", texts=["tung"], name="Lumturije", chat_id="9")
     await add_followup(homeward, cid, 2, "answered", scores=LOW)
     await add_staff(homeward, "vera", "viewer")
     async with client(homeward) as http:
@@ -236,23 +222,15 @@ async def test_a_caseworker_limited_to_one_municipality_sees_nothing_of_another(
 async def test_the_follow_up_due_filter_lists_people_invited_who_have_not_answered(
     homeward: Homeward,
 ) -> None:
-    due = await person_with_transcript(
-        homeward, municipality="Prizren", texts=["tung"], name="Arta", chat_id="1"
-    )
-    answered = await person_with_transcript(
-        homeward, municipality="Prizren", texts=["tung"], name="Besa", chat_id="2"
-    )
+    due = await person_with_transcript(homeward, municipality="Prizren", texts=["tung"], name="Arta", chat_id="1")
+    answered = await person_with_transcript(homeward, municipality="Prizren", texts=["tung"], name="Besa", chat_id="2")
     finishing = await person_with_transcript(
         homeward, municipality="Prizren", texts=["tung"], name="Drita", chat_id="3"
     )
-    elsewhere = await person_with_transcript(
-        homeward, municipality="Gjakovë", texts=["tung"], name="Era", chat_id="4"
-    )
+    elsewhere = await person_with_transcript(homeward, municipality="Gjakovë", texts=["tung"], name="Era", chat_id="4")
     await add_followup(homeward, due, 1, "sent")
     await add_followup(homeward, answered, 1, "answered", scores=GOOD)
-    await add_followup(
-        homeward, finishing, 1, "sent", scores=GOOD
-    )  # completed; the scheduler has not seen it yet
+    await add_followup(homeward, finishing, 1, "sent", scores=GOOD)  # completed; the scheduler has not seen it yet
     await add_followup(homeward, elsewhere, 1, "sent")
     assert list(inbox.FILTERS)[-2:] == ["followup_due", "closed"]
     await add_staff(homeward, "amra", "caseworker", ("Prizren",))
@@ -299,9 +277,7 @@ async def test_the_followup_export_is_the_command_line_export_with_a_redacted_op
     assert sheet is not None and sheet.max_row == 2
     async with homeward.db.sessions() as session:
         entries = (
-            (await session.execute(select(AuditEntry).where(AuditEntry.action == "export.followups")))
-            .scalars()
-            .all()
+            (await session.execute(select(AuditEntry).where(AuditEntry.action == "export.followups"))).scalars().all()
         )
     assert [(e.detail or {}).get("redacted") for e in entries] == [False, True, False]
     assert all(e.actor == "staff:ada" and (e.detail or {}).get("records") == 1 for e in entries)

@@ -37,9 +37,7 @@ async def _running(settings: Settings, at: datetime) -> Homeward:
     return app
 
 
-async def test_after_hours_the_person_learns_when_a_caseworker_answers(
-    settings: Settings, fake: FakeBotApi
-) -> None:
+async def test_after_hours_the_person_learns_when_a_caseworker_answers(settings: Settings, fake: FakeBotApi) -> None:
     app = await _running(settings, FRIDAY_EVENING)
     try:
         person = Person(fake, 6101, "Milan", language_code="sr")
@@ -59,9 +57,7 @@ async def test_after_hours_the_person_learns_when_a_caseworker_answers(
         await app.stop()
 
 
-async def test_caseworker_takes_over_replies_and_returns_to_the_bot(
-    settings: Settings, fake: FakeBotApi
-) -> None:
+async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Settings, fake: FakeBotApi) -> None:
     app = await _running(settings, MONDAY_MORNING)
     try:
         person = Person(fake, 6102, "Arta", language_code="sq")
@@ -93,9 +89,7 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(
             refused = await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita"})
             assert "error=not_owner" in refused.headers["location"]
             await http.post(f"/conversations/{cid}/take", data={"csrf": token})
-            await http.post(
-                f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita Arta, <b>po</b>."}
-            )
+            await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita Arta, <b>po</b>."})
             texts = await fake.wait_sent(sent + 2, person.id)
             assert texts[-1] == "Mirëdita Arta, <b>po</b>."
             await app.delivery.drain()
@@ -104,12 +98,8 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(
             page = (await http.get(f"/conversations/{cid}")).text
             assert "Mirëdita Arta, &lt;b&gt;po&lt;/b&gt;." in page and "amra" in page
 
-            await http.post(
-                f"/conversations/{cid}/notes", data={"csrf": token, "text": "Needs an ID appointment"}
-            )
-            await http.post(
-                f"/conversations/{cid}/labels", data={"csrf": token, "text": "", "labels": "id, health"}
-            )
+            await http.post(f"/conversations/{cid}/notes", data={"csrf": token, "text": "Needs an ID appointment"})
+            await http.post(f"/conversations/{cid}/labels", data={"csrf": token, "text": "", "labels": "id, health"})
             await http.post(f"/conversations/{cid}/return", data={"csrf": token})
             texts = await fake.wait_sent(sent + 3, person.id)
             assert "/menu" in texts[-1]

@@ -14,12 +14,8 @@ SCRIPT = "<script>alert('x')</script> a ka ndihmë për qira?"
 
 
 async def questions(app: Homeward) -> tuple[int, int]:
-    prizren = await person_with_transcript(
-        app, municipality="Prizren", texts=["tung"], name="Arta", chat_id="1"
-    )
-    gjakova = await person_with_transcript(
-        app, municipality="Gjakovë", texts=["tung"], name="Besa", chat_id="2"
-    )
+    prizren = await person_with_transcript(app, municipality="Prizren", texts=["tung"], name="Arta", chat_id="1")
+    gjakova = await person_with_transcript(app, municipality="Gjakovë", texts=["tung"], name="Besa", chat_id="2")
     topic = app.services.kb.topics[0]
     await add_question(app, prizren, "ku ta nxjerr patentën", "none", minutes_ago=30)
     await add_question(app, prizren, SCRIPT, "none", minutes_ago=5)
@@ -73,9 +69,7 @@ async def test_an_admin_reviews_unanswered_and_unsure_questions_and_feedback(hom
         in html
     )
     async with homeward.db.sessions() as session:
-        entry = (
-            await session.execute(select(AuditEntry).where(AuditEntry.action == "knowledge.read"))
-        ).scalar_one()
+        entry = (await session.execute(select(AuditEntry).where(AuditEntry.action == "knowledge.read"))).scalar_one()
     assert entry.actor == "staff:ada" and len((entry.detail or {})["questions"]) == 5
 
 

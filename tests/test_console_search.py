@@ -12,9 +12,7 @@ from db.models import Message
 from tests.console_support import person_with_transcript
 
 ADMIN = Staff(id=1, name="ada", role="admin", municipalities=(), locale=None, csrf="", session_id="")
-PRIZREN = Staff(
-    id=2, name="amra", role="caseworker", municipalities=("Prizren",), locale=None, csrf="", session_id=""
-)
+PRIZREN = Staff(id=2, name="amra", role="caseworker", municipalities=("Prizren",), locale=None, csrf="", session_id="")
 
 
 def test_queries_are_folded_into_safe_index_syntax() -> None:
@@ -64,9 +62,7 @@ async def test_the_index_follows_deleted_and_new_messages(homeward: Homeward) ->
         await session.execute(delete(Message).where(Message.conversation_id == cid))
     async with homeward.db.sessions() as session:
         assert await search(session, ADMIN, "socijalna", is_sqlite=homeward.db.is_sqlite) == []
-    await person_with_transcript(
-        homeward, municipality=None, chat_id="803", name="Dren", texts=["ndihmë sociale"]
-    )
+    await person_with_transcript(homeward, municipality=None, chat_id="803", name="Dren", texts=["ndihmë sociale"])
     async with homeward.db.sessions() as session:
         hits = await search(session, ADMIN, "ndihme", is_sqlite=homeward.db.is_sqlite)
     assert [h.display_name for h in hits] == ["Dren"]

@@ -52,9 +52,7 @@ async def test_a_post_without_the_csrf_token_is_refused(homeward: Homeward) -> N
         async with homeward.db.sessions() as session:
             assert (await session.get(Conversation, cid)).mode == "human"  # type: ignore[union-attr]
         # The sign-in form has its own token: a forged sign-in post is refused too.
-        assert (
-            await http.post("/login", data={"name": "amra", "password": "x", "csrf": "nope"})
-        ).status_code == 403
+        assert (await http.post("/login", data={"name": "amra", "password": "x", "csrf": "nope"})).status_code == 403
 
 
 async def test_a_viewer_sees_aggregates_and_never_a_transcript(homeward: Homeward) -> None:

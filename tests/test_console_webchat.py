@@ -11,17 +11,13 @@ from db.models import Beneficiary, InboxUpdate, Message
 from tests.console_support import client
 
 
-async def _say(
-    app: Homeward, visitor: str, ref: str, *, text: str | None = None, data: str | None = None
-) -> None:
+async def _say(app: Homeward, visitor: str, ref: str, *, text: str | None = None, data: str | None = None) -> None:
     await chat.submit(app, visitor, ref, text=text, data=data, language_code="sq")
     await app.turns.wait_idle()
     await app.delivery.drain()
 
 
-async def _until_delivered(
-    app: Homeward, visitor: str, cursor: int, count: int
-) -> tuple[list[chat.Line], int]:
+async def _until_delivered(app: Homeward, visitor: str, cursor: int, count: int) -> tuple[list[chat.Line], int]:
     lines: list[chat.Line] = []
     while len(lines) < count:
         app.delivery.wake()
@@ -45,9 +41,7 @@ async def test_a_web_visitor_is_onboarded_by_the_same_handlers(homeward: Homewar
     async with homeward.db.sessions() as session:
         person = (await session.execute(select(Beneficiary))).scalar_one()
         assert person.channel == "web" and person.locale == "sr-Cyrl" and visitor not in person.channel_ref
-        assert (
-            await session.execute(select(func.count()).select_from(InboxUpdate))
-        ).scalar_one() == 2
+        assert (await session.execute(select(func.count()).select_from(InboxUpdate))).scalar_one() == 2
 
 
 async def test_a_visitor_who_declines_still_sees_answers_but_nothing_is_kept(homeward: Homeward) -> None:
@@ -70,14 +64,10 @@ async def test_the_page_refuses_messages_without_its_token(homeward: Homeward) -
         token = page.text.split('name="chat-token" content="')[1].split('"')[0]
         assert (await http.post("/chat/messages", json={"id": "c1", "text": "hi"})).status_code == 403
         bad = {"x-chat-token": "0" * 40}
-        assert (
-            await http.post("/chat/messages", json={"id": "c1", "text": "hi"}, headers=bad)
-        ).status_code == 403
+        assert (await http.post("/chat/messages", json={"id": "c1", "text": "hi"}, headers=bad)).status_code == 403
         good = {"x-chat-token": token}
         assert (await http.post("/chat/messages", json={"text": "hi"}, headers=good)).status_code == 400
-        assert (
-            await http.post("/chat/messages", json={"id": "c1", "text": "/start"}, headers=good)
-        ).status_code == 202
+        assert (await http.post("/chat/messages", json={"id": "c1", "text": "/start"}, headers=good)).status_code == 202
     await homeward.turns.wait_idle()
     async with homeward.db.sessions() as session:
         assert (await session.execute(select(Beneficiary.channel))).scalar_one() == "web"

@@ -28,9 +28,7 @@ from tests.console_support import (
 async def a_full_cohort(app: Homeward) -> tuple[int, int]:
     """Two places, both taken, and two people waiting; the one who signed up later waits longer."""
     programme, cohort = await add_cohort(app, capacity=2)
-    _, other = await add_cohort(
-        app, name=("Grupi i vjeshtës", "Јесења група"), municipality=None, capacity=10
-    )
+    _, other = await add_cohort(app, name=("Grupi i vjeshtës", "Јесења група"), municipality=None, capacity=10)
     now = app.clock.now()
     names = ["Arta <b>A</b>", "Besa B", "Drita D", "Era E", "Fatos F"]
     cids = [
@@ -38,9 +36,7 @@ async def a_full_cohort(app: Homeward) -> tuple[int, int]:
         for i, n in enumerate(names)
     ]
     await add_sign_up(app, cids[0], programme, cohort, "confirmed", full_name=names[0], source="school12")
-    await add_sign_up(
-        app, cids[1], programme, cohort, "pending_guardian", full_name=names[1], guardian_state="pending"
-    )
+    await add_sign_up(app, cids[1], programme, cohort, "pending_guardian", full_name=names[1], guardian_state="pending")
     late = await add_sign_up(
         app, cids[2], programme, cohort, "waiting", full_name=names[2], waiting_since=now + timedelta(hours=2)
     )
@@ -78,9 +74,7 @@ async def test_a_coordinator_sees_cohorts_places_sign_ups_and_the_waiting_list_i
     assert shown(homeward, "Sign-ups without a group") in html and "Fatos F" in html
     free = re.search(rf'id="cohort-{other}">(.*?)</section>', html, re.S)
     assert free is not None and shown(homeward, "any") in free.group(1)
-    assert shown(homeward, "{taken} of {capacity} taken, {free} free", taken=0, capacity=10, free=10) in (
-        free.group(1)
-    )
+    assert shown(homeward, "{taken} of {capacity} taken, {free} free", taken=0, capacity=10, free=10) in (free.group(1))
 
 
 async def test_the_sign_up_export_is_the_command_line_export_and_is_audited(homeward: Homeward) -> None:
@@ -102,9 +96,7 @@ async def test_the_sign_up_export_is_the_command_line_export_and_is_audited(home
     assert {r["full_name"]: r["waiting_position"] for r in rows}["Era E"] == "1"
     async with homeward.db.sessions() as session:
         entries = (
-            (await session.execute(select(AuditEntry).where(AuditEntry.action == "export.signups")))
-            .scalars()
-            .all()
+            (await session.execute(select(AuditEntry).where(AuditEntry.action == "export.signups"))).scalars().all()
         )
     assert [(e.actor, (e.detail or {}).get("records")) for e in entries] == [
         ("staff:yll", 5),

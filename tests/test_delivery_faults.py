@@ -49,8 +49,9 @@ def _postgres_only(database_url: str) -> None:
         pytest.skip("needs PostgreSQL: several processes share one database; SQLite serves a single process")
 
 
-async def _queue_wave(db: Database, per_chat: dict[int, int], lane: int = LANE_ANNOUNCEMENT,
-                      clock: Clock | None = None) -> dict[str, list[str]]:
+async def _queue_wave(
+    db: Database, per_chat: dict[int, int], lane: int = LANE_ANNOUNCEMENT, clock: Clock | None = None
+) -> dict[str, list[str]]:
     """Queue `per_chat[chat]` numbered messages per chat; returns the texts each chat must get, in order."""
     now = (clock or Clock()).now()
     expected: dict[str, list[str]] = {}
@@ -60,9 +61,19 @@ async def _queue_wave(db: Database, per_chat: dict[int, int], lane: int = LANE_A
         for chat, count in per_chat.items():
             if n < count:
                 expected.setdefault(str(chat), []).append(f"c{chat} m{n}")
-                rows.append(OutboxItem(channel=telegram.CHANNEL, chat_id=str(chat), method="sendMessage",
-                                       payload={"text": f"c{chat} m{n}"}, lane=lane, status="pending",
-                                       attempts=0, next_attempt_at=now, created_at=now))
+                rows.append(
+                    OutboxItem(
+                        channel=telegram.CHANNEL,
+                        chat_id=str(chat),
+                        method="sendMessage",
+                        payload={"text": f"c{chat} m{n}"},
+                        lane=lane,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
     async with db.transaction() as session:
         session.add_all(rows)
     return expected
@@ -115,9 +126,13 @@ class FlakyApi:
         if method != "sendMessage":
             return None
         self.calls += 1
-        scripted = {20: Fault(stall=5.0), 40: Fault(429, "Too Many Requests: retry after 1", retry_after=1),
-                    90: Fault(reset=True), 130: Fault(429, "Too Many Requests: retry after 1", retry_after=1),
-                    150: Fault(reset=True)}
+        scripted = {
+            20: Fault(stall=5.0),
+            40: Fault(429, "Too Many Requests: retry after 1", retry_after=1),
+            90: Fault(reset=True),
+            130: Fault(429, "Too Many Requests: retry after 1", retry_after=1),
+            150: Fault(reset=True),
+        }
         fault = scripted.get(self.calls)
         if fault is None and self.random.random() < 0.10:
             fault = Fault(502, "Bad Gateway")
@@ -129,15 +144,19 @@ class FlakyApi:
         return fault
 
 
-async def test_a_flaky_bot_api_still_gets_every_message_once_in_order(database_url: str,
-                                                                      fake: FakeBotApi) -> None:
+async def test_a_flaky_bot_api_still_gets_every_message_once_in_order(database_url: str, fake: FakeBotApi) -> None:
     flaky = FlakyApi()
     fake.injector = flaky
     db = Database(database_url, keyring=Keyring(["k"]))
     bot = telegram.make_bot(TOKEN, fake.base)
-    delivery = Delivery(db, {telegram.CHANNEL: telegram.TelegramSender(bot)}, Clock(),
-                        LocalLimiter(Pacer(global_rate=500, chat_rate=100, chat_burst=10)), worker_id="flaky",
-                        backoff_first=0.05)
+    delivery = Delivery(
+        db,
+        {telegram.CHANNEL: telegram.TelegramSender(bot)},
+        Clock(),
+        LocalLimiter(Pacer(global_rate=500, chat_rate=100, chat_burst=10)),
+        worker_id="flaky",
+        backoff_first=0.05,
+    )
     stop = asyncio.Event()
     try:
         # 80 chats get one message, 40 chats three: 200 messages.
@@ -164,13 +183,24 @@ async def _sent_all(db: Database, count: int) -> bool:
 
 
 async def test_text_goes_out_as_plain_text_so_markup_characters_cannot_fail_a_send(
-        homeward: Homeward, fake: FakeBotApi) -> None:
+    homeward: Homeward, fake: FakeBotApi
+) -> None:
     tricky = "<b>Prishtinë</b> & Mitrovicë_e_Veriut *2* [link](x) <unclosed _under"
     now = Clock().now()
     async with homeward.db.transaction() as session:
-        session.add(OutboxItem(channel=telegram.CHANNEL, chat_id="5100", method="sendMessage",
-                               payload={"text": tricky}, lane=0, status="pending", attempts=0,
-                               next_attempt_at=now, created_at=now))
+        session.add(
+            OutboxItem(
+                channel=telegram.CHANNEL,
+                chat_id="5100",
+                method="sendMessage",
+                payload={"text": tricky},
+                lane=0,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
     homeward.delivery.wake()
     await fake.wait_sent(1, 5100)
     sent = fake.sent("sendMessage", 5100)[0]
@@ -181,14 +211,22 @@ async def test_text_goes_out_as_plain_text_so_markup_characters_cannot_fail_a_se
 
 
 async def test_claims_of_a_dead_worker_return_after_the_lease_and_a_live_worker_keeps_its_own(
-        database_url: str) -> None:
+    database_url: str,
+) -> None:
     clock = FixedClock(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
     db = Database(database_url, keyring=Keyring(["k"]))
     lease = timedelta(minutes=2)
 
     def worker(name: str) -> Delivery:
-        return Delivery(db, {telegram.CHANNEL: _NeverSender()}, clock, LocalLimiter(Pacer()), worker_id=name,
-                        lease=lease, bulk_held=10)
+        return Delivery(
+            db,
+            {telegram.CHANNEL: _NeverSender()},
+            clock,
+            LocalLimiter(Pacer()),
+            worker_id=name,
+            lease=lease,
+            bulk_held=10,
+        )
 
     live, dead, other = worker("live"), worker("dead"), worker("other")
     try:
@@ -199,8 +237,11 @@ async def test_claims_of_a_dead_worker_return_after_the_lease_and_a_live_worker_
         clock.advance(timedelta(seconds=60))  # 150 s after the claims, 60 s after the renewal
         assert await other.keep_claims() == 10  # only the dead worker's ten
         async with db.sessions() as session:
-            holders = Counter((await session.execute(
-                select(OutboxItem.claimed_by).where(OutboxItem.status == "sending"))).scalars().all())
+            holders = Counter(
+                (await session.execute(select(OutboxItem.claimed_by).where(OutboxItem.status == "sending")))
+                .scalars()
+                .all()
+            )
         assert holders == {"live": 10}
         assert await other.run_once() == 10  # and another worker picks them up
     finally:
@@ -238,16 +279,25 @@ def _free_port() -> int:
 
 def _worker_env(database_url: str, fake: FakeBotApi, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-    env.update({
-        "PYTHONPATH": str(ROOT), "HOMEWARD_DATABASE_URL": database_url, "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
-        "HOMEWARD_TELEGRAM_API_BASE": fake.base, "HOMEWARD_SECRET_KEY": "test-secret-key",
-        "HOMEWARD_DATA_DIR": str(data_dir), "HOMEWARD_CONSOLE_PORT": str(_free_port()),
-        # A stable worker id: restarted under it, the worker returns its own claims at once.
-        "HOMEWARD_WORKER_ID": "worker-1", "HOMEWARD_DELIVERY_CONCURRENCY": str(WORKER_CONCURRENCY),
-        "HOMEWARD_RATE_GLOBAL_PER_SECOND": "2000", "HOMEWARD_RATE_CHAT_PER_SECOND": "100",
-        "HOMEWARD_RATE_CHAT_BURST": "10", "HOMEWARD_RETRY_FIRST_SECONDS": "0.05",
-        "HOMEWARD_LOG_LEVEL": "WARNING",
-    })
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "HOMEWARD_DATABASE_URL": database_url,
+            "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
+            "HOMEWARD_TELEGRAM_API_BASE": fake.base,
+            "HOMEWARD_SECRET_KEY": "test-secret-key",
+            "HOMEWARD_DATA_DIR": str(data_dir),
+            "HOMEWARD_CONSOLE_PORT": str(_free_port()),
+            # A stable worker id: restarted under it, the worker returns its own claims at once.
+            "HOMEWARD_WORKER_ID": "worker-1",
+            "HOMEWARD_DELIVERY_CONCURRENCY": str(WORKER_CONCURRENCY),
+            "HOMEWARD_RATE_GLOBAL_PER_SECOND": "2000",
+            "HOMEWARD_RATE_CHAT_PER_SECOND": "100",
+            "HOMEWARD_RATE_CHAT_BURST": "10",
+            "HOMEWARD_RETRY_FIRST_SECONDS": "0.05",
+            "HOMEWARD_LOG_LEVEL": "WARNING",
+        }
+    )
     return env
 
 
@@ -255,8 +305,13 @@ def _worker_env(database_url: str, fake: FakeBotApi, data_dir: Path) -> dict[str
 def _worker(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`python -m bot worker` in its own process; always stopped (and, if it will not stop, killed)."""
     with log_path.open("ab") as log:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "worker"], env=env, cwd=log_path.parent,
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "worker"],
+            env=env,
+            cwd=log_path.parent,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         yield process
     finally:
@@ -284,7 +339,8 @@ class Hold:
 
 
 async def test_a_worker_killed_mid_wave_loses_nothing_and_keeps_each_chats_order(
-        database_url: str, fake: FakeBotApi, tmp_path: Path) -> None:
+    database_url: str, fake: FakeBotApi, tmp_path: Path
+) -> None:
     _postgres_only(database_url)
     db = Database(database_url, keyring=Keyring(["k"]))
     hold = Hold()
@@ -296,8 +352,11 @@ async def test_a_worker_killed_mid_wave_loses_nothing_and_keeps_each_chats_order
         per_chat = {**{c: 1 for c in range(1, 501)}, **{c: 3 for c in range(501, 1001)}}
         expected = await _queue_wave(db, per_chat)
         with _worker(env, log_path) as first:
-            await _until(lambda: len(fake.sent("sendMessage")) >= 600 or first.poll() is not None, 90,
-                         "the first worker sending")
+            await _until(
+                lambda: len(fake.sent("sendMessage")) >= 600 or first.poll() is not None,
+                90,
+                "the first worker sending",
+            )
             assert first.poll() is None, log_path.read_text()[-3000:]
             hold.on = True  # answers slow down, so the kill lands with sends in flight
             await _until(lambda: hold.held >= 1, 30, "sends in flight")
@@ -311,15 +370,20 @@ async def test_a_worker_killed_mid_wave_loses_nothing_and_keeps_each_chats_order
         assert 600 <= before_restart and delivered_at_kill < 2000  # the kill landed mid-wave
 
         with _worker(env, log_path) as second:
-            await _until(lambda: _sent_all(db, 2000) if second.poll() is None else True, 120,
-                         "the restarted worker finishing the wave")
+            await _until(
+                lambda: _sent_all(db, 2000) if second.poll() is None else True,
+                120,
+                "the restarted worker finishing the wave",
+            )
             assert second.poll() is None, log_path.read_text()[-3000:]
 
         received = _received(fake)
         total = sum(len(texts) for texts in received.values())
         duplicates = total - 2000
-        print(f"\nkill -9 mid-wave: {delivered_at_kill} of 2000 delivered at the kill, "
-              f"{hold.held} sends held in flight, {duplicates} delivered twice after the restart")
+        print(
+            f"\nkill -9 mid-wave: {delivered_at_kill} of 2000 delivered at the kill, "
+            f"{hold.held} sends held in flight, {duplicates} delivered twice after the restart"
+        )
         # Nothing lost, each chat in order (a resend directly follows its first copy).
         assert {chat: _collapse(texts) for chat, texts in received.items()} == expected
         assert all(count <= 2 for texts in received.values() for count in Counter(texts).values())
@@ -342,9 +406,12 @@ async def _connection_killer(database_url: str, every: float, times: int) -> Asy
         for _ in range(times):
             await asyncio.sleep(every)
             async with engine.connect() as conn:
-                result = await conn.execute(text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+                result = await conn.execute(
+                    text(
+                        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
+                )
                 terminated.append(int(result.scalar_one()))
                 await conn.commit()
 
@@ -359,7 +426,8 @@ async def _connection_killer(database_url: str, every: float, times: int) -> Asy
 
 
 async def test_intake_and_delivery_recover_when_the_database_drops_its_connections(
-        settings: Settings, fake: FakeBotApi, database_url: str) -> None:
+    settings: Settings, fake: FakeBotApi, database_url: str
+) -> None:
     _postgres_only(database_url)
     app = Homeward(settings.model_copy(update={"rate_global_per_second": 400.0}))
     await app.start()
@@ -381,8 +449,9 @@ async def test_intake_and_delivery_recover_when_the_database_drops_its_connectio
         wave = {chat: texts for chat, texts in _received(fake).items() if int(chat) < 7000}
         assert wave == expected
         async with app.db.sessions() as session:
-            inbox = dict((await session.execute(select(InboxUpdate.status, func.count())
-                                                .group_by(InboxUpdate.status))).all())
+            inbox = dict(
+                (await session.execute(select(InboxUpdate.status, func.count()).group_by(InboxUpdate.status))).all()
+            )
         assert inbox == {"done": 40}
     finally:
         await app.stop()

@@ -37,9 +37,20 @@ class RecordingSender:
 async def _queue(db: Database, chats: range, lane: int, text: str) -> None:
     now = Clock().now()
     async with db.transaction() as session:
-        session.add_all(OutboxItem(channel="test", chat_id=str(c), method="sendMessage", payload={"text": text},
-                                   lane=lane, status="pending", attempts=0, next_attempt_at=now, created_at=now)
-                        for c in chats)
+        session.add_all(
+            OutboxItem(
+                channel="test",
+                chat_id=str(c),
+                method="sendMessage",
+                payload={"text": text},
+                lane=lane,
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for c in chats
+        )
 
 
 async def _run_until(delivery: Delivery, done: Any, timeout: float = 20.0) -> None:
@@ -55,8 +66,13 @@ async def _run_until(delivery: Delivery, done: Any, timeout: float = 20.0) -> No
 async def test_a_reply_overtakes_a_wave_within_a_second(database_url: str) -> None:
     db = Database(database_url, keyring=Keyring(["k"]))
     sender = RecordingSender()
-    delivery = Delivery(db, {"test": sender}, Clock(), LocalLimiter(Pacer(global_rate=50, chat_rate=1, chat_burst=1)),
-                        worker_id="w1")
+    delivery = Delivery(
+        db,
+        {"test": sender},
+        Clock(),
+        LocalLimiter(Pacer(global_rate=50, chat_rate=1, chat_burst=1)),
+        worker_id="w1",
+    )
     try:
         await _queue(db, range(1000, 1300), LANE_ANNOUNCEMENT, "wave")
         stop = asyncio.Event()
@@ -80,18 +96,24 @@ async def test_a_reply_overtakes_a_wave_within_a_second(database_url: str) -> No
 async def test_the_global_rate_holds_within_a_process(database_url: str) -> None:
     db = Database(database_url, keyring=Keyring(["k"]))
     sender = RecordingSender()
-    delivery = Delivery(db, {"test": sender}, Clock(), LocalLimiter(Pacer(global_rate=40, chat_rate=1, chat_burst=1)),
-                        worker_id="w1")
+    delivery = Delivery(
+        db,
+        {"test": sender},
+        Clock(),
+        LocalLimiter(Pacer(global_rate=40, chat_rate=1, chat_burst=1)),
+        worker_id="w1",
+    )
     try:
         await _queue(db, range(1, 161), LANE_ANNOUNCEMENT, "wave")
         await _run_until(delivery, lambda: len(sender.sent) >= 160)
         times = sorted(at for at, _, _ in sender.sent)
         assert len(times) == 160
         for i in range(len(times)):  # no one-second window holds more than rate + burst
-            assert sum(1 for t in times[i:i + 60] if t - times[i] < 1.0) <= 40 + 8
+            assert sum(1 for t in times[i : i + 60] if t - times[i] < 1.0) <= 40 + 8
         async with db.sessions() as session:
-            assert (await session.execute(select(func.count()).select_from(OutboxItem)
-                                          .where(OutboxItem.status == "sent"))).scalar_one() == 160
+            assert (
+                await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "sent"))
+            ).scalar_one() == 160
     finally:
         await db.dispose()
 
@@ -107,9 +129,16 @@ async def test_three_workers_share_one_global_rate_through_redis(database_url: s
     await redis.redis.flushdb()
     dbs = [Database(database_url, keyring=Keyring(["k"])) for _ in range(3)]
     sender = RecordingSender()
-    workers = [Delivery(db, {"test": sender}, Clock(),
-                        RedisLimiter(REDIS, Pacer(global_rate=30, chat_rate=1, chat_burst=1), prefix="test-rate"),
-                        worker_id=f"w{i}") for i, db in enumerate(dbs)]
+    workers = [
+        Delivery(
+            db,
+            {"test": sender},
+            Clock(),
+            RedisLimiter(REDIS, Pacer(global_rate=30, chat_rate=1, chat_burst=1), prefix="test-rate"),
+            worker_id=f"w{i}",
+        )
+        for i, db in enumerate(dbs)
+    ]
     try:
         await _queue(dbs[0], range(1, 151), LANE_ANNOUNCEMENT, "wave")
         stop = asyncio.Event()

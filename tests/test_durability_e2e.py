@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot.app import Homeward
 from bot.config import Settings
 from db.models import Beneficiary, InboxUpdate, Message, OutboxItem
-from tests.fakebot import Fault, FakeBotApi, Person
+from tests.fakebot import FakeBotApi, Fault, Person
 from tests.helpers import onboard, transcript
 
 
@@ -27,8 +27,11 @@ async def test_a_redelivered_update_changes_nothing(homeward: Homeward, fake: Fa
     assert len(await transcript(homeward)) == before
     assert len(fake.texts(person.id)) == sent + 1
     async with homeward.db.sessions() as session:
-        assert (await session.execute(select(func.count()).select_from(InboxUpdate)
-                                      .where(InboxUpdate.update_id == update["update_id"]))).scalar_one() == 1
+        assert (
+            await session.execute(
+                select(func.count()).select_from(InboxUpdate).where(InboxUpdate.update_id == update["update_id"])
+            )
+        ).scalar_one() == 1
 
 
 async def test_a_crash_after_the_inbox_commit_replays_the_turn_once(settings: Settings, fake: FakeBotApi) -> None:
@@ -77,11 +80,17 @@ async def test_a_crash_after_the_turn_sends_the_queued_reply_once(settings: Sett
         await second.stop()
 
 
-async def test_retry_after_server_errors_and_timeouts_still_deliver(homeward: Homeward, fake: FakeBotApi,
-                                                                    person: Person) -> None:
+async def test_retry_after_server_errors_and_timeouts_still_deliver(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sq")
-    faults = iter([Fault(429, "Too Many Requests: retry after 1", retry_after=1), Fault(502, "Bad Gateway"),
-                   Fault(reset=True)])
+    faults = iter(
+        [
+            Fault(429, "Too Many Requests: retry after 1", retry_after=1),
+            Fault(502, "Bad Gateway"),
+            Fault(reset=True),
+        ]
+    )
 
     def inject(method: str, params: dict[str, Any]) -> Fault | None:
         return next(faults, None) if method == "sendMessage" else None
@@ -99,11 +108,13 @@ async def test_retry_after_server_errors_and_timeouts_still_deliver(homeward: Ho
     assert max(item.attempts for item in items) == 3  # a 502 and a reset, then success; the 429 only paused
 
 
-async def test_a_bad_request_is_a_permanent_failure_with_its_reason(homeward: Homeward, fake: FakeBotApi,
-                                                                   person: Person) -> None:
+async def test_a_bad_request_is_a_permanent_failure_with_its_reason(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sq")
-    fake.injector = lambda method, params: Fault(400, "Bad Request: message text is empty") \
-        if method == "sendMessage" else None
+    fake.injector = lambda method, params: (
+        Fault(400, "Bad Request: message text is empty") if method == "sendMessage" else None
+    )
     person.says("pershendetje")
     await fake.wait_for(lambda: homeward.delivery.failed >= 1)
     await asyncio.sleep(0.2)
@@ -113,18 +124,21 @@ async def test_a_bad_request_is_a_permanent_failure_with_its_reason(homeward: Ho
     assert len(fake.texts(person.id)) == sent
 
 
-async def test_blocked_by_the_person_marks_them_and_stops_sending(homeward: Homeward, fake: FakeBotApi,
-                                                                  person: Person) -> None:
+async def test_blocked_by_the_person_marks_them_and_stops_sending(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     await onboard(fake, person, "sq")
-    fake.injector = lambda method, params: Fault(403, "Forbidden: bot was blocked by the user") \
-        if method == "sendMessage" else None
+    fake.injector = lambda method, params: (
+        Fault(403, "Forbidden: bot was blocked by the user") if method == "sendMessage" else None
+    )
     person.says("a po me degjon")
     await fake.wait_for(lambda: homeward.delivery.failed >= 1)
     await asyncio.sleep(0.2)
     async with homeward.db.sessions() as session:
         assert (await session.execute(select(Beneficiary.blocked))).scalar_one() is True
-        pending = (await session.execute(select(func.count()).select_from(OutboxItem)
-                                         .where(OutboxItem.status == "pending"))).scalar_one()
+        pending = (
+            await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "pending"))
+        ).scalar_one()
         assert pending == 0
     # Unblocking (a my_chat_member update) clears the mark.
     fake.injector = None

@@ -22,14 +22,26 @@ SECRET_ANSWER = "ndihem vetem dhe i trishtuar çdo ditë"
 
 async def _seed(db: Database) -> int:
     async with db.transaction() as session:
-        person = Beneficiary(channel="telegram", channel_ref=pseudonym(b"old-key", "telegram", "42"),
-                             channel_user_id="42", consent="given", created_at=NOW)
+        person = Beneficiary(
+            channel="telegram",
+            channel_ref=pseudonym(b"old-key", "telegram", "42"),
+            channel_user_id="42",
+            consent="given",
+            created_at=NOW,
+        )
         version = FormVersion(form_id="reintegration_followup", sha256="x" * 64, created_at=NOW)
         session.add_all([person, version])
         await session.flush()
-        submission = Submission(beneficiary_id=person.id, form_version_id=version.id, form_id=version.form_id,
-                                state={"values": {"p_feel": SECRET_ANSWER}}, scores={"score_psychosocial": 0.25},
-                                status="completed", started_at=NOW, updated_at=NOW)
+        submission = Submission(
+            beneficiary_id=person.id,
+            form_version_id=version.id,
+            form_id=version.form_id,
+            state={"values": {"p_feel": SECRET_ANSWER}},
+            scores={"score_psychosocial": 0.25},
+            status="completed",
+            started_at=NOW,
+            updated_at=NOW,
+        )
         session.add(submission)
         await session.flush()
         return submission.id

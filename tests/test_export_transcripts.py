@@ -16,8 +16,9 @@ from tests.fakebot import FakeBotApi, Person
 from tests.helpers import onboard, transcript
 
 
-async def test_export_has_every_message_in_every_format(homeward: Homeward, fake: FakeBotApi, person: Person,
-                                                        settings: Settings, tmp_path: Path, monkeypatch) -> None:
+async def test_export_has_every_message_in_every_format(
+    homeward: Homeward, fake: FakeBotApi, person: Person, settings: Settings, tmp_path: Path, monkeypatch
+) -> None:
     sent = await onboard(fake, person, "sr-Cyrl")
     person.says("Где да извадим личну карту?\x07")
     await fake.wait_sent(sent + 1, person.id)
@@ -41,8 +42,17 @@ async def test_export_has_every_message_in_every_format(homeward: Homeward, fake
         assert len(records) == len(messages)
         assert [r["direction"] for r in records] == [m.direction for m in messages]
         first = records[0]
-        for key in ("beneficiary", "conversation", "direction", "author", "kind", "text", "created_at",
-                    "channel_message_id", "status"):
+        for key in (
+            "beneficiary",
+            "conversation",
+            "direction",
+            "author",
+            "kind",
+            "text",
+            "created_at",
+            "channel_message_id",
+            "status",
+        ):
             assert key in first
         assert records[0]["author"] == "person" and records[1]["author"] == "bot"
         question = next(r for r in records if r["text"] and str(r["text"]).startswith("Где да"))

@@ -11,11 +11,14 @@ from tests.fakebot import FakeBotApi, Person
 from tests.helpers import onboard, transcript
 
 
-@pytest.mark.parametrize(("locale", "question", "expected"), [
-    ("sq", "ku me shku te doktori", "Te mjeku"),
-    ("sr-Cyrl", "треба ми лекар где да идем", "Код лекара"),
-    ("sr-Latn", "treba mi lekar gde da idem", "Kod lekara"),
-])
+@pytest.mark.parametrize(
+    ("locale", "question", "expected"),
+    [
+        ("sq", "ku me shku te doktori", "Te mjeku"),
+        ("sr-Cyrl", "треба ми лекар где да идем", "Код лекара"),
+        ("sr-Latn", "treba mi lekar gde da idem", "Kod lekara"),
+    ],
+)
 async def test_a_question_gets_its_answer_in_the_persons_script(
     homeward: Homeward, fake: FakeBotApi, person: Person, locale: str, question: str, expected: str
 ) -> None:
@@ -70,8 +73,9 @@ async def test_an_unsure_question_offers_topics_that_work(homeward: Homeward, fa
     assert "nuk vlen më" in replies[-1]
 
 
-async def test_nothing_close_is_said_honestly_and_kept_as_unanswered(homeward: Homeward, fake: FakeBotApi,
-                                                                     person: Person) -> None:
+async def test_nothing_close_is_said_honestly_and_kept_as_unanswered(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sr-Latn")
     person.says("koliko je sati na marsu")
     replies = await fake.wait_sent(sent + 2, person.id)
@@ -82,11 +86,14 @@ async def test_nothing_close_is_said_honestly_and_kept_as_unanswered(homeward: H
     assert row.outcome == "none" and row.text == "koliko je sati na marsu"
 
 
-@pytest.mark.parametrize(("locale", "text"), [
-    ("sq", "burri me rrah dhe me kercenon"),
-    ("sr-Cyrl", "муж ме туче и прети ми"),
-    ("sr-Latn", "hoce da me ubije"),
-])
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("sq", "burri me rrah dhe me kercenon"),
+        ("sr-Cyrl", "муж ме туче и прети ми"),
+        ("sr-Latn", "hoce da me ubije"),
+    ],
+)
 async def test_an_emergency_gets_the_numbers_first_and_an_urgent_flag(
     homeward: Homeward, fake: FakeBotApi, person: Person, locale: str, text: str
 ) -> None:
@@ -101,8 +108,9 @@ async def test_an_emergency_gets_the_numbers_first_and_an_urgent_flag(
         assert (await session.execute(select(KbQuestion.outcome))).scalar_one() == "emergency"
 
 
-async def test_a_person_who_declined_gets_answers_and_nothing_is_kept(homeward: Homeward, fake: FakeBotApi,
-                                                                      person: Person) -> None:
+async def test_a_person_who_declined_gets_answers_and_nothing_is_kept(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sq", consent="no")
     person.says("ku me shku te doktori")
     replies = await fake.wait_sent(sent + 1, person.id)
@@ -117,8 +125,9 @@ async def test_a_person_who_declined_gets_answers_and_nothing_is_kept(homeward: 
         assert (await session.execute(select(Message))).first() is None
 
 
-async def test_the_person_can_give_their_municipality_for_a_local_answer(homeward: Homeward, fake: FakeBotApi,
-                                                                        person: Person) -> None:
+async def test_the_person_can_give_their_municipality_for_a_local_answer(
+    homeward: Homeward, fake: FakeBotApi, person: Person
+) -> None:
     sent = await onboard(fake, person, "sr-Latn")
     person.says("treba mi lekar gde da idem")
     await fake.wait_sent(sent + 1, person.id)

@@ -32,7 +32,10 @@ async def _next(fake: FakeBotApi, person: Person, count: int) -> list[str]:
 
 
 async def test_a_wave_arrives_is_paused_resumed_completed_scored_and_exported(
-    clocked: tuple[Homeward, FixedClock], fake: FakeBotApi, settings: Settings, tmp_path: Path,
+    clocked: tuple[Homeward, FixedClock],
+    fake: FakeBotApi,
+    settings: Settings,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     app, clock = clocked
@@ -45,8 +48,11 @@ async def test_a_wave_arrives_is_paused_resumed_completed_scored_and_exported(
     person.presses("fu:consent:yes")
     texts = await _next(fake, person, n + 2)
     assert "15.03.2026" in texts[-1]
-    for bad, expected in (("31.02.2025", "nuk mund ta lexoj"), ("10.10.2030", "në të ardhmen"),
-                          ("hier", "nuk mund ta lexoj")):
+    for bad, expected in (
+        ("31.02.2025", "nuk mund ta lexoj"),
+        ("10.10.2030", "në të ardhmen"),
+        ("hier", "nuk mund ta lexoj"),
+    ):
         person.says(bad)
         n_before = len(fake.texts(person.id))
         texts = await _next(fake, person, n_before + 1)
@@ -165,5 +171,5 @@ async def test_a_skipped_wave_shows_its_reason(clocked: tuple[Homeward, FixedClo
     await app.followups.run_once()
     async with app.db.sessions() as session:
         contacts = (await session.execute(select(FollowupContact).order_by(FollowupContact.wave))).scalars().all()
-    assert [(c.status, c.reason) for c in contacts][0] == ("skipped", "blocked")
+    assert (contacts[0].status, contacts[0].reason) == ("skipped", "blocked")
     assert all(c.reason for c in contacts if c.status != "planned")

@@ -98,9 +98,7 @@ def test_forms_check_command(capsys: pytest.CaptureFixture[str]) -> None:
     add_commands(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["forms", "check", str(FOLLOWUP)])
     assert args.func(args) == 0
-    assert (
-        capsys.readouterr().out.strip() == "21 questions, 10 choice lists, languages sq, sr: playable in chat"
-    )
+    assert capsys.readouterr().out.strip() == "21 questions, 10 choice lists, languages sq, sr: playable in chat"
     refused = Path(__file__).resolve().parent / "forms" / "refused_geotrace.md"
     args = parser.parse_args(["forms", "check", str(refused)])
     assert args.func(args) == 1

@@ -157,9 +157,7 @@ def test_bad_yaml_names_the_file(tmp_path: Path) -> None:
         ("doctor.yaml", "id: health.doctor\n", "name the file health.doctor.yaml"),
     ],
 )
-def test_malformed_topics_are_refused_with_the_file_name(
-    tmp_path: Path, name: str, body: str, message: str
-) -> None:
+def test_malformed_topics_are_refused_with_the_file_name(tmp_path: Path, name: str, body: str, message: str) -> None:
     (tmp_path / name).write_text(body, encoding="utf-8")
     with pytest.raises(KnowledgeBaseError, match=re.escape(name)) as raised:
         KnowledgeBase.load(tmp_path)

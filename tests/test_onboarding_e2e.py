@@ -44,7 +44,11 @@ async def test_start_language_consent_menu_and_free_text(homeward: Homeward, fak
         assert someone.locale == locale and someone.consent == "given" and someone.consent_version == 1
         consent = (await session.execute(select(Consent))).scalar_one()
         assert consent.granted and consent.locale == locale and consent.purpose == "general"
-        inbound = (await session.execute(select(Message).where(Message.direction == "in").order_by(Message.id))).scalars().all()
+        inbound = (
+            (await session.execute(select(Message).where(Message.direction == "in").order_by(Message.id)))
+            .scalars()
+            .all()
+        )
         assert [m.kind for m in inbound] == ["command", "button", "button", "text"]
         assert inbound[-1].text == "hello?"
         outbound = (await session.execute(select(Message).where(Message.direction == "out"))).scalars().all()

@@ -40,8 +40,11 @@ async def _dump(app: Homeward) -> dict[str, str]:
     async with app.db.sessions() as session:
         names = [t.name for t in Base.metadata.sorted_tables]
         if app.db.is_sqlite:
-            names += [n for n in (await session.execute(text("SELECT name FROM sqlite_master WHERE type='table'")))
-                      .scalars() if n not in names and not n.startswith("sqlite")]
+            names += [
+                n
+                for n in (await session.execute(text("SELECT name FROM sqlite_master WHERE type='table'"))).scalars()
+                if n not in names and not n.startswith("sqlite")
+            ]
         for name in names:
             rows = (await session.execute(text(f'SELECT * FROM "{name}"'))).all()
             tables[name] = json.dumps([list(r) for r in rows], default=str, ensure_ascii=False)
@@ -71,20 +74,28 @@ async def test_mydata_sends_everything_kept_in_json_and_text(homeward: Homeward,
         assert (await session.execute(select(AuditEntry.action))).scalars().all() == ["mydata"]
     await homeward.delivery.drain()
     await homeward.turns.wait_idle()
-    assert SECRET_TEXT not in json.dumps([  # the files themselves are not kept once sent
-        p for p in (await _outbox_payloads(homeward)) if p])
+    assert SECRET_TEXT not in json.dumps(
+        [  # the files themselves are not kept once sent
+            p for p in (await _outbox_payloads(homeward)) if p
+        ]
+    )
 
 
 async def _outbox_payloads(app: Homeward) -> list[dict[str, object]]:
     from db.models import OutboxItem
 
     async with app.db.sessions() as session:
-        return [p for p in (await session.execute(select(OutboxItem.payload).where(
-            OutboxItem.method == "sendDocument"))).scalars()]
+        return [
+            p
+            for p in (
+                await session.execute(select(OutboxItem.payload).where(OutboxItem.method == "sendDocument"))
+            ).scalars()
+        ]
 
 
-async def test_delete_erases_everywhere_and_the_tombstone_blocks_follow_ups(homeward: Homeward,
-                                                                            fake: FakeBotApi) -> None:
+async def test_delete_erases_everywhere_and_the_tombstone_blocks_follow_ups(
+    homeward: Homeward, fake: FakeBotApi
+) -> None:
     person = Person(fake, 777002, SECRET_NAME, "sq")
     sent = await _scripted(homeward, fake, person)
     before = "\n".join((await _dump(homeward)).values())
@@ -115,8 +126,12 @@ async def test_delete_erases_everywhere_and_the_tombstone_blocks_follow_ups(home
     await homeward.followups.run_once()
     async with homeward.db.sessions() as session:
         statuses = {(c.status, c.reason) for c in (await session.execute(select(FollowupContact))).scalars()}
-    assert ("sent", None) not in statuses and statuses <= {("skipped", "opted_out"), ("skipped", "expired"),
-                                                           ("expired", "expired"), ("planned", None)}
+    assert ("sent", None) not in statuses and statuses <= {
+        ("skipped", "opted_out"),
+        ("skipped", "expired"),
+        ("expired", "expired"),
+        ("planned", None),
+    }
 
 
 async def test_stop_ends_follow_ups_until_start(homeward: Homeward, fake: FakeBotApi) -> None:
@@ -165,8 +180,11 @@ async def test_logs_never_hold_the_token_message_text_or_names(settings: Setting
         await _scripted(app, fake, person)
         person.says("/mydata")
         await fake.wait_for(lambda: len(fake.sent("sendDocument", person.id)) == 2)
-        fake.injector = lambda method, params: __import__("tests.fakebot", fromlist=["Fault"]).Fault(
-            502, "Bad Gateway") if method == "sendMessage" and "mjek" in str(params) else None
+        fake.injector = lambda method, params: (
+            __import__("tests.fakebot", fromlist=["Fault"]).Fault(502, "Bad Gateway")
+            if method == "sendMessage" and "mjek" in str(params)
+            else None
+        )
         person.says("mjeku ku eshte")
         await fake.wait_for(lambda: app.delivery.sent > 0)
         await app.turns.wait_idle()

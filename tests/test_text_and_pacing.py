@@ -9,10 +9,18 @@ from bot.pacing import Pacer, TokenBucket
 from bot.text import cyrillic_to_latin, fold, words
 
 
-@pytest.mark.parametrize(("typed", "folded"), [
-    ("Shëndetësi", "shendetesi"), ("Лична карта", "licna karta"), ("lična karta", "licna karta"),
-    ("Đakovica", "djakovica"), ("Ђаковица", "djakovica"), ("ÇKA", "cka"), ("Џеп", "dzep"),
-])
+@pytest.mark.parametrize(
+    ("typed", "folded"),
+    [
+        ("Shëndetësi", "shendetesi"),
+        ("Лична карта", "licna karta"),
+        ("lična karta", "licna karta"),
+        ("Đakovica", "djakovica"),
+        ("Ђаковица", "djakovica"),
+        ("ÇKA", "cka"),
+        ("Џеп", "dzep"),
+    ],
+)
 def test_fold_makes_variants_equal(typed: str, folded: str) -> None:
     assert fold(typed) == folded
 

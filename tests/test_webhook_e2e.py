@@ -13,9 +13,16 @@ from tests.fakebot import FakeBotApi, Person
 
 
 def _update(person_id: int, update_id: int, text: str) -> dict[str, object]:
-    return {"update_id": update_id, "message": {
-        "message_id": 1, "date": 0, "chat": {"id": person_id, "type": "private"},
-        "from": {"id": person_id, "is_bot": False, "first_name": "Luan"}, "text": text}}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": 1,
+            "date": 0,
+            "chat": {"id": person_id, "type": "private"},
+            "from": {"id": person_id, "is_bot": False, "first_name": "Luan"},
+            "text": text,
+        },
+    }
 
 
 async def test_webhook_checks_the_secret_and_stores_before_answering(settings: Settings, fake: FakeBotApi) -> None:

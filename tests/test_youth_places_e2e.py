@@ -34,9 +34,7 @@ def start_at() -> datetime:
     return START
 
 
-async def _signed_up(
-    fake: FakeBotApi, user_id: int, name: str, locale: str, birth: str
-) -> tuple[Chat, list[str]]:
+async def _signed_up(fake: FakeBotApi, user_id: int, name: str, locale: str, birth: str) -> tuple[Chat, list[str]]:
     person = Person(fake, user_id, name.split()[0], locale[:2])
     await onboard(fake, person, locale)
     chat = Chat(fake, person)
@@ -52,10 +50,7 @@ async def _statuses(app: Homeward) -> list[str]:
 
 async def _export(fmt: str, tmp_path: Path, *extra: str) -> Path:
     out = tmp_path / f"signups.{fmt}"
-    assert (
-        await asyncio.to_thread(main, ["export", "signups", "--format", fmt, "--output", str(out), *extra])
-        == 0
-    )
+    assert await asyncio.to_thread(main, ["export", "signups", "--format", fmt, "--output", str(out), *extra]) == 0
     return out
 
 
@@ -122,9 +117,7 @@ async def test_a_full_cohort_keeps_a_waiting_list_and_a_freed_place_moves_along_
     _programme, cohort = await programme_and_cohort(app)
     rows = list(
         csv.DictReader(
-            io.StringIO(
-                (await _export("csv", tmp_path, "--cohort", str(cohort.id))).read_text(encoding="utf-8")
-            )
+            io.StringIO((await _export("csv", tmp_path, "--cohort", str(cohort.id))).read_text(encoding="utf-8"))
         )
     )
     assert [(r["status"], r["waiting_position"], r["guardian_consent"], r["source"]) for r in rows] == [
@@ -151,9 +144,7 @@ async def test_waiting_positions_and_sources_are_exported_and_announcements_skip
     third, texts = await _signed_up(fake, 8103, "Blerim Hoxha", "sq", "07.08.2006")
     assert "në vendin 1" in texts[0]
     async with app.db.transaction() as session:
-        marko = (
-            await session.execute(select(Beneficiary).where(Beneficiary.channel_user_id == "8102"))
-        ).scalar_one()
+        marko = (await session.execute(select(Beneficiary).where(Beneficiary.channel_user_id == "8102"))).scalar_one()
         marko.opted_out = True  # sent /stop
 
     _programme, cohort = await programme_and_cohort(app)
@@ -196,9 +187,7 @@ async def test_waiting_positions_and_sources_are_exported_and_announcements_skip
     assert "Takimi i parë është në Qendrën Rinore." in texts[-1] and "Grupi i verës" in texts[-1]
     await app.turns.wait_idle()
     async with app.db.sessions() as session:
-        announced = (
-            (await session.execute(select(Message).where(Message.author == "staff:mira"))).scalars().all()
-        )
+        announced = (await session.execute(select(Message).where(Message.author == "staff:mira"))).scalars().all()
     assert len(announced) == 1  # recorded in the transcript of the one person it went to
     assert not any("Omladinskom" in t for t in fake.texts(second.person.id))
     assert not any("Qendrën Rinore" in t for t in fake.texts(third.person.id))  # on the waiting list

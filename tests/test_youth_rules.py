@@ -87,9 +87,7 @@ def test_freed_places_go_to_the_first_in_line() -> None:
 def test_deep_link_sources() -> None:
     assert youth_source("youth") == "link"
     assert youth_source("youth_school12") == "school12"
-    assert (
-        youth_source("youth_") is None and youth_source("g_abc") is None and youth_source("youthful") is None
-    )
+    assert youth_source("youth_") is None and youth_source("g_abc") is None and youth_source("youthful") is None
 
 
 def test_an_offer_deadline_falls_in_the_daytime() -> None:

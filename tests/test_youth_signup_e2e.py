@@ -127,8 +127,7 @@ async def test_a_17_year_old_signs_up_from_a_school_link_and_the_guardian_confir
         ).scalar_one()
         assert guardian_row.source is None  # a guardian's token is not "where they came from"
         purposes = {
-            (c.beneficiary_id, c.purpose, c.granted)
-            for c in (await session.execute(select(Consent))).scalars()
+            (c.beneficiary_id, c.purpose, c.granted) for c in (await session.execute(select(Consent))).scalars()
         }
     assert {
         (enrolment.beneficiary_id, "youth", True),
@@ -158,9 +157,7 @@ async def test_a_25_year_old_is_told_kindly_why_not_and_where_else_to_look(
     await chat.say("Bekim Gashi")
     texts = await chat.say("03.02.2001")
     assert "keni 25 vjeç" in texts[-1] and "15 deri në 24" in texts[-1]
-    assert (
-        "VOC-UP" in texts[-1] and "aftësimit profesional" in texts[-1] and "Komunitete dhe Kthim" in texts[-1]
-    )
+    assert "VOC-UP" in texts[-1] and "aftësimit profesional" in texts[-1] and "Komunitete dhe Kthim" in texts[-1]
     assert "menu:youth" in person.buttons()
     assert await _enrolments(app) == []
     async with app.db.sessions() as session:  # nothing of an ineligible person's answers is kept

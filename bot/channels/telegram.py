@@ -94,15 +94,24 @@ def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound
         media = getattr(message, kind, None)
         if media:
             item = media[-1] if isinstance(media, list) else media  # photos come in sizes; keep the largest
-            return Inbound(kind="document" if kind == "animation" else kind, text=message.caption,
-                           file_id=item.file_id, payload={"file_unique_id": item.file_unique_id}, **base)
+            return Inbound(
+                kind="document" if kind == "animation" else kind,
+                text=message.caption,
+                file_id=item.file_id,
+                payload={"file_unique_id": item.file_unique_id},
+                **base,
+            )
     if message.location is not None:
         loc = message.location
         return Inbound(kind="location", payload={"latitude": loc.latitude, "longitude": loc.longitude}, **base)
     if message.contact is not None:
         c = message.contact
-        return Inbound(kind="contact", text=" ".join(p for p in (c.first_name, c.last_name) if p),
-                       payload={"phone_number": c.phone_number}, **base)
+        return Inbound(
+            kind="contact",
+            text=" ".join(p for p in (c.first_name, c.last_name) if p),
+            payload={"phone_number": c.phone_number},
+            **base,
+        )
     return Inbound(kind="other", text=message.caption, **base)
 
 
@@ -125,10 +134,17 @@ def decode(raw: str) -> Decoded:
         user = query.from_user
         identity = Identity(CHANNEL, str(user.id), str(chat.id) if chat else str(user.id))
         name = " ".join(p for p in (user.first_name, user.last_name) if p) or None
-        return Incoming(identity, Inbound(
-            kind="button", data=query.data or "", update_id=update.update_id, language_code=user.language_code,
-            display_name=name, payload={"callback_query_id": query.id},
-        ))
+        return Incoming(
+            identity,
+            Inbound(
+                kind="button",
+                data=query.data or "",
+                update_id=update.update_id,
+                language_code=user.language_code,
+                display_name=name,
+                payload={"callback_query_id": query.id},
+            ),
+        )
     message = update.message or update.edited_message
     if message is None or message.from_user is None:
         return None
@@ -167,13 +183,15 @@ class TelegramSender:
     async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent:
         try:
             if method == "sendMessage":
-                msg = await self.bot.send_message(chat_id=int(chat_id), text=payload["text"],
-                                                  reply_markup=_markup(payload.get("buttons")))
+                msg = await self.bot.send_message(
+                    chat_id=int(chat_id), text=payload["text"], reply_markup=_markup(payload.get("buttons"))
+                )
                 return Sent(str(msg.message_id))
             if method == "sendDocument":
                 document = BufferedInputFile(payload["content"].encode("utf-8"), filename=payload["file_name"])
-                msg = await self.bot.send_document(chat_id=int(chat_id), document=document,
-                                                   caption=payload.get("caption") or None)
+                msg = await self.bot.send_document(
+                    chat_id=int(chat_id), document=document, caption=payload.get("caption") or None
+                )
                 return Sent(str(msg.message_id))
             if method == "answerCallbackQuery":
                 await self.bot.answer_callback_query(callback_query_id=payload["callback_query_id"])
@@ -209,8 +227,12 @@ class Poller:
         self.offset: int | None = None
 
     async def poll_once(self) -> int:
-        updates = await self.bot.get_updates(offset=self.offset, timeout=self.timeout, allowed_updates=ALLOWED_UPDATES,
-                                             request_timeout=self.timeout + 10)
+        updates = await self.bot.get_updates(
+            offset=self.offset,
+            timeout=self.timeout,
+            allowed_updates=ALLOWED_UPDATES,
+            request_timeout=self.timeout + 10,
+        )
         if not updates:
             return 0
         batch = []

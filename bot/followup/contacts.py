@@ -25,22 +25,33 @@ FORM_ID = "reintegration_followup"
 RECENTLY_ANSWERED = timedelta(days=45)
 
 
-async def set_return_date(session: AsyncSession, person: Beneficiary, returned: date, now: datetime,
-                          policy: Policy = Policy()) -> list[FollowupContact]:
+async def set_return_date(
+    session: AsyncSession, person: Beneficiary, returned: date, now: datetime, policy: Policy = Policy()
+) -> list[FollowupContact]:
     """Record the return date and (re)plan every wave not yet sent; returns the planned contacts."""
     person.return_date = returned
-    await session.execute(delete(FollowupContact).where(FollowupContact.beneficiary_id == person.id,
-                                                        FollowupContact.status == "planned"))
-    done = set((await session.execute(select(FollowupContact.wave).where(
-        FollowupContact.beneficiary_id == person.id))).scalars())
+    await session.execute(
+        delete(FollowupContact).where(FollowupContact.beneficiary_id == person.id, FollowupContact.status == "planned")
+    )
+    done = set(
+        (
+            await session.execute(select(FollowupContact.wave).where(FollowupContact.beneficiary_id == person.id))
+        ).scalars()
+    )
     contacts = []
     for plan in plan_waves(returned, now, policy):
         if plan.wave in done:
             continue
         contact = FollowupContact(
-            beneficiary_id=person.id, wave=plan.wave, months=plan.months, due_at=plan.due_at,
-            expires_at=plan.expires_at, reminders=[r.isoformat() for r in plan.reminders],
-            status="planned" if plan.status == "planned" else "skipped", reason=plan.reason, updated_at=now,
+            beneficiary_id=person.id,
+            wave=plan.wave,
+            months=plan.months,
+            due_at=plan.due_at,
+            expires_at=plan.expires_at,
+            reminders=[r.isoformat() for r in plan.reminders],
+            status="planned" if plan.status == "planned" else "skipped",
+            reason=plan.reason,
+            updated_at=now,
         )
         session.add(contact)
         contacts.append(contact)
@@ -61,8 +72,14 @@ def _skip_reason(person: Beneficiary, conversation: Conversation | None) -> str 
 class FollowupScheduler:
     """Invites people to their follow-up waves, reminds them, and closes what expired."""
 
-    def __init__(self, db: Database, translations: Translations, clock: object,
-                 on_queued: object = None, policy: Policy = Policy()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        translations: Translations,
+        clock: object,
+        on_queued: object = None,
+        policy: Policy = Policy(),
+    ) -> None:
         self.db = db
         self.translations = translations
         self.clock = clock
@@ -79,22 +96,32 @@ class FollowupScheduler:
         async with self.db.transaction() as session:
             if not await first_in_line(session, "homeward:followup-pass"):
                 return counts  # another process is running this pass right now
-            due = (await session.execute(
-                select(FollowupContact).where(FollowupContact.status.in_(("planned", "sent")))
-                .where((FollowupContact.due_at <= now) | (FollowupContact.expires_at <= now))
-                .order_by(FollowupContact.due_at).limit(500)
-            )).scalars().all()
+            due = (
+                (
+                    await session.execute(
+                        select(FollowupContact)
+                        .where(FollowupContact.status.in_(("planned", "sent")))
+                        .where((FollowupContact.due_at <= now) | (FollowupContact.expires_at <= now))
+                        .order_by(FollowupContact.due_at)
+                        .limit(500)
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for contact in due:
                 await self._handle(session, contact, now, counts)
         if (counts["invited"] or counts["reminded"]) and callable(self.on_queued):
             self.on_queued()
         return counts
 
-    async def _handle(self, session: AsyncSession, contact: FollowupContact, now: datetime,
-                      counts: dict[str, int]) -> None:
+    async def _handle(
+        self, session: AsyncSession, contact: FollowupContact, now: datetime, counts: dict[str, int]
+    ) -> None:
         person = await session.get(Beneficiary, contact.beneficiary_id)
-        conversation = (await session.execute(select(Conversation).where(
-            Conversation.beneficiary_id == contact.beneficiary_id))).scalar_one_or_none()
+        conversation = (
+            await session.execute(select(Conversation).where(Conversation.beneficiary_id == contact.beneficiary_id))
+        ).scalar_one_or_none()
         if person is None or conversation is None:
             return
         submission = await session.get(Submission, contact.submission_id) if contact.submission_id else None
@@ -126,7 +153,8 @@ class FollowupScheduler:
                 "The questions take about 5 minutes, and every answer is voluntary.",
                 "It has been {n} months since you came back. We would like to know how you are doing. "
                 "The questions take about 5 minutes, and every answer is voluntary.",
-                contact.months)
+                contact.months,
+            )
             contact.status, contact.sent_at = "sent", now
             counts["invited"] += 1
         else:
@@ -134,18 +162,43 @@ class FollowupScheduler:
             if len(reminders) == len(contact.reminders):
                 return  # no reminder is due yet
             contact.reminders = reminders
-            text = t.gettext("A reminder: your follow-up questions are still waiting for you. "
-                             "You can answer them whenever it suits you, until {date}.",
-                             date=t.date(contact.expires_at.astimezone(t.tz).date()))
+            text = t.gettext(
+                "A reminder: your follow-up questions are still waiting for you. "
+                "You can answer them whenever it suits you, until {date}.",
+                date=t.date(contact.expires_at.astimezone(t.tz).date()),
+            )
             counts["reminded"] += 1
         contact.updated_at = now
-        reply = Reply(text, [[Button(t.gettext("Start now"), f"fu:start:{contact.id}"),
-                              Button(t.gettext("Not now"), f"fu:later:{contact.id}")]])
-        queue_reply(session, person=person, conversation=conversation, chat_id=person.chat_id or "",
-                    reply=reply, now=now, lane=LANE_FOLLOWUP)
+        reply = Reply(
+            text,
+            [
+                [
+                    Button(t.gettext("Start now"), f"fu:start:{contact.id}"),
+                    Button(t.gettext("Not now"), f"fu:later:{contact.id}"),
+                ]
+            ],
+        )
+        queue_reply(
+            session,
+            person=person,
+            conversation=conversation,
+            chat_id=person.chat_id or "",
+            reply=reply,
+            now=now,
+            lane=LANE_FOLLOWUP,
+        )
 
     async def _recently_answered(self, session: AsyncSession, beneficiary_id: int, now: datetime) -> bool:
-        latest = (await session.execute(select(Submission.completed_at).where(
-            Submission.beneficiary_id == beneficiary_id, Submission.form_id == FORM_ID,
-            Submission.status == "completed").order_by(Submission.completed_at.desc()).limit(1))).scalar_one_or_none()
+        latest = (
+            await session.execute(
+                select(Submission.completed_at)
+                .where(
+                    Submission.beneficiary_id == beneficiary_id,
+                    Submission.form_id == FORM_ID,
+                    Submission.status == "completed",
+                )
+                .order_by(Submission.completed_at.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
         return latest is not None and now - latest < RECENTLY_ANSWERED

@@ -25,10 +25,15 @@ def _masked(value: Any, names: list[str]) -> Any:
     return value
 
 
-async def submissions(db: Database, questionnaire: Questionnaire, since: datetime | None,
-                      redacted: bool = False) -> list[dict[str, Any]]:
-    query = (select(Submission, Beneficiary.display_name).join(Beneficiary, Beneficiary.id == Submission.beneficiary_id)
-             .where(Submission.form_id == questionnaire.form_id).order_by(Submission.id))
+async def submissions(
+    db: Database, questionnaire: Questionnaire, since: datetime | None, redacted: bool = False
+) -> list[dict[str, Any]]:
+    query = (
+        select(Submission, Beneficiary.display_name)
+        .join(Beneficiary, Beneficiary.id == Submission.beneficiary_id)
+        .where(Submission.form_id == questionnaire.form_id)
+        .order_by(Submission.id)
+    )
     if since is not None:
         query = query.where(Submission.started_at >= since)
     out = []
@@ -37,11 +42,16 @@ async def submissions(db: Database, questionnaire: Questionnaire, since: datetim
             values = questionnaire.runner.values(sub.state)
             if redacted:
                 values = {k: _masked(v, [name or ""]) for k, v in values.items()}
-            out.append({
-                "id": sub.id, "beneficiary": sub.beneficiary_id, "wave": sub.wave,
-                "started_at": sub.started_at, "completed_at": sub.completed_at,
-                "values": {**values, **(sub.scores or {})},
-            })
+            out.append(
+                {
+                    "id": sub.id,
+                    "beneficiary": sub.beneficiary_id,
+                    "wave": sub.wave,
+                    "started_at": sub.started_at,
+                    "completed_at": sub.completed_at,
+                    "values": {**values, **(sub.scores or {})},
+                }
+            )
     return out
 
 
@@ -57,8 +67,15 @@ def _with_progress(rows: Iterator[list[Any]], total: int, stream: IO[str]) -> It
         stream.write("\n")
 
 
-async def export(db: Database, questionnaire: Questionnaire, fmt: str, out: IO[Any], since: datetime | None = None,
-                 locale: str | None = None, redacted: bool = False) -> int:
+async def export(
+    db: Database,
+    questionnaire: Questionnaire,
+    fmt: str,
+    out: IO[Any],
+    since: datetime | None = None,
+    locale: str | None = None,
+    redacted: bool = False,
+) -> int:
     subs = await submissions(db, questionnaire, since, redacted)
     headers, rows = form_export.rows(questionnaire.form, subs, locale)
     data = _with_progress(rows, len(subs), sys.stderr)

@@ -86,12 +86,8 @@ def plan_waves(return_date: date, registered_at: datetime, policy: Policy = Poli
     for number, months in enumerate(policy.offsets_months, start=1):
         due_date = add_months(return_date, months)
         due_at = _local(due_date, policy.window_opens).astimezone(UTC)
-        expires_at = _local(due_date + timedelta(days=policy.valid_days), policy.window_closes).astimezone(
-            UTC
-        )
-        plans.append(
-            WavePlan(number, months, due_date, due_at, expires_at, _reminders(due_at, expires_at, policy))
-        )
+        expires_at = _local(due_date + timedelta(days=policy.valid_days), policy.window_closes).astimezone(UTC)
+        plans.append(WavePlan(number, months, due_date, due_at, expires_at, _reminders(due_at, expires_at, policy)))
     passed = [plan for plan in plans if plan.due_at <= now]
     latest = passed[-1] if passed else None
     out: list[WavePlan] = []

@@ -26,8 +26,7 @@ def check_form(form: Form) -> list[str]:
     missing = [code for code in REQUIRED_LOCALES if code not in languages]
     for code in missing:
         problems.append(
-            f"settings: the form has no {REQUIRED_LOCALES[code]} columns "
-            f"(e.g. label::{REQUIRED_LOCALES[code]})"
+            f"settings: the form has no {REQUIRED_LOCALES[code]} columns (e.g. label::{REQUIRED_LOCALES[code]})"
         )
     present = [languages[code] for code in REQUIRED_LOCALES if code in languages]
     used_lists: dict[str, Node] = {}

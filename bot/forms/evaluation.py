@@ -102,14 +102,10 @@ class Evaluation:
         return to_bool(self.eval(rule, index, instance))
 
     # -- expressions --------------------------------------------------------------------
-    def eval(
-        self, expr: Expr, index: int, instance: int, dot: Any = None, row: dict[str, str] | None = None
-    ) -> Any:
+    def eval(self, expr: Expr, index: int, instance: int, dot: Any = None, row: dict[str, str] | None = None) -> Any:
         return self._node(expr.tree, index, instance, dot, row)
 
-    def _node(
-        self, tree: tuple[Any, ...], index: int, instance: int, dot: Any, row: dict[str, str] | None
-    ) -> Any:
+    def _node(self, tree: tuple[Any, ...], index: int, instance: int, dot: Any, row: dict[str, str] | None) -> Any:
         tag = tree[0]
         if tag == "lit":
             return tree[1]

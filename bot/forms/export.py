@@ -58,8 +58,7 @@ def columns(form: Form, submissions: list[Mapping[str, Any]]) -> list[Column]:
             repeat = form.nodes[node.repeat]
             inner = node.path[len(repeat.path) + 1 :]
             places = [
-                (f"{repeat.path}[{i}]/{inner}", f"{node.key}[{i}]")
-                for i in range(1, sizes.get(node.repeat, 0) + 1)
+                (f"{repeat.path}[{i}]/{inner}", f"{node.key}[{i}]") for i in range(1, sizes.get(node.repeat, 0) + 1)
             ]
         for header, key in places:
             out.append(Column(header, key, node))
@@ -87,10 +86,7 @@ def _cell(form: Form, column: Column, values: Mapping[str, Any], locale: str | N
         if column.choice is not None:
             return 1 if column.choice in chosen else 0
         if locale:
-            labels = {
-                c.value: choice_label(form, node, c, locale)
-                for c in form.choices.get(node.list_name or "", [])
-            }
+            labels = {c.value: choice_label(form, node, c, locale) for c in form.choices.get(node.list_name or "", [])}
             return "; ".join(labels.get(v, v) for v in chosen)
         return " ".join(chosen)
     if node.kind == "select_one" and locale and node.list_name:
@@ -134,9 +130,7 @@ def write_jsonl(headers: list[str], data: Iterable[list[Any]], stream: IO[str]) 
     return count
 
 
-def write_xlsx(
-    headers: list[str], data: Iterable[list[Any]], stream: IO[bytes], sheet: str = "submissions"
-) -> int:
+def write_xlsx(headers: list[str], data: Iterable[list[Any]], stream: IO[bytes], sheet: str = "submissions") -> int:
     book = Workbook(write_only=True)
     page = book.create_sheet(sheet[:31])
     page.append(headers)

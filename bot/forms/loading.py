@@ -115,11 +115,7 @@ class _Builder:
         self.raw: list[dict[str, Any]] = []
 
     def build(self) -> Form:
-        settings = (
-            {k: str(v) for k, v in (self.workbook.settings or [{}])[0].items()}
-            if self.workbook.settings
-            else {}
-        )
+        settings = {k: str(v) for k, v in (self.workbook.settings or [{}])[0].items()} if self.workbook.settings else {}
         self._walk(self.tree.get("children", []), [], None, None)
         self._choices()
         names = [node.name for node in self.nodes]
@@ -131,8 +127,7 @@ class _Builder:
             title=str(self.tree.get("title") or settings.get("form_title") or self.path.stem),
             version=str(self.tree.get("version") or settings.get("version") or ""),
             languages=[lang for lang in self.languages if lang != "default"] or ["default"],
-            default_language=settings.get("default_language")
-            or ("default" if "default" in self.languages else None),
+            default_language=settings.get("default_language") or ("default" if "default" in self.languages else None),
             nodes=self.nodes,
             choices=self.choices,
             settings=settings,
@@ -148,9 +143,7 @@ class _Builder:
             if lang not in self.languages:
                 self.languages.append(lang)
 
-    def _walk(
-        self, children: list[dict[str, Any]], stack: list[str], parent: int | None, repeat: int | None
-    ) -> None:
+    def _walk(self, children: list[dict[str, Any]], stack: list[str], parent: int | None, repeat: int | None) -> None:
         for element in children:
             name = str(element.get("name", ""))
             if name == "meta" and element.get("control", {}).get("bodyless"):
@@ -265,9 +258,7 @@ class _Builder:
                                 "(a computed default), which a chat cannot show for editing")  # fmt: skip
             if node.kind in ("select_one", "select_multiple") and node.list_name is not None:
                 if node.list_name not in form.choices:
-                    raise FormError(
-                        node.row, "survey", f"choice list '{node.list_name}' is not on the choices sheet"
-                    )
+                    raise FormError(node.row, "survey", f"choice list '{node.list_name}' is not on the choices sheet")
             refs: set[str] = set()
             for text in [*node.labels.values(), *node.hints.values()]:
                 for name in _REF.findall(text):

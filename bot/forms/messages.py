@@ -55,8 +55,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "geopoint": {
         "sq": (
-            "Ju lutemi ndani vendndodhjen tuaj ose shkruani gjerësinë dhe gjatësinë gjeografike, "
-            "p.sh. 42.66 21.17."
+            "Ju lutemi ndani vendndodhjen tuaj ose shkruani gjerësinë dhe gjatësinë gjeografike, p.sh. 42.66 21.17."
         ),
         "sr": "Молимо поделите своју локацију или унесите географску ширину и дужину, на пример 42.66 21.17.",
     },

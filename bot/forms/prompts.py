@@ -75,9 +75,7 @@ def shown_value(form: Form, ev: Evaluation, name: str, index: int, instance: int
     at = instance if target.repeat is not None and target.repeat == here.repeat else 0
     value: Any = ev.field(target.index, at)
     if target.kind in ("select_one", "select_multiple") and target.list_name:
-        labels = {
-            c.value: choice_label(form, target, c, locale) for c in form.choices.get(target.list_name, [])
-        }
+        labels = {c.value: choice_label(form, target, c, locale) for c in form.choices.get(target.list_name, [])}
         return ", ".join(labels.get(v, v) for v in to_str(value).split())
     if isinstance(value, date):
         return value.strftime("%d.%m.%Y")
@@ -86,9 +84,7 @@ def shown_value(form: Form, ev: Evaluation, name: str, index: int, instance: int
 
 def render(form: Form, node: Node, ev: Evaluation, instance: int, locale: str) -> str:
     def fill(text: str) -> str:
-        return _REF.sub(
-            lambda m: shown_value(form, ev, m.group(1).strip(), node.index, instance, locale), text
-        )
+        return _REF.sub(lambda m: shown_value(form, ev, m.group(1).strip(), node.index, instance, locale), text)
 
     label = fill(form_text(form, node.labels, locale)) or node.name
     hint = fill(form_text(form, node.hints, locale))

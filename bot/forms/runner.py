@@ -100,10 +100,7 @@ class Runner:
             return None
         j, instance = here
         node = self.form.nodes[j]
-        choices = [
-            (c.value, choice_label(self.form, node, c, locale))
-            for c in options(self.form, node, ev, instance)
-        ]
+        choices = [(c.value, choice_label(self.form, node, c, locale)) for c in options(self.form, node, ev, instance)]
         stored = ev.raw(node, instance)
         key = value_key(node, instance)
         selected = state["pending"].get(key, stored if isinstance(stored, list) else [])

@@ -72,9 +72,7 @@ class KnowledgeBase:
         for path in sorted(folder.glob("*.yaml")):
             topic = read_topic(path)
             if path.stem != topic.id:
-                raise KnowledgeBaseError(
-                    f"{path.name}: holds topic {topic.id!r}; name the file {topic.id}.yaml"
-                )
+                raise KnowledgeBaseError(f"{path.name}: holds topic {topic.id!r}; name the file {topic.id}.yaml")
             topics.append(topic)
         return cls(topics)
 

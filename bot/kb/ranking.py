@@ -57,9 +57,7 @@ class LanguageIndex:
         for counts in tf.values():
             for term in counts:
                 df[term] += 1
-        self.idf: dict[str, float] = {
-            term: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for term, d in df.items()
-        }
+        self.idf: dict[str, float] = {term: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for term, d in df.items()}
         self.default_idf = math.log(1 + (n_docs - 1 + 0.5) / 1.5)
         # Term weight per document, precomputed: the BM25 saturation of the weighted frequency.
         self._postings: dict[str, dict[str, float]] = defaultdict(dict)

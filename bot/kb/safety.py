@@ -78,6 +78,4 @@ def is_emergency(text: str) -> bool:
 
 def _is_calm(folded: str, start: int, end: int) -> bool:
     """Whether this hit sits inside a calm everyday phrase (e.g. a blood test)."""
-    return any(
-        (c.start() <= start and end <= c.end()) or start <= c.start() < end for c in _CALM.finditer(folded)
-    )
+    return any((c.start() <= start and end <= c.end()) or start <= c.start() < end for c in _CALM.finditer(folded))

@@ -91,14 +91,10 @@ class Topic:
                 if not part.strip():
                     found.append(f"{where}: answer part {n} in {lang} is empty")
                 if len(part) > MAX_PART_CHARS:
-                    found.append(
-                        f"{where}: answer part {n} in {lang} is {len(part)} characters (max {MAX_PART_CHARS})"
-                    )
+                    found.append(f"{where}: answer part {n} in {lang} is {len(part)} characters (max {MAX_PART_CHARS})")
                 for placeholder in _PLACEHOLDER.findall(part):
                     if placeholder != MUNICIPALITY:
-                        found.append(
-                            f"{where}: answer part {n} in {lang} has unknown placeholder {placeholder}"
-                        )
+                        found.append(f"{where}: answer part {n} in {lang} has unknown placeholder {placeholder}")
             if parts and MUNICIPALITY in parts[0]:
                 found.append(f"{where}: the first answer part in {lang} must not depend on {MUNICIPALITY}")
             phrasings = [p for p in self.phrasings.get(lang, ()) if p.strip()]

@@ -1,8 +1,9 @@
 """`homeward youth …`: programmes and cohorts, sign-ups and the waiting list, guardian consent, announcements.
 
 For coordinators until the console shows sign-ups. Every change is written to the audit log with
-the name given in `--by`. Announcements are queued in the outbox; a running `homeward serve`,
-`bot` or `worker` delivers them.
+the name given in `--by`. Announcements, and the message telling a young person that their
+guardian's consent was recorded, are queued in the outbox; a running `homeward serve`, `bot` or
+`worker` delivers them.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from bot.municipalities import Municipalities
 from bot.youth.announcements import announce
 from bot.youth.eligibility import DEFAULT_MAX_AGE, DEFAULT_MIN_AGE
 from bot.youth.enrolments import cancel, holding, status_with_place, waiting_list, waiting_position
+from bot.youth.notices import send, status_line
 from bot.youth.waiting import ACTIVE, HOLDING
 from db.migrate import upgrade_async
 from db.models import AuditEntry
 from db.youth import Cohort, Enrolment, Programme
+from handlers.turn import Reply
 
 
 def _day(value: str) -> date:
@@ -38,9 +41,7 @@ def _day(value: str) -> date:
 
 
 def add_commands(subparsers: Any) -> None:
-    youth = subparsers.add_parser(
-        "youth", help="youth programme: programmes, cohorts, sign-ups, announcements"
-    )
+    youth = subparsers.add_parser("youth", help="youth programme: programmes, cohorts, sign-ups, announcements")
     sub = youth.add_subparsers(dest="youth_command", required=True)
 
     p = sub.add_parser("programme-add", help="create a programme")
@@ -60,9 +61,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--programme", required=True, help="programme code")
     p.add_argument("--name-sq", required=True)
     p.add_argument("--name-sr", required=True, help="the Serbian name, in Cyrillic")
-    p.add_argument(
-        "--municipality", default="any", help="municipality id (see content/municipalities.csv) or any"
-    )
+    p.add_argument("--municipality", default="any", help="municipality id (see content/municipalities.csv) or any")
     p.add_argument("--starts", type=_day, required=True, help="YYYY-MM-DD")
     p.add_argument("--ends", type=_day, help="YYYY-MM-DD")
     p.add_argument("--capacity", type=int, required=True)
@@ -79,13 +78,9 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--waiting", action="store_true", help="only the waiting list, in order")
     p.set_defaults(func=_sync(signups))
 
-    p = sub.add_parser(
-        "guardian-confirm", help="record a parent's or guardian's consent given outside the chat"
-    )
+    p = sub.add_parser("guardian-confirm", help="record a parent's or guardian's consent given outside the chat")
     p.add_argument("signup", type=int)
-    p.add_argument(
-        "--media", choices=["yes", "no"], default="no", help="did they also agree to photos and videos"
-    )
+    p.add_argument("--media", choices=["yes", "no"], default="no", help="did they also agree to photos and videos")
     p.add_argument("--by", required=True)
     p.set_defaults(func=_sync(guardian_confirm))
 
@@ -123,11 +118,7 @@ async def _in_transaction(command: Command, args: argparse.Namespace, settings: 
 
 
 def _audit(session: AsyncSession, who: str, action: str, target: str, **detail: Any) -> None:
-    session.add(
-        AuditEntry(
-            at=Clock().now(), actor=f"staff:{who}", action=action, target=target, detail=detail or None
-        )
-    )
+    session.add(AuditEntry(at=Clock().now(), actor=f"staff:{who}", action=action, target=target, detail=detail or None))
 
 
 async def _programme(session: AsyncSession, code: str) -> Programme | None:
@@ -195,19 +186,12 @@ async def cohort_add(args: argparse.Namespace, settings: Settings, session: Asyn
     session.add(cohort)
     await session.flush()
     _audit(session, args.by, "youth.cohort_add", f"cohort:{cohort.id}", programme=args.programme)
-    print(
-        f"cohort {cohort.id}: {args.name_sq}, {municipality or 'any'}, "
-        f"from {args.starts}, {args.capacity} places"
-    )
+    print(f"cohort {cohort.id}: {args.name_sq}, {municipality or 'any'}, from {args.starts}, {args.capacity} places")
     return 0
 
 
 async def cohorts(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    query = (
-        select(Cohort, Programme.code)
-        .join(Programme, Programme.id == Cohort.programme_id)
-        .order_by(Cohort.id)
-    )
+    query = select(Cohort, Programme.code).join(Programme, Programme.id == Cohort.programme_id).order_by(Cohort.id)
     if args.programme:
         query = query.where(Programme.code == args.programme)
     for cohort, code in (await session.execute(query)).all():
@@ -220,11 +204,7 @@ async def cohorts(args: argparse.Namespace, settings: Settings, session: AsyncSe
 
 
 async def signups(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    query = (
-        select(Enrolment)
-        .join(Programme, Programme.id == Enrolment.programme_id)
-        .where(Enrolment.status != "draft")
-    )
+    query = select(Enrolment).join(Programme, Programme.id == Enrolment.programme_id).where(Enrolment.status != "draft")
     if args.programme:
         query = query.where(Programme.code == args.programme)
     if args.cohort:
@@ -259,8 +239,21 @@ async def guardian_confirm(args: argparse.Namespace, settings: Settings, session
     if enrolment.status == "pending_guardian":
         enrolment.status = status_with_place(enrolment)
     enrolment.updated_at = now
+    # The young person is told, in their own language, as when the guardian answers in the chat.
+    cohort = await session.get(Cohort, enrolment.cohort_id) if enrolment.cohort_id else None
+    position = await waiting_position(session, enrolment)
+    skipped = await send(
+        session,
+        Translations(settings.locales_dir, settings.timezone),
+        enrolment.beneficiary_id,
+        lambda t: Reply(
+            t.gettext("Your parent or guardian has agreed.") + " " + status_line(t, enrolment, cohort, position)
+        ),
+        now,
+    )
     _audit(session, args.by, "youth.guardian_confirm", f"signup:{enrolment.id}", media=args.media)
-    print(f"sign-up {enrolment.id}: guardian consent recorded; status {enrolment.status}")
+    told = "told" if skipped is None else f"not told ({skipped})"
+    print(f"sign-up {enrolment.id}: guardian consent recorded; status {enrolment.status}; the young person {told}")
     return 0
 
 

@@ -72,9 +72,7 @@ async def person_enrolments(
     statuses: tuple[str, ...] = ACTIVE,
     programme_id: int | None = None,
 ) -> list[Enrolment]:
-    query = select(Enrolment).where(
-        Enrolment.beneficiary_id == beneficiary_id, Enrolment.status.in_(statuses)
-    )
+    query = select(Enrolment).where(Enrolment.beneficiary_id == beneficiary_id, Enrolment.status.in_(statuses))
     if programme_id is not None:
         query = query.where(Enrolment.programme_id == programme_id)
     return list((await session.execute(query.order_by(Enrolment.id))).scalars())
@@ -96,9 +94,7 @@ async def same_person_elsewhere(session: AsyncSession, enrolment: Enrolment) -> 
     return next((e for e in candidates.scalars() if " ".join(fold(e.full_name or "").split()) == name), None)
 
 
-async def open_cohorts(
-    session: AsyncSession, programme_id: int, municipality: str | None, today: date
-) -> list[Cohort]:
+async def open_cohorts(session: AsyncSession, programme_id: int, municipality: str | None, today: date) -> list[Cohort]:
     """Cohorts not yet started, in the person's municipality or open to any, soonest first."""
     query = select(Cohort).where(Cohort.programme_id == programme_id, Cohort.starts_on > today)
     cohorts = (await session.execute(query.order_by(Cohort.starts_on, Cohort.id))).scalars()
@@ -143,9 +139,7 @@ def status_with_place(enrolment: Enrolment) -> str:
 async def place(session: AsyncSession, enrolment: Enrolment, cohort: Cohort, now: datetime) -> None:
     """Give `enrolment` a place in `cohort`, or put it at the end of the cohort's waiting list."""
     locked = await lock_cohort(session, cohort.id) or cohort
-    free = gets_place(
-        locked.capacity, await holding(session, cohort.id), len(await waiting_list(session, cohort.id))
-    )
+    free = gets_place(locked.capacity, await holding(session, cohort.id), len(await waiting_list(session, cohort.id)))
     enrolment.cohort_id = cohort.id
     enrolment.status = status_with_place(enrolment) if free else "waiting"
     enrolment.waiting_since = None if free else now
@@ -166,7 +160,5 @@ def cancel(enrolment: Enrolment, now: datetime, reason: str) -> None:
 async def offers_due(session: AsyncSession, cohort: Cohort) -> list[Enrolment]:
     """The people first in line for the places that are free in `cohort` now (cohort locked)."""
     locked = await lock_cohort(session, cohort.id) or cohort
-    ids = next_offers(
-        locked.capacity, await holding(session, cohort.id), await waiting_list(session, cohort.id)
-    )
+    ids = next_offers(locked.capacity, await holding(session, cohort.id), await waiting_list(session, cohort.id))
     return [e for i in ids if (e := await session.get(Enrolment, i)) is not None]

@@ -81,9 +81,7 @@ async def records(
         found = (await session.execute(query)).all()
         waiting = (
             await session.execute(
-                select(Enrolment.id, Enrolment.cohort_id, Enrolment.waiting_since).where(
-                    Enrolment.status == "waiting"
-                )
+                select(Enrolment.id, Enrolment.cohort_id, Enrolment.waiting_since).where(Enrolment.status == "waiting")
             )
         ).all()
     queues: dict[int, list[Waiting]] = {}

@@ -66,17 +66,13 @@ async def send(
     return None
 
 
-def status_line(
-    t: Translator, enrolment: Enrolment, cohort: Cohort | None, waiting_position: int | None
-) -> str:
+def status_line(t: Translator, enrolment: Enrolment, cohort: Cohort | None, waiting_position: int | None) -> str:
     """One sentence saying where a sign-up stands."""
     status = enrolment.status
     if status == "confirmed":
         return t.gettext("Your place is confirmed.")
     if status == "pending_guardian":
-        return t.gettext(
-            "Your place is kept for you. It will be confirmed when your parent or guardian agrees."
-        )
+        return t.gettext("Your place is kept for you. It will be confirmed when your parent or guardian agrees.")
     if status == "offered" and enrolment.offer_expires_at is not None:
         return t.gettext(
             "A place is free for you. Please accept it by {deadline}.",
@@ -109,9 +105,7 @@ def status_line(
 def group_line(t: Translator, programme: Programme, cohort: Cohort | None, place: str | None) -> str:
     """Programme, group, its start date and where it takes place."""
     if cohort is None:
-        return t.gettext(
-            "Programme: {programme}", programme=name_in(t.locale, programme.name_sq, programme.name_sr)
-        )
+        return t.gettext("Programme: {programme}", programme=name_in(t.locale, programme.name_sq, programme.name_sr))
     return t.gettext(
         "Programme: {programme}\nGroup: {group}, starting on {date}\nWhere: {place}",
         programme=name_in(t.locale, programme.name_sq, programme.name_sr),

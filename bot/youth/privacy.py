@@ -13,9 +13,7 @@ from db.youth import Enrolment
 
 async def section(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
     rows = (
-        await session.execute(
-            select(Enrolment).where(Enrolment.beneficiary_id == person.id).order_by(Enrolment.id)
-        )
+        await session.execute(select(Enrolment).where(Enrolment.beneficiary_id == person.id).order_by(Enrolment.id))
     ).scalars()
     return "youth_signups", [
         {

@@ -44,9 +44,7 @@ async def chat_page(request: Request) -> Response:
 async def chat_send(request: Request) -> Response:
     console = console_of(request)
     visitor = _visitor(request)
-    if visitor is None or not auth.same(
-        chat.page_token(console.secret, visitor), request.headers.get("x-chat-token")
-    ):
+    if visitor is None or not auth.same(chat.page_token(console.secret, visitor), request.headers.get("x-chat-token")):
         return Response(status_code=403)
     body = await request.body()
     try:
@@ -55,11 +53,7 @@ async def chat_send(request: Request) -> Response:
         event = {}
     client_id = event.get("id")
     text, data = event.get("text"), event.get("data")
-    if (
-        not isinstance(client_id, str)
-        or not client_id
-        or (not isinstance(text, str) and not isinstance(data, str))
-    ):
+    if not isinstance(client_id, str) or not client_id or (not isinstance(text, str) and not isinstance(data, str)):
         return Response(status_code=400)
     language = request.headers.get("accept-language", "").split(",")[0].strip() or None
     await chat.submit(

@@ -71,9 +71,7 @@ async def events(
 
     async def tick() -> list[tuple[str, Any]]:
         async with console.homeward.db.transaction() as session:
-            found = await conversations.messages_after(
-                session, staff, conversation_id, cursor[0], console.now()
-            )
+            found = await conversations.messages_after(session, staff, conversation_id, cursor[0], console.now())
             if found is None:
                 return [("gone", {})]
             conversation, messages = found
@@ -87,9 +85,7 @@ async def events(
         if messages:
             cursor[0] = messages[-1].id
             watched.update(m.id for m in messages if m.status in ("queued", "sending"))
-            html = ui.render(
-                console.env, "_messages.html", t, messages=messages, conversation_id=conversation_id
-            )
+            html = ui.render(console.env, "_messages.html", t, messages=messages, conversation_id=conversation_id)
             out.append(("messages", {"html": html, "last": cursor[0], "mode": conversation.mode}))
         return out
 
@@ -132,9 +128,7 @@ async def export_one(
             raise NotFound
     if format not in exports.MEDIA_TYPES:
         raise NotFound
-    made = await exports.transcripts(
-        console.homeward.db, staff, format, console.now(), conversation_id=conversation_id
-    )
+    made = await exports.transcripts(console.homeward.db, staff, format, console.now(), conversation_id=conversation_id)
     return StreamingResponse(
         made.chunks(),
         media_type=made.media_type,
@@ -159,17 +153,13 @@ async def _act(request: Request, conversation_id: int, act: Act) -> Response:
 @router.post("/take")
 async def take(request: Request, staff: CaseActor, conversation_id: int) -> Response:
     now = console_of(request).now()
-    return await _act(
-        request, conversation_id, lambda s: conversations.take_over(s, staff, conversation_id, now)
-    )
+    return await _act(request, conversation_id, lambda s: conversations.take_over(s, staff, conversation_id, now))
 
 
 @router.post("/reply")
 async def reply(request: Request, staff: CaseActor, conversation_id: int, text: str = Form("")) -> Response:
     now = console_of(request).now()
-    return await _act(
-        request, conversation_id, lambda s: conversations.reply(s, staff, conversation_id, text, now)
-    )
+    return await _act(request, conversation_id, lambda s: conversations.reply(s, staff, conversation_id, text, now))
 
 
 @router.post("/return")
@@ -193,20 +183,14 @@ async def close(request: Request, staff: CaseActor, conversation_id: int) -> Res
 
 
 @router.post("/assign")
-async def assign(
-    request: Request, staff: CaseActor, conversation_id: int, assignee: str = Form("")
-) -> Response:
+async def assign(request: Request, staff: CaseActor, conversation_id: int, assignee: str = Form("")) -> Response:
     now = console_of(request).now()
     chosen = int(assignee) if assignee.isdigit() else None
-    return await _act(
-        request, conversation_id, lambda s: conversations.assign(s, staff, conversation_id, chosen, now)
-    )
+    return await _act(request, conversation_id, lambda s: conversations.assign(s, staff, conversation_id, chosen, now))
 
 
 @router.post("/labels")
-async def labels(
-    request: Request, staff: CaseActor, conversation_id: int, labels: str = Form("")
-) -> Response:
+async def labels(request: Request, staff: CaseActor, conversation_id: int, labels: str = Form("")) -> Response:
     now = console_of(request).now()
     return await _act(
         request, conversation_id, lambda s: conversations.set_labels(s, staff, conversation_id, labels, now)
@@ -214,9 +198,7 @@ async def labels(
 
 
 @router.post("/urgent")
-async def urgent(
-    request: Request, staff: CaseActor, conversation_id: int, urgent: str = Form("")
-) -> Response:
+async def urgent(request: Request, staff: CaseActor, conversation_id: int, urgent: str = Form("")) -> Response:
     now = console_of(request).now()
     flag = urgent == "1"
     return await _act(
@@ -239,6 +221,4 @@ async def return_date(
 @router.post("/notes")
 async def note(request: Request, staff: CaseActor, conversation_id: int, text: str = Form("")) -> Response:
     now = console_of(request).now()
-    return await _act(
-        request, conversation_id, lambda s: conversations.add_note(s, staff, conversation_id, text, now)
-    )
+    return await _act(request, conversation_id, lambda s: conversations.add_note(s, staff, conversation_id, text, now))

@@ -50,9 +50,7 @@ async def login_form(request: Request, next: str = "/", lang: str = "") -> Respo
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=3600)
     if lang in LOCALES:
         response = back(f"/login?next={quote(_local(next))}")
-        response.set_cookie(
-            LANG_COOKIE, lang, httponly=True, samesite="strict", secure=secure, max_age=31536000
-        )
+        response.set_cookie(LANG_COOKIE, lang, httponly=True, samesite="strict", secure=secure, max_age=31536000)
     return response
 
 
@@ -127,9 +125,7 @@ async def logout(request: Request, staff: SignedIn) -> Response:
 
 
 @router.post("/language")
-async def language(
-    request: Request, staff: SignedIn, locale: str = Form(""), next: str = Form("/")
-) -> Response:
+async def language(request: Request, staff: SignedIn, locale: str = Form(""), next: str = Form("/")) -> Response:
     if locale in LOCALES:
         async with console_of(request).homeward.db.transaction() as session:
             user = await session.get(StaffUser, staff.id)

@@ -46,7 +46,7 @@ async def site(homeward: Homeward) -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn offers a flag, not an event)
+    while not server.started:
         await asyncio.sleep(0.02)
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True

@@ -109,6 +109,8 @@ async def test_a_person_chats_on_the_web_page_and_a_caseworker_answers(
     async with homeward.db.sessions() as session:
         channel = (await session.execute(select(Beneficiary.channel))).scalar_one()
         authors = (
-            (await session.execute(select(Message.author).where(Message.direction == "out"))).scalars().all()
+            (await session.execute(select(Message.author).where(Message.direction == "out").order_by(Message.id)))
+            .scalars()
+            .all()
         )
     assert channel == "web" and authors[-1] == "staff:amra" and "bot" in authors

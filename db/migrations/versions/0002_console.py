@@ -67,8 +67,12 @@ def upgrade() -> None:
         sa.Column("created_at", When, nullable=False),
         sa.Column("last_seen_at", When, nullable=False),
         sa.Column("expires_at", When, nullable=False),
-        sa.ForeignKeyConstraint(["staff_id"], ["staff_users.id"], name=op.f("fk_staff_sessions_staff_id_staff_users"),
-                                ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["staff_id"],
+            ["staff_users.id"],
+            name=op.f("fk_staff_sessions_staff_id_staff_users"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_staff_sessions")),
     )
     op.create_index(op.f("ix_staff_sessions_staff_id"), "staff_sessions", ["staff_id"], unique=False)
@@ -91,10 +95,18 @@ def upgrade() -> None:
         sa.Column("author_name", sa.String(length=80), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("created_at", When, nullable=False),
-        sa.ForeignKeyConstraint(["author_id"], ["staff_users.id"], name=op.f("fk_notes_author_id_staff_users"),
-                                ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["conversation_id"], ["conversations.id"],
-                                name=op.f("fk_notes_conversation_id_conversations"), ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["author_id"],
+            ["staff_users.id"],
+            name=op.f("fk_notes_author_id_staff_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_notes_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notes")),
     )
     op.create_index(op.f("ix_notes_conversation_id"), "notes", ["conversation_id"], unique=False)
@@ -129,11 +141,16 @@ def downgrade() -> None:
     else:
         op.execute("DROP INDEX IF EXISTS ix_messages_norm_fts")
         op.execute("ALTER TABLE messages DROP COLUMN IF EXISTS search_vector")
-    for index, table in (("ix_beneficiaries_locale", "beneficiaries"), ("ix_beneficiaries_municipality", "beneficiaries"),
-                         ("ix_conversations_assignee", "conversations"), ("ix_conversations_mode", "conversations"),
-                         ("ix_conversations_urgent", "conversations"), ("ix_conversations_needs_human", "conversations"),
-                         ("ix_conversations_last_message_at", "conversations"),
-                         ("ix_conversations_updated_at", "conversations")):
+    for index, table in (
+        ("ix_beneficiaries_locale", "beneficiaries"),
+        ("ix_beneficiaries_municipality", "beneficiaries"),
+        ("ix_conversations_assignee", "conversations"),
+        ("ix_conversations_mode", "conversations"),
+        ("ix_conversations_urgent", "conversations"),
+        ("ix_conversations_needs_human", "conversations"),
+        ("ix_conversations_last_message_at", "conversations"),
+        ("ix_conversations_updated_at", "conversations"),
+    ):
         op.drop_index(index, table_name=table)
     op.drop_table("canned_replies")
     op.drop_index(op.f("ix_notes_conversation_id"), table_name="notes")
