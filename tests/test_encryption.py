@@ -81,6 +81,19 @@ async def test_no_key_means_no_plain_text_is_ever_written(database_url: str) -> 
         await db.dispose()
 
 
+def test_rotation_knows_every_encrypted_column() -> None:
+    from bot.keys import encrypted_columns
+
+    names = {f"{table.name}.{column.name}" for table, column in encrypted_columns()}
+    assert {
+        "submissions.state",
+        "submissions.scores",
+        "enrolments.full_name",
+        "enrolments.guardian_name",
+        "enrolments.guardian_contact",
+    } <= names
+
+
 async def test_rotation_re_encrypts_and_re_keys_pseudonyms(database_url: str) -> None:
     old = Database(database_url, keyring=Keyring(["old-key"]))
     submission_id = await _seed(old)
