@@ -125,7 +125,10 @@ class Engine:
 
     async def _process(self, session: AsyncSession, inbox_id: int) -> None:
         row = await session.get(InboxUpdate, inbox_id, with_for_update=not self.db.is_sqlite)
-        if row is None or row.status == "done" or row.raw is None:
+        if row is None or row.status == "done":
+            return
+        if row.raw is None:  # its text was removed (the person declined or erased): nothing left to run
+            row.status, row.processed_at = "done", self.services.clock.now()
             return
         now = self.services.clock.now()
         decoded = self.decoders[row.channel](row.raw)
@@ -243,7 +246,10 @@ class Engine:
 
             await session.execute(
                 update(InboxUpdate)
-                .where(InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id))
+                .where(
+                    InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id),
+                    InboxUpdate.status != "pending",  # waiting turns still run, and are blanked in their own turn
+                )
                 .values(raw=None)
             )
         for reply in turn.replies:

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.outbox import LANE_CASEWORKER
 from db.models import (
     AuditEntry,
     Beneficiary,
@@ -147,6 +148,17 @@ async def _erase_core(session: AsyncSession, person: Beneficiary) -> None:
     await session.execute(
         delete(OutboxItem).where(OutboxItem.beneficiary_id == person.id, OutboxItem.status.in_(("sent", "failed")))
     )
+    # Follow-ups and announcements still queued will not go out ("we will not write to you again");
+    # the replies of this very turn (lane 0) still do.
+    await session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.beneficiary_id == person.id,
+            OutboxItem.status == "pending",
+            OutboxItem.lane > LANE_CASEWORKER,
+        )
+        .values(status="failed", payload={}, chat_id="", last_error="erased")
+    )
     await session.execute(update(OutboxItem).where(OutboxItem.beneficiary_id == person.id).values(message_id=None))
     await session.execute(delete(Note).where(Note.conversation_id.in_(conversation_ids)))
     await session.execute(
@@ -177,7 +189,11 @@ class PersonalData:
         for eraser in self.erasers:
             await eraser(session, person)
         if chat_key is not None:
-            await session.execute(update(InboxUpdate).where(InboxUpdate.chat_key == chat_key).values(raw=None))
+            await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.chat_key == chat_key, InboxUpdate.status != "pending")
+                .values(raw=None)
+            )
         person.channel_user_id = None
         person.chat_id = None
         person.display_name = None

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.forms import Form, Runner, load_form
@@ -42,8 +43,15 @@ class Questionnaire:
             title=self.form.settings.get("form_title") or self.form_id,
             created_at=now,
         )
-        session.add(row)
-        await session.flush()
+        try:
+            async with session.begin_nested():  # another chat may be creating the same row right now
+                session.add(row)
+        except IntegrityError:
+            return (
+                await session.execute(
+                    select(FormVersion.id).where(FormVersion.form_id == self.form_id, FormVersion.sha256 == self.sha256)
+                )
+            ).scalar_one()
         return row.id
 
 

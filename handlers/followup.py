@@ -121,7 +121,7 @@ def ask_return_date(turn: Turn) -> None:
 
 async def typed(turn: Turn) -> bool:
     """The return date, typed; True when this turn was for the follow-up flow."""
-    if turn.state.get("step") != "return_date" or turn.inbound.kind != "text":
+    if turn.state.get("step") != "return_date" or turn.inbound.kind != "text" or turn.person.consent != "given":
         return False
     t = turn.t
     returned = parse_date(turn.inbound.text or "")
@@ -168,6 +168,9 @@ async def button(turn: Turn, data: str) -> None:
     t = turn.t
     action, _, arg = data.partition(":")
     person = turn.person
+    if person.consent != "given":  # an old button of someone who has since declined or erased
+        menu.show(turn, intro=t.gettext("That button is no longer valid. Here is the current menu:"))
+        return
     if action == "consent" and arg in ("yes", "no"):
         granted = arg == "yes"
         turn.session.add(

@@ -123,6 +123,15 @@ async def answer_consent(turn: Turn, answer: str) -> None:
     person = turn.person
     granted = answer == "yes"
     locale = person.locale or "sq"
+    if not granted:
+        if person.consent == "given":
+            # Agreed before, declines the new notice: everything kept under the old consent goes.
+            chat_key = turn.services.extras["chat_key"](person.channel, person.chat_id) if person.chat_id else None
+            await turn.services.extras["personal_data"].erase(
+                turn.session, person, actor=f"person:{person.id}", chat_key=chat_key, now=turn.now
+            )
+            person.locale = locale
+        await forget_transcript(turn)
     turn.session.add(
         Consent(
             beneficiary_id=person.id,
@@ -143,7 +152,6 @@ async def answer_consent(turn: Turn, answer: str) -> None:
         if await continue_start(turn):
             return
     else:
-        await forget_transcript(turn)
         turn.say(
             t.gettext(
                 "Understood. We will not keep what you write. You can still read general information. "

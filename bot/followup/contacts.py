@@ -30,8 +30,14 @@ async def set_return_date(
 ) -> list[FollowupContact]:
     """Record the return date and (re)plan every wave not yet sent; returns the planned contacts."""
     person.return_date = returned
+    # Waves already sent or answered stand; everything else is planned again from the new date
+    # (a mistyped date, or follow-ups stopped and started again, must not leave waves skipped for good).
     await session.execute(
-        delete(FollowupContact).where(FollowupContact.beneficiary_id == person.id, FollowupContact.status == "planned")
+        delete(FollowupContact).where(
+            FollowupContact.beneficiary_id == person.id,
+            FollowupContact.status.in_(("planned", "skipped", "expired")),
+            FollowupContact.submission_id.is_(None),
+        )
     )
     done = set(
         (
@@ -96,21 +102,28 @@ class FollowupScheduler:
         async with self.db.transaction() as session:
             if not await first_in_line(session, "homeward:followup-pass"):
                 return counts  # another process is running this pass right now
-            due = (
-                (
-                    await session.execute(
-                        select(FollowupContact)
-                        .where(FollowupContact.status.in_(("planned", "sent")))
-                        .where((FollowupContact.due_at <= now) | (FollowupContact.expires_at <= now))
-                        .order_by(FollowupContact.due_at)
-                        .limit(500)
+            # Page through every open contact that is due: people still thinking about an invitation
+            # must not hide the contacts behind them.
+            last_id = 0
+            while True:
+                due = (
+                    (
+                        await session.execute(
+                            select(FollowupContact)
+                            .where(FollowupContact.status.in_(("planned", "sent")), FollowupContact.id > last_id)
+                            .where((FollowupContact.due_at <= now) | (FollowupContact.expires_at <= now))
+                            .order_by(FollowupContact.id)
+                            .limit(500)
+                        )
                     )
+                    .scalars()
+                    .all()
                 )
-                .scalars()
-                .all()
-            )
-            for contact in due:
-                await self._handle(session, contact, now, counts)
+                if not due:
+                    break
+                for contact in due:
+                    await self._handle(session, contact, now, counts)
+                last_id = due[-1].id
         if (counts["invited"] or counts["reminded"]) and callable(self.on_queued):
             self.on_queued()
         return counts

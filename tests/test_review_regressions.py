@@ -1,0 +1,174 @@
+"""Regressions found in review: declined people's queued turns, re-declining, re-planning, busy follow-up passes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from bot.app import Homeward
+from bot.clock import FixedClock
+from bot.config import Settings
+from bot.followup.contacts import set_return_date
+from db.models import Beneficiary, Consent, Conversation, FollowupContact, InboxUpdate, KbQuestion, Submission
+
+UID = 7301
+
+
+def _message(update_id: int, message_id: int, text: str) -> dict[str, Any]:
+    user = {"id": UID, "is_bot": False, "first_name": "Ardita"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": message_id,
+            "date": int(time.time()),
+            "chat": {"id": UID, "type": "private"},
+            "from": user,
+            "text": text,
+        },
+    }
+
+
+def _press(update_id: int, data: str) -> dict[str, Any]:
+    user = {"id": UID, "is_bot": False, "first_name": "Ardita"}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": str(update_id),
+            "from": user,
+            "chat_instance": "1",
+            "data": data,
+            "message": {
+                "message_id": 1,
+                "date": int(time.time()),
+                "chat": {"id": UID, "type": "private"},
+                "from": {"id": 1, "is_bot": True, "first_name": "Homeward"},
+                "text": "…",
+            },
+        },
+    }
+
+
+async def _store(app: Homeward, *updates: dict[str, Any]) -> list[int]:
+    stored = await app.store_telegram([(u["update_id"], str(UID), json.dumps(u)) for u in updates])
+    return [inbox_id for _, inbox_id in stored]
+
+
+async def _run(app: Homeward, *updates: dict[str, Any]) -> None:
+    for raw in updates:
+        for inbox_id in await _store(app, raw):
+            await app.engine.process(inbox_id)
+
+
+async def test_turns_queued_behind_a_refusal_still_run_and_keep_nothing(settings: Settings) -> None:
+    app = Homeward(settings)
+    try:
+        await _run(app, _message(1, 1, "/start"), _press(2, "lang:sq"), _press(3, "consent:no"))
+        queued = await _store(app, _message(4, 2, "ku e marr letërnjoftimin"), _message(5, 3, "edhe pasaporten?"))
+        for inbox_id in queued:
+            await asyncio.wait_for(app.engine.process(inbox_id), 10)
+        (later,) = await _store(app, _message(6, 4, "pershendetje"))
+        await asyncio.wait_for(app.engine.process(later), 10)  # no chat is ever stuck behind a blanked row
+        async with app.db.sessions() as session:
+            rows = (await session.execute(select(InboxUpdate).order_by(InboxUpdate.id))).scalars().all()
+        assert [(r.status, r.raw) for r in rows] == [("done", None)] * 6
+    finally:
+        await app.stop()
+
+
+async def test_declining_a_new_notice_removes_what_was_kept_under_the_old_one(settings: Settings) -> None:
+    app = Homeward(settings)
+    try:
+        await _run(
+            app,
+            _message(1, 1, "/start"),
+            _press(2, "lang:sq"),
+            _press(3, "consent:yes"),
+            _message(4, 2, "ku e marr letërnjoftimin, djali eshte i semure"),
+            _press(5, "fu:consent:yes"),
+            _message(6, 3, "15.03.2026"),
+        )
+        async with app.db.transaction() as session:
+            await session.execute(update(Beneficiary).values(consent_version=0))  # the notice changed since
+        await _run(app, _message(7, 4, "pershendetje"), _press(8, "consent:no"))
+        async with app.db.sessions() as session:
+            person = (await session.execute(select(Beneficiary))).scalar_one()
+            assert (person.consent, person.return_date, person.followup_consent) == ("declined", None, False)
+            assert (await session.execute(select(func.count()).select_from(KbQuestion))).scalar_one() == 0
+            assert (await session.execute(select(func.count()).select_from(FollowupContact))).scalar_one() == 0
+            assert (await session.execute(select(func.count()).select_from(Submission))).scalar_one() == 0
+            consents = (await session.execute(select(Consent.purpose, Consent.granted))).all()
+            assert consents == [("general", False)]  # the marker that they declined, nothing else
+    finally:
+        await app.stop()
+
+
+async def test_a_corrected_return_date_plans_the_waves_again(settings: Settings) -> None:
+    app = Homeward(settings)
+    now = datetime(2026, 5, 10, 11, 0, tzinfo=UTC)
+    try:
+        async with app.db.transaction() as session:
+            person = Beneficiary(
+                channel="telegram", channel_ref="x", consent="given", opted_out=False, blocked=False, created_at=now
+            )
+            session.add(person)
+            await session.flush()
+            typo = await set_return_date(session, person, date(2023, 3, 15), now)
+            assert {c.status for c in typo} == {"skipped"}
+            fixed = await set_return_date(session, person, date(2026, 3, 15), now)
+            assert [(c.wave, c.status) for c in fixed] == [(1, "planned"), (2, "planned"), (3, "planned")]
+    finally:
+        await app.stop()
+
+
+async def test_people_thinking_about_an_invitation_do_not_hide_new_ones(settings: Settings) -> None:
+    now = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)  # 11:00 in Kosovo
+    app = Homeward(settings, clock=FixedClock(now))
+    try:
+        async with app.db.transaction() as session:
+            for i in range(501):
+                person = Beneficiary(
+                    channel="telegram",
+                    channel_ref=f"r{i}",
+                    chat_id=str(1000 + i),
+                    consent="given",
+                    consent_version=1,
+                    followup_consent=True,
+                    opted_out=False,
+                    blocked=False,
+                    locale="sq",
+                    created_at=now,
+                )
+                session.add(person)
+                await session.flush()
+                session.add(
+                    Conversation(
+                        beneficiary_id=person.id,
+                        mode="bot",
+                        state={},
+                        urgent=False,
+                        needs_human=False,
+                        labels=[],
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+                session.add(
+                    FollowupContact(
+                        beneficiary_id=person.id,
+                        wave=1,
+                        months=3,
+                        reminders=[],
+                        updated_at=now,
+                        due_at=now - (timedelta(days=5) if i < 500 else timedelta(hours=1)),
+                        expires_at=now + timedelta(days=25),
+                        status="sent" if i < 500 else "planned",
+                    )
+                )
+        assert (await app.followups.run_once())["invited"] == 1
+    finally:
+        await app.stop()
