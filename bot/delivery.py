@@ -14,6 +14,7 @@ looks first. A worker restarted under the same id returns its own claims at once
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import random
@@ -395,7 +396,7 @@ class Delivery:
         await asyncio.sleep(SENT_BATCH_SECONDS)
         while self._sent_batch:
             batch, self._sent_batch = self._sent_batch, []
-            await self._retrying(lambda session, batch=batch: self._apply_sent(session, batch))
+            await self._retrying(functools.partial(self._apply_sent, batch=batch))
             for *_, done in batch:
                 if not done.done():
                     done.set_result(None)
