@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from bot.app import Homeward
 from db.models import InboxUpdate, Message
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard, transcript
+from tests.steps import onboard, transcript
 
 ODD_TEXTS = [
     "x" * 4096,

@@ -11,7 +11,7 @@ from bot.app import Homeward
 from bot.clock import FixedClock
 from db.models import Beneficiary, FollowupContact
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard
+from tests.steps import onboard
 
 START = datetime(2026, 1, 10, 11, 0, tzinfo=UTC)  # 12:00 in Prishtina
 

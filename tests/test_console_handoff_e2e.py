@@ -16,7 +16,7 @@ from db.models import AuditEntry, Conversation, Message
 from handlers.handoff import OfficeHours
 from tests.console_support import add_staff, client, csrf, sign_in
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard, transcript
+from tests.steps import onboard, transcript
 
 MONDAY_MORNING = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)  # 10:30 in Prishtina
 FRIDAY_EVENING = datetime(2026, 3, 6, 17, 0, tzinfo=UTC)  # 18:00 in Prishtina

@@ -12,7 +12,7 @@ from bot.app import Homeward
 from bot.config import Settings
 from db.models import Beneficiary, InboxUpdate, Message, OutboxItem
 from tests.fakebot import FakeBotApi, Fault, Person
-from tests.helpers import onboard, transcript
+from tests.steps import onboard, transcript
 
 
 async def test_a_redelivered_update_changes_nothing(homeward: Homeward, fake: FakeBotApi, person: Person) -> None:

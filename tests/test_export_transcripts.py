@@ -13,7 +13,7 @@ from bot.app import Homeward
 from bot.cli import main
 from bot.config import Settings
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard, transcript
+from tests.steps import onboard, transcript
 
 
 async def test_export_has_every_message_in_every_format(

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from bot.app import Homeward
 from db.models import Conversation, KbQuestion, Message
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard, transcript
+from tests.steps import onboard, transcript
 
 
 @pytest.mark.parametrize(

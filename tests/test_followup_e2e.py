@@ -17,7 +17,7 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from db.models import Beneficiary, FollowupContact, Submission
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard
+from tests.steps import onboard
 
 START = datetime(2026, 1, 10, 11, 0, tzinfo=UTC)  # 12:00 in Prishtina
 

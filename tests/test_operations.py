@@ -8,7 +8,7 @@ from bot.app import Homeward
 from bot.config import Settings
 from bot.server import web_app
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard
+from tests.steps import onboard
 
 
 async def test_health_and_metrics(homeward: Homeward, fake: FakeBotApi, person: Person) -> None:

@@ -16,7 +16,7 @@ from bot.config import Settings
 from db.models import AuditEntry, Base, Beneficiary, FollowupContact
 from handlers import onboarding
 from tests.fakebot import TOKEN, FakeBotApi, Person
-from tests.helpers import onboard, transcript
+from tests.steps import onboard, transcript
 
 SECRET_NAME = "Zyrafete Kryeziu-Xhemajli"
 SECRET_TEXT = "ku ta gjej mjekun per vajzen time Blerina"

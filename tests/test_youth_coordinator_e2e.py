@@ -17,7 +17,7 @@ from bot.config import Settings
 from db.models import AuditEntry, Submission
 from db.youth import Enrolment
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard
+from tests.steps import onboard
 from tests.youth_steps import Chat, add_programme, answer_adult_form, programme_and_cohort
 
 START = datetime(2026, 5, 10, 11, 0, tzinfo=UTC)  # 13:00 in Prishtina

@@ -13,7 +13,7 @@ from bot.app import Homeward
 from db.models import Beneficiary, Conversation, Message
 from tests.console_support import PASSWORD, add_staff
 from tests.fakebot import FakeBotApi, Person
-from tests.helpers import onboard
+from tests.steps import onboard
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 HOSTILE = [
