@@ -18,23 +18,10 @@ from db.models import AuditEntry, Submission
 from db.youth import Enrolment
 from tests.fakebot import FakeBotApi, Person
 from tests.steps import onboard
-from tests.youth_steps import Chat, add_programme, answer_adult_form, programme_and_cohort
+from tests.youth_steps import Chat, add_programme, programme_and_cohort, signed_up
 
 START = datetime(2026, 5, 10, 11, 0, tzinfo=UTC)  # 13:00 in Prishtina
 COHORT_STARTS = date(2026, 6, 1)
-
-
-@pytest.fixture
-def start_at() -> datetime:
-    return START
-
-
-async def _signed_up(fake: FakeBotApi, user_id: int, name: str, locale: str, birth: str) -> tuple[Chat, list[str]]:
-    person = Person(fake, user_id, name.split()[0], locale[:2])
-    await onboard(fake, person, locale)
-    chat = Chat(fake, person)
-    await chat.press("menu:youth", replies=2)
-    return chat, await answer_adult_form(chat, name, birth, "Peja" if locale == "sq" else "Пећ")
 
 
 async def _enrolments(app: Homeward) -> list[Enrolment]:
@@ -126,10 +113,10 @@ async def test_a_coordinator_cancels_a_place_and_it_is_offered_to_the_next_in_li
 ) -> None:
     app, _clock = clocked
     await add_programme(settings, monkeypatch, capacity=1, starts=COHORT_STARTS)
-    await _signed_up(fake, 9401, "Arta Krasniqi", "sq", "01.01.2003")
-    second, texts = await _signed_up(fake, 9402, "Марко Петровић", "sr-Cyrl", "05.06.2005")
+    await signed_up(fake, 9401, "Arta Krasniqi", "sq", "01.01.2003")
+    second, texts = await signed_up(fake, 9402, "Марко Петровић", "sr-Cyrl", "05.06.2005")
     assert "листи чекања, на месту 1" in texts[0]
-    third, texts = await _signed_up(fake, 9403, "Blerim Hoxha", "sq", "07.08.2006")
+    third, texts = await signed_up(fake, 9403, "Blerim Hoxha", "sq", "07.08.2006")
     assert "në vendin 2" in texts[0]
     first_id = (await _enrolments(app))[0].id
     assert [e.status for e in await _enrolments(app)] == ["confirmed", "waiting", "waiting"]
@@ -169,8 +156,8 @@ async def test_changing_ones_details_keeps_the_place_and_stores_the_new_values(
 ) -> None:
     app, _clock = clocked
     await add_programme(settings, monkeypatch, capacity=1, starts=COHORT_STARTS)
-    first, _ = await _signed_up(fake, 9501, "Arta Krasniqi", "sq", "01.01.2003")
-    await _signed_up(fake, 9502, "Марко Петровић", "sr-Cyrl", "05.06.2005")
+    first, _ = await signed_up(fake, 9501, "Arta Krasniqi", "sq", "01.01.2003")
+    await signed_up(fake, 9502, "Марко Петровић", "sr-Cyrl", "05.06.2005")
     _programme, cohort = await programme_and_cohort(app)
     before = await _enrolments(app)
     assert [(e.status, e.cohort_id) for e in before] == [("confirmed", cohort.id), ("waiting", cohort.id)]

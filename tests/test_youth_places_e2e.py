@@ -21,25 +21,11 @@ from bot.clock import FixedClock
 from bot.config import Settings
 from db.models import Beneficiary, Message
 from db.youth import Enrolment
-from tests.fakebot import FakeBotApi, Person
-from tests.steps import onboard
-from tests.youth_steps import Chat, add_programme, answer_adult_form, programme_and_cohort
+from tests.fakebot import FakeBotApi
+from tests.youth_steps import add_programme, programme_and_cohort, signed_up
 
 START = datetime(2026, 5, 10, 11, 0, tzinfo=UTC)  # 13:00 in Prishtina
 COHORT_STARTS = date(2026, 6, 1)
-
-
-@pytest.fixture
-def start_at() -> datetime:
-    return START
-
-
-async def _signed_up(fake: FakeBotApi, user_id: int, name: str, locale: str, birth: str) -> tuple[Chat, list[str]]:
-    person = Person(fake, user_id, name.split()[0], locale[:2])
-    await onboard(fake, person, locale)
-    chat = Chat(fake, person)
-    await chat.press("menu:youth", replies=2)
-    return chat, await answer_adult_form(chat, name, birth, "Peja" if locale == "sq" else "Пећ")
 
 
 async def _statuses(app: Homeward) -> list[str]:
@@ -63,11 +49,11 @@ async def test_a_full_cohort_keeps_a_waiting_list_and_a_freed_place_moves_along_
 ) -> None:
     app, clock = clocked
     await add_programme(settings, monkeypatch, capacity=1, starts=COHORT_STARTS)
-    first, texts = await _signed_up(fake, 8001, "Arta Krasniqi", "sq", "01.01.2003")
+    first, texts = await signed_up(fake, 8001, "Arta Krasniqi", "sq", "01.01.2003")
     assert "Vendi juaj është konfirmuar" in texts[0]
-    second, texts = await _signed_up(fake, 8002, "Марко Петровић", "sr-Cyrl", "05.06.2005")
+    second, texts = await signed_up(fake, 8002, "Марко Петровић", "sr-Cyrl", "05.06.2005")
     assert "листи чекања, на месту 1" in texts[0] and "Први сте на реду" in texts[0]
-    third, texts = await _signed_up(fake, 8003, "Blerim Hoxha", "sq", "07.08.2006")
+    third, texts = await signed_up(fake, 8003, "Blerim Hoxha", "sq", "07.08.2006")
     assert "në vendin 2" in texts[0] and "Para jush është 1 person" in texts[0]
     assert await _statuses(app) == ["confirmed", "waiting", "waiting"]
 
@@ -139,9 +125,9 @@ async def test_waiting_positions_and_sources_are_exported_and_announcements_skip
 ) -> None:
     app, clock = clocked
     await add_programme(settings, monkeypatch, capacity=2, starts=COHORT_STARTS)
-    first, _ = await _signed_up(fake, 8101, "Arta Krasniqi", "sq", "01.01.2003")
-    second, _ = await _signed_up(fake, 8102, "Марко Петровић", "sr-Latn", "05.06.2005")
-    third, texts = await _signed_up(fake, 8103, "Blerim Hoxha", "sq", "07.08.2006")
+    first, _ = await signed_up(fake, 8101, "Arta Krasniqi", "sq", "01.01.2003")
+    second, _ = await signed_up(fake, 8102, "Марко Петровић", "sr-Latn", "05.06.2005")
+    third, texts = await signed_up(fake, 8103, "Blerim Hoxha", "sq", "07.08.2006")
     assert "në vendin 1" in texts[0]
     async with app.db.transaction() as session:
         marko = (await session.execute(select(Beneficiary).where(Beneficiary.channel_user_id == "8102"))).scalar_one()

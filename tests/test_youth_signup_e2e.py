@@ -4,7 +4,6 @@ told kindly where else to look, dates of birth refused clearly, municipalities f
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -17,13 +16,6 @@ from db.youth import Enrolment
 from tests.fakebot import FakeBotApi, Person
 from tests.steps import onboard
 from tests.youth_steps import Chat, add_programme, answer_adult_form
-
-START = datetime(2026, 5, 10, 11, 0, tzinfo=UTC)  # 13:00 in Prishtina
-
-
-@pytest.fixture
-def start_at() -> datetime:
-    return START
 
 
 def _labels(fake: FakeBotApi, person: Person) -> list[str]:

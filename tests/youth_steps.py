@@ -12,6 +12,7 @@ from bot.cli import main
 from bot.config import Settings
 from db.youth import Cohort, Programme
 from tests.fakebot import FakeBotApi, Person
+from tests.steps import onboard
 
 
 class Chat:
@@ -136,3 +137,12 @@ def at(day: date, hour: int) -> datetime:
     from datetime import UTC
 
     return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+async def signed_up(fake: FakeBotApi, user_id: int, name: str, locale: str, birth: str) -> tuple[Chat, list[str]]:
+    """An adult onboarded in `locale` who signs up from the menu, living in Peja."""
+    person = Person(fake, user_id, name.split()[0], locale[:2])
+    await onboard(fake, person, locale)
+    chat = Chat(fake, person)
+    await chat.press("menu:youth", replies=2)
+    return chat, await answer_adult_form(chat, name, birth, "Peja" if locale == "sq" else "Пећ")
