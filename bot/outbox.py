@@ -59,8 +59,19 @@ def queue_reply(
     keep: bool = True,
 ) -> None:
     """Add `reply` to the transcript (when `keep`) and to the outbox, in the caller's transaction."""
+    sends: list[tuple[str, str, str, dict[str, object]]] = []  # (kind, text, method, payload)
     if reply.document is not None:
         name, content = reply.document
+        document: dict[str, object] = {"caption": reply.text[:1024], "file_name": name, "content": content.decode()}
+        sends.append(("document", reply.text, "sendDocument", document))
+    else:
+        parts = split_text(reply.text)
+        for i, part in enumerate(parts):
+            message: dict[str, object] = {"text": part}
+            if i == len(parts) - 1 and reply.buttons:
+                message["buttons"] = _buttons_payload(reply)
+            sends.append(("text", part, "sendMessage", message))
+    for kind, text, method, payload in sends:
         _queue(
             session,
             person,
@@ -70,29 +81,9 @@ def queue_reply(
             author,
             lane,
             keep,
-            kind="document",
-            text=reply.text,
-            method="sendDocument",
-            payload={"caption": reply.text[:1024], "file_name": name, "content": content.decode("utf-8")},
-        )
-        return
-    parts = split_text(reply.text)
-    for i, part in enumerate(parts):
-        payload: dict[str, object] = {"text": part}
-        if i == len(parts) - 1 and reply.buttons:
-            payload["buttons"] = _buttons_payload(reply)
-        _queue(
-            session,
-            person,
-            conversation,
-            chat_id,
-            now,
-            author,
-            lane,
-            keep,
-            kind="text",
-            text=part,
-            method="sendMessage",
+            kind=kind,
+            text=text,
+            method=method,
             payload=payload,
         )
 
