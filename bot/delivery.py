@@ -175,8 +175,19 @@ class Delivery:
                 earlier.id < OutboxItem.id,
             )
         )
+        outbox = cast(Table, OutboxItem.__table__)
         query = (
-            select(OutboxItem)
+            select(
+                outbox.c.id,
+                outbox.c.channel,
+                outbox.c.chat_id,
+                outbox.c.method,
+                outbox.c.payload,
+                outbox.c.attempts,
+                outbox.c.message_id,
+                outbox.c.beneficiary_id,
+                outbox.c.lane,
+            )
             .where(
                 OutboxItem.status == "pending",
                 OutboxItem.next_attempt_at <= now,
@@ -188,26 +199,14 @@ class Delivery:
             .limit(limit)
         )
         if not self.db.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=OutboxItem)
+            query = query.with_for_update(skip_locked=True, of=outbox)
         async with self.db.transaction() as session:
-            rows = (await session.execute(query)).scalars().all()
-            claimed = []
-            for row in rows:
-                row.status = "sending"
-                row.claimed_by = self.worker_id
-                row.claimed_at = now
-                claimed.append(
-                    Claimed(
-                        row.id,
-                        row.channel,
-                        row.chat_id,
-                        row.method,
-                        dict(row.payload),
-                        row.attempts,
-                        row.message_id,
-                        row.beneficiary_id,
-                        row.lane,
-                    )
+            claimed = [Claimed(*row) for row in (await session.execute(query)).all()]
+            if claimed:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_([item.id for item in claimed]))
+                    .values(status="sending", claimed_by=self.worker_id, claimed_at=now)
                 )
         self._held.update(item.id for item in claimed)  # only once the claim is committed
         return claimed

@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.text import fold
 from db.models import Beneficiary, Conversation, Message, OutboxItem
 from handlers.turn import Reply
+
+# The bot's lines repeat (the same answer goes to many people): their searchable form is kept at hand.
+_fold_line = lru_cache(maxsize=1024)(fold)
 
 MAX_TEXT = 4096
 LANE_REPLY, LANE_CASEWORKER, LANE_FOLLOWUP, LANE_ANNOUNCEMENT = 0, 1, 2, 3
@@ -111,7 +115,7 @@ def _queue(
             author=author,
             kind=kind,
             text=text,
-            norm_text=fold(text),
+            norm_text=_fold_line(text),
             payload={"buttons": payload["buttons"]} if "buttons" in payload else None,
             status="queued",
             created_at=now,

@@ -47,12 +47,17 @@ def cyrillic_to_latin(text: str) -> str:
     return "".join(out)
 
 
+# Every combining mark (all of them lie below U+20000), removed in one pass after decomposition.
+_COMBINING = dict.fromkeys(c for c in range(0x300, 0x20000) if unicodedata.combining(chr(c)))
+
+
 def fold(text: str) -> str:
     """Lower-case, transliterate and strip diacritics, so that variants of one word compare equal."""
+    if text.isascii():
+        return text.lower()
     text = cyrillic_to_latin(text.casefold())
     text = text.replace("đ", "dj").replace("ð", "dj")
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    return unicodedata.normalize("NFKD", text).translate(_COMBINING)
 
 
 def words(text: str) -> list[str]:

@@ -64,7 +64,7 @@ async def _find(
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
         .where(Conversation.id == conversation_id)
     )
-    if lock and session.bind.dialect.name != "sqlite":
+    if lock and session.get_bind().dialect.name != "sqlite":
         query = query.with_for_update(of=Conversation)
     found = (await session.execute(query)).first()
     if found is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -98,7 +99,7 @@ class Inbox:
     has_more: bool = False
 
 
-def _narrowed(base: Select[tuple[int]], staff: Staff, query: Query) -> Select[tuple[int]]:
+def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
     base = base.where(staff.scope())
     if query.locale:
         base = base.where(Beneficiary.locale == query.locale)
@@ -135,7 +136,7 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
         .where(condition, Conversation.last_message_at.is_not(None))
     )
-    page = _narrowed(page, staff, query)  # type: ignore[arg-type]
+    page = _narrowed(page, staff, query)
     page = page.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
     page = page.offset((query.page - 1) * PAGE).limit(PAGE + 1)
     found = (await session.execute(page)).all()
@@ -147,8 +148,8 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
         ).all():
             previews[mid] = (text, author)
     rows = []
-    for conversation, person, last_id in found[:PAGE]:
-        text, author = previews.get(last_id, (None, None))
+    for conversation, person, last_id in cast(list[tuple[Conversation, Beneficiary, int | None]], found[:PAGE]):
+        text, author = previews.get(last_id, (None, "")) if last_id is not None else (None, "")
         rows.append(
             Row(
                 conversation.id,

@@ -17,6 +17,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from db.encryption import Keyring, attach
+from db.sqlite import inline_creator
 
 
 def database_away(exc: BaseException) -> bool:
@@ -40,6 +41,46 @@ async def first_in_line(session: AsyncSession, name: str) -> bool:
     return bool(taken.scalar_one())
 
 
+class IdsAhead:
+    """Primary keys handed out before the rows are written, for a batch of turns on SQLite.
+
+    Only the process that serves an SQLite database writes these tables, one transaction at a
+    time, so the next id is the largest so far plus one. Every new row of these tables gets its id
+    just before a flush (or earlier, from `next`, when a turn needs it at once), so the rows are
+    written together without reading each id back. Were an id ever taken after all, the insert
+    fails and the batch's turns run again one by one, without ids ahead.
+    """
+
+    def __init__(self, last: dict[Any, int]) -> None:
+        self._last = last
+
+    @classmethod
+    async def start(cls, session: AsyncSession, models: list[Any]) -> IdsAhead:
+        last = {}
+        with session.no_autoflush:
+            for model in models:
+                last[model] = (await session.execute(select(func.max(model.id)))).scalar() or 0
+        ahead = cls(last)
+        session.info["ids_ahead"] = ahead
+        event.listen(session.sync_session, "before_flush", ahead._before_flush)
+        return ahead
+
+    def next(self, model: Any) -> int:
+        self._last[model] += 1
+        return self._last[model]
+
+    def _before_flush(self, session: Any, _context: Any, _instances: Any) -> None:
+        for instance in session.new:
+            model = type(instance)
+            if model in self._last and instance.id is None:
+                instance.id = self.next(model)
+
+
+def ids_ahead(session: AsyncSession) -> IdsAhead | None:
+    """The batch's id allocator, when the session runs a batch of turns (see `Engine.process_batch`)."""
+    return session.info.get("ids_ahead")  # type: ignore[no-any-return]
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -52,7 +93,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
     """
     if is_sqlite(url):
         engine = create_async_engine(
-            url, echo=echo, pool_size=1, max_overflow=0, pool_timeout=120, hide_parameters=True
+            url,
+            echo=echo,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=120,
+            hide_parameters=True,
+            async_creator=inline_creator(url),
         )
 
         @event.listens_for(engine.sync_engine, "connect")

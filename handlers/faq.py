@@ -16,12 +16,15 @@ Buttons: `kb:t:<topic>` answers a topic, `kb:more:<question id>:<part>` shows th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from sqlalchemy import Table, insert
 
 from bot.kb import KnowledgeBase
 from bot.kb.safety import is_emergency
 from bot.municipalities import Municipalities
 from db.models import KbQuestion
+from db.session import ids_ahead
 from handlers import menu
 from handlers.turn import Button, Turn
 
@@ -44,6 +47,10 @@ def _caseworker_button(turn: Turn) -> list[Button]:
     return []
 
 
+_QUESTIONS = cast(Table, KbQuestion.__table__)
+_INSERT_QUESTION = insert(_QUESTIONS).returning(_QUESTIONS.c.id)
+
+
 async def _record(
     turn: Turn,
     outcome: str,
@@ -51,24 +58,32 @@ async def _record(
     topic: str | None = None,
     score: float | None = None,
     candidates: list[str] | None = None,
-) -> KbQuestion:
-    """Keep the question for the content team; without consent, only an anonymous count."""
+) -> int:
+    """Keep the question for the content team; without consent, only an anonymous count.
+
+    Returns the new row's id, which the answer's buttons carry. In a batch of turns the id is handed
+    out ahead and the row written with the batch; otherwise the row is inserted at once, on its own,
+    and the rest of the turn stays pending, to be written together when the turn commits.
+    """
     kept = turn.person.consent == "given"
-    row = KbQuestion(
-        conversation_id=turn.conversation.id if kept else None,
-        locale=turn.person.locale or "sq",
-        text=(turn.inbound.text or "")[:4096].replace("\x00", "\ufffd")
+    row = {
+        "conversation_id": turn.conversation.id if kept else None,
+        "locale": turn.person.locale or "sq",
+        "text": (turn.inbound.text or "")[:4096].replace("\x00", "\ufffd")
         if kept and turn.inbound.kind == "text"
         else None,
-        outcome=outcome,
-        topic=topic,
-        score=score,
-        candidates=candidates or [],
-        created_at=turn.now,
-    )
-    turn.session.add(row)
-    await turn.session.flush()
-    return row
+        "outcome": outcome,
+        "topic": topic,
+        "score": score,
+        "candidates": candidates or [],
+        "created_at": turn.now,
+    }
+    if (ahead := ids_ahead(turn.session)) is not None:
+        question = KbQuestion(id=ahead.next(KbQuestion), **row)
+        turn.session.add(question)  # written with the rest of the batch
+        return question.id
+    with turn.session.no_autoflush:  # this insert needs nothing else of the turn written first
+        return int((await turn.session.execute(_INSERT_QUESTION, row)).scalar_one())
 
 
 def emergency(turn: Turn) -> None:
@@ -97,15 +112,15 @@ async def ask(turn: Turn) -> None:
         return
     match = _kb(turn).match(text, _lang(turn))
     if match.kind == "answer" and match.topic_id is not None:
-        row = await _record(turn, "answer", topic=match.topic_id, score=match.ranked[0][1])
-        answer_topic(turn, match.topic_id, row.id)
+        question = await _record(turn, "answer", topic=match.topic_id, score=match.ranked[0][1])
+        answer_topic(turn, match.topic_id, question)
         return
     t = turn.t
     if match.kind == "unsure":
         ids = [topic for topic, _ in match.ranked[:3]]
-        row = await _record(turn, "unsure", score=match.ranked[0][1], candidates=ids)
+        question = await _record(turn, "unsure", score=match.ranked[0][1], candidates=ids)
         rows = [
-            [Button(_kb(turn).topic(topic).title(turn.person.locale or "sq"), f"kb:t:{topic}:{row.id}")]
+            [Button(_kb(turn).topic(topic).title(turn.person.locale or "sq"), f"kb:t:{topic}:{question}")]
             for topic in ids
         ]
         if caseworker := _caseworker_button(turn):

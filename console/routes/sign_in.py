@@ -45,7 +45,7 @@ async def home(request: Request) -> Response:
 @router.get("/login")
 async def login_form(request: Request, next: str = "/", lang: str = "") -> Response:
     token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(24)
-    response = page(request, None, "login.html", login_token=token, next=_local(next), error=None)
+    response: Response = page(request, None, "login.html", login_token=token, next=_local(next), error=None)
     secure = request.url.scheme == "https"
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=3600)
     if lang in LOCALES:
