@@ -27,9 +27,7 @@ log = logging.getLogger(__name__)
 class TurnScheduler:
     def __init__(self, engine: Engine, concurrency: int = 16, batch: int = 64) -> None:
         self.engine = engine
-        import os
-
-        self.batch = int(os.environ.get("XB", batch))
+        self.batch = batch
         self._serial = engine.db.is_sqlite
         self._queues: dict[str, deque[int]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
