@@ -24,7 +24,7 @@ from bot.delivery import Delivery, Sender
 from bot.engine import Engine
 from bot.followup.contacts import FollowupScheduler
 from bot.i18n import Translations
-from bot.inbox import store_updates
+from bot.inbox import InboxWriter, store_updates
 from bot.kb import KnowledgeBase
 from bot.municipalities import Municipalities
 from bot.pacing import Pacer
@@ -106,6 +106,7 @@ class Homeward:
         )
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
+        self.webhook_inbox = InboxWriter(self.store_telegram, self.turns.submit)
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.youth = YouthScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.retention = Retention(self.db, self.personal_data, settings.retention_periods())

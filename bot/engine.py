@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import func, select, update
+from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ownership
@@ -108,33 +109,69 @@ class Engine:
                 return
 
     async def process_batch(self, inbox_ids: list[int]) -> None:
-        """Run several stored updates' turns, in this order, in one transaction (group commit).
+        """Run several stored updates' turns, in arrival order, in one transaction (group commit).
 
         Each turn's inbound line, state, replies and outbox rows still commit together: the batch
         commits whole or not at all. If any turn fails, the batch rolls back and every turn runs
         again on its own, so one failing turn is marked failed alone and the others are kept.
-        Only for a database used by one process at a time (SQLite), where turns run in sequence.
+
+        On PostgreSQL, where several processes may hold updates of one chat, the batch first takes
+        the advisory locks of all its chats (in one global order, so two batches never wait on each
+        other in a circle), then also runs any earlier update of those chats still pending, wherever
+        it was received: each chat's turns stay in arrival order across processes.
         """
         if len(inbox_ids) == 1:
             await self.process(inbox_ids[0])
             return
         started = time.perf_counter()
+        order = inbox_ids
         try:
             async with self.db.transaction() as session:
-                await IdsAhead.start(session, AHEAD_MODELS)
-                await self._preload(session, inbox_ids)
-                for inbox_id in inbox_ids:
+                if self.db.is_sqlite:
+                    await IdsAhead.start(session, AHEAD_MODELS)
+                else:
+                    order = await self._lock_chats(session, inbox_ids)
+                await self._preload(session, order)
+                for inbox_id in order:
                     await self._process(session, inbox_id)
                     await asyncio.sleep(0)  # SQLite answers without yielding: let sends and requests in between
-        except Exception:
-            log.warning("a batch of turns failed; running its turns one by one", exc_info=True)
-            for inbox_id in inbox_ids:
+        except Exception as exc:
+            if not database_away(exc):
+                log.warning("a batch of turns failed; running its turns one by one", exc_info=True)
+            for inbox_id in order:
                 await self.process(inbox_id)
             return
         elapsed = time.perf_counter() - started
-        self.turn_seconds.extend([elapsed] * len(inbox_ids))  # each turn waited for the batch's commit
-        log.debug("turns done", extra={"turns": len(inbox_ids), "ms": round(elapsed * 1000, 2)})
+        self.turn_seconds.extend([elapsed] * len(order))  # each turn waited for the batch's commit
+        log.debug("turns done", extra={"turns": len(order), "ms": round(elapsed * 1000, 2)})
         self.on_queued()
+
+    async def _lock_chats(self, session: AsyncSession, inbox_ids: list[int]) -> list[int]:
+        """PostgreSQL: lock the batch's chats; return every pending turn of theirs up to the batch's last, in order."""
+        keys = list(
+            (await session.execute(select(InboxUpdate.chat_key).where(InboxUpdate.id.in_(inbox_ids)).distinct()))
+            .scalars()
+            .all()
+        )
+        if not keys:
+            return inbox_ids
+        await session.execute(
+            sql(
+                "SELECT count(pg_advisory_xact_lock(h)) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
+                "FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS chats"
+            ),
+            {"keys": keys},
+        )
+        pending = (
+            await session.execute(
+                select(InboxUpdate.id).where(
+                    InboxUpdate.chat_key.in_(keys),
+                    InboxUpdate.status == "pending",
+                    InboxUpdate.id <= max(inbox_ids),
+                )
+            )
+        ).scalars()
+        return sorted({*pending, *inbox_ids})
 
     async def _preload(self, session: AsyncSession, inbox_ids: list[int]) -> None:
         """Load a batch's inbox rows, people and conversations in three queries instead of three per turn.
@@ -142,7 +179,10 @@ class Engine:
         The rows land in the session's identity map; people are also indexed by pseudonym in
         `session.info`, where `_find` and `_conversation` look first.
         """
-        rows = (await session.execute(select(InboxUpdate).where(InboxUpdate.id.in_(inbox_ids)))).scalars().all()
+        query = select(InboxUpdate).where(InboxUpdate.id.in_(inbox_ids))
+        if not self.db.is_sqlite:
+            query = query.with_for_update()
+        rows = (await session.execute(query)).scalars().all()
         session.info["inbox"] = {row.id: row for row in rows}  # held here: the identity map keeps only weak references
         decoded: dict[int, Decoded] = {}
         refs: set[str] = set()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -46,3 +49,46 @@ async def store_updates(
             .order_by(InboxUpdate.id)
         )
         return [(chat_key, inbox_id) for chat_key, inbox_id in found.all()]
+
+
+class InboxWriter:
+    """Stores updates that arrive one request at a time (webhooks) several to a commit.
+
+    Each request waits until its update is committed (then Telegram may be answered); requests
+    arriving while a commit is under way go into the next one. A failed commit fails every
+    request in it, and Telegram sends those updates again.
+    """
+
+    def __init__(
+        self,
+        store: Callable[[list[tuple[int, str, str]]], Awaitable[list[tuple[str, int]]]],
+        submit: Callable[[str, int], None],
+    ) -> None:
+        self._store = store
+        self._submit = submit
+        self._pending: list[tuple[tuple[int, str, str], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, update_id: int, chat: str, raw: str) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append(((update_id, chat, raw), done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        await asyncio.sleep(0)  # let the requests already in hand join this commit
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                stored = await self._store([update for update, _ in batch])
+            except Exception as exc:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for chat_key, inbox_id in stored:  # processed after the answers, in arrival order
+                self._submit(chat_key, inbox_id)
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)

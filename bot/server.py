@@ -35,9 +35,8 @@ def webhook_route(app: Homeward) -> Route:
             update_id = int(raw["update_id"])
         except (ValueError, KeyError, TypeError):
             return Response(status_code=400)
-        stored = await app.store_telegram([(update_id, telegram.chat_of(raw), json.dumps(raw, ensure_ascii=False))])
-        for chat_key, inbox_id in stored:  # processed after the answer, in order per chat
-            app.turns.submit(chat_key, inbox_id)
+        # Committed (with other requests' updates arriving meanwhile) before the answer; its turn runs after.
+        await app.webhook_inbox.store(update_id, telegram.chat_of(raw), json.dumps(raw, ensure_ascii=False))
         return JSONResponse({})
 
     return Route(WEBHOOK_PATH, receive, methods=["POST"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from sqlalchemy import func, select
 
@@ -48,6 +50,39 @@ async def test_webhook_checks_the_secret_and_stores_before_answering(settings: S
             assert (await client.post(WEBHOOK_PATH, json=update, headers=good)).status_code == 200
             await app.turns.wait_idle()
             assert len(fake.texts(8101)) == 1
+    finally:
+        await app.stop()
+
+
+async def test_webhook_requests_arriving_together_share_commits_and_each_gets_its_turn(
+    settings: Settings, fake: FakeBotApi
+) -> None:
+    settings = settings.model_copy(update={"webhook_url": "https://example.org", "webhook_secret": "s3cret-Value"})
+    app = Homeward(settings)
+    await app.start(polling=False)
+    transport = httpx.ASGITransport(app=web_app(app, webhook=True, console=False))
+    calls = 0
+    store = app.store_telegram
+
+    async def counted(batch: list[tuple[int, str, str]]) -> list[tuple[str, int]]:
+        nonlocal calls
+        calls += 1
+        return await store(batch)
+
+    app.webhook_inbox._store = counted
+    good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-Value"}
+    people = range(8300, 8330)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://homeward") as client:
+            posts = [
+                client.post(WEBHOOK_PATH, json=_update(p, 600 + n, "/start"), headers=good)
+                for n, p in enumerate(people)
+            ]
+            answers = await asyncio.gather(*posts)
+        assert [r.status_code for r in answers] == [200] * len(people)
+        assert calls < len(people)  # requests in hand together were committed together
+        for p in people:
+            assert "zgjidhni gjuhën" in (await fake.wait_sent(1, p))[0]  # every update got its turn
     finally:
         await app.stop()
 
