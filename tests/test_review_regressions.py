@@ -14,7 +14,16 @@ from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.followup.contacts import set_return_date
-from db.models import Beneficiary, Consent, Conversation, FollowupContact, InboxUpdate, KbQuestion, Submission
+from db.models import (
+    Beneficiary,
+    Consent,
+    Conversation,
+    FollowupContact,
+    InboxUpdate,
+    KbQuestion,
+    OutboxItem,
+    Submission,
+)
 
 UID = 7301
 
@@ -170,5 +179,72 @@ async def test_people_thinking_about_an_invitation_do_not_hide_new_ones(settings
                     )
                 )
         assert (await app.followups.run_once())["invited"] == 1
+    finally:
+        await app.stop()
+
+
+async def test_a_follow_up_pass_never_writes_over_a_stop_it_did_not_see(settings: Settings) -> None:
+    if settings.database_url.startswith("sqlite"):
+        return  # SQLite: one process, and the pass and the turns share one connection, one at a time
+    now = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)  # 11:00 in Kosovo
+    app = Homeward(settings, clock=FixedClock(now))
+    try:
+        async with app.db.transaction() as session:
+            person = Beneficiary(
+                channel="telegram",
+                channel_ref="stopping",
+                chat_id="4242",
+                consent="given",
+                consent_version=1,
+                followup_consent=True,
+                opted_out=False,
+                blocked=False,
+                locale="sq",
+                created_at=now,
+            )
+            session.add(person)
+            await session.flush()
+            session.add(
+                Conversation(
+                    beneficiary_id=person.id,
+                    mode="bot",
+                    state={},
+                    urgent=False,
+                    needs_human=False,
+                    labels=[],
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+            contact = FollowupContact(
+                beneficiary_id=person.id,
+                wave=1,
+                months=3,
+                reminders=[],
+                updated_at=now,
+                due_at=now - timedelta(hours=1),
+                expires_at=now + timedelta(days=25),
+                status="planned",
+            )
+            session.add(contact)
+        # The person presses "stop follow-ups": their turn has changed the contact, not yet committed.
+        async with app.db.transaction() as turn:
+            await turn.execute(
+                update(FollowupContact)
+                .where(FollowupContact.id == contact.id)
+                .values(status="skipped", reason="opted_out", updated_at=now)
+            )
+            await turn.execute(update(Beneficiary).where(Beneficiary.id == person.id).values(followup_consent=False))
+            passing = asyncio.create_task(app.followups.run_once())
+            done, _ = await asyncio.wait({passing}, timeout=5)
+            assert done, "the pass waited for the turn instead of leaving its contact for later"
+        assert passing.result()["invited"] == 0
+        async with app.db.sessions() as session:
+            kept = await session.get(FollowupContact, contact.id)
+            assert kept is not None and (kept.status, kept.reason) == ("skipped", "opted_out")
+            invitations = (
+                await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.lane == 2))
+            ).scalar_one()
+            assert invitations == 0
     finally:
         await app.stop()

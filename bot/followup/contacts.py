@@ -23,6 +23,7 @@ from handlers.turn import Button, Reply
 log = logging.getLogger(__name__)
 FORM_ID = "reintegration_followup"
 RECENTLY_ANSWERED = timedelta(days=45)
+PAGE = 500  # due contacts handled per transaction
 
 
 async def set_return_date(
@@ -99,26 +100,25 @@ class FollowupScheduler:
         """One pass over due contacts; returns counts of what it did."""
         now: datetime = self.clock.now()  # type: ignore[attr-defined]
         counts = {"invited": 0, "reminded": 0, "expired": 0, "skipped": 0}
-        async with self.db.transaction() as session:
-            if not await first_in_line(session, "homeward:followup-pass"):
-                return counts  # another process is running this pass right now
-            # Page through every open contact that is due: people still thinking about an invitation
-            # must not hide the contacts behind them.
-            last_id = 0
-            while True:
-                due = (
-                    (
-                        await session.execute(
-                            select(FollowupContact)
-                            .where(FollowupContact.status.in_(("planned", "sent")), FollowupContact.id > last_id)
-                            .where((FollowupContact.due_at <= now) | (FollowupContact.expires_at <= now))
-                            .order_by(FollowupContact.id)
-                            .limit(500)
-                        )
-                    )
-                    .scalars()
-                    .all()
+        # Page through every open contact that is due: people still thinking about an invitation
+        # must not hide the contacts behind them. Each page commits on its own. On PostgreSQL its
+        # contacts are locked, and those a turn holds right now (say, a person stopping follow-ups)
+        # are left for the next pass: the pass never writes over a decision it did not see.
+        last_id = 0
+        while True:
+            async with self.db.transaction() as session:
+                if not await first_in_line(session, "homeward:followup-pass"):
+                    break  # another process is running this pass right now
+                query = (
+                    select(FollowupContact)
+                    .where(FollowupContact.status.in_(("planned", "sent")), FollowupContact.id > last_id)
+                    .where((FollowupContact.due_at <= now) | (FollowupContact.expires_at <= now))
+                    .order_by(FollowupContact.id)
+                    .limit(PAGE)
                 )
+                if not self.db.is_sqlite:
+                    query = query.with_for_update(skip_locked=True, of=FollowupContact)
+                due = (await session.execute(query)).scalars().all()
                 if not due:
                     break
                 for contact in due:
