@@ -1,8 +1,9 @@
-"""The engine: one turn of one conversation, in one database transaction.
+"""The engine: turns of conversations, each committed whole or not at all.
 
-A turn starts from an inbox row (a raw update already stored) and, in a single commit, appends
+A turn starts from an inbox row (a raw update already stored) and, in the same commit, appends
 the inbound message to the transcript, runs the handler chosen by the router, queues the replies
 in the transcript and the outbox, saves the conversation state and marks the inbox row done.
+Turns waiting together share one commit (`process_batch`); a failing one is run again alone.
 A turn that already ran (same inbox row, e.g. a redelivered update) changes nothing.
 """
 
