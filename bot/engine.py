@@ -196,15 +196,22 @@ class Engine:
         session.info["decoded"] = decoded
         if not refs:
             return
-        people = (await session.execute(select(Beneficiary).where(Beneficiary.channel_ref.in_(refs)))).scalars().all()
+        people_query = select(Beneficiary).where(Beneficiary.channel_ref.in_(refs)).order_by(Beneficiary.id)
+        if not self.db.is_sqlite:
+            # Held until the batch commits: an erasure or a caseworker taking over, committed by another
+            # transaction meanwhile, waits for the batch instead of being overwritten by what it read.
+            people_query = people_query.with_for_update()
+        people = (await session.execute(people_query)).scalars().all()
         session.info["people"] = {person.channel_ref: person for person in people}
         if people:
-            conversations = (
-                await session.execute(
-                    select(Conversation).where(Conversation.beneficiary_id.in_([p.id for p in people]))
-                )
-            ).scalars()
-            session.info["conversations"] = {c.beneficiary_id: c for c in conversations}
+            talks = (
+                select(Conversation)
+                .where(Conversation.beneficiary_id.in_([p.id for p in people]))
+                .order_by(Conversation.id)
+            )
+            if not self.db.is_sqlite:
+                talks = talks.with_for_update()
+            session.info["conversations"] = {c.beneficiary_id: c for c in (await session.execute(talks)).scalars()}
 
     async def _oldest_pending_of_chat(self, session: AsyncSession, inbox_id: int) -> int:
         chat_key = (

@@ -81,14 +81,27 @@ class InboxWriter:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                stored = await self._store([update for update, _ in batch])
-            except Exception as exc:
+                try:
+                    await self._commit(batch)
+                except Exception:
+                    if len(batch) == 1:
+                        raise
+                    for one in batch:  # one bad update must not fail the others: each on its own
+                        try:
+                            await self._commit([one])
+                        except Exception as exc:
+                            one[1].set_exception(exc)
+            except BaseException as exc:  # its own failure, or cancelled at shutdown: nobody left waiting
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(exc)
-                continue
-            for chat_key, inbox_id in stored:  # processed after the answers, in arrival order
-                self._submit(chat_key, inbox_id)
-            for _, done in batch:
-                if not done.done():
-                    done.set_result(None)
+                        done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("shutting down"))
+                if not isinstance(exc, Exception):
+                    raise
+
+    async def _commit(self, batch: list[tuple[tuple[int, str, str], asyncio.Future[None]]]) -> None:
+        stored = await self._store([update for update, _ in batch])
+        for chat_key, inbox_id in stored:  # processed after the answers, in arrival order
+            self._submit(chat_key, inbox_id)
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)

@@ -31,11 +31,12 @@ class TurnScheduler:
         self._fifo: deque[int] = deque()  # every waiting turn, in arrival order
         self._waiting: set[int] = set()
         self._runner: asyncio.Task[None] | None = None
+        self._closed = False
 
     def submit(self, chat_key: str, inbox_id: int) -> None:
         """Queue the turn of a stored update (`chat_key` names its chat; order comes from arrival)."""
-        if inbox_id in self._waiting:
-            return
+        if self._closed or inbox_id in self._waiting:
+            return  # after close() the update stays pending in the inbox, for recover() at the next start
         self._waiting.add(inbox_id)
         self._fifo.append(inbox_id)
         if self._runner is None:
@@ -78,6 +79,7 @@ class TurnScheduler:
         return len(rows)
 
     async def close(self) -> None:
+        self._closed = True
         if self._runner is not None:
             self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)

@@ -11,8 +11,10 @@ and runs each call at once on the loop's thread. The loop is blocked for as long
 works: microseconds for a turn's statements, milliseconds for a console search over a large
 transcript table. WAL mode with `synchronous=NORMAL` does not wait for the disk on commit. A
 write that finds another process holding SQLite's write lock (a `homeward retention` run next
-to `homeward serve`) waits up to `busy_timeout` with the loop blocked; SQLite is the
-one-machine default, and PostgreSQL is the way to run several processes.
+to `homeward serve`) waits up to `busy_timeout` (2 s) with the loop blocked, then fails and is
+retried after an asynchronous pause, like a lost database connection; SQLite is the one-machine
+default, and PostgreSQL is the way to run several processes. This relies on aiosqlite 0.22's
+internals (its queue and `_execute`), so `pyproject.toml` pins that series.
 """
 
 from __future__ import annotations

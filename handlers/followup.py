@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from bot.followup.contacts import FORM_ID, set_return_date
-from db.models import Consent, FollowupContact, Submission
+from bot.outbox import LANE_FOLLOWUP
+from db.models import Consent, FollowupContact, Message, OutboxItem, Submission
 from handlers import menu, questionnaire
 from handlers.turn import Button, Turn
 
@@ -234,6 +235,24 @@ async def stop(turn: Turn) -> None:
         .where(FollowupContact.beneficiary_id == person.id, FollowupContact.status.in_(("planned", "sent")))
         .values(status="skipped", reason="opted_out", updated_at=turn.now)
     )
+    # An invitation or reminder queued a moment before (by the follow-up pass) does not go out either.
+    stopped = (
+        await turn.session.execute(
+            update(OutboxItem)
+            .where(
+                OutboxItem.beneficiary_id == person.id,
+                OutboxItem.lane == LANE_FOLLOWUP,
+                OutboxItem.status == "pending",
+            )
+            .values(status="failed", last_error="follow-ups stopped")
+            .returning(OutboxItem.message_id)
+        )
+    ).scalars()
+    lines = [line for line in stopped if line is not None]
+    if lines:
+        await turn.session.execute(
+            update(Message).where(Message.id.in_(lines)).values(status="failed", error="follow-ups stopped")
+        )
 
 
 async def completed(turn: Turn, submission: Submission, _questionnaire: Questionnaire) -> None:

@@ -8,6 +8,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from bot.app import Homeward
@@ -185,7 +186,7 @@ async def test_people_thinking_about_an_invitation_do_not_hide_new_ones(settings
 
 async def test_a_follow_up_pass_never_writes_over_a_stop_it_did_not_see(settings: Settings) -> None:
     if settings.database_url.startswith("sqlite"):
-        return  # SQLite: one process, and the pass and the turns share one connection, one at a time
+        pytest.skip("SQLite: one process, and the pass and the turns share one connection, one at a time")
     now = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)  # 11:00 in Kosovo
     app = Homeward(settings, clock=FixedClock(now))
     try:

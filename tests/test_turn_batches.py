@@ -116,7 +116,10 @@ async def test_a_failing_turn_fails_alone_and_the_others_are_kept(
         assert statuses == ["done", "failed", "done", "done"]
         assert "a handler bug" in (rows[updates[1]["update_id"]].error or "")
         kept = (await session.execute(select(Message.text).where(Message.direction == "in"))).scalars().all()
-        assert {QUESTIONS[0], QUESTIONS[1], QUESTIONS[2]} <= set(kept)
+        assert [kept.count(text) for text in texts] == [1, 0, 1, 1]  # the others' messages kept once each
+        assert "BOOM" in (rows[updates[1]["update_id"]].raw or "")  # the failed one waits in the inbox, for a retry
+        asked = (await session.execute(select(KbQuestion.text))).scalars().all()
+        assert sorted(t for t in asked if t in texts) == sorted(QUESTIONS)  # each answered question once
         apologies = (
             (await session.execute(select(OutboxItem.payload).where(OutboxItem.chat_id == str(crowd[1].id))))
             .scalars()
@@ -140,8 +143,17 @@ async def test_ids_handed_out_ahead_that_are_taken_fall_back_to_one_turn_at_a_ti
         return ahead
 
     monkeypatch.setattr(IdsAhead, "start", stale)
+    alone: list[int] = []
+    process = app.engine.process
+
+    async def one_by_one(inbox_id: int) -> None:
+        alone.append(inbox_id)
+        await process(inbox_id)
+
+    monkeypatch.setattr(app.engine, "process", one_by_one)
     updates = [person.says(QUESTIONS[0]) for person in crowd]
     await run_all(app, updates)
+    assert len(alone) == len(updates)  # the batch failed on a taken id, and each turn ran again alone
 
     async with app.db.sessions() as session:
         done = (
@@ -192,3 +204,25 @@ async def test_one_chat_split_across_two_processes_keeps_its_order(settings: Set
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_an_erasure_early_in_a_batch_leaves_nothing_of_the_later_turns(app: Homeward, fake: FakeBotApi) -> None:
+    leaving, staying = Person(fake, 7400, "Drita", "sq"), Person(fake, 7401, "Marko", "sq")
+    await onboarded(app, [leaving, staying])
+    await run_all(app, [leaving.says(QUESTIONS[0]), staying.says(QUESTIONS[0])])
+    secret = "Kam humbur letërnjoftimin, emri im është Drita Krasniqi"
+    # /delete, its confirmation and one more message, all waiting together with someone else's turn.
+    updates = [leaving.says("/delete"), leaving.presses("del:yes"), leaving.says(secret), staying.says(QUESTIONS[1])]
+    await run_all(app, updates)
+    async with app.db.sessions() as session:
+        texts = (await session.execute(select(Message.text))).scalars().all()
+        assert not any(t and ("Drita" in t or (t == QUESTIONS[0] and False)) for t in texts)
+        assert secret not in texts and QUESTIONS[1] in texts  # the other person's turn is kept
+        asked = (await session.execute(select(KbQuestion.text))).scalars().all()
+        assert secret not in asked
+        raws = (
+            (await session.execute(select(InboxUpdate.raw).where(InboxUpdate.chat_key == key(app, leaving))))
+            .scalars()
+            .all()
+        )
+        assert raws and all(raw is None for raw in raws)  # not even the raw update of what came after
