@@ -15,6 +15,7 @@ from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.followup.contacts import set_return_date
+from bot.outbox import LANE_FOLLOWUP, queue_reply
 from db.models import (
     Beneficiary,
     Consent,
@@ -22,9 +23,11 @@ from db.models import (
     FollowupContact,
     InboxUpdate,
     KbQuestion,
+    Message,
     OutboxItem,
     Submission,
 )
+from handlers.turn import Reply
 
 UID = 7301
 
@@ -247,5 +250,43 @@ async def test_a_follow_up_pass_never_writes_over_a_stop_it_did_not_see(settings
                 await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.lane == 2))
             ).scalar_one()
             assert invitations == 0
+    finally:
+        await app.stop()
+
+
+async def test_stopping_follow_ups_also_stops_an_invitation_already_queued(settings: Settings) -> None:
+    app = Homeward(settings)
+    try:
+        await _run(
+            app,
+            _message(1, 1, "/start"),
+            _press(2, "lang:sq"),
+            _press(3, "consent:yes"),
+            _message(4, 2, "ku e marr letërnjoftimin"),
+            _press(5, "fu:consent:yes"),
+            _message(6, 3, "15.03.2026"),
+        )
+        async with app.db.transaction() as session:  # the follow-up pass queued an invitation just now
+            person = (await session.execute(select(Beneficiary))).scalar_one()
+            conversation = (await session.execute(select(Conversation))).scalar_one()
+            queue_reply(
+                session,
+                person=person,
+                conversation=conversation,
+                chat_id=str(UID),
+                reply=Reply("Kanë kaluar 3 muaj që kur jeni kthyer."),
+                now=app.clock.now(),
+                lane=LANE_FOLLOWUP,
+            )
+        await _run(app, _press(7, "fu:stop"))
+        async with app.db.sessions() as session:
+            invitation = (
+                await session.execute(select(OutboxItem).where(OutboxItem.lane == LANE_FOLLOWUP))
+            ).scalar_one()
+            line = await session.get(Message, invitation.message_id)
+            assert (invitation.status, invitation.last_error) == ("failed", "follow-ups stopped")
+            assert line is not None and line.status == "failed"
+            person = (await session.execute(select(Beneficiary))).scalar_one()
+            assert person.followup_consent is False
     finally:
         await app.stop()
