@@ -30,7 +30,8 @@ short burst, 25 a second overall). The echo bots do not pace at all, so for this
 Homeward's pacing is raised far above what the run can reach (printed with the results), and so
 is its flood threshold (a person sending more than 20 messages in 10 seconds gets one "slow
 down" note, which would change the replies). With real Telegram the limits, not the code,
-decide throughput.
+decide throughput. Homeward also runs with the garbage-collector settings every `homeward`
+process applies once started (`bot.server.settle_collector`); the echo bots keep Python's.
 
 Nothing may be lost. For the echo bots every update must get exactly one reply with its text.
 For Homeward every timed update must be stored once in the transcript, its inbox row done,
@@ -79,6 +80,7 @@ from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
 from bot.app import Homeward
 from bot.config import Settings
+from bot.server import settle_collector
 from db.migrate import upgrade_async
 from db.models import InboxUpdate, Message, OutboxItem
 from db.session import create_engine
@@ -521,6 +523,7 @@ async def run_homeward(server: Server, plan: Plan, database_url: str, label: str
     )
     app = Homeward(settings)
     await app.start()
+    settle_collector()  # as `homeward serve` does once started
     try:
         await onboard(server, plan)
         await wait_recorded(app, time.monotonic() + plan.patience)
@@ -569,6 +572,8 @@ def report(results: list[Measurement], plan: Plan, load: float) -> str:
         f"flood_messages={FLOOD_MESSAGES}",
         "  (Homeward's defaults: 1 message/s per chat with a burst of 3, 25/s overall, flood note after 20 "
         "messages in 10 s)",
+        "Homeward runs with the garbage-collector settings its processes use (bot/server.py settle_collector); "
+        "the echo bots with Python's defaults",
         "",
         f"{'':36} {'replies/s':>10} {'seconds':>8} {'bot CPU':>8} {'server CPU':>10} {'lost':>5} "
         f"{'dup':>4} {'recorded':>9}",

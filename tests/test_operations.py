@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import httpx
 
 from bot.app import Homeward
 from bot.config import Settings
-from bot.server import web_app
+from bot.server import YOUNG_OBJECTS, settle_collector, web_app
 from tests.fakebot import FakeBotApi, Person
 from tests.steps import onboard
 
@@ -33,3 +35,14 @@ async def test_health_reports_an_unreachable_database(settings: Settings) -> Non
         response = await client.get("/healthz")
     assert response.status_code == 503 and response.json() == {"status": "database unavailable"}
     await broken.db.dispose()
+
+
+def test_a_started_process_settles_the_garbage_collector() -> None:
+    thresholds = gc.get_threshold()
+    try:
+        settle_collector()
+        assert gc.get_freeze_count() > 0  # what start-up built is no longer walked by every full collection
+        assert gc.get_threshold()[0] == YOUNG_OBJECTS
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
