@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     # Delivery workers: a stable id per worker (a restart then returns its claims at once), sends in
     # flight at a time, and how long an unrenewed claim lasts before another worker takes it over.
     worker_id: str | None = None
-    delivery_concurrency: int = 32
+    delivery_concurrency: int = 64
     delivery_lease_seconds: float = 120.0
     # A person who sends more than this many messages in the window gets one "slow down" note.
     flood_messages: int = 20

@@ -66,7 +66,7 @@ class Delivery:
         clock: Clock,
         limiter: Limiter,
         worker_id: str,
-        concurrency: int = 32,
+        concurrency: int = 64,
         backoff_first: float = 2.0,
         bulk_held: int = 50,
         lease: timedelta = LEASE,
