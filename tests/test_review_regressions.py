@@ -77,6 +77,19 @@ async def _run(app: Homeward, *updates: dict[str, Any]) -> None:
             await app.engine.process(inbox_id)
 
 
+async def _following_up(app: Homeward, question: str) -> None:
+    """Start, Albanian, consent; a question; yes to follow-ups; a return date."""
+    await _run(
+        app,
+        _message(1, 1, "/start"),
+        _press(2, "lang:sq"),
+        _press(3, "consent:yes"),
+        _message(4, 2, question),
+        _press(5, "fu:consent:yes"),
+        _message(6, 3, "15.03.2026"),
+    )
+
+
 async def test_turns_queued_behind_a_refusal_still_run_and_keep_nothing(settings: Settings) -> None:
     app = Homeward(settings)
     try:
@@ -96,15 +109,7 @@ async def test_turns_queued_behind_a_refusal_still_run_and_keep_nothing(settings
 async def test_declining_a_new_notice_removes_what_was_kept_under_the_old_one(settings: Settings) -> None:
     app = Homeward(settings)
     try:
-        await _run(
-            app,
-            _message(1, 1, "/start"),
-            _press(2, "lang:sq"),
-            _press(3, "consent:yes"),
-            _message(4, 2, "ku e marr letërnjoftimin, djali eshte i semure"),
-            _press(5, "fu:consent:yes"),
-            _message(6, 3, "15.03.2026"),
-        )
+        await _following_up(app, "ku e marr letërnjoftimin, djali eshte i semure")
         async with app.db.transaction() as session:
             await session.execute(update(Beneficiary).values(consent_version=0))  # the notice changed since
         await _run(app, _message(7, 4, "pershendetje"), _press(8, "consent:no"))
@@ -138,50 +143,57 @@ async def test_a_corrected_return_date_plans_the_waves_again(settings: Settings)
         await app.stop()
 
 
+async def _invitable(session: Any, now: datetime, n: int, *, due: timedelta, status: str) -> FollowupContact:
+    """A person who agreed to follow-ups, their conversation, and a contact `due` ago in `status`."""
+    person = Beneficiary(
+        channel="telegram",
+        channel_ref=f"r{n}",
+        chat_id=str(1000 + n),
+        consent="given",
+        consent_version=1,
+        followup_consent=True,
+        opted_out=False,
+        blocked=False,
+        locale="sq",
+        created_at=now,
+    )
+    session.add(person)
+    await session.flush()
+    session.add(
+        Conversation(
+            beneficiary_id=person.id,
+            mode="bot",
+            state={},
+            urgent=False,
+            needs_human=False,
+            labels=[],
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    contact = FollowupContact(
+        beneficiary_id=person.id,
+        wave=1,
+        months=3,
+        reminders=[],
+        updated_at=now,
+        due_at=now - due,
+        expires_at=now + timedelta(days=25),
+        status=status,
+    )
+    session.add(contact)
+    await session.flush()
+    return contact
+
+
 async def test_people_thinking_about_an_invitation_do_not_hide_new_ones(settings: Settings) -> None:
     now = datetime(2026, 5, 12, 9, 0, tzinfo=UTC)  # 11:00 in Kosovo
     app = Homeward(settings, clock=FixedClock(now))
     try:
         async with app.db.transaction() as session:
-            for i in range(501):
-                person = Beneficiary(
-                    channel="telegram",
-                    channel_ref=f"r{i}",
-                    chat_id=str(1000 + i),
-                    consent="given",
-                    consent_version=1,
-                    followup_consent=True,
-                    opted_out=False,
-                    blocked=False,
-                    locale="sq",
-                    created_at=now,
-                )
-                session.add(person)
-                await session.flush()
-                session.add(
-                    Conversation(
-                        beneficiary_id=person.id,
-                        mode="bot",
-                        state={},
-                        urgent=False,
-                        needs_human=False,
-                        labels=[],
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                session.add(
-                    FollowupContact(
-                        beneficiary_id=person.id,
-                        wave=1,
-                        months=3,
-                        reminders=[],
-                        updated_at=now,
-                        due_at=now - (timedelta(days=5) if i < 500 else timedelta(hours=1)),
-                        expires_at=now + timedelta(days=25),
-                        status="sent" if i < 500 else "planned",
-                    )
-                )
+            for i in range(500):  # invited five days ago, still thinking about it
+                await _invitable(session, now, i, due=timedelta(days=5), status="sent")
+            await _invitable(session, now, 500, due=timedelta(hours=1), status="planned")
         assert (await app.followups.run_once())["invited"] == 1
     finally:
         await app.stop()
@@ -194,43 +206,8 @@ async def test_a_follow_up_pass_never_writes_over_a_stop_it_did_not_see(settings
     app = Homeward(settings, clock=FixedClock(now))
     try:
         async with app.db.transaction() as session:
-            person = Beneficiary(
-                channel="telegram",
-                channel_ref="stopping",
-                chat_id="4242",
-                consent="given",
-                consent_version=1,
-                followup_consent=True,
-                opted_out=False,
-                blocked=False,
-                locale="sq",
-                created_at=now,
-            )
-            session.add(person)
-            await session.flush()
-            session.add(
-                Conversation(
-                    beneficiary_id=person.id,
-                    mode="bot",
-                    state={},
-                    urgent=False,
-                    needs_human=False,
-                    labels=[],
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-            contact = FollowupContact(
-                beneficiary_id=person.id,
-                wave=1,
-                months=3,
-                reminders=[],
-                updated_at=now,
-                due_at=now - timedelta(hours=1),
-                expires_at=now + timedelta(days=25),
-                status="planned",
-            )
-            session.add(contact)
+            contact = await _invitable(session, now, 1, due=timedelta(hours=1), status="planned")
+            person_id = contact.beneficiary_id
         # The person presses "stop follow-ups": their turn has changed the contact, not yet committed.
         async with app.db.transaction() as turn:
             await turn.execute(
@@ -238,7 +215,7 @@ async def test_a_follow_up_pass_never_writes_over_a_stop_it_did_not_see(settings
                 .where(FollowupContact.id == contact.id)
                 .values(status="skipped", reason="opted_out", updated_at=now)
             )
-            await turn.execute(update(Beneficiary).where(Beneficiary.id == person.id).values(followup_consent=False))
+            await turn.execute(update(Beneficiary).where(Beneficiary.id == person_id).values(followup_consent=False))
             passing = asyncio.create_task(app.followups.run_once())
             done, _ = await asyncio.wait({passing}, timeout=5)
             assert done, "the pass waited for the turn instead of leaving its contact for later"
@@ -257,15 +234,7 @@ async def test_a_follow_up_pass_never_writes_over_a_stop_it_did_not_see(settings
 async def test_stopping_follow_ups_also_stops_an_invitation_already_queued(settings: Settings) -> None:
     app = Homeward(settings)
     try:
-        await _run(
-            app,
-            _message(1, 1, "/start"),
-            _press(2, "lang:sq"),
-            _press(3, "consent:yes"),
-            _message(4, 2, "ku e marr letërnjoftimin"),
-            _press(5, "fu:consent:yes"),
-            _message(6, 3, "15.03.2026"),
-        )
+        await _following_up(app, "ku e marr letërnjoftimin")
         async with app.db.transaction() as session:  # the follow-up pass queued an invitation just now
             person = (await session.execute(select(Beneficiary))).scalar_one()
             conversation = (await session.execute(select(Conversation))).scalar_one()
