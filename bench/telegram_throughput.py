@@ -19,11 +19,12 @@ The three bots:
     client's connection pool does work per request that grows with the number of requests in
     flight); `--ptb-concurrency N` measures that setting.
   * Homeward, through `Homeward(settings).start()`: each raw update stored in the inbox before
-    its offset is confirmed, one transaction per turn (inbound line, conversation state,
-    reply line and outbox row), and delivery recording Telegram's message id on the outbox row
-    and the transcript line. On SQLite (a fresh temporary file, migrated) and, with
-    `--postgres URL`, on PostgreSQL. The bench drops and recreates the `public` schema of that
-    database: never point it at a database whose data you want to keep.
+    its offset is confirmed, each turn committed whole (inbound line, conversation state, reply
+    line and outbox row; the turns waiting together share one commit), and delivery recording
+    Telegram's message id on the outbox row and the transcript line. On SQLite (a fresh
+    temporary file, migrated) and, with `--postgres URL`, on PostgreSQL. The bench drops and
+    recreates the `public` schema of that database: never point it at a database whose data you
+    want to keep.
 
 Homeward normally paces replies to Telegram's limits (about 1 message a second per chat with a
 short burst, 25 a second overall). The echo bots do not pace at all, so for this comparison
