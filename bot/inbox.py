@@ -62,7 +62,7 @@ class InboxWriter:
     def __init__(
         self,
         store: Callable[[list[tuple[int, str, str]]], Awaitable[list[tuple[str, int]]]],
-        submit: Callable[[str, int], None],
+        submit: Callable[[int], None],
     ) -> None:
         self._store = store
         self._submit = submit
@@ -81,27 +81,26 @@ class InboxWriter:
         while self._pending:
             batch, self._pending = self._pending, []
             try:
-                try:
-                    await self._commit(batch)
-                except Exception:
-                    if len(batch) == 1:
-                        raise
-                    for one in batch:  # one bad update must not fail the others: each on its own
-                        try:
-                            await self._commit([one])
-                        except Exception as exc:
-                            one[1].set_exception(exc)
-            except BaseException as exc:  # its own failure, or cancelled at shutdown: nobody left waiting
+                await self._commit(batch)
+            except BaseException:  # cancelled at shutdown: nobody is left waiting
                 for _, done in batch:
                     if not done.done():
-                        done.set_exception(exc if isinstance(exc, Exception) else RuntimeError("shutting down"))
-                if not isinstance(exc, Exception):
-                    raise
+                        done.set_exception(RuntimeError("shutting down"))
+                raise
 
     async def _commit(self, batch: list[tuple[tuple[int, str, str], asyncio.Future[None]]]) -> None:
-        stored = await self._store([update for update, _ in batch])
-        for chat_key, inbox_id in stored:  # processed after the answers, in arrival order
-            self._submit(chat_key, inbox_id)
+        """Store the batch in one commit; if that fails, each update on its own, so one bad update fails alone."""
+        try:
+            stored = await self._store([update for update, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0][1].set_exception(exc)
+                return
+            for one in batch:
+                await self._commit([one])
+            return
+        for _, inbox_id in stored:  # processed after the answers, in arrival order
+            self._submit(inbox_id)
         for _, done in batch:
             if not done.done():
                 done.set_result(None)

@@ -33,8 +33,8 @@ class TurnScheduler:
         self._runner: asyncio.Task[None] | None = None
         self._closed = False
 
-    def submit(self, chat_key: str, inbox_id: int) -> None:
-        """Queue the turn of a stored update (`chat_key` names its chat; order comes from arrival)."""
+    def submit(self, inbox_id: int) -> None:
+        """Queue the turn of a stored update; turns run in the order they were submitted."""
         if self._closed or inbox_id in self._waiting:
             return  # after close() the update stays pending in the inbox, for recover() at the next start
         self._waiting.add(inbox_id)
@@ -69,13 +69,13 @@ class TurnScheduler:
         async with self.engine.db.sessions() as session:
             rows = (
                 await session.execute(
-                    select(InboxUpdate.id, InboxUpdate.chat_key)
+                    select(InboxUpdate.id)
                     .where(InboxUpdate.status.in_(statuses), InboxUpdate.attempts < 3)
                     .order_by(InboxUpdate.id)
                 )
-            ).all()
-        for inbox_id, chat_key in rows:
-            self.submit(chat_key, inbox_id)
+            ).scalars().all()
+        for inbox_id in rows:
+            self.submit(inbox_id)
         return len(rows)
 
     async def close(self) -> None:

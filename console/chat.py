@@ -48,8 +48,8 @@ async def submit(
         visitor, client_id, text=text, data=data, language_code=language_code, now=app.clock.now()
     )
     chat_key = app.engine.chat_key(webchat.CHANNEL, visitor)
-    for key, inbox_id in await store_updates(app.db, app.clock, webchat.CHANNEL, [(update_id, chat_key, raw)]):
-        app.turns.submit(key, inbox_id)
+    for _, inbox_id in await store_updates(app.db, app.clock, webchat.CHANNEL, [(update_id, chat_key, raw)]):
+        app.turns.submit(inbox_id)
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ async def test_one_chat_split_across_two_processes_keeps_its_order(settings: Set
         ids = await store(first, updates)
         # A load balancer hands the updates out in turn: each process holds every other one of each chat.
         for n, inbox_id in enumerate(ids):
-            (first if n % 4 < 2 else second).turns.submit("", inbox_id)
+            (first if n % 4 < 2 else second).turns.submit(inbox_id)
         await asyncio.gather(first.turns.wait_idle(), second.turns.wait_idle())
         async with first.db.sessions() as session:
             for who in (person, other):

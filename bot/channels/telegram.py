@@ -231,7 +231,7 @@ StoreBatch = Callable[[list[tuple[int, str, str]]], Awaitable[list[tuple[str, in
 class Poller:
     """Long polling that stores every update before confirming it."""
 
-    def __init__(self, bot: Bot, store: StoreBatch, submit: Callable[[str, int], None], timeout: int = 25) -> None:
+    def __init__(self, bot: Bot, store: StoreBatch, submit: Callable[[int], None], timeout: int = 25) -> None:
         self.bot = bot
         self.store = store
         self.submit = submit
@@ -253,8 +253,8 @@ class Poller:
         ]
         stored = await self.store(batch)  # committed before the offset moves past these updates
         self.offset = max(update_id for update_id, _, _ in batch) + 1
-        for chat_key, inbox_id in stored:
-            self.submit(chat_key, inbox_id)
+        for _, inbox_id in stored:
+            self.submit(inbox_id)
         return len(updates)
 
     async def run(self, stop: asyncio.Event) -> None:
