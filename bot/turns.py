@@ -68,12 +68,16 @@ class TurnScheduler:
         statuses = ["pending", "failed"] if retry_failed else ["pending"]
         async with self.engine.db.sessions() as session:
             rows = (
-                await session.execute(
-                    select(InboxUpdate.id)
-                    .where(InboxUpdate.status.in_(statuses), InboxUpdate.attempts < 3)
-                    .order_by(InboxUpdate.id)
+                (
+                    await session.execute(
+                        select(InboxUpdate.id)
+                        .where(InboxUpdate.status.in_(statuses), InboxUpdate.attempts < 3)
+                        .order_by(InboxUpdate.id)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         for inbox_id in rows:
             self.submit(inbox_id)
         return len(rows)

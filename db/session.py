@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -76,9 +76,20 @@ class IdsAhead:
                 instance.id = self.next(model)
 
 
-def ids_ahead(session: AsyncSession) -> IdsAhead | None:
-    """The batch's id allocator, when the session runs a batch of turns (see `Engine.process_batch`)."""
-    return session.info.get("ids_ahead")  # type: ignore[no-any-return]
+async def add_for_id(session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
+    """Add a row of `model` and return its id at once, leaving the session's other changes pending.
+
+    In a batch of turns on SQLite the id is handed out ahead (`IdsAhead`) and the row is written
+    with the batch; otherwise the row alone is inserted now and its id read back.
+    """
+    ahead: IdsAhead | None = session.info.get("ids_ahead")
+    if ahead is not None:
+        row = model(id=ahead.next(model), **values)
+        session.add(row)
+        return int(row.id)
+    table = model.__table__
+    with session.no_autoflush:  # this insert needs nothing else of the session written first
+        return int((await session.execute(insert(table).returning(table.c.id), values)).scalar_one())
 
 
 def is_sqlite(url: str) -> bool:

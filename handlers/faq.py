@@ -16,15 +16,13 @@ Buttons: `kb:t:<topic>` answers a topic, `kb:more:<question id>:<part>` shows th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
-
-from sqlalchemy import Table, insert
+from typing import TYPE_CHECKING
 
 from bot.kb import KnowledgeBase
 from bot.kb.safety import is_emergency
 from bot.municipalities import Municipalities
 from db.models import KbQuestion
-from db.session import ids_ahead
+from db.session import add_for_id
 from handlers import menu
 from handlers.turn import Button, Turn
 
@@ -47,10 +45,6 @@ def _caseworker_button(turn: Turn) -> list[Button]:
     return []
 
 
-_QUESTIONS = cast(Table, KbQuestion.__table__)
-_INSERT_QUESTION = insert(_QUESTIONS).returning(_QUESTIONS.c.id)
-
-
 async def _record(
     turn: Turn,
     outcome: str,
@@ -61,9 +55,7 @@ async def _record(
 ) -> int:
     """Keep the question for the content team; without consent, only an anonymous count.
 
-    Returns the new row's id, which the answer's buttons carry. In a batch of turns the id is handed
-    out ahead and the row written with the batch; otherwise the row is inserted at once, on its own,
-    and the rest of the turn stays pending, to be written together when the turn commits.
+    Returns the new row's id, which the answer's buttons carry (`db.session.add_for_id`).
     """
     kept = turn.person.consent == "given"
     row = {
@@ -78,12 +70,7 @@ async def _record(
         "candidates": candidates or [],
         "created_at": turn.now,
     }
-    if (ahead := ids_ahead(turn.session)) is not None:
-        question = KbQuestion(id=ahead.next(KbQuestion), **row)
-        turn.session.add(question)  # written with the rest of the batch
-        return question.id
-    with turn.session.no_autoflush:  # this insert needs nothing else of the turn written first
-        return int((await turn.session.execute(_INSERT_QUESTION, row)).scalar_one())
+    return await add_for_id(turn.session, KbQuestion, row)
 
 
 def emergency(turn: Turn) -> None:
