@@ -47,7 +47,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
@@ -55,6 +54,7 @@ import aiohttp
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.api_process import ApiProcess
 from bot.app import Homeward
 from bot.clock import Clock
 from bot.config import Settings
@@ -88,6 +88,10 @@ class MeasuringBotApi(FakeBotApi):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.reset()
+
+    def limits(self, global_limit: float | None, chat_limit: float | None) -> None:
+        self.global_limit, self.chat_limit = global_limit, chat_limit
         self.reset()
 
     def reset(self) -> None:
@@ -136,74 +140,20 @@ class MeasuringBotApi(FakeBotApi):
         }
 
 
-def serve(conn: Connection) -> None:
-    """Entry point of the server process: answers the bench's commands until told to stop."""
-    asyncio.run(_serve(conn))
-
-
-async def _serve(conn: Connection) -> None:
-    api = MeasuringBotApi()
-    await api.start()
-    conn.send(api.base)
-    try:
-        while True:
-            try:
-                command, args = await asyncio.to_thread(conn.recv)
-            except EOFError:
-                return
-            if command == "limits":
-                api.global_limit, api.chat_limit = args
-                api.reset()
-                conn.send(None)
-            elif command == "push":
-                api.push_all(*args)
-                conn.send(None)
-            elif command == "wait":
-                conn.send(await api.wait_sends(*args))
-            else:
-                return
-    finally:
-        await api.stop()
-
-
-class Server:
-    """The bench's handle on the server process."""
+class Server(ApiProcess):
+    """The bench's handle on the measuring server's process."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child,), name="fake-bot-api", daemon=True)
-        self.base = ""
-
-    async def start(self) -> None:
-        self._process.start()
-        self.base = await self._receive(30.0)
-
-    async def _receive(self, seconds: float) -> Any:
-        if not await asyncio.to_thread(self._conn.poll, seconds):
-            raise TimeoutError("the fake Bot API server did not answer")
-        return self._conn.recv()
-
-    async def ask(self, seconds: float, command: str, *args: Any) -> Any:
-        self._conn.send((command, args))
-        return await self._receive(seconds)
+        super().__init__(MeasuringBotApi)
 
     async def limits(self, global_limit: float | None, chat_limit: float | None) -> None:
         await self.ask(10, "limits", global_limit, chat_limit)
 
     async def push(self, updates: list[dict[str, Any]]) -> None:
-        await self.ask(30, "push", updates)
+        await self.ask(30, "push_all", updates)
 
     async def wait(self, sends: int, seconds: float) -> dict[str, Any]:
-        return cast(dict[str, Any], await self.ask(seconds + 30, "wait", sends, seconds))
-
-    def stop(self) -> None:
-        if self._process.is_alive():
-            self._conn.send(("stop", ()))
-            self._process.join(10)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
+        return cast(dict[str, Any], await self.ask(seconds + 30, "wait_sends", sends, seconds))
 
 
 # ---- updates, as people send them --------------------------------------------------------------

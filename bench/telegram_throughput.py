@@ -58,7 +58,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import os
 import platform
 import sys
@@ -67,7 +66,6 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
@@ -79,6 +77,7 @@ from sqlalchemy import func, select, text
 from telegram import Update as PtbUpdate
 from telegram.ext import Application, ContextTypes, MessageHandler, filters
 
+from bench.api_process import ApiProcess
 from bot.app import Homeward
 from bot.config import Settings
 from bot.server import settle_collector
@@ -186,77 +185,26 @@ class WindowedBotApi(FakeBotApi):
         }
 
 
-def serve(conn: Connection) -> None:
-    """Entry point of the server process: answers the bench's commands until told to stop."""
-    asyncio.run(_serve(conn))
-
-
-async def _serve(conn: Connection) -> None:
-    api = WindowedBotApi()
-    await api.start()
-    conn.send(api.base)
-    try:
-        while True:
-            try:
-                command, args = await asyncio.to_thread(conn.recv)  # the bench ends with "stop" or exits
-            except EOFError:
-                return
-            if command == "window":
-                conn.send(api.open_window(*args))
-            elif command == "result":
-                conn.send(await api.window_result(*args))
-            elif command == "settled":
-                conn.send(await api.settled_result())
-            else:
-                return
-    finally:
-        await api.stop()
-
-
-class Server:
-    """The bench's handle on the server process."""
+class Server(ApiProcess):
+    """The bench's handle on the windowed server's process."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=serve, args=(child,), name="fake-bot-api", daemon=True)
-        self.base = ""
-
-    async def start(self) -> None:
-        self._process.start()
-        self.base = await asyncio.to_thread(self._receive, 30.0)
-
-    def _receive(self, seconds: float) -> Any:
-        if not self._conn.poll(seconds):
-            raise TimeoutError("the fake Bot API server did not answer")
-        return self._conn.recv()
-
-    async def _ask(self, seconds: float, command: str, *args: Any) -> Any:
-        self._conn.send((command, args))
-        return await asyncio.to_thread(self._receive, seconds)
+        super().__init__(WindowedBotApi)
 
     async def window(self, updates: list[dict[str, Any]], expected: int) -> list[int]:
-        return cast(list[int], await self._ask(30.0, "window", updates, expected))
+        return cast(list[int], await self.ask(30.0, "open_window", updates, expected))
 
     async def result(self, patience: float) -> dict[str, Any]:
-        return cast(dict[str, Any], await self._ask(patience + 30.0, "result", patience))
+        return cast(dict[str, Any], await self.ask(patience + 30.0, "window_result", patience))
 
     async def settled(self) -> dict[str, Any]:
-        return cast(dict[str, Any], await self._ask(30.0, "settled"))
+        return cast(dict[str, Any], await self.ask(30.0, "settled_result"))
 
     async def exchange(self, updates: list[dict[str, Any]], expected: int, patience: float) -> dict[str, Any]:
         """Queue `updates`, wait for `expected` replies (or `patience` seconds), and a moment more."""
         await self.window(updates, expected)
         await self.result(patience)
         return await self.settled()
-
-    def stop(self) -> None:
-        if self._process.is_alive():
-            self._conn.send(("stop", ()))
-            self._process.join(10)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(5)
 
 
 # ---- updates, as people send them --------------------------------------------------------------
