@@ -30,7 +30,7 @@ async def _run_until_signal(main: Callable[[asyncio.Event], object]) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(NotImplementedError):  # event loops without signal handlers (Windows)
             loop.add_signal_handler(sig, stop.set)
     await main(stop)  # type: ignore[misc]
 
