@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, and_, bindparam, exists, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, select, update
 from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, RetryLater, SendError, Sent, Transient
@@ -164,8 +164,9 @@ class Delivery:
         except Exception:
             log.exception("returning unclaimed rows failed; they come back after the lease")
 
-    async def _claim(self, limit: int, lanes: tuple[int, int]) -> list[Claimed]:
-        now = self.clock.now()
+    @functools.cache  # noqa: B019 - a handful of (limit, lanes) shapes per worker, kept for its life
+    def _claim_query(self, limit: int, lanes: tuple[int, int]) -> Select[Any]:
+        """What a claim reads: each chat's head, due now, in lane order; built once per shape, `now` bound per call."""
         earlier = aliased(OutboxItem)
         head = ~exists().where(
             and_(
@@ -190,7 +191,7 @@ class Delivery:
             )
             .where(
                 OutboxItem.status == "pending",
-                OutboxItem.next_attempt_at <= now,
+                OutboxItem.next_attempt_at <= bindparam("now", type_=OutboxItem.next_attempt_at.type),
                 head,
                 OutboxItem.lane.between(*lanes),
                 OutboxItem.channel.in_(tuple(self.senders)),
@@ -200,8 +201,14 @@ class Delivery:
         )
         if not self.db.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=outbox)
+        return query
+
+    async def _claim(self, limit: int, lanes: tuple[int, int]) -> list[Claimed]:
+        now = self.clock.now()
+        query = self._claim_query(limit, lanes)
+        outbox = cast(Table, OutboxItem.__table__)
         async with self.db.transaction() as session:
-            claimed = [Claimed(*row) for row in (await session.execute(query)).all()]
+            claimed = [Claimed(*row) for row in (await session.execute(query, {"now": now})).all()]
             if claimed:
                 await session.execute(
                     update(outbox)
@@ -414,19 +421,21 @@ class Delivery:
                     "attempts": item.attempts + 1,
                     "claimed_by": None,
                     "claimed_at": None,
-                    # nothing beyond the transcript keeps what was sent, nor to whom once ordering is done
-                    "payload": {} if item.message_id is None or item.method == "sendDocument" else item.payload,
-                    "chat_id": "" if item.message_id is None else item.chat_id,
                 }
                 for item, _, now, _ in batch
             ],
         )
-        # A person erased while their message was in flight: their line is gone, so is the row's detail.
+        # Nothing beyond the transcript keeps what was sent, nor to whom once ordering is done: a row
+        # without a transcript line (a button answer, or a line erased with its person while in flight)
+        # loses its detail, and a sent document its content (the transcript keeps the caption).
         await session.execute(
             update(outbox)
             .where(outbox.c.id.in_([item.id for item, *_ in batch]), outbox.c.message_id.is_(None))
             .values(chat_id="", payload={})
         )
+        documents = [item.id for item, *_ in batch if item.method == "sendDocument"]
+        if documents:
+            await session.execute(update(outbox).where(outbox.c.id.in_(documents)).values(payload={}))
         lines = [
             {
                 "line_id": item.message_id,

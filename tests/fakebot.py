@@ -29,6 +29,7 @@ class Call:
     method: str
     params: dict[str, Any]
     at: float
+    content_type: str = ""
 
 
 @dataclass
@@ -203,7 +204,7 @@ class FakeBotApi:
             )
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
-        self.calls.append(Call(method, params, time.monotonic()))
+        self.calls.append(Call(method, params, time.monotonic(), request.content_type))
         self._sent_event.set()
         return web.json_response({"ok": True, "result": self._result(method, params)})
 

@@ -28,7 +28,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bot.app import Homeward
-from bot.channels import telegram
+from bot.channels import Transient, telegram
 from bot.clock import Clock, FixedClock
 from bot.config import Settings
 from bot.delivery import Delivery
@@ -182,29 +182,69 @@ async def _sent_all(db: Database, count: int) -> bool:
     return (await _statuses(db)).get("sent", 0) == count
 
 
+async def _queue_calls(homeward: Homeward, chat_id: str, calls: list[tuple[str, dict[str, Any]]]) -> None:
+    """Outbox rows for one chat, due now, and delivery woken."""
+    now = Clock().now()
+    async with homeward.db.transaction() as session:
+        for method, payload in calls:
+            session.add(
+                OutboxItem(
+                    channel=telegram.CHANNEL,
+                    chat_id=chat_id,
+                    method=method,
+                    payload=payload,
+                    lane=0,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+    homeward.delivery.wake()
+
+
 async def test_text_goes_out_as_plain_text_so_markup_characters_cannot_fail_a_send(
     homeward: Homeward, fake: FakeBotApi
 ) -> None:
     tricky = "<b>Prishtinë</b> & Mitrovicë_e_Veriut *2* [link](x) <unclosed _under"
-    now = Clock().now()
-    async with homeward.db.transaction() as session:
-        session.add(
-            OutboxItem(
-                channel=telegram.CHANNEL,
-                chat_id="5100",
-                method="sendMessage",
-                payload={"text": tricky},
-                lane=0,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    homeward.delivery.wake()
+    await _queue_calls(homeward, "5100", [("sendMessage", {"text": tricky})])
     await fake.wait_sent(1, 5100)
     sent = fake.sent("sendMessage", 5100)[0]
     assert sent["text"] == tricky and "parse_mode" not in sent  # sent as typed, nothing for Telegram to parse
+
+
+async def test_calls_without_a_file_go_as_json_and_a_document_as_a_form(homeward: Homeward, fake: FakeBotApi) -> None:
+    """The Bot API takes either; a long answer is cheaper to send as JSON, a file needs multipart."""
+    answer = "Letërnjoftimi: shkoni në zyrën e gjendjes civile. Лична карта: општина. " * 20
+    buttons = [[{"text": "Më shumë", "data": "kb:more:id"}], [{"text": "Да", "data": "kb:yes:1"}]]
+    document = {"caption": "Të dhënat tuaja", "file_name": "data.json", "content": '{"a": "ë"}'}
+    await _queue_calls(
+        homeward, "5200", [("sendMessage", {"text": answer, "buttons": buttons}), ("sendDocument", document)]
+    )
+    await fake.wait_for(lambda: len([c for c in fake.calls if c.method in ("sendMessage", "sendDocument")]) >= 2, 5)
+    text, sent_document = [c for c in fake.calls if c.method in ("sendMessage", "sendDocument")]
+    assert text.content_type == "application/json"
+    assert text.params["chat_id"] == 5200 and text.params["text"] == answer
+    assert text.params["reply_markup"] == {
+        "inline_keyboard": [
+            [{"text": "Më shumë", "callback_data": "kb:more:id"}],
+            [{"text": "Да", "callback_data": "kb:yes:1"}],
+        ]
+    }
+    assert sent_document.content_type == "multipart/form-data"
+    attached = sent_document.params[sent_document.params["document"].removeprefix("attach://")]
+    assert attached == {"filename": "data.json", "content": '{"a": "ë"}'.encode()}
+    assert sent_document.params["caption"] == "Të dhënat tuaja"
+
+
+async def test_a_json_call_that_stalls_past_its_timeout_is_a_network_error(fake: FakeBotApi) -> None:
+    fake.injector = lambda method, params: Fault(stall=2.0) if method == "sendMessage" else None
+    bot = telegram.make_bot(TOKEN, fake.base, timeout=0.3)
+    try:
+        with pytest.raises(Transient):
+            await telegram.TelegramSender(bot).send("sendMessage", "5300", {"text": "a"})
+    finally:
+        await bot.session.close()
 
 
 # ---- leases: a dead worker's claims come back, a live worker's stay its own ----------------------

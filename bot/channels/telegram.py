@@ -27,16 +27,10 @@ from aiogram.exceptions import (
     TelegramRetryAfter,
     TelegramServerError,
 )
-from aiogram.methods import GetUpdates
-from aiogram.methods.base import Response
-from aiogram.types import (
-    BufferedInputFile,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    Message,
-    Update,
-    User,
-)
+from aiogram.methods import GetUpdates, TelegramMethod
+from aiogram.methods.base import Response, TelegramType
+from aiogram.types import BufferedInputFile, InputFile, Message, Update, User
+from aiohttp import ClientError, ClientTimeout
 
 from bot.channels import (
     Blocked,
@@ -59,7 +53,14 @@ MEDIA_KINDS = ("photo", "voice", "audio", "video", "video_note", "document", "st
 # aiogram reads every Bot API answer into a `Response[T]` model, which pydantic caches only weakly:
 # once garbage-collected, the next call rebuilds it (about 5 ms, a few hundred times per thousand
 # replies in bench/telegram_throughput). Holding the ones we use keeps them built.
-RESPONSE_MODELS = (Response[Message], Response[bool], Response[list[dict[str, Any]]], Response[User])
+RESPONSE_MODELS = (
+    Response[Message],
+    Response[bool],
+    Response[dict[str, Any]],
+    Response[list[dict[str, Any]]],
+    Response[User],
+)
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 class GetRawUpdates(GetUpdates):
@@ -73,8 +74,60 @@ class GetRawUpdates(GetUpdates):
     __returning__ = list[dict[str, Any]]  # type: ignore[assignment]
 
 
+class SendText(TelegramMethod[dict[str, Any]]):
+    """sendMessage with its keyboard given, and its answer read, as plain JSON.
+
+    aiogram's `SendMessage` reads the keyboard into models and the answer into a `Message` (with
+    the whole text and keyboard echoed back), only for delivery to read one number from it.
+    """
+
+    __returning__ = dict[str, Any]
+    __api_method__ = "sendMessage"
+
+    chat_id: int
+    text: str
+    reply_markup: dict[str, Any] | None = None
+
+
+class JsonSession(AiohttpSession):
+    """aiogram's aiohttp session, posting a call that carries no file as one JSON body.
+
+    The Bot API takes parameters as JSON as well as a form. aiogram always builds a URL-encoded
+    form, which percent-encodes every byte of a long Albanian or Serbian answer in Python; JSON is
+    written in C. Calls with a file (sendDocument) still go as aiogram's multipart form.
+    """
+
+    async def make_request(
+        self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
+    ) -> TelegramType:
+        files: dict[str, InputFile] = {}
+        fields = {}
+        for key, value in method.model_dump(warnings=False).items():
+            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+            if prepared is not None:
+                fields[key] = prepared
+        if files:
+            return await super().make_request(bot, method, timeout)
+        session = await self.create_session()
+        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        try:
+            async with session.post(
+                url,
+                data=self.json_dumps(fields).encode(),
+                headers=JSON_BODY,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
+            ) as resp:
+                raw_result = await resp.text()
+        except TimeoutError as e:
+            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+        except ClientError as e:
+            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
+        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
+        return cast(TelegramType, response.result)
+
+
 def make_bot(token: str, api_base: str, timeout: float = 30.0) -> Bot:
-    session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")), timeout=timeout)
+    session = JsonSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")), timeout=timeout)
     return Bot(token, session=session, default=DefaultBotProperties())
 
 
@@ -178,12 +231,10 @@ def chat_of(update: dict[str, Any]) -> str:
     return "0"
 
 
-def _markup(rows: list[list[dict[str, str]]] | None) -> InlineKeyboardMarkup | None:
+def _markup(rows: list[list[dict[str, str]]] | None) -> dict[str, Any] | None:
     if not rows:
         return None
-    return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=b["text"], callback_data=b["data"]) for b in row] for row in rows]
-    )
+    return {"inline_keyboard": [[{"text": b["text"], "callback_data": b["data"]} for b in row] for row in rows]}
 
 
 class TelegramSender:
@@ -195,10 +246,10 @@ class TelegramSender:
     async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent:
         try:
             if method == "sendMessage":
-                msg = await self.bot.send_message(
-                    chat_id=int(chat_id), text=payload["text"], reply_markup=_markup(payload.get("buttons"))
+                sent = await self.bot(
+                    SendText(chat_id=int(chat_id), text=payload["text"], reply_markup=_markup(payload.get("buttons")))
                 )
-                return Sent(str(msg.message_id))
+                return Sent(str(sent["message_id"]))
             if method == "sendDocument":
                 document = BufferedInputFile(payload["content"].encode("utf-8"), filename=payload["file_name"])
                 msg = await self.bot.send_document(
