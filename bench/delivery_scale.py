@@ -237,7 +237,7 @@ async def queue_wave(app: Homeward, first_chat: int, count: int) -> None:
             session.add_all(talks)
             await session.flush()
             for person, talk in zip(people, talks, strict=True):
-                queue_reply(
+                await queue_reply(
                     session,
                     person=person,
                     conversation=talk,

@@ -29,13 +29,12 @@ from bot.i18n import Translations
 from bot.outbox import queue_call, queue_reply
 from bot.services import Services
 from bot.text import fold
-from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, KbQuestion, Message, OutboxItem
-from db.session import Database, IdsAhead, database_away
+from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message
+from db.session import Appends, Database, append, database_away
 from handlers.routes import Router
 from handlers.turn import Inbound, Turn
 
 log = logging.getLogger(__name__)
-AHEAD_MODELS = [Message, OutboxItem, KbQuestion]  # the rows turns add most
 LAST_CONTACT_RESOLUTION = timedelta(minutes=1)
 DATABASE_RETRIES = 6  # about 13 s of a lost database connection before a turn counts as failed
 
@@ -129,7 +128,7 @@ class Engine:
         try:
             async with self.db.transaction() as session:
                 if self.db.is_sqlite:
-                    await IdsAhead.start(session, AHEAD_MODELS)
+                    await Appends.of(session, InboxUpdate)  # SQLite's write lock, before the batch reads anything
                 else:
                     order = await self._lock_chats(session, inbox_ids)
                 await self._preload(session, order)
@@ -331,7 +330,7 @@ class Engine:
         if keep:
             await self._append_inbound(session, conversation, inbound, now)
         if inbound.kind == "button":
-            queue_call(
+            await queue_call(
                 session,
                 channel=identity.channel,
                 chat_id=identity.chat_id,
@@ -369,7 +368,7 @@ class Engine:
                 .values(raw=None)
             )
         for reply in turn.replies:
-            queue_reply(
+            await queue_reply(
                 session,
                 person=person,
                 conversation=conversation,
@@ -410,22 +409,24 @@ class Engine:
                     .limit(1)
                 )
             ).scalar_one_or_none()
-        session.add(
-            Message(
-                conversation_id=conversation.id,
-                direction="in",
-                author="person",
-                kind=inbound.kind,
-                text=text,
-                norm_text=fold(text) if text else None,
-                file_id=inbound.file_id,
-                payload=inbound.payload or None,
-                channel_message_id=inbound.channel_message_id,
-                update_id=inbound.update_id,
-                edit_of=edit_of,
-                status="received",
-                created_at=now,
-            )
+        await append(
+            session,
+            Message,
+            {
+                "conversation_id": conversation.id,
+                "direction": "in",
+                "author": "person",
+                "kind": inbound.kind,
+                "text": text,
+                "norm_text": fold(text) if text else None,
+                "file_id": inbound.file_id,
+                "payload": inbound.payload or None,
+                "channel_message_id": inbound.channel_message_id,
+                "update_id": inbound.update_id,
+                "edit_of": edit_of,
+                "status": "received",
+                "created_at": now,
+            },
         )
 
     async def _group(self, session: AsyncSession, group: GroupChat, now: datetime) -> None:
@@ -437,18 +438,13 @@ class Engine:
             self.translations(loc).gettext("I work in private chats only. Please write to me directly.")
             for loc in ("sq", "sr-Latn", "sr-Cyrl")
         ]
-        session.add(
-            OutboxItem(
-                channel=group.channel,
-                chat_id=group.chat_id,
-                method="sendMessage",
-                payload={"text": "\n".join(lines)},
-                lane=0,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
-            )
+        await queue_call(
+            session,
+            channel=group.channel,
+            chat_id=group.chat_id,
+            method="sendMessage",
+            payload={"text": "\n".join(lines)},
+            now=now,
         )
 
     async def _membership(self, session: AsyncSession, change: MembershipChange) -> None:
@@ -474,18 +470,13 @@ class Engine:
                     "Sorry, something went wrong on our side. Your message is saved. Please try again in a moment, "
                     "or send /menu."
                 )
-                session.add(
-                    OutboxItem(
-                        channel=decoded.identity.channel,
-                        chat_id=decoded.identity.chat_id,
-                        method="sendMessage",
-                        payload={"text": text},
-                        lane=0,
-                        status="pending",
-                        attempts=0,
-                        next_attempt_at=self.services.clock.now(),
-                        created_at=self.services.clock.now(),
-                    )
+                await queue_call(
+                    session,
+                    channel=decoded.identity.channel,
+                    chat_id=decoded.identity.chat_id,
+                    method="sendMessage",
+                    payload={"text": text},
+                    now=self.services.clock.now(),
                 )
         except Exception:
             log.exception("could not record a failed turn", extra={"inbox_id": inbox_id})

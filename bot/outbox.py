@@ -1,6 +1,8 @@
 """Queueing outgoing messages: each goes into the transcript and the outbox in the caller's transaction.
 
 Nothing here talks to a channel; the delivery worker (`bot.delivery`) sends what is queued.
+Transcript lines and outbox rows are appended rows (`db.session.append`): written together with
+the transaction's other appends, each outbox row pointing at its line by id.
 Long text is split under Telegram's 4096-character limit at paragraph, then sentence, then word
 boundaries, and the buttons ride on the last part.
 """
@@ -15,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.text import fold
 from db.models import Beneficiary, Conversation, Message, OutboxItem
+from db.session import append
 from handlers.turn import Reply
 
 # The bot's lines repeat (the same answer goes to many people): their searchable form is kept at hand.
@@ -50,7 +53,7 @@ def _buttons_payload(reply: Reply) -> list[list[dict[str, str]]]:
     return [[{"text": b.label, "data": b.data} for b in row] for row in reply.buttons]
 
 
-def queue_reply(
+async def queue_reply(
     session: AsyncSession,
     *,
     person: Beneficiary,
@@ -76,7 +79,7 @@ def queue_reply(
                 message["buttons"] = _buttons_payload(reply)
             sends.append(("text", part, "sendMessage", message))
     for kind, text, method, payload in sends:
-        _queue(
+        await _queue(
             session,
             person,
             conversation,
@@ -92,7 +95,7 @@ def queue_reply(
         )
 
 
-def _queue(
+async def _queue(
     session: AsyncSession,
     person: Beneficiary,
     conversation: Conversation,
@@ -107,38 +110,37 @@ def _queue(
     method: str,
     payload: dict[str, object],
 ) -> None:
-    message = None
+    line_id = None
     if keep:
-        message = Message(
-            conversation_id=conversation.id,
-            direction="out",
-            author=author,
-            kind=kind,
-            text=text,
-            norm_text=_fold_line(text),
-            payload={"buttons": payload["buttons"]} if "buttons" in payload else None,
-            status="queued",
-            created_at=now,
+        line_id = await append(
+            session,
+            Message,
+            {
+                "conversation_id": conversation.id,
+                "direction": "out",
+                "author": author,
+                "kind": kind,
+                "text": text,
+                "norm_text": _fold_line(text),
+                "payload": {"buttons": payload["buttons"]} if "buttons" in payload else None,
+                "status": "queued",
+                "created_at": now,
+            },
         )
-        session.add(message)
-    item = OutboxItem(
+    await queue_call(
+        session,
         channel=person.channel,
         chat_id=chat_id,
-        beneficiary_id=person.id,
         method=method,
         payload=payload,
+        now=now,
+        beneficiary_id=person.id,
         lane=lane,
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        message_id=line_id,
     )
-    if message is not None:
-        item.message = message  # type: ignore[attr-defined]
-    session.add(item)
 
 
-def queue_call(
+async def queue_call(
     session: AsyncSession,
     *,
     channel: str,
@@ -147,19 +149,25 @@ def queue_call(
     payload: dict[str, object],
     now: datetime,
     beneficiary_id: int | None = None,
+    lane: int = LANE_REPLY,
+    message_id: int | None = None,
 ) -> None:
-    """A channel call that is not a transcript line (e.g. answering a button press)."""
-    session.add(
-        OutboxItem(
-            channel=channel,
-            chat_id=chat_id,
-            beneficiary_id=beneficiary_id,
-            method=method,
-            payload=payload,
-            lane=LANE_REPLY,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+    """An outbox row: a channel call, the sending of transcript line `message_id` or one that is not a line
+    (e.g. answering a button press)."""
+    await append(
+        session,
+        OutboxItem,
+        {
+            "channel": channel,
+            "chat_id": chat_id,
+            "beneficiary_id": beneficiary_id,
+            "message_id": message_id,
+            "method": method,
+            "payload": payload,
+            "lane": lane,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )

@@ -186,7 +186,7 @@ async def acting(
     return found
 
 
-def _tell(
+async def _tell(
     session: AsyncSession,
     translations: Translations,
     person: Beneficiary,
@@ -197,7 +197,7 @@ def _tell(
     """A short notice to the person from the bot, in their language, when they can be reached."""
     if person.chat_id and person.consent == "given" and not person.blocked:
         t = translations(person.locale or "sq")
-        queue_reply(
+        await queue_reply(
             session,
             person=person,
             conversation=conversation,
@@ -235,7 +235,7 @@ async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text:
         raise Refused("unreachable")
     if person.blocked:
         raise Refused("blocked")
-    queue_reply(
+    await queue_reply(
         session,
         person=person,
         conversation=conversation,
@@ -263,7 +263,7 @@ async def return_to_bot(
     was_human = conversation.mode == ownership.HUMAN
     ownership.return_to_bot(conversation, now)
     if was_human:
-        _tell(
+        await _tell(
             session,
             translations,
             person,
@@ -290,7 +290,7 @@ async def close(
     was_human = conversation.mode == ownership.HUMAN
     ownership.close(conversation, now)
     if was_human:
-        _tell(
+        await _tell(
             session,
             translations,
             person,

@@ -7,16 +7,20 @@ small mission. PostgreSQL gets an ordinary pool and is how Homeward scales out.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any
 
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import Select, event, false, func, insert, select, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from db.encryption import Keyring, attach
+from db.models import Base
 from db.sqlite import inline_creator
 
 
@@ -41,55 +45,143 @@ async def first_in_line(session: AsyncSession, name: str) -> bool:
     return bool(taken.scalar_one())
 
 
-class IdsAhead:
-    """Primary keys handed out before the rows are written, for a batch of turns on SQLite.
+class Appends:
+    """Rows a transaction only adds (transcript lines, outbox rows, questions), written together.
 
-    Only the process that serves an SQLite database writes these tables, one transaction at a
-    time, so the next id is the largest so far plus one. Every new row of these tables gets its id
-    just before a flush (or earlier, from `next`, when a turn needs it at once), so the rows are
-    written together without reading each id back. Were an id ever taken after all, the insert
-    fails and the batch's turns run again one by one, without ids ahead.
+    A turn adds a few such rows and never changes them again. Building ORM objects for them and
+    letting the unit of work flush them cost more than the rest of a turn's writing; instead each
+    row is kept as a plain dict with its primary key handed out at once (a reply's outbox row
+    points at its transcript line, a question's id rides on the answer's buttons), and each
+    table's rows are written in one statement per shape, before the transaction's next statement
+    or at its commit, parents first. Nothing is written while a savepoint is open, so a savepoint
+    that rolls back never takes appended rows with it; its statements do not see them either.
+
+    Primary keys come from the database's own counter. PostgreSQL: the table's sequence, a block
+    at a time (unused ids are skipped, as after any rollback). SQLite: the largest id plus one,
+    which SQLite itself would give. The first append takes SQLite's write lock with a write that
+    changes nothing, so no other process adds a row until this transaction ends. Rows of these
+    tables that the session adds as ORM objects get their ids from the same count (`before_flush`).
     """
 
-    def __init__(self, last: dict[Any, int]) -> None:
-        self._last = last
+    BLOCK = 16  # ids first reserved per table on PostgreSQL; doubled each time, up to 512
+
+    def __init__(self, sqlite: bool, transaction: Any) -> None:
+        self.sqlite = sqlite
+        self.transaction = transaction  # the session's outermost transaction: rolled back, its rows go with it
+        self._next: dict[Any, int] = {}  # SQLite: model -> next id
+        self._free: dict[Any, deque[int]] = {}  # PostgreSQL: model -> ids reserved and not yet used
+        self._block: dict[Any, int] = {}
+        self._rows: dict[Any, list[dict[str, Any]]] = {}
 
     @classmethod
-    async def start(cls, session: AsyncSession, models: list[Any]) -> IdsAhead:
-        last = {}
-        with session.no_autoflush:
-            for model in models:
-                last[model] = (await session.execute(select(func.max(model.id)))).scalar() or 0
-        ahead = cls(last)
-        session.info["ids_ahead"] = ahead
-        event.listen(session.sync_session, "before_flush", ahead._before_flush)
-        return ahead
+    async def of(cls, session: AsyncSession, model: Any) -> Appends:
+        """The current transaction's appends, begun on first use."""
+        appends = _current(session.sync_session)
+        if appends is None:
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            if sqlite:
+                table = model.__table__
+                await session.execute(update(table).where(false()).values(id=table.c.id))  # SQLite's write lock
+            sync = session.sync_session
+            if not sync.in_transaction():
+                sync.begin()  # no I/O: the connection is taken at the next statement
+            appends = sync.info["appends"] = cls(sqlite, sync.get_transaction())
+            if not sync.info.get("appends_listening"):
+                sync.info["appends_listening"] = True
+                event.listen(sync, "before_flush", _before_flush)
+                event.listen(sync, "do_orm_execute", _before_statement)
+                event.listen(sync, "before_commit", _write)
+        return appends
 
-    def next(self, model: Any) -> int:
-        self._last[model] += 1
-        return self._last[model]
+    async def add(self, session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
+        if self.sqlite:
+            if model not in self._next:  # under the write lock: nobody else adds a row before this transaction ends
+                table = model.__table__
+                self._next[model] = ((await session.execute(select(func.max(table.c.id)))).scalar() or 0) + 1
+            row_id = self._next[model]
+            self._next[model] += 1
+        else:
+            free = self._free.setdefault(model, deque())
+            if not free:
+                free.extend(await self._reserve(session, model))
+            row_id = free.popleft()
+        self._rows.setdefault(model, []).append({"id": row_id, **values})
+        return row_id
 
-    def _before_flush(self, session: Any, _context: Any, _instances: Any) -> None:
+    async def _reserve(self, session: AsyncSession, model: Any) -> list[int]:
+        return sorted((await session.execute(self._block_of(model))).scalars().all())
+
+    def _block_of(self, model: Any) -> Select[Any]:
+        """PostgreSQL: the statement that takes the next block of ids from `model`'s sequence."""
+        size = min(self._block.get(model, self.BLOCK // 2) * 2, 512)
+        self._block[model] = size
+        sequence = func.pg_get_serial_sequence(model.__table__.name, "id")
+        return select(func.nextval(sequence)).select_from(func.generate_series(1, size))
+
+    def write(self, session: Session) -> None:
+        if not self._rows or session.in_nested_transaction():
+            return
+        rows, self._rows = self._rows, {}
+        connection = session.connection()
+        for model in sorted(rows, key=lambda m: _table_order()[m.__table__]):
+            shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in rows[model]:
+                shapes.setdefault(tuple(row), []).append(row)
+            for same in shapes.values():
+                connection.execute(insert(model.__table__), same)
+
+    def assign(self, session: Session) -> None:
+        """ORM rows of a table this transaction appends to get their ids from the same count, in order."""
         for instance in session.new:
             model = type(instance)
-            if model in self._last and instance.id is None:
-                instance.id = self.next(model)
+            if model not in (self._next if self.sqlite else self._free) or instance.id is not None:
+                continue
+            if self.sqlite:
+                instance.id = self._next[model]
+                self._next[model] += 1
+            else:
+                free = self._free[model]
+                if not free:
+                    free.extend(sorted(session.connection().execute(self._block_of(model)).scalars().all()))
+                instance.id = free.popleft()
 
 
-async def add_for_id(session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
-    """Add a row of `model` and return its id at once, leaving the session's other changes pending.
+@cache
+def _table_order() -> dict[Any, int]:
+    """Tables in the order rows can be written: a row's parents first."""
+    return {table: n for n, table in enumerate(Base.metadata.sorted_tables)}
 
-    In a batch of turns on SQLite the id is handed out ahead (`IdsAhead`) and the row is written
-    with the batch; otherwise the row alone is inserted now and its id read back.
+
+def _current(session: Session) -> Appends | None:
+    """The appends of the session's transaction in progress (those of an earlier one are over)."""
+    appends: Appends | None = session.info.get("appends")
+    if appends is None or appends.transaction is not session.get_transaction():
+        return None
+    return appends
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if (appends := _current(session)) is not None:
+        appends.assign(session)
+
+
+def _before_statement(state: ORMExecuteState) -> None:
+    if (appends := _current(state.session)) is not None:
+        appends.write(state.session)
+
+
+def _write(session: Session) -> None:
+    if (appends := _current(session)) is not None:
+        appends.write(session)
+
+
+async def append(session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
+    """Add a row of `model` that this transaction will not change again; returns its id at once (`Appends`).
+
+    `values` should name the same columns each time for one kind of row: rows of one shape are
+    written in one statement.
     """
-    ahead: IdsAhead | None = session.info.get("ids_ahead")
-    if ahead is not None:
-        row = model(id=ahead.next(model), **values)
-        session.add(row)
-        return int(row.id)
-    table = model.__table__
-    with session.no_autoflush:  # this insert needs nothing else of the session written first
-        return int((await session.execute(insert(table).returning(table.c.id), values)).scalar_one())
+    return await (await Appends.of(session, model)).add(session, model, values)
 
 
 def is_sqlite(url: str) -> bool:

@@ -22,7 +22,7 @@ from bot.kb import KnowledgeBase
 from bot.kb.safety import is_emergency
 from bot.municipalities import Municipalities
 from db.models import KbQuestion
-from db.session import add_for_id
+from db.session import append
 from handlers import menu
 from handlers.turn import Button, Turn
 
@@ -55,7 +55,7 @@ async def _record(
 ) -> int:
     """Keep the question for the content team; without consent, only an anonymous count.
 
-    Returns the new row's id, which the answer's buttons carry (`db.session.add_for_id`).
+    Returns the new row's id, which the answer's buttons carry (`db.session.append`).
     """
     kept = turn.person.consent == "given"
     row = {
@@ -70,7 +70,7 @@ async def _record(
         "candidates": candidates or [],
         "created_at": turn.now,
     }
-    return await add_for_id(turn.session, KbQuestion, row)
+    return await append(turn.session, KbQuestion, row)
 
 
 def emergency(turn: Turn) -> None:

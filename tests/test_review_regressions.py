@@ -238,7 +238,7 @@ async def test_stopping_follow_ups_also_stops_an_invitation_already_queued(setti
         async with app.db.transaction() as session:  # the follow-up pass queued an invitation just now
             person = (await session.execute(select(Beneficiary))).scalar_one()
             conversation = (await session.execute(select(Conversation))).scalar_one()
-            queue_reply(
+            await queue_reply(
                 session,
                 person=person,
                 conversation=conversation,

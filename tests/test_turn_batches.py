@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
 
 from bot.app import Homeward
 from bot.channels.telegram import chat_of
 from bot.config import Settings
 from db.models import InboxUpdate, KbQuestion, Message, OutboxItem
-from db.session import IdsAhead
+from db.session import Appends
 from handlers import faq
 from tests.fakebot import FakeBotApi, Person
 
@@ -128,21 +129,21 @@ async def test_a_failing_turn_fails_alone_and_the_others_are_kept(
         assert any("Na vjen keq" in (p.get("text") or "") for p in apologies)  # told, in Albanian, to try again
 
 
-async def test_ids_handed_out_ahead_that_are_taken_fall_back_to_one_turn_at_a_time(
+async def test_a_batch_whose_rows_fail_to_write_at_commit_runs_each_turn_again_alone(
     app: Homeward, fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not app.db.is_sqlite:
-        pytest.skip("ids are handed out ahead only on SQLite, which one process owns")
     crowd = [Person(fake, 7200 + i, f"P{i}", "sq") for i in range(3)]
     await onboarded(app, crowd)
-    start = IdsAhead.start
+    write = Appends.write
+    failures = []
 
-    async def stale(session: Any, models: list[Any]) -> IdsAhead:
-        ahead = await start(session, models)
-        ahead._last = dict.fromkeys(ahead._last, 0)  # as if another writer had taken these ids since
-        return ahead
+    def fails_once(self: Appends, session: Any) -> None:
+        if self._rows and not failures:  # the batch's first write of its rows, after every turn has run
+            failures.append(True)
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        write(self, session)
 
-    monkeypatch.setattr(IdsAhead, "start", stale)
+    monkeypatch.setattr(Appends, "write", fails_once)
     alone: list[int] = []
     process = app.engine.process
 
@@ -153,7 +154,7 @@ async def test_ids_handed_out_ahead_that_are_taken_fall_back_to_one_turn_at_a_ti
     monkeypatch.setattr(app.engine, "process", one_by_one)
     updates = [person.says(QUESTIONS[0]) for person in crowd]
     await run_all(app, updates)
-    assert len(alone) == len(updates)  # the batch failed on a taken id, and each turn ran again alone
+    assert failures and len(alone) == len(updates)  # the batch failed to write, and each turn ran again alone
 
     async with app.db.sessions() as session:
         done = (

@@ -191,7 +191,7 @@ class FollowupScheduler:
                 ]
             ],
         )
-        queue_reply(
+        await queue_reply(
             session,
             person=person,
             conversation=conversation,

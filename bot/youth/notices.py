@@ -53,7 +53,7 @@ async def send(
     if conversation is None:
         return "no_consent"
     reply = build(translations(person.locale or "sq"))
-    queue_reply(
+    await queue_reply(
         session,
         person=person,
         conversation=conversation,
