@@ -96,6 +96,7 @@ class Delivery:
         self._held: set[int] = set()  # claimed by this worker and not yet recorded or released
         self._sent_batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._claim_queries: dict[tuple[Any, ...], Select[Any]] = {}  # a few dozen shapes at most
         self.sent = 0
         self.failed = 0
         self.throttled = 0
@@ -164,9 +165,14 @@ class Delivery:
         except Exception:
             log.exception("returning unclaimed rows failed; they come back after the lease")
 
-    @functools.cache  # noqa: B019 - a handful of (limit, lanes) shapes per worker, kept for its life
     def _claim_query(self, limit: int, lanes: tuple[int, int]) -> Select[Any]:
         """What a claim reads: each chat's head, due now, in lane order; built once per shape, `now` bound per call."""
+        key = (limit, lanes, tuple(self.senders))
+        if key not in self._claim_queries:
+            self._claim_queries[key] = self._build_claim_query(limit, lanes)
+        return self._claim_queries[key]
+
+    def _build_claim_query(self, limit: int, lanes: tuple[int, int]) -> Select[Any]:
         earlier = aliased(OutboxItem)
         head = ~exists().where(
             and_(

@@ -152,8 +152,8 @@ async def queue_call(
     lane: int = LANE_REPLY,
     message_id: int | None = None,
 ) -> None:
-    """An outbox row: a channel call, the sending of transcript line `message_id` or one that is not a line
-    (e.g. answering a button press)."""
+    """An outbox row: a call to the channel that sends transcript line `message_id`, or that is no line
+    of the transcript at all (answering a button press, a notice to a group)."""
     await append(
         session,
         OutboxItem,

@@ -14,10 +14,10 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, event, false, func, insert, select, update
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from db.encryption import Keyring, attach
 from db.models import Base
@@ -52,15 +52,20 @@ class Appends:
     letting the unit of work flush them cost more than the rest of a turn's writing; instead each
     row is kept as a plain dict with its primary key handed out at once (a reply's outbox row
     points at its transcript line, a question's id rides on the answer's buttons), and each
-    table's rows are written in one statement per shape, before the transaction's next statement
-    or at its commit, parents first. Nothing is written while a savepoint is open, so a savepoint
-    that rolls back never takes appended rows with it; its statements do not see them either.
+    table's rows are written in one statement per shape, parents first: before the session's next
+    statement (`do_orm_execute`), flush, savepoint or commit. What bypasses the session, such as
+    `session.connection().execute(...)`, does not see rows not yet written. Rows are not appended
+    while a savepoint is open (that raises): a savepoint rolled back could not take them along.
+    If writing them fails, the transaction can only roll back; its commit raises.
 
     Primary keys come from the database's own counter. PostgreSQL: the table's sequence, a block
-    at a time (unused ids are skipped, as after any rollback). SQLite: the largest id plus one,
-    which SQLite itself would give. The first append takes SQLite's write lock with a write that
-    changes nothing, so no other process adds a row until this transaction ends. Rows of these
-    tables that the session adds as ORM objects get their ids from the same count (`before_flush`).
+    at a time (16, then doubling up to 512; ids not used are skipped, as after any rollback, so the
+    sequences advance faster than rows are added). SQLite: the largest id plus one, which SQLite
+    itself would give; the first append takes SQLite's write lock with a write that changes nothing,
+    so no other process adds a row until this transaction ends. Rows of these tables that the
+    session adds as ORM objects get their ids from the same count (`before_flush`). Ids are handed
+    out when a row is appended, so on PostgreSQL a transaction that commits later than another can
+    hold lower ids, as it could when ids were taken at the flush.
     """
 
     BLOCK = 16  # ids first reserved per table on PostgreSQL; doubled each time, up to 512
@@ -72,10 +77,11 @@ class Appends:
         self._free: dict[Any, deque[int]] = {}  # PostgreSQL: model -> ids reserved and not yet used
         self._block: dict[Any, int] = {}
         self._rows: dict[Any, list[dict[str, Any]]] = {}
+        self.broken = False
 
     @classmethod
     async def of(cls, session: AsyncSession, model: Any) -> Appends:
-        """The current transaction's appends, begun on first use."""
+        """The transaction's appends, begun on first use (on SQLite, locking with a write to `model`'s table)."""
         appends = _current(session.sync_session)
         if appends is None:
             sqlite = session.get_bind().dialect.name == "sqlite"
@@ -90,10 +96,13 @@ class Appends:
                 sync.info["appends_listening"] = True
                 event.listen(sync, "before_flush", _before_flush)
                 event.listen(sync, "do_orm_execute", _before_statement)
+                event.listen(sync, "after_transaction_create", _before_savepoint)
                 event.listen(sync, "before_commit", _write)
         return appends
 
     async def add(self, session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
+        if session.in_nested_transaction():
+            raise RuntimeError("rows are not appended inside a savepoint; append them before it or after it")
         if self.sqlite:
             if model not in self._next:  # under the write lock: nobody else adds a row before this transaction ends
                 table = model.__table__
@@ -119,16 +128,24 @@ class Appends:
         return select(func.nextval(sequence)).select_from(func.generate_series(1, size))
 
     def write(self, session: Session) -> None:
-        if not self._rows or session.in_nested_transaction():
-            return
+        """Write the rows appended so far, on the session's connection (never inside a savepoint)."""
+        if self.broken:
+            raise RuntimeError("appended rows could not be written; this transaction can only roll back")
+        if self._rows and not session.in_nested_transaction():  # written when the savepoint began
+            self.write_on(session.connection())
+
+    def write_on(self, connection: Connection) -> None:
         rows, self._rows = self._rows, {}
-        connection = session.connection()
-        for model in sorted(rows, key=lambda m: _table_order()[m.__table__]):
-            shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-            for row in rows[model]:
-                shapes.setdefault(tuple(row), []).append(row)
-            for same in shapes.values():
-                connection.execute(insert(model.__table__), same)
+        try:
+            for model in sorted(rows, key=lambda m: _table_order()[m.__table__]):
+                shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+                for row in rows[model]:
+                    shapes.setdefault(tuple(row), []).append(row)
+                for same in shapes.values():
+                    connection.execute(_insert(model.__table__), same)
+        except BaseException:
+            self.broken = True  # some rows may be in, others not: only a rollback is safe now
+            raise
 
     def assign(self, session: Session) -> None:
         """ORM rows of a table this transaction appends to get their ids from the same count, in order."""
@@ -144,6 +161,11 @@ class Appends:
                 if not free:
                     free.extend(sorted(session.connection().execute(self._block_of(model)).scalars().all()))
                 instance.id = free.popleft()
+
+
+@cache
+def _insert(table: Any) -> Any:
+    return insert(table)
 
 
 @cache
@@ -163,6 +185,14 @@ def _current(session: Session) -> Appends | None:
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     if (appends := _current(session)) is not None:
         appends.assign(session)
+        appends.write(session)  # ORM rows being flushed may point at appended ones
+
+
+def _before_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """Appended rows go in before a savepoint begins (on the enclosing transaction's connection)."""
+    if transaction.nested and transaction.parent is not None and (appends := _current(session)) is not None:
+        if appends._rows:  # the savepoint itself is emitted later, when its first statement needs it
+            appends.write_on(transaction.parent.connection(None))
 
 
 def _before_statement(state: ORMExecuteState) -> None:

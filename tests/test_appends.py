@@ -1,10 +1,11 @@
-"""Appended rows (transcript lines, outbox rows, questions): ids at once, written together, never lost."""
+"""Appended rows (transcript lines, outbox rows, questions): ids at once, written together, never half-kept."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from datetime import UTC, datetime
 
 import pytest
@@ -105,10 +106,98 @@ async def test_a_savepoint_that_rolls_back_does_not_take_earlier_appended_rows_w
         before = await line(session, talk, "before the savepoint")
         with pytest.raises(IntegrityError):
             async with session.begin_nested():
-                await session.execute(select(func.count()).select_from(FormVersion))  # a statement inside it
+                # Written as the savepoint began: its statements see the row, and its rollback keeps it.
+                seen = (await session.execute(select(func.count()).select_from(Message))).scalar_one()
+                assert seen == 1
+                with pytest.raises(RuntimeError, match="savepoint"):
+                    await line(session, talk, "inside the savepoint")  # refused: a rollback could not take it
                 session.add(FormVersion(form_id="f", sha256="a" * 64, created_at=NOW))  # taken: rolls back
         after = await line(session, talk, "after the savepoint")
     assert await texts(db) == [(before, "before the savepoint"), (after, "after the savepoint")]
+
+
+async def test_committing_with_a_savepoint_open_keeps_rows_appended_before_it(app: Homeward, db: Database) -> None:
+    talk = await conversation(app)
+    async with db.sessions() as session:
+        kept = await line(session, talk, "before the savepoint")
+        await session.begin_nested()
+        await session.commit()  # commits the savepoint and the transaction around it
+    assert await texts(db) == [(kept, "before the savepoint")]
+
+
+async def test_rows_are_written_parents_first_whatever_order_they_were_appended_in(app: Homeward, db: Database) -> None:
+    talk = await conversation(app)
+    outbox = {"channel": "telegram", "chat_id": "1", "method": "sendMessage", "status": "pending"}
+    async with db.transaction() as session:
+        # As in a batch: an earlier turn's line and outbox row, written before a statement of a later turn...
+        earlier = await line(session, talk, "Përshëndetje")
+        await append(
+            session,
+            OutboxItem,
+            {**outbox, "message_id": earlier, "payload": {}, "next_attempt_at": NOW, "created_at": NOW},
+        )
+        await session.execute(select(func.count()).select_from(Message))
+        # ...then a button answer (an outbox row without a line), then a line and its outbox row.
+        await append(session, OutboxItem, {**outbox, "payload": {}, "next_attempt_at": NOW, "created_at": NOW})
+        reply = await line(session, talk, "Mirë se erdhët")
+        await append(
+            session,
+            OutboxItem,
+            {
+                **outbox,
+                "message_id": reply,
+                "payload": {"text": "Mirë se erdhët"},
+                "next_attempt_at": NOW,
+                "created_at": NOW,
+            },
+        )
+    async with db.sessions() as session:
+        pointing = (await session.execute(select(OutboxItem.message_id).order_by(OutboxItem.id))).scalars().all()
+    assert pointing == [earlier, None, reply]
+
+
+async def test_an_orm_row_flushed_on_its_own_may_point_at_an_appended_row(app: Homeward, db: Database) -> None:
+    talk = await conversation(app)
+    async with db.transaction() as session:
+        said = await line(session, talk, "Faleminderit")
+        row = OutboxItem(
+            channel="telegram",
+            chat_id="1",
+            message_id=said,
+            method="sendMessage",
+            payload={"text": "Faleminderit"},
+            status="pending",
+            next_attempt_at=NOW,
+            created_at=NOW,
+        )
+        session.add(row)
+        await session.flush()  # an explicit flush, no statement: the line it points at goes in first
+        assert row.id is not None
+    async with db.sessions() as session:
+        assert (await session.get(OutboxItem, row.id)) is not None
+
+
+async def test_rows_that_fail_to_write_leave_the_transaction_only_a_rollback(app: Homeward, db: Database) -> None:
+    talk = await conversation(app)
+    with pytest.raises(RuntimeError, match="can only roll back"):  # the commit refuses
+        async with db.transaction() as session:
+            await line(session, talk, "kept only if everything is")
+            await append(
+                session,
+                Message,
+                {
+                    "conversation_id": talk + 1000,
+                    "direction": "in",
+                    "author": "person",
+                    "kind": "text",
+                    "text": "no such conversation",
+                    "status": "received",
+                    "created_at": NOW,
+                },
+            )
+            with suppress(IntegrityError):  # a caller that swallows the error cannot commit half the rows
+                await session.execute(select(func.count()).select_from(Message))
+    assert await texts(db) == []
 
 
 async def test_sqlite_no_other_process_writes_between_handing_out_ids_and_writing_the_rows(

@@ -129,7 +129,7 @@ async def test_a_failing_turn_fails_alone_and_the_others_are_kept(
         assert any("Na vjen keq" in (p.get("text") or "") for p in apologies)  # told, in Albanian, to try again
 
 
-async def test_a_batch_whose_rows_fail_to_write_at_commit_runs_each_turn_again_alone(
+async def test_a_batch_whose_rows_fail_to_write_runs_each_turn_again_alone(
     app: Homeward, fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crowd = [Person(fake, 7200 + i, f"P{i}", "sq") for i in range(3)]
@@ -138,7 +138,7 @@ async def test_a_batch_whose_rows_fail_to_write_at_commit_runs_each_turn_again_a
     failures = []
 
     def fails_once(self: Appends, session: Any) -> None:
-        if self._rows and not failures:  # the batch's first write of its rows, after every turn has run
+        if self._rows and not failures:  # the batch's first write of its rows (at a later turn's first statement)
             failures.append(True)
             raise OperationalError("INSERT", {}, Exception("disk I/O error"))
         write(self, session)

@@ -113,7 +113,7 @@ class JsonSession(AiohttpSession):
         try:
             async with session.post(
                 url,
-                data=self.json_dumps(fields).encode(),
+                data=json.dumps(fields, ensure_ascii=False).encode(),
                 headers=JSON_BODY,
                 timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as resp:
