@@ -417,6 +417,20 @@ class Delivery:
         self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
     ) -> None:
         outbox, messages = cast(Table, OutboxItem.__table__), cast(Table, Message.__table__)
+        # Transcript lines first, then outbox rows: the order in which an erasure locks them (deleting a
+        # line sets its outbox row's message_id to NULL), so the two never wait on each other in a circle.
+        lines = [
+            {
+                "line_id": item.message_id,
+                "status": "sent",
+                "sent_at": now,
+                "channel_message_id": outcome.channel_message_id,
+            }
+            for item, outcome, now, _ in batch
+            if item.message_id is not None
+        ]
+        if lines:
+            await session.execute(update(messages).where(messages.c.id == bindparam("line_id")), lines)
         await session.execute(
             update(outbox).where(outbox.c.id == bindparam("row_id")),
             [
@@ -442,18 +456,6 @@ class Delivery:
         documents = [item.id for item, *_ in batch if item.method == "sendDocument"]
         if documents:
             await session.execute(update(outbox).where(outbox.c.id.in_(documents)).values(payload={}))
-        lines = [
-            {
-                "line_id": item.message_id,
-                "status": "sent",
-                "sent_at": now,
-                "channel_message_id": outcome.channel_message_id,
-            }
-            for item, outcome, now, _ in batch
-            if item.message_id is not None
-        ]
-        if lines:
-            await session.execute(update(messages).where(messages.c.id == bindparam("line_id")), lines)
         self.sent += len(batch)
 
     async def _apply(self, session: Any, item: Claimed, outcome: SendError, now: datetime) -> None:

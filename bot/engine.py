@@ -30,7 +30,7 @@ from bot.outbox import queue_call, queue_reply
 from bot.services import Services
 from bot.text import fold
 from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message
-from db.session import Appends, Database, append, database_away
+from db.session import Appends, Database, append, database_away, lost_a_race
 from handlers.routes import Router
 from handlers.turn import Inbound, Turn
 
@@ -95,9 +95,10 @@ class Engine:
                 self.turn_seconds.append(time.perf_counter() - started)
                 log.debug("turn done", extra={"inbox_id": target, "ms": round(self.turn_seconds[-1] * 1000, 2)})
             except Exception as exc:
-                if database_away(exc) and attempt < DATABASE_RETRIES:
+                if (database_away(exc) or lost_a_race(exc)) and attempt < DATABASE_RETRIES:
                     # The whole turn rolled back (or committed, and then finds its row done): run it again.
-                    log.warning("database connection lost during a turn; retrying", extra={"inbox_id": target})
+                    reason = "a lock race lost" if lost_a_race(exc) else "the database connection lost"
+                    log.warning("%s during a turn; retrying", reason, extra={"inbox_id": target})
                     await asyncio.sleep(0.2 * 2**attempt)
                     attempt += 1
                     continue
@@ -136,7 +137,7 @@ class Engine:
                     await self._process(session, inbox_id)
                     await asyncio.sleep(0)  # SQLite answers without yielding: let sends and requests in between
         except Exception as exc:
-            if not database_away(exc):
+            if not database_away(exc) and not lost_a_race(exc):
                 log.warning("a batch of turns failed; running its turns one by one", exc_info=True)
             for inbox_id in order:
                 await self.process(inbox_id)

@@ -36,6 +36,14 @@ def database_away(exc: BaseException) -> bool:
     return isinstance(exc, ConnectionError)
 
 
+RACE_STATES = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock detected, serialization failure
+
+
+def lost_a_race(exc: BaseException) -> bool:
+    """The database chose this transaction as the loser of a lock race (it rolled back): run it again."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in RACE_STATES
+
+
 async def first_in_line(session: AsyncSession, name: str) -> bool:
     """On PostgreSQL, whether this transaction holds the lock called `name` (until it ends); another
     process holding it means that process is doing this work now. SQLite serves one process: always."""

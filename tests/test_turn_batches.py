@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.app import Homeward
 from bot.channels.telegram import chat_of
@@ -227,3 +227,33 @@ async def test_an_erasure_early_in_a_batch_leaves_nothing_of_the_later_turns(app
             .all()
         )
         assert raws and all(raw is None for raw in raws)  # not even the raw update of what came after
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def test_a_turn_chosen_as_a_deadlock_victim_runs_again_and_the_person_gets_one_answer(
+    app: Homeward, fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    person = Person(fake, 7500, "Drita", "sq")
+    await onboarded(app, [person])
+    original = faq.is_emergency
+    raised = []
+
+    def loses_a_race_once(text: str) -> bool:
+        if not raised:  # PostgreSQL rolled the transaction back to break a deadlock with another one
+            raised.append(True)
+            raise DBAPIError("DELETE FROM messages", {}, _Deadlock("deadlock detected"))
+        return original(text)
+
+    monkeypatch.setattr(faq, "is_emergency", loses_a_race_once)
+    [inbox_id] = await store(app, [person.says(QUESTIONS[0])])
+    await app.engine.process(inbox_id)
+    async with app.db.sessions() as session:
+        row = await session.get(InboxUpdate, inbox_id)
+        assert raised and row is not None and row.status == "done"
+        asked = (await session.execute(select(KbQuestion.text).where(KbQuestion.text == QUESTIONS[0]))).scalars()
+        assert list(asked) == [QUESTIONS[0]]  # the turn once, none of it lost or doubled
+        texts = [p.get("text") or "" for p in (await session.execute(select(OutboxItem.payload))).scalars()]
+        assert not any("Na vjen keq" in t for t in texts)  # no apology: the turn went through
