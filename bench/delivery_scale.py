@@ -221,19 +221,7 @@ async def queue_wave(app: Homeward, first_chat: int, count: int) -> None:
             ]
             session.add_all(people)
             await session.flush()
-            talks = [
-                Conversation(
-                    beneficiary_id=p.id,
-                    mode="bot",
-                    state={},
-                    urgent=False,
-                    needs_human=False,
-                    labels=[],
-                    created_at=now,
-                    updated_at=now,
-                )
-                for p in people
-            ]
+            talks = [Conversation.opened(p.id, now) for p in people]
             session.add_all(talks)
             await session.flush()
             for person, talk in zip(people, talks, strict=True):

@@ -300,16 +300,7 @@ class Engine:
                 await session.execute(select(Conversation).where(Conversation.beneficiary_id == person.id))
             ).scalar_one_or_none()
         if conversation is None:
-            conversation = Conversation(
-                beneficiary_id=person.id,
-                mode="bot",
-                state={},
-                urgent=False,
-                needs_human=False,
-                labels=[],
-                created_at=now,
-                updated_at=now,
-            )
+            conversation = Conversation.opened(person.id, now)
             session.add(conversation)
             await session.flush()
         return conversation

@@ -119,6 +119,20 @@ class Conversation(Base):
 
     beneficiary: Mapped[Beneficiary] = relationship(back_populates="conversation")
 
+    @classmethod
+    def opened(cls, beneficiary_id: int, now: datetime) -> Conversation:
+        """A new conversation with the bot, nothing in it yet."""
+        return cls(
+            beneficiary_id=beneficiary_id,
+            mode="bot",
+            state={},
+            urgent=False,
+            needs_human=False,
+            labels=[],
+            created_at=now,
+            updated_at=now,
+        )
+
 
 class Message(Base):
     """One line of a transcript, inbound or outbound; append-only except for delivery results."""

@@ -159,18 +159,7 @@ async def _invitable(session: Any, now: datetime, n: int, *, due: timedelta, sta
     )
     session.add(person)
     await session.flush()
-    session.add(
-        Conversation(
-            beneficiary_id=person.id,
-            mode="bot",
-            state={},
-            urgent=False,
-            needs_human=False,
-            labels=[],
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    session.add(Conversation.opened(person.id, now))
     contact = FollowupContact(
         beneficiary_id=person.id,
         wave=1,
