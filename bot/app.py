@@ -25,6 +25,7 @@ from bot.engine import Engine
 from bot.followup.contacts import FollowupScheduler
 from bot.i18n import Translations
 from bot.inbox import InboxWriter, store_updates
+from bot.integrations import webhooks
 from bot.kb import KnowledgeBase
 from bot.municipalities import Municipalities
 from bot.pacing import Pacer
@@ -110,6 +111,9 @@ class Homeward:
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.youth = YouthScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.retention = Retention(self.db, self.personal_data, settings.retention_periods())
+        # Other systems hear of hand-offs, submissions and sign-ups; an erased person's events go too.
+        self.webhooks = webhooks.Dispatcher(self.db, self.clock)
+        self.personal_data.erasers.append(webhooks.erase)
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -130,6 +134,7 @@ class Homeward:
         if delivery:
             self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
+            self._tasks.append(asyncio.create_task(self.webhooks.run(self.stop_event), name="webhooks"))
         if polling and self.bot is not None:
             self._tasks.append(asyncio.create_task(self.poller().run(self.stop_event), name="polling"))
 

@@ -37,6 +37,8 @@ def person_wrote(conversation: Conversation) -> None:
 
 def request_human(conversation: Conversation, *, urgent: bool, now: datetime) -> None:
     """The person (or a safety rule) asks for a caseworker: into the human queue."""
+    if not conversation.needs_human:
+        conversation.handoff_at = now  # a new wait begins (reports and integrations count from here)
     conversation.mode = HUMAN
     conversation.needs_human = True
     conversation.urgent = conversation.urgent or urgent

@@ -185,6 +185,7 @@ def _errors(app: FastAPI) -> None:
 
 
 def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> FastAPI:
+    from console.api import create_api
     from console.routes import admin, chat, conversations, followups, inbox, knowledge, sign_in, youth
 
     settings = homeward.settings
@@ -199,6 +200,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
         secret=settings.resolved_secret_key().encode(),
         stream_seconds=stream_seconds,
     )
+    app.mount("/api/v1", create_api(homeward))
     app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")
     for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge):
         app.include_router(module.router)
