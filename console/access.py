@@ -14,6 +14,7 @@
 | follow-up results     | yes   | yes (own municipalities) | no             | no     |
 | youth programmes      | yes   | no                    | yes               | no     |
 | knowledge-base review | yes   | yes (own municipalities) | no             | no     |
+| API tokens, webhooks  | yes   | no                    | no                | no     |
 
 Exports of every follow-up submission go with "export all transcripts" (admins); sign-up exports
 with "youth programmes".
@@ -44,6 +45,7 @@ class Permission(StrEnum):
     FOLLOWUP_RESULTS = "followup_results"
     YOUTH = "youth"
     KNOWLEDGE = "knowledge"
+    INTEGRATIONS = "integrations"
 
 
 _CASEWORK = frozenset(

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
@@ -27,7 +28,7 @@ from bot.integrations import tokens, webhooks
 from console.web import create_console
 from db.integrations import WebhookDelivery
 from db.models import AuditEntry, Beneficiary, Conversation, Message
-from tests.console_support import BASE, client, person_with_transcript
+from tests.console_support import BASE, add_staff, client, csrf, person_with_transcript, sign_in
 from tests.fakebot import FakeBotApi, Person
 from tests.steps import onboard, transcript
 
@@ -344,3 +345,38 @@ async def test_tokens_and_webhooks_from_the_command_line(
 
 def _console(app: Homeward) -> Any:
     return create_console(app, stream_seconds=0.0)
+
+
+async def test_an_admin_makes_and_revokes_tokens_and_webhooks_on_screen(homeward: Homeward) -> None:
+    await add_staff(homeward, "drita", "admin")
+    await add_staff(homeward, "amra", "caseworker")
+    async with client(homeward) as http:
+        await sign_in(http, "amra")
+        assert (await http.get("/integrations")).status_code == 403
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        token = await csrf(http)
+        made = await http.post(
+            "/integrations/tokens",
+            data={"csrf": token, "name": "m-and-e", "scope": ["submissions:read", "signups:read"]},
+        )
+        assert made.status_code == 200
+        plain = re.search(r'<code class="secret">(hw_[^<]+)</code>', made.text)
+        assert plain is not None
+        assert (await http.get("/api/v1/signups", headers=_auth(plain.group(1)))).status_code == 200
+        assert (await http.get("/api/v1/people", headers=_auth(plain.group(1)))).status_code == 403
+        unknown = await http.post("/integrations/tokens", data={"csrf": token, "name": "x", "scope": ["root"]})
+        assert "unknown scope root" in unknown.text
+        forged = await http.post("/integrations/tokens", data={"csrf": "forged", "name": "y", "scope": ["people:read"]})
+        assert forged.status_code == 403
+        await http.post("/integrations/tokens/m-and-e/revoke", data={"csrf": token})
+        assert (await http.get("/api/v1/signups", headers=_auth(plain.group(1)))).status_code == 401
+        hook = await http.post(
+            "/integrations/webhooks",
+            data={"csrf": token, "name": "cms", "url": "https://cms.example/in", "event": ["handoff"]},
+        )
+        assert re.search(r'<code class="secret">whsec_[^<]+</code>', hook.text)
+        listed = (await http.get("/integrations")).text
+        assert "https://cms.example/in" in listed and plain.group(1) not in listed
+    done = [(a.actor, a.action) for a in await _audit(homeward, "api.token_add")]
+    assert done == [("staff:drita", "api.token_add")]
