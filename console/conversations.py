@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import ownership
 from bot.i18n import N_, Translations
 from bot.outbox import LANE_CASEWORKER, queue_reply
+from bot.text import cyrillic_to_latin
 from console import audit
 from console.access import Staff
 from db.models import Beneficiary, Conversation, Message
@@ -208,10 +209,23 @@ async def _tell(
         )
 
 
-async def take_over(session: AsyncSession, staff: Staff, conversation_id: int, now: datetime) -> None:
-    conversation, _ = await acting(session, staff, conversation_id, now)
+async def take_over(
+    session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
+) -> None:
+    conversation, person = await acting(session, staff, conversation_id, now)
     previous = conversation.assignee_id
+    was_owner = conversation.mode == ownership.HUMAN and previous == staff.id
     ownership.take_over(conversation, staff.id, now)
+    if not was_owner:
+        # The person learns that a human now reads and answers, not only when the bot takes back.
+        await _tell(
+            session,
+            translations,
+            person,
+            conversation,
+            N_("A caseworker has joined the conversation and will answer you here."),
+            now,
+        )
     audit.record(
         session,
         actor=staff.actor,
@@ -240,7 +254,8 @@ async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text:
         person=person,
         conversation=conversation,
         chat_id=person.chat_id,
-        reply=Reply(text),
+        # Caseworkers write Serbian in Cyrillic; a person who reads Latin gets it in Latin, as canned replies.
+        reply=Reply(cyrillic_to_latin(text) if person.locale == "sr-Latn" else text),
         now=now,
         author=staff.actor,
         lane=LANE_CASEWORKER,

@@ -89,8 +89,10 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Se
             refused = await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita"})
             assert "error=not_owner" in refused.headers["location"]
             await http.post(f"/conversations/{cid}/take", data={"csrf": token})
-            await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita Arta, <b>po</b>."})
             texts = await fake.wait_sent(sent + 2, person.id)
+            assert texts[-1] == "Një menaxher rasti iu bashkua bisedës dhe do t'ju përgjigjet këtu."
+            await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita Arta, <b>po</b>."})
+            texts = await fake.wait_sent(sent + 3, person.id)
             assert texts[-1] == "Mirëdita Arta, <b>po</b>."
             await app.delivery.drain()
             reply = (await _messages(app, author="staff:amra"))[0]
@@ -101,10 +103,10 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Se
             await http.post(f"/conversations/{cid}/notes", data={"csrf": token, "text": "Needs an ID appointment"})
             await http.post(f"/conversations/{cid}/labels", data={"csrf": token, "text": "", "labels": "id, health"})
             await http.post(f"/conversations/{cid}/return", data={"csrf": token})
-            texts = await fake.wait_sent(sent + 3, person.id)
+            texts = await fake.wait_sent(sent + 4, person.id)
             assert "/menu" in texts[-1]
             person.says("/menu")
-            await fake.wait_sent(sent + 4, person.id)
+            await fake.wait_sent(sent + 5, person.id)
 
             exported = await http.get(f"/conversations/{cid}/export?format=csv")
             rows = list(csv.DictReader(io.StringIO(exported.text)))
@@ -134,3 +136,29 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Se
 
 async def _messages(app: Homeward, **where: str) -> list[Message]:
     return [m for m in await transcript(app) if all(getattr(m, k) == v for k, v in where.items())]
+
+
+async def test_a_caseworkers_serbian_reaches_a_latin_reader_in_latin(settings: Settings, fake: FakeBotApi) -> None:
+    app = await _running(settings, MONDAY_MORNING)
+    try:
+        person = Person(fake, 6103, "Jelena", language_code="sr")
+        sent = await onboard(fake, person, "sr-Latn")
+        person.says("/human")
+        await fake.wait_sent(sent + 1, person.id)
+        await app.turns.wait_idle()
+        await add_staff(app, "amra", "caseworker")
+        async with client(app) as http:
+            await sign_in(http, "amra")
+            async with app.db.sessions() as session:
+                cid = (await session.execute(select(Conversation.id))).scalar_one()
+            token = await csrf(http)
+            await http.post(f"/conversations/{cid}/take", data={"csrf": token})
+            texts = await fake.wait_sent(sent + 2, person.id)
+            assert texts[-1] == "Voditelj slučaja se uključio u razgovor i odgovoriće Vam ovde."
+            await http.post(
+                f"/conversations/{cid}/reply", data={"csrf": token, "text": "Добар дан, Јелена. Чујемо се сутра."}
+            )
+            texts = await fake.wait_sent(sent + 3, person.id)
+            assert texts[-1] == "Dobar dan, Jelena. Čujemo se sutra."
+    finally:
+        await app.stop()

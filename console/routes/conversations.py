@@ -152,8 +152,11 @@ async def _act(request: Request, conversation_id: int, act: Act) -> Response:
 
 @router.post("/take")
 async def take(request: Request, staff: CaseActor, conversation_id: int) -> Response:
-    now = console_of(request).now()
-    return await _act(request, conversation_id, lambda s: conversations.take_over(s, staff, conversation_id, now))
+    console = console_of(request)
+    translations, now = console.homeward.translations, console.now()
+    return await _act(
+        request, conversation_id, lambda s: conversations.take_over(s, staff, translations, conversation_id, now)
+    )
 
 
 @router.post("/reply")

@@ -55,6 +55,18 @@ function liveTranscript(list) {
   if (!location.hash) bottom();
 }
 
+function sendWithCtrlEnter() {
+  // Ctrl+Enter (⌘+Enter on a Mac) sends a reply or a note from its text box.
+  for (const box of document.querySelectorAll("form textarea")) {
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        box.form.requestSubmit();
+      }
+    });
+  }
+}
+
 function cannedReplies() {
   const select = document.getElementById("canned");
   const text = document.getElementById("reply-text");
@@ -68,4 +80,5 @@ document.addEventListener("DOMContentLoaded", () => {
   const transcript = document.getElementById("transcript");
   if (transcript) liveTranscript(transcript);
   cannedReplies();
+  sendWithCtrlEnter();
 });
