@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Table, select, type_coerce, update
 
+import db.integrations
 import db.staff
-import db.integrations  # noqa: F401
 import db.youth  # noqa: F401
 from bot.engine import pseudonym
 from db.encryption import PREFIX, EncryptedJSON, EncryptedText, Keyring

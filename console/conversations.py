@@ -37,6 +37,11 @@ REASONS = {
     "empty_note": N_("The note is empty."),
     "canned": N_("A canned reply needs a title and both languages."),
     "return_date": N_("Enter a return date that is a real date and not in the future."),
+    "wave_done": N_("This wave has already been sent or answered."),
+    "followup_unreachable": N_(
+        "This person has not agreed to follow-up questions, has stopped them, or has blocked the bot."
+    ),
+    "wave_in_handoff": N_("Hand the conversation back to the bot first: the bot asks the follow-up questions."),
 }
 
 

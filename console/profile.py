@@ -129,3 +129,29 @@ async def set_return_date(session: AsyncSession, staff: Staff, conversation_id: 
             "waves": [c.wave for c in planned],
         },
     )
+
+
+async def send_wave_now(
+    session: AsyncSession, staff: Staff, conversation_id: int, contact_id: int, now: datetime
+) -> None:
+    """Start a follow-up wave early, or send a skipped or expired one again, for this one person."""
+    conversation, person = await acting(session, staff, conversation_id, now)
+    contact = await session.get(FollowupContact, contact_id, with_for_update=True)
+    if contact is None or contact.beneficiary_id != person.id:
+        raise LookupError(contact_id)
+    if contact.status not in ("planned", "skipped", "expired"):
+        raise Refused("wave_done")
+    if person.blocked or person.opted_out or person.consent != "given" or person.followup_consent is not True:
+        raise Refused("followup_unreachable")
+    if conversation.mode == "human":
+        raise Refused("wave_in_handoff")  # the bot asks the questions, and stays silent while a caseworker has it
+    previous = (contact.status, contact.reason)
+    contacts.bring_forward(contact, now)
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="followup.send_now",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={"wave": contact.wave, "was": previous[0], "reason": previous[1]},
+    )

@@ -116,7 +116,7 @@ class Conversation(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_message_at: Mapped[datetime | None]
-    handoff_at: Mapped[datetime | None] = mapped_column(index=True)  # when the person last started waiting for a caseworker
+    handoff_at: Mapped[datetime | None] = mapped_column(index=True)  # when the person last began to wait
 
     beneficiary: Mapped[Beneficiary] = relationship(back_populates="conversation")
 

@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+import db.integrations
 import db.staff
 import db.youth  # noqa: F401  (the youth programme's tables, likewise)
-import db.integrations  # noqa: F401  (API tokens and webhooks, likewise)
 from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings

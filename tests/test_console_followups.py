@@ -13,11 +13,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.app import Homeward
+from bot.clock import FixedClock
 from bot.followup import export as followup_export
 from bot.followup.contacts import FORM_ID
 from console import followups, inbox
 from console.cohorts import ENROLMENT_STATUS, GUARDIAN_STATES
-from db.models import AuditEntry, Beneficiary, FollowupContact
+from db.models import AuditEntry, Beneficiary, Conversation, FollowupContact
 from tests.console_support import (
     add_cohort,
     add_followup,
@@ -30,6 +31,8 @@ from tests.console_support import (
     shown,
     sign_in,
 )
+from tests.fakebot import FakeBotApi, Person
+from tests.steps import onboard
 
 GOOD: dict[str, float | None] = {
     "score_economic": 0.9,
@@ -281,3 +284,50 @@ async def test_the_followup_export_is_the_command_line_export_with_a_redacted_op
         )
     assert [(e.detail or {}).get("redacted") for e in entries] == [False, True, False]
     assert all(e.actor == "staff:ada" and (e.detail or {}).get("records") == 1 for e in entries)
+
+
+async def test_a_caseworker_starts_a_wave_early_and_sends_a_skipped_one_again(
+    clocked: tuple[Homeward, FixedClock], fake: FakeBotApi
+) -> None:
+    app, clock = clocked
+    person = Person(fake, 9300, "Arben", "sq")
+    n = await onboard(fake, person, "sq")
+    person.presses("menu:followup")
+    await fake.wait_sent(n + 1, person.id)
+    person.presses("fu:consent:yes")
+    await fake.wait_sent(n + 2, person.id)
+    person.says("01.04.2026")
+    await fake.wait_sent(n + 3, person.id)
+    await app.turns.wait_idle()
+    await add_staff(app, "amra", "caseworker")
+    async with app.db.sessions() as session:
+        cid = (await session.execute(select(Conversation.id))).scalar_one()
+        first, second = (
+            (await session.execute(select(FollowupContact).order_by(FollowupContact.wave).limit(2))).scalars().all()
+        )
+    assert first.status == "planned" and first.due_at > clock.now()
+    async with client(app) as http:
+        await sign_in(http, "amra")
+        page = (await http.get(f"/conversations/{cid}")).text
+        assert f"/conversations/{cid}/followups/{first.id}/send" in page
+        token = await csrf(http)
+        await http.post(f"/conversations/{cid}/followups/{first.id}/send", data={"csrf": token})
+        texts = await fake.wait_sent(n + 4, person.id)
+        assert "Kanë kaluar 3 muaj" in texts[-1]  # the invitation, months before it was due
+        assert person.buttons()[0] == f"fu:start:{first.id}"
+        async with app.db.transaction() as session:
+            contact = await session.get(FollowupContact, second.id)
+            assert contact is not None
+            contact.status, contact.reason = "skipped", "blocked"
+        await http.post(f"/conversations/{cid}/followups/{second.id}/send", data={"csrf": token})
+        texts = await fake.wait_sent(n + 5, person.id)
+        assert "Kanë kaluar 6 muaj" in texts[-1]
+        again = await http.post(f"/conversations/{cid}/followups/{second.id}/send", data={"csrf": token})
+        assert "error=wave_done" in again.headers["location"]
+        missing = await http.post(f"/conversations/{cid}/followups/999999/send", data={"csrf": token})
+        assert missing.status_code == 404
+    async with app.db.sessions() as session:
+        done = list(
+            (await session.execute(select(AuditEntry.detail).where(AuditEntry.action == "followup.send_now"))).scalars()
+        )
+    assert [d["wave"] for d in done] == [1, 2] and done[1]["reason"] == "blocked"

@@ -66,6 +66,20 @@ async def set_return_date(
     return contacts
 
 
+def bring_forward(contact: FollowupContact, now: datetime, policy: Policy = Policy()) -> None:
+    """A caseworker's choice: this wave is due now (started early, or sent again after a skip or expiry).
+
+    It then runs as any wave: invited at the next pass in the daytime window, with its reminders and
+    its full time to answer counted from now.
+    """
+    contact.status, contact.reason = "planned", None
+    contact.due_at = now
+    contact.expires_at = max(contact.expires_at, now + timedelta(days=policy.valid_days))
+    contact.reminders = [(now + timedelta(days=d)).isoformat() for d in policy.reminder_days]
+    contact.sent_at = None
+    contact.updated_at = now
+
+
 def _skip_reason(person: Beneficiary, conversation: Conversation | None) -> str | None:
     if person.blocked:
         return "blocked"

@@ -221,6 +221,18 @@ async def return_date(
     )
 
 
+@router.post("/followups/{contact_id}/send")
+async def send_wave(request: Request, staff: CaseActor, conversation_id: int, contact_id: int) -> Response:
+    console = console_of(request)
+    now = console.now()
+    answer = await _act(
+        request, conversation_id, lambda s: profile.send_wave_now(s, staff, conversation_id, contact_id, now)
+    )
+    # The invitation goes out now, through the same pass as every wave (in Kosovo's daytime window).
+    await console.homeward.followups.run_once()
+    return answer
+
+
 @router.post("/notes")
 async def note(request: Request, staff: CaseActor, conversation_id: int, text: str = Form("")) -> Response:
     now = console_of(request).now()

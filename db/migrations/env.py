@@ -7,9 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import db.integrations
 import db.staff
 import db.youth  # noqa: F401  (the youth programme's tables, for autogenerate)
-import db.integrations  # noqa: F401  (API tokens and webhooks, for autogenerate)
 from db.models import Base
 from db.search import include_name
 from db.session import create_engine
