@@ -15,6 +15,7 @@
 | youth programmes      | yes   | no                    | yes               | no     |
 | knowledge-base review | yes   | yes (own municipalities) | no             | no     |
 | API tokens, webhooks  | yes   | no                    | no                | no     |
+| reports (aggregates)  | yes   | no                    | no                | yes    |
 
 Exports of every follow-up submission go with "export all transcripts" (admins); sign-up exports
 with "youth programmes".
@@ -46,6 +47,7 @@ class Permission(StrEnum):
     YOUTH = "youth"
     KNOWLEDGE = "knowledge"
     INTEGRATIONS = "integrations"
+    REPORTS = "reports"
 
 
 _CASEWORK = frozenset(
@@ -64,7 +66,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
     "caseworker": _CASEWORK,
     "youth_coordinator": frozenset({Permission.DASHBOARD, Permission.YOUTH}),
-    "viewer": frozenset({Permission.DASHBOARD, Permission.FOLLOWUPS}),
+    "viewer": frozenset({Permission.DASHBOARD, Permission.FOLLOWUPS, Permission.REPORTS}),
 }
 
 

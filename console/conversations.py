@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ownership
+from bot import handoffs, ownership
 from bot.i18n import N_, Translations
 from bot.outbox import LANE_CASEWORKER, queue_reply
 from bot.text import cyrillic_to_latin
@@ -266,6 +266,7 @@ async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text:
         lane=LANE_CASEWORKER,
     )
     ownership.replied(conversation, now)
+    await handoffs.answered(session, conversation.id, staff.actor, now)
     audit.record(
         session,
         actor=staff.actor,
@@ -282,6 +283,7 @@ async def return_to_bot(
     conversation, person = await acting(session, staff, conversation_id, now)
     was_human = conversation.mode == ownership.HUMAN
     ownership.return_to_bot(conversation, now)
+    await handoffs.ended(session, conversation.id, "returned", now)
     if was_human:
         await _tell(
             session,
@@ -309,6 +311,7 @@ async def close(
     conversation, person = await acting(session, staff, conversation_id, now)
     was_human = conversation.mode == ownership.HUMAN
     ownership.close(conversation, now)
+    await handoffs.ended(session, conversation.id, "closed", now)
     if was_human:
         await _tell(
             session,

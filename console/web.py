@@ -194,6 +194,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
         inbox,
         integrations,
         knowledge,
+        reports,
         sign_in,
         youth,
     )
@@ -212,7 +213,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
     )
     app.mount("/api/v1", create_api(homeward))
     app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")
-    for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge, integrations):
+    for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge, integrations, reports):
         app.include_router(module.router)
     _errors(app)
     app.add_middleware(SecurityHeaders)

@@ -135,6 +135,24 @@ class Conversation(Base):
         )
 
 
+class Handoff(Base):
+    """One wait for a caseworker: when it began, when a caseworker first answered, when it ended.
+
+    Kept for reports (first-response and resolution times); it holds no words of the person.
+    """
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_response_at: Mapped[datetime | None]
+    first_response_by: Mapped[str | None] = mapped_column(String(80))
+    resolved_at: Mapped[datetime | None]
+    resolution: Mapped[str | None] = mapped_column(String(12))  # returned | closed
+
+
 class Message(Base):
     """One line of a transcript, inbound or outbound; append-only except for delivery results."""
 

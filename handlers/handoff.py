@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import ownership
+from bot import handoffs, ownership
 from bot.services import Services
 from handlers import menu, onboarding
 from handlers.routes import Router
@@ -82,6 +82,8 @@ async def request_handoff(turn: Turn, urgent: bool = False) -> None:
             )
         )
         return
+    if not turn.conversation.needs_human:
+        handoffs.began(turn.session, turn.conversation, urgent=urgent, now=turn.now)
     ownership.request_human(turn.conversation, urgent=urgent, now=turn.now)
     hours = office_hours(turn.services)
     if hours.is_open(turn.now):

@@ -1,4 +1,4 @@
-"""integrations: API tokens, webhook subscriptions and deliveries; when a hand-off began
+"""integrations and reports: API tokens, webhooks and their deliveries; hand-offs and when each began
 
 Revision ID: 0013
 Revises: 0004
@@ -25,6 +25,26 @@ def upgrade() -> None:
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.add_column(sa.Column("handoff_at", When, nullable=True))
         batch_op.create_index(batch_op.f("ix_conversations_handoff_at"), ["handoff_at"], unique=False)
+    op.create_table(
+        "handoffs",
+        sa.Column("id", Id, nullable=False),
+        sa.Column("conversation_id", Id, nullable=False),
+        sa.Column("requested_at", When, nullable=False),
+        sa.Column("urgent", sa.Boolean(), nullable=False),
+        sa.Column("first_response_at", When, nullable=True),
+        sa.Column("first_response_by", sa.String(length=80), nullable=True),
+        sa.Column("resolved_at", When, nullable=True),
+        sa.Column("resolution", sa.String(length=12), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_handoffs_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_handoffs")),
+    )
+    op.create_index(op.f("ix_handoffs_conversation_id"), "handoffs", ["conversation_id"], unique=False)
+    op.create_index(op.f("ix_handoffs_requested_at"), "handoffs", ["requested_at"], unique=False)
     op.create_table(
         "integration_tokens",
         sa.Column("id", Id, nullable=False),
@@ -95,6 +115,9 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_subscriptions")
     op.drop_table("integration_tokens")
+    op.drop_index(op.f("ix_handoffs_requested_at"), table_name="handoffs")
+    op.drop_index(op.f("ix_handoffs_conversation_id"), table_name="handoffs")
+    op.drop_table("handoffs")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversations_handoff_at"))
         batch_op.drop_column("handoff_at")

@@ -1,0 +1,108 @@
+"""Reports: conversations, hand-offs and response times per period, as a page, CSV and SVG charts."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import Homeward
+from bot.clock import FixedClock
+from console import reports
+from db.models import AuditEntry, Conversation, Handoff
+from handlers.handoff import OfficeHours
+from tests.console_support import add_staff, client, csrf, sign_in
+from tests.fakebot import FakeBotApi, Person
+from tests.steps import onboard
+
+KOSOVO = ZoneInfo("Europe/Belgrade")
+HOURS = OfficeHours.parse("1-5", "08:00-16:00", "Europe/Belgrade")
+
+
+@pytest.fixture
+def start_at() -> datetime:
+    return datetime(2026, 3, 2, 8, 30, tzinfo=UTC)  # Monday 09:30 in Prishtina
+
+
+def test_office_time_counts_only_the_hours_caseworkers_work() -> None:
+    friday_three = datetime(2026, 3, 6, 15, 0, tzinfo=KOSOVO)
+    monday_nine = datetime(2026, 3, 9, 9, 0, tzinfo=KOSOVO)
+    assert reports.office_seconds(friday_three, monday_nine, HOURS) == 2 * 3600  # an hour on Friday, one on Monday
+    assert reports.office_seconds(monday_nine, friday_three, HOURS) == 0
+    night = datetime(2026, 3, 9, 20, 0, tzinfo=KOSOVO)
+    assert reports.office_seconds(night, night + timedelta(hours=10), HOURS) == 0  # 20:00 to 06:00
+
+
+def test_periods_are_kosovo_weeks_and_months() -> None:
+    span = reports.parse_range("2026-03-01", "2026-03-31", "week", date(2026, 4, 1), KOSOVO)
+    assert span.periods()[:2] == [date(2026, 2, 23), date(2026, 3, 2)]  # weeks start on Monday
+    late_sunday = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)  # already Monday 2 March in Prishtina
+    assert span.period_of(late_sunday) == date(2026, 3, 2)
+    months = reports.parse_range("2026-03-31", "2026-01-15", "month", date(2026, 4, 1), KOSOVO)
+    assert months.periods() == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]  # swapped into order
+    assert reports.parse_range("", "", "fortnight", date(2026, 4, 1), KOSOVO).every == "week"
+
+
+async def test_a_hand_off_answered_and_resolved_shows_in_the_report_csv_and_chart(
+    clocked: tuple[Homeward, FixedClock], fake: FakeBotApi
+) -> None:
+    app, clock = clocked
+    person = Person(fake, 9501, "Arta", language_code="sq")
+    sent = await onboard(fake, person, "sq")
+    person.says("/human")
+    await fake.wait_sent(sent + 1, person.id)
+    await app.turns.wait_idle()
+    await add_staff(app, "amra", "caseworker")
+    await add_staff(app, "mira", "viewer")
+    async with app.db.sessions() as session:
+        cid = (await session.execute(select(Conversation.id))).scalar_one()
+    async with client(app) as http:
+        await sign_in(http, "amra")
+        assert (await http.get("/reports")).status_code == 403  # caseworkers see cases, not figures
+        token = await csrf(http)
+        clock.advance(timedelta(minutes=30))
+        await http.post(f"/conversations/{cid}/take", data={"csrf": token})
+        await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita, jam Amra."})
+        clock.advance(timedelta(hours=2))
+    async with client(app) as http:  # a new sign-in: the first one has been idle too long by now
+        await sign_in(http, "amra")
+        await http.post(f"/conversations/{cid}/return", data={"csrf": await csrf(http)})
+    async with app.db.sessions() as session:
+        wait = (await session.execute(select(Handoff))).scalar_one()
+    assert (wait.first_response_by, wait.resolution) == ("staff:amra", "returned")
+    span = "first=2026-03-02&last=2026-03-08&every=week"
+    async with client(app) as http:
+        await sign_in(http, "mira")
+        page = (await http.get(f"/reports?{span}")).text
+        assert "0.50 h" in page and "2.50 h" in page
+        table = await http.get(f"/reports/activity.csv?{span}")
+        rows = list(csv.DictReader(io.StringIO(table.text)))
+        assert table.headers["content-disposition"].startswith("attachment")
+        assert rows == [
+            {
+                "period": "2026-03-02",
+                "conversations": "1",
+                "handoffs": "1",
+                "urgent": "0",
+                "answered": "1",
+                "first_response_hours_median": "0.5",
+                "first_response_office_hours_median": "0.5",
+                "resolved": "1",
+                "resolution_office_hours_median": "2.5",
+            }
+        ]
+        chart = await http.get(f"/reports/chart.svg?series=handoffs&{span}")
+        assert chart.headers["content-type"].startswith("image/svg+xml")
+        assert chart.text.startswith("<svg") and chart.text.count("<rect") == 2  # the background and one bar
+        assert "Kalime te menaxheri i rastit" in chart.text or "Предаје" in chart.text
+        assert (await http.get(f"/reports/chart.svg?series=names&{span}")).status_code == 404
+        assert (await http.get(f"/reports/people.csv?{span}")).status_code == 404
+    async with app.db.sessions() as session:
+        exported = list(
+            (await session.execute(select(AuditEntry).where(AuditEntry.action == "report.export"))).scalars()
+        )
+    assert [(e.actor, e.target) for e in exported] == [("staff:mira", "activity")]
