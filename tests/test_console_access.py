@@ -6,7 +6,18 @@ import pytest
 
 from bot.app import Homeward
 from console.access import ROLE_PERMISSIONS, Permission
-from console.routes import admin, chat, conversations, followups, inbox, knowledge, sign_in, youth
+from console.routes import (
+    admin,
+    chat,
+    conversations,
+    followups,
+    inbox,
+    integrations,
+    knowledge,
+    reports,
+    sign_in,
+    youth,
+)
 from db.models import AuditEntry
 from tests.console_support import add_staff, client, csrf, person_with_transcript
 from tests.console_support import sign_in as log_in
@@ -32,6 +43,7 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("POST", "/conversations/{cid}/urgent", P.ACT),
     ("POST", "/conversations/{cid}/notes", P.ACT),
     ("POST", "/conversations/{cid}/return-date", P.ACT),
+    ("POST", "/conversations/{cid}/followups/{ctid}/send", P.ACT),
     ("GET", "/followups", P.FOLLOWUPS),
     ("GET", "/followups/export?format=csv", P.EXPORT_ALL),
     ("GET", "/youth", P.YOUTH),
@@ -44,6 +56,14 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("GET", "/canned", P.CANNED_MANAGE),
     ("POST", "/canned", P.CANNED_MANAGE),
     ("POST", "/canned/{rid}/remove", P.CANNED_MANAGE),
+    ("GET", "/integrations", P.INTEGRATIONS),
+    ("POST", "/integrations/tokens", P.INTEGRATIONS),
+    ("POST", "/integrations/tokens/{nm}/revoke", P.INTEGRATIONS),
+    ("POST", "/integrations/webhooks", P.INTEGRATIONS),
+    ("POST", "/integrations/webhooks/{nm}/remove", P.INTEGRATIONS),
+    ("GET", "/reports", P.REPORTS),
+    ("GET", "/reports/{table}.csv", P.REPORTS),
+    ("GET", "/reports/chart.svg", P.REPORTS),
     ("POST", "/language", P.DASHBOARD),
     ("POST", "/logout", P.DASHBOARD),
 ]
@@ -59,7 +79,7 @@ PUBLIC = {
 def test_the_walk_covers_every_route() -> None:
     declared = {
         (m, path)
-        for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge)
+        for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge, integrations, reports)
         for route in module.router.routes
         for m in route.methods
         for path in [route.path]
@@ -70,7 +90,9 @@ def test_the_walk_covers_every_route() -> None:
             p.split("?")[0]
             .replace("{cid}", "{conversation_id}")
             .replace("{mid}", "{message_id}")
-            .replace("{rid}", "{reply_id}"),
+            .replace("{rid}", "{reply_id}")
+            .replace("{ctid}", "{contact_id}")
+            .replace("{nm}", "{name}"),
         )
         for m, p, _ in GUARDED
     }
@@ -81,7 +103,7 @@ async def test_without_a_session_every_guarded_route_refuses(homeward: Homeward)
     cid = await person_with_transcript(homeward, municipality="Prizren", texts=["lična karta"])
     async with client(homeward) as http:
         for method, path, _ in GUARDED:
-            url = path.format(cid=cid, mid=1, rid=1)
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity")
             response = await http.request(method, url, data={"csrf": "x", "text": "hi"} if method == "POST" else None)
             if method == "GET":
                 assert response.status_code == 303 and response.headers["location"].startswith("/login"), url
@@ -105,7 +127,7 @@ async def test_each_role_reaches_exactly_its_routes(homeward: Homeward, role: st
         for method, path, permission in GUARDED:
             if path == "/logout":
                 continue  # walked last: it ends the session
-            url = path.format(cid=cid, mid=1, rid=1)
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity")
             data = (
                 {
                     "csrf": token,
