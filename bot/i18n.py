@@ -21,8 +21,11 @@ from babel.messages.pofile import read_po
 from bot.text import cyrillic_to_latin
 
 LOCALES = ("sq", "sr-Cyrl", "sr-Latn")
+# The console is also offered in English, for international staff; the chat never is. Its labels
+# are the catalogs' own msgids, which are written in English.
+CONSOLE_LOCALES = (*LOCALES, "en")
 CATALOG_OF = {"sq": "sq", "sr-Cyrl": "sr", "sr-Latn": "sr"}
-BABEL_LOCALE = {"sq": "sq", "sr-Cyrl": "sr_Cyrl", "sr-Latn": "sr_Latn"}
+BABEL_LOCALE = {"sq": "sq", "sr-Cyrl": "sr_Cyrl", "sr-Latn": "sr_Latn", "en": "en"}
 DOMAIN = "messages"
 
 
@@ -86,6 +89,7 @@ class Translations:
             for name in sorted(set(CATALOG_OF.values()))
         }
         self._translators = {loc: Translator(self._catalogs[CATALOG_OF[loc]], loc, self.tz) for loc in LOCALES}
+        self._translators["en"] = Translator(gettext.NullTranslations(), "en", self.tz)
 
     def __call__(self, locale: str) -> Translator:
         return self._translators[locale]

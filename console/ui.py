@@ -1,7 +1,7 @@
 """Templates and the interface language of the console and the chat page.
 
 Every label goes through the same gettext catalogs as the chat. A staff member picks Albanian,
-Serbian Cyrillic or Serbian Latin; until someone has picked (the sign-in page, a new visitor of
+Serbian Cyrillic, Serbian Latin or English (the catalogs' msgids, for international staff); until someone has picked (the sign-in page, a new visitor of
 the chat page) every label is shown in Albanian and Serbian side by side, so no community comes
 second. Jinja2 autoescapes everything, including what returnees typed.
 """
@@ -15,11 +15,11 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.i18n import LOCALES, N_, Translations, Translator
+from bot.i18n import CONSOLE_LOCALES, LOCALES, N_, Translations, Translator
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
-LOCALE_NAMES = {"sq": "Shqip", "sr-Cyrl": "Српски", "sr-Latn": "Srpski"}
+LOCALE_NAMES = {"sq": "Shqip", "sr-Cyrl": "Српски", "sr-Latn": "Srpski", "en": "English"}
 ROLE_LABELS = {
     "admin": N_("Administrator"),
     "caseworker": N_("Caseworker"),
@@ -78,7 +78,7 @@ Interface = Translator | BothLanguages
 
 
 def interface(translations: Translations, locale: str | None) -> Interface:
-    return translations(locale) if locale in LOCALES else BothLanguages(translations)
+    return translations(locale) if locale in CONSOLE_LOCALES else BothLanguages(translations)
 
 
 def places(registry: Any, t: Interface) -> Callable[[str | None], str]:
@@ -88,7 +88,7 @@ def places(registry: Any, t: Interface) -> Callable[[str | None], str]:
         found = registry.get(municipality_id) if registry is not None else None
         if found is None:
             return municipality_id or ""
-        if isinstance(t, BothLanguages):
+        if isinstance(t, BothLanguages) or t.locale not in LOCALES:  # English: both names, as each community says it
             return found.sq if found.sq == found.sr_cyrl else f"{found.sq} / {found.sr_cyrl}"
         return str(found.name(t.locale))
 
@@ -125,6 +125,7 @@ def environment() -> Environment:
         STATUS_LABELS=STATUS_LABELS,
         KIND_LABELS=KIND_LABELS,
         LOCALES=LOCALES,
+        CONSOLE_LOCALES=CONSOLE_LOCALES,
     )
     env.filters.update(decimal=decimal, percent=percent)
     return env

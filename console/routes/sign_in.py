@@ -8,7 +8,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from bot.i18n import LOCALES
+from bot.i18n import CONSOLE_LOCALES
 from console import audit, auth
 from console.access import Permission
 from console.web import (
@@ -48,7 +48,7 @@ async def login_form(request: Request, next: str = "/", lang: str = "") -> Respo
     response: Response = page(request, None, "login.html", login_token=token, next=_local(next), error=None)
     secure = request.url.scheme == "https"
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=3600)
-    if lang in LOCALES:
+    if lang in CONSOLE_LOCALES:
         response = back(f"/login?next={quote(_local(next))}")
         response.set_cookie(LANG_COOKIE, lang, httponly=True, samesite="strict", secure=secure, max_age=31536000)
     return response
@@ -126,7 +126,7 @@ async def logout(request: Request, staff: SignedIn) -> Response:
 
 @router.post("/language")
 async def language(request: Request, staff: SignedIn, locale: str = Form(""), next: str = Form("/")) -> Response:
-    if locale in LOCALES:
+    if locale in CONSOLE_LOCALES:
         async with console_of(request).homeward.db.transaction() as session:
             user = await session.get(StaffUser, staff.id)
             if user is not None:

@@ -1,0 +1,46 @@
+"""The console in English, for international staff; the chat stays in Albanian and Serbian."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.app import Homeward
+from bot.i18n import LOCALES, Translations
+from tests.console_support import add_staff, client, csrf, person_with_transcript, sign_in
+from tests.test_console_access import GUARDED
+
+
+async def test_a_staff_member_reads_every_console_page_in_english(homeward: Homeward) -> None:
+    cid = await person_with_transcript(homeward, municipality="mitrovice-veriore", texts=["Где је дом здравља?"])
+    await add_staff(homeward, "anna", "admin")
+    async with client(homeward) as http:
+        await sign_in(http, "anna")
+        assert "Sign out" not in (await http.get("/dashboard")).text  # Albanian and Serbian until chosen
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "en", "next": "/inbox"})
+        inbox = (await http.get("/inbox?view=all")).text
+        assert "Sign out" in inbox and "Inbox" in inbox and "Dilni" not in inbox
+        for method, path, _ in GUARDED:
+            if (
+                method != "GET"
+                or path == "/"
+                or "export" in path
+                or "events" in path
+                or path.endswith((".csv", ".svg", "/file", "/events"))
+            ):
+                continue  # redirects, downloads and streams have no page
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity")
+            page = await http.get(url)
+            assert page.status_code == 200, (url, page.status_code)
+            assert 'lang="en"' in page.text, url
+        conversation = (await http.get(f"/conversations/{cid}")).text
+        assert "Где је дом здравља?" in conversation  # what the person wrote is never translated
+
+
+def test_english_exists_for_the_console_only() -> None:
+    translations = Translations(Path(__file__).resolve().parents[1] / "locales")
+    english = translations("en")
+    assert english.gettext("Sign out") == "Sign out"
+    assert (
+        english.ngettext("{n} answer, mean {mean}", "{n} answers, mean {mean}", 2, mean="0.5") == "2 answers, mean 0.5"
+    )
+    assert "en" not in LOCALES  # a person chooses Albanian or Serbian; English is never offered in the chat
