@@ -36,7 +36,8 @@ function liveInbox(section) {
 function liveTranscript(list) {
   let last = new URL(list.dataset.events, location.href).searchParams.get("after") || "0";
   const base = list.dataset.events.split("?")[0];
-  const bottom = () => window.scrollTo(0, document.body.scrollHeight);
+  // The newest line in view: the page's end, and the transcript's own end where it scrolls by itself (phones).
+  const bottom = () => { list.scrollTop = list.scrollHeight; window.scrollTo(0, document.body.scrollHeight); };
   const waiting = () => Array.from(list.querySelectorAll('.status[data-status="queued"], .status[data-status="sending"]'))
     .map((s) => s.closest("li").dataset.id).join(",");
   follow(() => `${base}?after=${last}&pending=${waiting()}`, {
@@ -74,6 +75,19 @@ function cannedReplies() {
   select.addEventListener("change", () => { if (select.value) { text.value = select.value; text.focus(); } });
 }
 
+function focusableScrollers() {
+  // A table or transcript that scrolls inside itself (on a phone) can be scrolled with the keyboard too.
+  const mark = () => {
+    for (const box of document.querySelectorAll("table.log, table.chart, #transcript")) {
+      const scrolls = box.scrollWidth > box.clientWidth || box.scrollHeight > box.clientHeight;
+      if (scrolls && !box.hasAttribute("tabindex")) box.setAttribute("tabindex", "0");
+      if (!scrolls && box.getAttribute("tabindex") === "0") box.removeAttribute("tabindex");
+    }
+  };
+  mark();
+  window.addEventListener("resize", mark);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const inbox = document.querySelector("[data-live]");
   if (inbox) liveInbox(inbox);
@@ -81,4 +95,5 @@ document.addEventListener("DOMContentLoaded", () => {
   if (transcript) liveTranscript(transcript);
   cannedReplies();
   sendWithCtrlEnter();
+  focusableScrollers();
 });
