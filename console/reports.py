@@ -251,9 +251,9 @@ def as_csv(rows: Iterable[dict[str, object]]) -> str:
     return out.getvalue()
 
 
-def chart_svg(title: str, labels: Sequence[str], values: Sequence[float | None], unit: str = "") -> str:
+def chart_svg(title: str, subtitle: str, labels: Sequence[str], values: Sequence[float | None], unit: str = "") -> str:
     """A bar chart as a standalone SVG document, sized for a report page (text stays text)."""
-    width, height, left, bottom, top = 720, 320, 56, 56, 40
+    width, height, left, bottom, top = 720, 340, 56, 40, 62
     plot_w, plot_h = width - left - 16, height - top - bottom
     numbers = [v for v in values if v is not None]
     peak = max(numbers, default=0.0) or 1.0
@@ -261,17 +261,18 @@ def chart_svg(title: str, labels: Sequence[str], values: Sequence[float | None],
     bar = max(step * 0.7, 1.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{escape(title, {chr(34): "&quot;"})}">',
-        f"<title>{escape(title)}</title>",
+        f'role="img" aria-label="{escape(title + " · " + subtitle, {chr(34): "&quot;"})}">',
+        f"<title>{escape(title)} · {escape(subtitle)}</title>",
         '<rect width="100%" height="100%" fill="#fff"/>',
-        f'<text x="{left}" y="24" font-family="sans-serif" font-size="16" fill="#111">{escape(title)}</text>',
+        f'<text x="12" y="22" font-family="sans-serif" font-size="15" fill="#111">{escape(title)}</text>',
+        f'<text x="12" y="42" font-family="sans-serif" font-size="12" fill="#444">{escape(subtitle)}</text>',
         f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#555"/>',
         f'<text x="{left - 6}" y="{top + 4}" font-family="sans-serif" font-size="11" text-anchor="end" '
         f'fill="#333">{_number(peak)}{escape(unit)}</text>',
         f'<text x="{left - 6}" y="{top + plot_h}" font-family="sans-serif" font-size="11" text-anchor="end" '
         f'fill="#333">0</text>',
     ]
-    every_label = max(1, len(labels) // 12)  # at most about twelve labels under the axis
+    every_label = -(-len(labels) // 8)  # at most eight labels under the axis, so that none overlap
     for i, (label, value) in enumerate(zip(labels, values, strict=True)):
         x = left + i * step + (step - bar) / 2
         if value:
@@ -291,3 +292,8 @@ def chart_svg(title: str, labels: Sequence[str], values: Sequence[float | None],
 
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.2f}"
+
+
+def period_label(period: date, every: str) -> str:
+    """A short label under a chart's bar: 7.9. for a day or a week's Monday, 9.2026 for a month."""
+    return f"{period.month}.{period.year}" if every == "month" else f"{period.day}.{period.month}."

@@ -1,9 +1,10 @@
 """Templates and the interface language of the console and the chat page.
 
 Every label goes through the same gettext catalogs as the chat. A staff member picks Albanian,
-Serbian Cyrillic, Serbian Latin or English (the catalogs' msgids, for international staff); until someone has picked (the sign-in page, a new visitor of
-the chat page) every label is shown in Albanian and Serbian side by side, so no community comes
-second. Jinja2 autoescapes everything, including what returnees typed.
+Serbian Cyrillic, Serbian Latin or English (the catalogs' msgids, for international staff); until
+someone has picked (the sign-in page, a new visitor of the chat page) every label is shown in
+Albanian and Serbian side by side, so no community comes second. Jinja2 autoescapes everything,
+including what returnees typed.
 """
 
 from __future__ import annotations

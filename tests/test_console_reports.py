@@ -78,7 +78,7 @@ async def test_a_hand_off_answered_and_resolved_shows_in_the_report_csv_and_char
     async with client(app) as http:
         await sign_in(http, "mira")
         page = (await http.get(f"/reports?{span}")).text
-        assert "0.50 h" in page and "2.50 h" in page
+        assert "0,50 h" in page and "2,50 h" in page
         table = await http.get(f"/reports/activity.csv?{span}")
         rows = list(csv.DictReader(io.StringIO(table.text)))
         assert table.headers["content-disposition"].startswith("attachment")

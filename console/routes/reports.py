@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -101,10 +102,10 @@ async def chart(
         rows = [a.row() for a in await reports.activity(session, span, office_hours(console.homeward.services))]
     t = translator(request, staff)
     title, unit = SERIES[series]
-    heading = f"{t.gettext(title)} · {t.date(span.first)} – {t.date(span.last)}"
     svg = reports.chart_svg(
-        heading,
-        [str(r["period"]) for r in rows],
+        t.gettext(title),
+        f"{t.date(span.first)} – {t.date(span.last)}",
+        [reports.period_label(date.fromisoformat(str(r["period"])), span.every) for r in rows],
         [r[series] if isinstance(r[series], int | float) else None for r in rows],  # type: ignore[misc]
         unit,
     )
