@@ -153,6 +153,19 @@ class Handoff(Base):
     resolution: Mapped[str | None] = mapped_column(String(12))  # returned | closed
 
 
+class ConversationRead(Base):
+    """How far a staff member has read a conversation: what is newer from the person is unread for them."""
+
+    __tablename__ = "conversation_reads"
+
+    staff_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    last_message_id: Mapped[int] = mapped_column(BigInteger)
+    read_at: Mapped[datetime]
+
+
 class Message(Base):
     """One line of a transcript, inbound or outbound; append-only except for delivery results."""
 

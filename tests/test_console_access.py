@@ -30,6 +30,7 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("GET", "/search?q=karta", P.INBOX),
     ("GET", "/dashboard", P.DASHBOARD),
     ("GET", "/events/inbox", P.INBOX),
+    ("GET", "/events/alerts", P.INBOX),
     ("GET", "/conversations/{cid}", P.TRANSCRIPT),
     ("GET", "/conversations/{cid}/events", P.TRANSCRIPT),
     ("GET", "/conversations/{cid}/messages/{mid}/file", P.TRANSCRIPT),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import select
 
 from bot.app import Homeward
@@ -160,5 +162,41 @@ async def test_a_caseworkers_serbian_reaches_a_latin_reader_in_latin(settings: S
             )
             texts = await fake.wait_sent(sent + 3, person.id)
             assert texts[-1] == "Dobar dan, Jelena. Čujemo se sutra."
+    finally:
+        await app.stop()
+
+
+async def test_unread_marks_and_alerts_follow_each_caseworker(settings: Settings, fake: FakeBotApi) -> None:
+    app = await _running(settings, MONDAY_MORNING)
+    try:
+        arta = Person(fake, 6104, "Arta", language_code="sq")
+        sent = await onboard(fake, arta, "sq")
+        arta.says("/human")
+        await fake.wait_sent(sent + 1, arta.id)
+        await app.turns.wait_idle()
+        await add_staff(app, "amra", "caseworker")
+        await add_staff(app, "besim", "caseworker")
+        async with app.db.sessions() as session:
+            cid = (await session.execute(select(Conversation.id))).scalar_one()
+
+        async def alerts(http: httpx.AsyncClient) -> dict[str, object]:
+            stream = (await http.get("/events/alerts")).text
+            return json.loads(stream.split("event: alerts\ndata: ")[1].split("\n")[0])
+
+        async with client(app) as amra, client(app) as besim:
+            await sign_in(amra, "amra")
+            await sign_in(besim, "besim")
+            assert 'class=" unread"' in (await amra.get("/inbox")).text
+            assert (await alerts(amra))["waiting"] == 1
+            await amra.get(f"/conversations/{cid}")  # amra reads it
+            assert 'class=" unread"' not in (await amra.get("/inbox")).text
+            assert (await alerts(amra))["waiting"] == 0
+            assert 'class=" unread"' in (await besim.get("/inbox")).text  # still new for besim
+            assert (await alerts(besim))["waiting"] == 1
+            arta.says("A jeni aty?")
+            await fake.wait_for(lambda: fake.pending_updates() == 0)
+            await app.turns.wait_idle()
+            assert 'class=" unread"' in (await amra.get("/inbox")).text  # new words from the person
+            assert (await alerts(amra))["waiting"] == 1
     finally:
         await app.stop()

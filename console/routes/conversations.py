@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from console import canned, cohorts, conversations, exports, files, followups, live, profile, ui
+from console import canned, cohorts, conversations, exports, files, followups, live, notifications, profile, ui
 from console.access import Permission
 from console.web import (
     CaseActor,
@@ -31,6 +31,10 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
     console = console_of(request)
     async with console.homeward.db.transaction() as session:
         transcript = await conversations.open_transcript(session, staff, conversation_id, console.now())
+        if transcript is not None and transcript.messages:
+            await notifications.mark_read(
+                session, staff.id, conversation_id, max(m.id for m in transcript.messages), console.now()
+            )
         replies = await canned.all_replies(session)
         about = await profile.load(session, transcript.person.id) if transcript is not None else None
     if transcript is None or about is None:
@@ -76,6 +80,8 @@ async def events(
                 return [("gone", {})]
             conversation, messages = found
             updated = await conversations.statuses(session, conversation_id, sorted(watched))
+            if messages:  # shown on an open page: read
+                await notifications.mark_read(session, staff.id, conversation_id, messages[-1].id, console.now())
         out: list[tuple[str, Any]] = []
         for mid, (status, _error) in updated.items():
             if status not in ("queued", "sending"):

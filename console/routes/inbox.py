@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
 
 from bot.i18n import LOCALES
-from console import audit, dashboard, inbox, live, search, ui
+from console import audit, dashboard, inbox, live, notifications, search, ui
 from console.web import InboxReader, SignedIn, console_of, page
 
 router = APIRouter()
@@ -29,11 +31,13 @@ async def show_inbox(
     )
     async with console_of(request).homeward.db.sessions() as session:
         found = await inbox.load(session, staff, query)
+        unread = await notifications.unread_among(session, staff, [r.conversation_id for r in found.rows])
     return page(
         request,
         staff,
         "inbox.html",
         inbox=found,
+        unread=unread,
         filters=inbox.FILTERS,
         locales=LOCALES,
         cap=inbox.COUNT_CAP,
@@ -84,3 +88,28 @@ async def inbox_events(request: Request, staff: InboxReader) -> Response:
         live.stream(tick, console.homeward.webchat.doorbell, interval=2.0, lifetime=console.stream_seconds),
         media_type="text/event-stream",
     )
+
+
+@router.get("/events/alerts")
+async def alert_events(request: Request, staff: InboxReader) -> Response:
+    """On every console page: how many waiting and urgent conversations are unread, whenever that changes."""
+    console = console_of(request)
+    last: list[dict[str, object]] = []
+
+    async def tick() -> list[tuple[str, object]]:
+        async with console.homeward.db.sessions() as session:
+            current = (await notifications.alerts(session, staff)).as_dict()
+        if last and last[-1] == current:
+            return []
+        last[:] = [current]
+        return [("alerts", current)]
+
+    async def events() -> AsyncIterator[bytes]:
+        for name, data in await tick():  # the state at once: the page's title is right from the start
+            yield live.event(name, data)
+        async for chunk in live.stream(
+            tick, console.homeward.webchat.doorbell, interval=2.0, lifetime=console.stream_seconds
+        ):
+            yield chunk
+
+    return StreamingResponse(events(), media_type="text/event-stream")

@@ -26,9 +26,11 @@ function liveInbox(section) {
       const response = await fetch(location.href, { credentials: "same-origin" });
       if (!response.ok) return;
       const page = new DOMParser().parseFromString(await response.text(), "text/html");
-      const fresh = page.getElementById("inbox-list");
-      const list = document.getElementById("inbox-list");
-      if (fresh && list) list.replaceWith(document.importNode(fresh, true));
+      for (const id of ["inbox-list", "inbox-filters"]) {  // the rows, and the counts of each view
+        const fresh = page.getElementById(id);
+        const here = document.getElementById(id);
+        if (fresh && here) here.replaceWith(document.importNode(fresh, true));
+      }
     },
   });
 }
@@ -75,6 +77,59 @@ function cannedReplies() {
   select.addEventListener("change", () => { if (select.value) { text.value = select.value; text.focus(); } });
 }
 
+function ring() {
+  // A short two-tone chime, made here: no sound file to fetch.
+  try {
+    const audio = new AudioContext();
+    for (const [i, hz] of [[0, 880], [1, 660]]) {
+      const tone = audio.createOscillator();
+      const gain = audio.createGain();
+      tone.frequency.value = hz;
+      gain.gain.setValueAtTime(0.15, audio.currentTime + i * 0.18);
+      gain.gain.exponentialRampToValueAtTime(0.001, audio.currentTime + i * 0.18 + 0.16);
+      tone.connect(gain).connect(audio.destination);
+      tone.start(audio.currentTime + i * 0.18);
+      tone.stop(audio.currentTime + i * 0.18 + 0.17);
+    }
+  } catch (e) { /* no sound on this browser: the title still counts */ }
+}
+
+function alerts(body) {
+  // Every page: the tab's title counts the unread conversations waiting for a caseworker; with
+  // "Sound and notifications" on (kept in this browser), one more rings and shows a notification.
+  const title = document.title;
+  const toggle = document.getElementById("alerts-toggle");
+  const on = () => localStorage.getItem("hw-alerts") === "on";
+  const show = () => { if (toggle) toggle.setAttribute("aria-pressed", on() ? "true" : "false"); };
+  if (toggle) {
+    toggle.addEventListener("click", async () => {
+      if (on()) {
+        localStorage.setItem("hw-alerts", "off");
+      } else {
+        localStorage.setItem("hw-alerts", "on");
+        if ("Notification" in window && Notification.permission === "default") await Notification.requestPermission();
+        ring();
+      }
+      show();
+    });
+  }
+  show();
+  let before = null;
+  follow(() => body.dataset.alerts, {
+    alerts: (now) => {
+      document.title = now.waiting ? `(${now.waiting}) ${title}` : title;
+      const more = before && (now.latest !== before.latest || now.urgent > before.urgent) && now.waiting > 0;
+      if (more && on()) {
+        ring();
+        if ("Notification" in window && Notification.permission === "granted") {
+          new Notification(body.dataset.alertText, { tag: "homeward-waiting" });
+        }
+      }
+      before = now;
+    },
+  });
+}
+
 function focusableScrollers() {
   // A table or transcript that scrolls inside itself (on a phone) can be scrolled with the keyboard too.
   const mark = () => {
@@ -96,4 +151,5 @@ document.addEventListener("DOMContentLoaded", () => {
   cannedReplies();
   sendWithCtrlEnter();
   focusableScrollers();
+  if (document.body.dataset.alerts) alerts(document.body);
 });

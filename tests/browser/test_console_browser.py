@@ -3,6 +3,7 @@ a person chats on the web page; what returnees typed never runs as code."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,8 @@ async def test_caseworker_finds_takes_over_replies_and_returns(
     await page.click("button[name=locale][value=sq]")
     await page.goto(f"{site}/inbox?view=open")
     await expect(page.locator("ol.conversations li")).to_have_count(2)
+    await expect(page).to_have_title(re.compile(r"^\(1\) "))  # Arta waits, unread
+    await expect(page.locator("ol.conversations li.unread")).to_have_count(2)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / "inbox.png"), full_page=True)
 
@@ -71,11 +74,15 @@ async def test_caseworker_finds_takes_over_replies_and_returns(
     arta.says("Faleminderit!")  # arrives on the open page by itself
     await expect(page.locator("#transcript li.in").last).to_contain_text("Faleminderit!")
     await page.screenshot(path=str(SCREENSHOTS / "conversation.png"), full_page=True)
+    vesna = Person(fake, 7303, "Vesna", language_code="sr")  # someone else asks for a caseworker meanwhile
+    await onboard(fake, vesna, "sr-Cyrl")
+    vesna.says("/human")
+    await expect(page).to_have_title(re.compile(r"^\(1\) "))  # Arta's is read now; Vesna's is new, live
     await page.click("#return-to-bot")
     await fake.wait_sent(sent + 4, arta.id)
     async with homeward.db.sessions() as session:
-        modes = set((await session.execute(select(Conversation.mode))).scalars())
-    assert modes == {"bot"}
+        modes = sorted((await session.execute(select(Conversation.mode))).scalars())
+    assert modes == ["bot", "bot", "human"]  # Arta's is back with the bot; Vesna still waits
 
     await page.goto(f"{site}/inbox?view=open")
     await page.click("text=Milan")

@@ -1,4 +1,4 @@
-"""integrations and reports: API tokens, webhooks and their deliveries; hand-offs and when each began
+"""integrations, reports, notifications: API tokens, webhooks and deliveries; hand-offs; what staff have read
 
 Revision ID: 0013
 Revises: 0004
@@ -45,6 +45,23 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_handoffs_conversation_id"), "handoffs", ["conversation_id"], unique=False)
     op.create_index(op.f("ix_handoffs_requested_at"), "handoffs", ["requested_at"], unique=False)
+    op.create_table(
+        "conversation_reads",
+        sa.Column("staff_id", sa.Integer(), nullable=False),
+        sa.Column("conversation_id", Id, nullable=False),
+        sa.Column("last_message_id", sa.BigInteger(), nullable=False),
+        sa.Column("read_at", When, nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_conversation_reads_conversation_id_conversations"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("staff_id", "conversation_id", name=op.f("pk_conversation_reads")),
+    )
+    op.create_index(
+        op.f("ix_conversation_reads_conversation_id"), "conversation_reads", ["conversation_id"], unique=False
+    )
     op.create_table(
         "integration_tokens",
         sa.Column("id", Id, nullable=False),
@@ -115,6 +132,8 @@ def downgrade() -> None:
     op.drop_table("webhook_deliveries")
     op.drop_table("webhook_subscriptions")
     op.drop_table("integration_tokens")
+    op.drop_index(op.f("ix_conversation_reads_conversation_id"), table_name="conversation_reads")
+    op.drop_table("conversation_reads")
     op.drop_index(op.f("ix_handoffs_requested_at"), table_name="handoffs")
     op.drop_index(op.f("ix_handoffs_conversation_id"), table_name="handoffs")
     op.drop_table("handoffs")
