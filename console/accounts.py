@@ -91,7 +91,7 @@ async def find(session: AsyncSession, name: str) -> StaffUser:
 
 
 async def get(session: AsyncSession, staff_id: int) -> StaffUser:
-    user = await session.get(StaffUser, staff_id)
+    user = await session.get(StaffUser, staff_id, with_for_update=session.get_bind().dialect.name != "sqlite")
     if user is None:
         raise auth.AccountError("unknown", name=str(staff_id))
     return user

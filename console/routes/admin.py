@@ -119,7 +119,7 @@ async def _staff_page(
     if refused is not None:
         error = translator(request, staff).gettext(accounts.REASONS[refused.reason], **refused.values)
     query = request.query_params
-    done = query.get("done", "") if query.get("done", "") in DONE else ""
+    done = query.get("done", "") if query.get("done", "") in DONE else ""  # names come from the table, not the link
     return page(
         request,
         staff,
@@ -133,7 +133,7 @@ async def _staff_page(
         error=error,
         generated=generated,
         done=done,
-        done_name=query.get("name", "")[:80],
+        done_name=next((u.name for u in users if str(u.id) == query.get("account")), ""),
         ended=int(query.get("sessions", "0")) if query.get("sessions", "").isdigit() else 0,
         released=int(query.get("released", "0")) if query.get("released", "").isdigit() else 0,
         min_length=passphrases.MIN_LENGTH,
@@ -141,7 +141,7 @@ async def _staff_page(
 
 
 def _done(done: str, user: StaffUser, outcome: accounts.Outcome) -> Response:
-    values = {"done": done, "name": user.name, "sessions": outcome.sessions, "released": outcome.released}
+    values = {"done": done, "account": user.id, "sessions": outcome.sessions, "released": outcome.released}
     return back(f"/staff?{urlencode(values)}#staff-{user.id}")
 
 
