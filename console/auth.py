@@ -166,6 +166,8 @@ async def sign_in(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     await session.execute(delete(StaffSession).where(StaffSession.expires_at < now))
+    # Attempts older than the familiar-address period count for nothing any more.
+    await session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - attempts.FAMILIAR))
     token = secrets.token_urlsafe(32)
     session.add(
         StaffSession(

@@ -22,7 +22,7 @@ from bot.config import Settings
 from console import attempts, passphrases
 from console.web import create_console
 from db.models import AuditEntry, Conversation
-from db.staff import StaffUser
+from db.staff import LoginAttempt, StaffUser
 from db.youth import Enrolment
 from tests.console_support import (
     BASE,
@@ -439,3 +439,16 @@ async def test_a_youth_coordinator_limited_to_a_municipality_sees_and_exports_on
         await sign_in(http, "yll")  # a coordinator without municipalities sees everyone
         export = (await http.get("/youth/export?format=csv")).text
         assert all(n in export for n in ("Ardita", "Blerta", "Dritan", "Edona", "Fitore"))
+
+
+async def test_sign_in_attempts_are_kept_only_as_long_as_they_count(clocked: tuple[Homeward, FixedClock]) -> None:
+    app, clock = clocked
+    await add_staff(app, "amra", "caseworker")
+    async with from_address(app, "10.0.0.66") as guesser:
+        assert (await sign_in(guesser, "amra", "wrong password")).status_code == 401
+    clock.advance(attempts.FAMILIAR + timedelta(days=1))
+    async with from_address(app, "10.0.0.7") as office:
+        assert (await sign_in(office, "amra")).status_code == 303
+    async with app.db.sessions() as session:
+        kept = (await session.execute(select(LoginAttempt.address, LoginAttempt.success))).all()
+    assert [tuple(k) for k in kept] == [("10.0.0.7", True)]
