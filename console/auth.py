@@ -127,8 +127,17 @@ async def _failures(session: AsyncSession, where: ColumnElement[bool], now: date
 
 
 async def waiting(session: AsyncSession, name: str, address: str, now: datetime) -> float:
-    """Seconds before a sign-in as `name` from `address` may be checked (0: now)."""
+    """Seconds before a sign-in as `name` from `address` may be checked (0: now).
+
+    Call it in the transaction that then records the try (`sign_in`).
+    """
     name, address = name.strip()[:NAME_LENGTH], address[:64]
+    if session.get_bind().dialect.name == "postgresql":
+        # Tries for one name, and from one address, take turns until their transaction ends, so a burst
+        # of parallel guesses is counted like guesses one after another. Always name first, then address:
+        # one order, so two tries never wait on each other. (SQLite runs one transaction at a time.)
+        for key in (f"sign-in name:{name}", f"sign-in address:{address}"):
+            await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
     by_name = LoginAttempt.name == name
     by_address = LoginAttempt.address == address
     pair, pair_last = await _failures(session, and_(by_name, by_address), now)

@@ -452,3 +452,18 @@ async def test_sign_in_attempts_are_kept_only_as_long_as_they_count(clocked: tup
     async with app.db.sessions() as session:
         kept = (await session.execute(select(LoginAttempt.address, LoginAttempt.success))).all()
     assert [tuple(k) for k in kept] == [("10.0.0.7", True)]
+
+
+async def test_a_burst_of_parallel_guesses_is_slowed_like_guesses_one_after_another(
+    clocked: tuple[Homeward, FixedClock],
+) -> None:
+    app, _ = clocked
+    await add_staff(app, "amra", "caseworker")
+    async with from_address(app, "10.0.0.66") as guesser:
+        form = await guesser.get("/login")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token is not None
+        data = {"name": "amra", "password": "wrong password", "csrf": token.group(1), "next": "/"}
+        answers = await asyncio.gather(*(guesser.post("/login", data=data) for _ in range(12)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [401] * attempts.PAIR.free + [429] * (12 - attempts.PAIR.free)
