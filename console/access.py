@@ -8,11 +8,12 @@
 | act on a conversation | yes   | yes (own municipalities) | no             | no     |
 | export a conversation | yes   | yes (own municipalities) | no             | no     |
 | export all transcripts| yes   | no                    | no                | no     |
-| audit log, staff list | yes   | no                    | no                | no     |
+| audit log             | yes   | no                    | no                | no     |
+| staff accounts        | yes   | no                    | no                | no     |
 | manage canned replies | yes   | no                    | no                | no     |
 | follow-up figures     | yes   | yes (own municipalities) | no             | yes    |
 | follow-up results     | yes   | yes (own municipalities) | no             | no     |
-| youth programmes      | yes   | no                    | yes               | no     |
+| youth programmes      | yes   | no                    | yes (own municipalities) | no |
 | knowledge-base review | yes   | yes (own municipalities) | no             | no     |
 | API tokens, webhooks  | yes   | no                    | no                | no     |
 | reports (aggregates)  | yes   | no                    | no                | yes    |
@@ -20,7 +21,8 @@
 Exports of every follow-up submission go with "export all transcripts" (admins); sign-up exports
 with "youth programmes".
 
-A viewer sees aggregates only and never a line of a transcript.
+A viewer sees aggregates only and never a line of a transcript. Municipalities limit caseworkers
+and youth coordinators only (`LIMITED_ROLES`); an account without any sees every municipality.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ class Permission(StrEnum):
     INTEGRATIONS = "integrations"
     REPORTS = "reports"
 
+    STAFF = "staff"
+
 
 _CASEWORK = frozenset(
     {
@@ -68,6 +72,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "youth_coordinator": frozenset({Permission.DASHBOARD, Permission.YOUTH}),
     "viewer": frozenset({Permission.DASHBOARD, Permission.FOLLOWUPS, Permission.REPORTS}),
 }
+
+LIMITED_ROLES = ("caseworker", "youth_coordinator")
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,19 @@ class Staff:
     def actor(self) -> str:
         return f"staff:{self.name}"
 
+    @property
+    def limited(self) -> bool:
+        return self.role in LIMITED_ROLES and bool(self.municipalities)
+
     def scope(self) -> ColumnElement[bool]:
         """The people this staff member may read about, as a condition on Beneficiary."""
-        if self.role == "caseworker" and self.municipalities:
+        if self.limited:
             return Beneficiary.municipality.in_(self.municipalities)
         return true()
 
     def sees(self, person: Beneficiary) -> bool:
-        return not (self.role == "caseworker" and self.municipalities) or person.municipality in self.municipalities
+        return self.sees_place(person.municipality)
+
+    def sees_place(self, municipality: str | None) -> bool:
+        """Whether a person, cohort or sign-up of this municipality is within this staff member's reach."""
+        return not self.limited or municipality in self.municipalities

@@ -1,9 +1,9 @@
-"""Staff accounts and sign-in: Argon2id passwords, server-side sessions, CSRF tokens, attempt limits.
+"""Staff accounts and sign-in: Argon2id passwords, server-side sessions, CSRF tokens, slowed guessing.
 
 The cookie holds a random token; the database holds only its SHA-256, with the session's CSRF
 token, its last use and its hard expiry. A session ends after `idle` without use or at `absolute`
-age, whichever comes first. Sign-in is refused (without checking the password) after too many
-failures for one name or from one address in the last quarter hour.
+age, whichever comes first, and at once when its account is disabled or its passphrase changed.
+After failed tries a sign-in waits (`console.attempts`), without checking the password meanwhile.
 """
 
 from __future__ import annotations
@@ -13,26 +13,48 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import N_
+from console import attempts, passphrases
 from console.access import Staff
 from db.staff import ROLES, LoginAttempt, StaffSession, StaffUser
 
-FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_NAME = 5
-MAX_FAILURES_PER_ADDRESS = 20
-MIN_PASSWORD_LENGTH = 10
+NAME_LENGTH = 80
 
 _hasher = PasswordHasher()  # Argon2id with the library's current recommended parameters
 _DUMMY_HASH = _hasher.hash("a password nobody has")
 
+REASONS = {
+    **passphrases.REASONS,
+    "role": N_("Unknown role. Choose one of: {roles}."),
+    "name": N_("A name has 1 to 80 characters and no spaces."),
+    "taken": N_("The name {name} is taken."),
+}
+
 
 class AccountError(ValueError):
-    """An account could not be created as asked (unknown role, short password, name taken)."""
+    """An account change refused; `reason` is a key of a REASONS table, `values` fill its message."""
+
+    def __init__(self, reason: str, **values: Any) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.values = values
+
+    def text(self, message: str) -> str:
+        """The message filled in, for the command line (in English, the catalogs' source language)."""
+        return message.format(**self.values)
+
+
+def check_passphrase(passphrase: str, account: str) -> None:
+    weak = passphrases.weakness(passphrase, account)
+    if weak is not None:
+        raise AccountError(weak, count=passphrases.limits().get(weak, 0))
 
 
 @dataclass(frozen=True)
@@ -66,13 +88,12 @@ async def create_account(
 ) -> StaffUser:
     name = name.strip()
     if role not in ROLES:
-        raise AccountError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
-    if not name or len(name) > 80 or any(c.isspace() for c in name):
-        raise AccountError("a name is 1-80 characters without spaces")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+        raise AccountError("role", roles=", ".join(ROLES))
+    if not name or len(name) > NAME_LENGTH or any(c.isspace() for c in name):
+        raise AccountError("name")
+    check_passphrase(password, name)
     if (await session.execute(select(StaffUser.id).where(StaffUser.name == name))).first() is not None:
-        raise AccountError(f"the name {name!r} is taken")
+        raise AccountError("taken", name=name)
     user = StaffUser(
         name=name,
         password_hash=hash_password(password),
@@ -87,21 +108,64 @@ async def create_account(
     return user
 
 
-async def throttled(session: AsyncSession, name: str, address: str, now: datetime) -> bool:
-    since = now - FAILURE_WINDOW
-    failures = (
-        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.success.is_(False), LoginAttempt.at >= since)
-    )
-    by_name = (await session.execute(failures.where(LoginAttempt.name == name))).scalar_one()
-    by_address = (await session.execute(failures.where(LoginAttempt.address == address))).scalar_one()
-    return by_name >= MAX_FAILURES_PER_NAME or by_address >= MAX_FAILURES_PER_ADDRESS
+async def _failures(session: AsyncSession, where: ColumnElement[bool], now: datetime) -> tuple[int, datetime | None]:
+    """Failures matching `where` in the window and since the last success matching it: how many, the latest."""
+    last_success = (
+        await session.execute(select(func.max(LoginAttempt.at)).where(where, LoginAttempt.success.is_(True)))
+    ).scalar_one()
+    since = now - attempts.WINDOW
+    if last_success is not None and last_success >= since:
+        condition = LoginAttempt.at > last_success
+    else:
+        condition = LoginAttempt.at >= since
+    count, latest = (
+        await session.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(where, condition, LoginAttempt.success.is_(False))
+        )
+    ).one()
+    return int(count), latest
+
+
+async def waiting(session: AsyncSession, name: str, address: str, now: datetime) -> float:
+    """Seconds before a sign-in as `name` from `address` may be checked (0: now).
+
+    Call it in the transaction that then records the try (`sign_in`).
+    """
+    name, address = name.strip()[:NAME_LENGTH], address[:64]
+    if session.get_bind().dialect.name == "postgresql":
+        # Tries for one name, and from one address, take turns until their transaction ends, so a burst
+        # of parallel guesses is counted like guesses one after another. Always name first, then address:
+        # one order, so two tries never wait on each other. (SQLite runs one transaction at a time.)
+        for key in (f"sign-in name:{name}", f"sign-in address:{address}"):
+            await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+    by_name = LoginAttempt.name == name
+    by_address = LoginAttempt.address == address
+    pair, pair_last = await _failures(session, and_(by_name, by_address), now)
+    account, account_last = await _failures(session, by_name, now)
+    since = now - attempts.WINDOW
+    address_count, address_last = (
+        await session.execute(
+            select(func.count(), func.max(LoginAttempt.at)).where(
+                by_address, LoginAttempt.success.is_(False), LoginAttempt.at >= since
+            )
+        )
+    ).one()
+    familiar = (
+        await session.execute(
+            select(LoginAttempt.id)
+            .where(by_name, by_address, LoginAttempt.success.is_(True), LoginAttempt.at >= now - attempts.FAMILIAR)
+            .limit(1)
+        )
+    ).first() is not None
+    recent = attempts.Recent(pair, pair_last, int(address_count), address_last, account, account_last, familiar)
+    return attempts.wait(recent, now)
 
 
 async def sign_in(
     session: AsyncSession, name: str, password: str, address: str, now: datetime, policy: SessionPolicy
 ) -> str | None:
-    """The new session's cookie token, or None. The caller checks `throttled` first."""
-    name = name.strip()[:80]
+    """The new session's cookie token, or None. The caller asks `waiting` first."""
+    name = name.strip()[:NAME_LENGTH]
     user = (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one_or_none()
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
     ok = ok and user is not None and user.active
@@ -111,6 +175,8 @@ async def sign_in(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     await session.execute(delete(StaffSession).where(StaffSession.expires_at < now))
+    # Attempts older than the familiar-address period count for nothing any more.
+    await session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - attempts.FAMILIAR))
     token = secrets.token_urlsafe(32)
     session.add(
         StaffSession(
@@ -153,3 +219,12 @@ async def current(session: AsyncSession, token: str | None, now: datetime, polic
 
 async def sign_out(session: AsyncSession, staff: Staff) -> None:
     await session.execute(delete(StaffSession).where(StaffSession.id == staff.session_id))
+
+
+async def end_sessions(session: AsyncSession, staff_id: int, *, keep: str | None = None) -> int:
+    """Sign an account out everywhere (but the session `keep`); how many sessions ended."""
+    query = delete(StaffSession).where(StaffSession.staff_id == staff_id)
+    if keep is not None:
+        query = query.where(StaffSession.id != keep)
+    result = await session.execute(query)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -3,6 +3,10 @@
 Places taken and waiting-list turns follow `bot.youth.waiting`, the rules the chat applies, so the
 page and the bot never disagree. Sign-ups still being filled in (drafts) are left out, as in the
 sign-up export. Reading the page shows names, so it is audited.
+
+A coordinator limited to municipalities sees the cohorts held there, with all their sign-ups, and
+in cohorts open to any municipality (or without a cohort yet) the sign-ups of people from there;
+places taken and waiting-list turns still count everyone, so they stay true.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import LOCALES, N_
@@ -131,15 +135,44 @@ def arrange(programmes: list[Programme], cohorts: list[Cohort], enrolments: list
     return list(views.values())
 
 
+def sign_up_scope(staff: Staff) -> ColumnElement[bool]:
+    """The sign-ups a staff member may see, as a condition on Enrolment outer-joined with its Cohort."""
+    if not staff.limited:
+        return true()
+    places = staff.municipalities
+    return or_(
+        Cohort.municipality.in_(places),
+        and_(Cohort.municipality.is_(None), Enrolment.municipality.in_(places)),
+    )
+
+
+def within_reach(views: list[ProgrammeView], staff: Staff) -> list[ProgrammeView]:
+    """Only the cohorts and sign-ups of the staff member's municipalities (see the module's note)."""
+    if not staff.limited:
+        return views
+    for view in views:
+        view.cohorts = [
+            c for c in view.cohorts if c.cohort.municipality is None or staff.sees_place(c.cohort.municipality)
+        ]
+        for shown in view.cohorts:
+            if shown.cohort.municipality is None:
+                shown.sign_ups = [r for r in shown.sign_ups if staff.sees_place(r.municipality)]
+                shown.waiting = [r for r in shown.waiting if staff.sees_place(r.municipality)]
+        view.without_cohort = [r for r in view.without_cohort if staff.sees_place(r.municipality)]
+    return views
+
+
 async def programmes(session: AsyncSession, staff: Staff, now: datetime) -> list[ProgrammeView]:
     found_programmes = list((await session.execute(select(Programme).order_by(Programme.id))).scalars())
     found_cohorts = list((await session.execute(select(Cohort))).scalars())
     enrolments = list((await session.execute(select(Enrolment).where(Enrolment.status != "draft"))).scalars())
+    views = within_reach(arrange(found_programmes, found_cohorts, enrolments), staff)
+    shown = sum(len(c.sign_ups) for v in views for c in v.cohorts) + sum(len(v.without_cohort) for v in views)
     audit.record(
         session,
         actor=staff.actor,
         action="youth.read",
         now=now,
-        detail={"sign_ups": len(enrolments)},
+        detail={"sign_ups": shown, "municipalities": list(staff.municipalities) if staff.limited else None},
     )
-    return arrange(found_programmes, found_cohorts, enrolments)
+    return views

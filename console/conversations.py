@@ -34,6 +34,10 @@ REASONS = {
     "unreachable": N_("This person cannot be reached: they did not agree that we keep their messages."),
     "blocked": N_("This person has blocked the bot; the reply cannot be delivered."),
     "assignee": N_("That person cannot be assigned."),
+    "assignee_place": N_(
+        "That caseworker works in other municipalities and could not see this conversation. "
+        "Choose a caseworker of the person's municipality."
+    ),
     "empty_note": N_("The note is empty."),
     "canned": N_("A canned reply needs a title and both languages."),
     "return_date": N_("Enter a return date that is a real date and not in the future."),
@@ -60,6 +64,7 @@ class Transcript:
     messages: list[Message]
     notes: list[Note] = field(default_factory=list)
     staff_names: dict[int, str] = field(default_factory=dict)
+    assignable: dict[int, str] = field(default_factory=dict)  # who may be given this conversation
 
 
 async def _find(
@@ -97,6 +102,20 @@ async def staff_names(session: AsyncSession) -> dict[int, str]:
     return dict(rows.all())
 
 
+async def assignable(session: AsyncSession, person: Beneficiary) -> dict[int, str]:
+    """Active admins and caseworkers who can see this person: only they may be assigned the conversation."""
+    rows = await session.execute(
+        select(StaffUser.id, StaffUser.name, StaffUser.role, StaffUser.municipalities)
+        .where(StaffUser.active.is_(True), StaffUser.role.in_(("admin", "caseworker")))
+        .order_by(StaffUser.name)
+    )
+    return {
+        staff_id: name
+        for staff_id, name, role, places in rows.all()
+        if role == "admin" or not places or person.municipality in places
+    }
+
+
 async def open_transcript(
     session: AsyncSession, staff: Staff, conversation_id: int, now: datetime
 ) -> Transcript | None:
@@ -123,7 +142,9 @@ async def open_transcript(
         target=f"conversation:{conversation_id}",
         detail={"messages": len(messages), "last": messages[-1].id if messages else None},
     )
-    return Transcript(conversation, person, messages, notes, await staff_names(session))
+    return Transcript(
+        conversation, person, messages, notes, await staff_names(session), await assignable(session, person)
+    )
 
 
 async def messages_after(
@@ -333,9 +354,11 @@ async def close(
 async def assign(
     session: AsyncSession, staff: Staff, conversation_id: int, assignee_id: int | None, now: datetime
 ) -> None:
-    conversation, _ = await acting(session, staff, conversation_id, now)
+    conversation, person = await acting(session, staff, conversation_id, now)
     if assignee_id is not None and assignee_id not in await staff_names(session):
         raise Refused("assignee")
+    if assignee_id is not None and assignee_id not in await assignable(session, person):
+        raise Refused("assignee_place")
     previous = conversation.assignee_id
     ownership.assign(conversation, assignee_id, now)
     audit.record(

@@ -24,6 +24,7 @@ from bot.transcripts import export
 from bot.youth import export as signup_export
 from console import audit
 from console.access import Staff
+from console.cohorts import sign_up_scope
 from db.models import Beneficiary, Conversation
 from db.session import Database
 
@@ -153,7 +154,19 @@ async def signups(
     """Youth sign-ups, as `homeward export signups` writes them, optionally of one programme or cohort."""
     path, count = await _written(
         fmt,
-        lambda out: signup_export.export(db, questionnaire, fmt, out, programme=programme, cohort=cohort),
+        lambda out: signup_export.export(
+            db, questionnaire, fmt, out, programme=programme, cohort=cohort, where=sign_up_scope(staff)
+        ),
     )
-    await _audited(db, staff, "export.signups", now, format=fmt, programme=programme, cohort=cohort, records=count)
+    await _audited(
+        db,
+        staff,
+        "export.signups",
+        now,
+        format=fmt,
+        programme=programme,
+        cohort=cohort,
+        records=count,
+        municipalities=list(staff.municipalities) if staff.limited else None,
+    )
     return ExportFile(path, MEDIA_TYPES[fmt], f"signups-{now:%Y%m%d-%H%M}.{fmt}", count)

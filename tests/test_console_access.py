@@ -51,7 +51,14 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("GET", "/youth/export?format=csv", P.YOUTH),
     ("GET", "/knowledge", P.KNOWLEDGE),
     ("GET", "/audit", P.AUDIT),
-    ("GET", "/staff", P.AUDIT),
+    ("GET", "/staff", P.STAFF),
+    ("POST", "/staff", P.STAFF),
+    ("POST", "/staff/{sid}/disable", P.STAFF),
+    ("POST", "/staff/{sid}/enable", P.STAFF),
+    ("POST", "/staff/{sid}/role", P.STAFF),
+    ("POST", "/staff/{sid}/municipalities", P.STAFF),
+    ("POST", "/staff/{sid}/password", P.STAFF),
+    ("POST", "/staff/{sid}/sessions/end", P.STAFF),
     ("GET", "/exports", P.EXPORT_ALL),
     ("GET", "/exports/transcripts?format=csv", P.EXPORT_ALL),
     ("GET", "/canned", P.CANNED_MANAGE),
@@ -93,7 +100,8 @@ def test_the_walk_covers_every_route() -> None:
             .replace("{mid}", "{message_id}")
             .replace("{rid}", "{reply_id}")
             .replace("{ctid}", "{contact_id}")
-            .replace("{nm}", "{name}"),
+            .replace("{nm}", "{name}")
+            .replace("{sid}", "{staff_id}"),
         )
         for m, p, _ in GUARDED
     }
@@ -104,7 +112,7 @@ async def test_without_a_session_every_guarded_route_refuses(homeward: Homeward)
     cid = await person_with_transcript(homeward, municipality="Prizren", texts=["lična karta"])
     async with client(homeward) as http:
         for method, path, _ in GUARDED:
-            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity")
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1)
             response = await http.request(method, url, data={"csrf": "x", "text": "hi"} if method == "POST" else None)
             if method == "GET":
                 assert response.status_code == 303 and response.headers["location"].startswith("/login"), url
@@ -128,7 +136,7 @@ async def test_each_role_reaches_exactly_its_routes(homeward: Homeward, role: st
         for method, path, permission in GUARDED:
             if path == "/logout":
                 continue  # walked last: it ends the session
-            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity")
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1)
             data = (
                 {
                     "csrf": token,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import IO, Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from bot.forms import export as form_export
 from bot.questionnaires import Questionnaire
@@ -62,7 +62,9 @@ async def records(
     programme: str | None = None,
     cohort: int | None = None,
     since: datetime | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> list[list[Any]]:
+    """Rows in HEADERS order; `where` narrows them (a condition on Enrolment and its outer-joined Cohort)."""
     query = (
         select(Enrolment, Programme, Cohort, Submission)
         .join(Programme, Programme.id == Enrolment.programme_id)
@@ -77,6 +79,8 @@ async def records(
         query = query.where(Enrolment.cohort_id == cohort)
     if since is not None:
         query = query.where(Enrolment.created_at >= since)
+    if where is not None:
+        query = query.where(where)
     async with db.sessions() as session:
         found = (await session.execute(query)).all()
         waiting = (
@@ -139,8 +143,9 @@ async def export(
     programme: str | None = None,
     cohort: int | None = None,
     since: datetime | None = None,
+    where: ColumnElement[bool] | None = None,
 ) -> int:
-    rows = await records(db, questionnaire, programme=programme, cohort=cohort, since=since)
+    rows = await records(db, questionnaire, programme=programme, cohort=cohort, since=since, where=where)
     if fmt == "csv":
         return form_export.write_csv(HEADERS, rows, out)
     if fmt == "jsonl":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from urllib.parse import quote
 
@@ -11,6 +12,7 @@ from fastapi.responses import Response
 from bot.i18n import CONSOLE_LOCALES
 from console import audit, auth
 from console.access import Permission
+from console.addresses import client_address
 from console.web import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -66,21 +68,20 @@ async def login(
     cookie = request.cookies.get(LOGIN_COOKIE)
     if not cookie or not auth.same(cookie, csrf):
         return page(request, None, "error.html", status=403, code=403)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     now = console.now()
+    token = None
     async with console.homeward.db.transaction() as session:
-        if await auth.throttled(session, name.strip()[:80], address, now):
+        wait = await auth.waiting(session, name, address, now)
+        if wait > 0:
             audit.record(
                 session,
                 actor=f"staff:{name.strip()[:60]}",
                 action="login.throttled",
                 now=now,
-                detail={"address": address},
+                detail={"address": address, "wait": math.ceil(wait)},
             )
-            limited = True
-            token = None
         else:
-            limited = False
             token = await auth.sign_in(session, name, password, address, now, console.policy)
             audit.record(
                 session,
@@ -90,16 +91,20 @@ async def login(
                 detail={"address": address},
             )
     if token is None:
-        error = "throttled" if limited else "wrong"
-        return page(
+        seconds = math.ceil(wait)
+        response: Response = page(
             request,
             None,
             "login.html",
-            status=429 if limited else 401,
+            status=429 if seconds else 401,
             login_token=cookie,
             next=_local(next),
-            error=error,
+            error="throttled" if seconds else "wrong",
+            seconds=seconds,
         )
+        if seconds:
+            response.headers["retry-after"] = str(seconds)
+        return response
     response = back(_local(next))
     response.set_cookie(
         SESSION_COOKIE,

@@ -122,3 +122,39 @@ async def test_a_person_chats_on_the_web_page_and_a_caseworker_answers(
             .all()
         )
     assert channel == "web" and authors[-1] == "staff:amra" and "bot" in authors
+
+
+async def test_an_admin_adds_an_account_who_signs_in_with_the_passphrase_shown_once(
+    homeward: Homeward, site: str, browser: Any
+) -> None:
+    await add_staff(homeward, "ada", "admin")
+    await add_staff(homeward, "amra", "caseworker", ("prizren",))
+    admin = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await admin.goto(f"{site}/login")
+    await admin.fill("input[name=name]", "ada")
+    await admin.fill("input[name=password]", PASSWORD)
+    await admin.click("button[type=submit]")
+    await admin.click("button[name=locale][value=sq]")
+    await admin.click("header a[href='/staff']")
+    await admin.fill(".new-account input[name=name]", "besa")
+    await admin.select_option(".new-account select[name=role]", "caseworker")
+    await admin.check(".new-account input[name=municipality][value=gjakove]")
+    await admin.click(".new-account button")
+    passphrase = (await admin.locator("#generated-passphrase").inner_text()).strip()
+    await expect(admin.locator("table.accounts")).to_contain_text("besa")
+    await admin.locator("table.accounts tr", has_text="amra").locator("summary").click()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await admin.screenshot(path=str(SCREENSHOTS / "staff.png"), full_page=True)
+
+    besa = await (await browser.new_context()).new_page()
+    await besa.goto(f"{site}/login")
+    await besa.fill("input[name=name]", "besa")
+    await besa.fill("input[name=password]", passphrase)
+    await besa.click("button[type=submit]")
+    await expect(besa).to_have_url(f"{site}/inbox")
+
+    await admin.locator("table.accounts tr", has_text="besa").locator("summary").click()
+    await admin.locator("table.accounts tr", has_text="besa").locator("button.danger").click()
+    await expect(admin.locator("p.done")).to_contain_text("besa")
+    await besa.reload()
+    await expect(besa).to_have_url(f"{site}/login?next=/inbox")
