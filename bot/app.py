@@ -35,6 +35,7 @@ from bot.ratelimit import Limiter, LocalLimiter, RedisLimiter
 from bot.retention import Retention
 from bot.services import Services
 from bot.turns import TurnScheduler
+from bot.workers import WorkerSlot
 from bot.youth import privacy as youth_data
 from bot.youth.scheduler import YouthScheduler
 from handlers import faq, followup, handoff, privacy, questionnaire, youth
@@ -82,12 +83,14 @@ class Homeward:
             settings.rate_group_per_minute,
             global_burst=settings.rate_global_burst,
         )
+        self.worker_slot = WorkerSlot(settings.data_dir, settings.database_url)
         self.limiter: Limiter = RedisLimiter(settings.redis_url, pacer) if settings.redis_url else LocalLimiter(pacer)
         self.delivery = Delivery(
             self.db,
             self.senders,
             self.clock,
             self.limiter,
+            # A process that delivers takes its lasting id when it starts (`bot.workers`).
             worker_id=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
             concurrency=settings.delivery_concurrency,
             backoff_first=settings.retry_first_seconds,
@@ -132,6 +135,8 @@ class Homeward:
         if self.bot is not None:
             await self._learn_username(self.bot)
         if delivery:
+            if not self.settings.worker_id:
+                self.delivery.worker_id = self.worker_slot.acquire()
             self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
             self._tasks.append(asyncio.create_task(self.webhooks.run(self.stop_event), name="webhooks"))
@@ -186,3 +191,4 @@ class Homeward:
         if self.bot is not None:
             await self.bot.session.close()
         await self.db.dispose()
+        self.worker_slot.release()

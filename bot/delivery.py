@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, exists, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, select, true, update
 from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, RetryLater, SendError, Sent, Transient
@@ -107,18 +107,21 @@ class Delivery:
         self._wake.set()
 
     async def release_stale_claims(self) -> int:
-        """Rows claimed by this worker before a restart, or by a worker that died, go back to the queue."""
+        """Rows claimed by this worker before a restart, or by a worker that died, go back to the queue.
+
+        On SQLite only one process writes, so every claim found at start-up is a dead process's.
+        """
         cutoff = self.clock.now() - self.lease
+        stale = (OutboxItem.claimed_by == self.worker_id) | (OutboxItem.claimed_at < cutoff)
         async with self.db.transaction() as session:
             result = await session.execute(
                 update(OutboxItem)
-                .where(
-                    OutboxItem.status == "sending",
-                    (OutboxItem.claimed_by == self.worker_id) | (OutboxItem.claimed_at < cutoff),
-                )
+                .where(OutboxItem.status == "sending", true() if self.db.is_sqlite else stale)
                 .values(status="pending", claimed_by=None, claimed_at=None)
             )
-            return result.rowcount or 0  # type: ignore[attr-defined]
+            released = result.rowcount or 0  # type: ignore[attr-defined]
+        log.info("delivery started", extra={"worker": self.worker_id, "claims_returned": released})
+        return released
 
     async def keep_claims(self) -> int:
         """Renew this worker's claims, and return to the queue claims nobody renewed for a whole lease."""

@@ -31,6 +31,7 @@ from bot.services import Services
 from bot.text import fold
 from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message
 from db.session import Appends, Database, append, database_away, lost_a_race
+from handlers import safety
 from handlers.routes import Router
 from handlers.turn import Inbound, Turn
 
@@ -318,9 +319,10 @@ class Engine:
             now=now,
         )
         ownership.person_wrote(conversation)
+        danger = safety.in_danger(inbound)
         keep = person.consent in ("given", "pending")
         if keep:
-            await self._append_inbound(session, conversation, inbound, now)
+            await self._append_inbound(session, conversation, inbound, now, danger=danger)
         if inbound.kind == "button":
             await queue_call(
                 session,
@@ -333,7 +335,9 @@ class Engine:
             )
         # Button presses answer the bot's own questions; only typed messages and media count as a flood.
         turn.flooded = inbound.kind != "button" and self._flood(conversation, inbound.sent_at or now)
-        if turn.flooded:
+        if danger:
+            await safety.answer(turn)  # before anything else, whoever owns the conversation
+        elif turn.flooded:
             if not conversation.state.get("_flood_noticed"):
                 conversation.state = {**conversation.state, "_flood_noticed": True}
                 turn.say(
@@ -384,7 +388,7 @@ class Engine:
         return len(recent) > settings.flood_messages
 
     async def _append_inbound(
-        self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime
+        self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime, *, danger: bool
     ) -> None:
         text = clean(inbound.text if inbound.kind != "button" else inbound.data)
         edit_of = None
@@ -412,7 +416,7 @@ class Engine:
                 "text": text,
                 "norm_text": fold(text) if text else None,
                 "file_id": inbound.file_id,
-                "payload": inbound.payload or None,
+                "payload": {**inbound.payload, "danger": True} if danger else inbound.payload or None,
                 "channel_message_id": inbound.channel_message_id,
                 "update_id": inbound.update_id,
                 "edit_of": edit_of,

@@ -10,7 +10,9 @@ stateDiagram-v2
     closed --> bot: the person writes again
 ```
 
-In `human` the bot answers commands only; everything else waits for the caseworker. `needs_human`
+In `human` the bot answers commands only; everything else waits for the caseworker, except a
+message from someone who may be in danger, which gets the emergency numbers in every mode
+(`handlers.safety`) and flags the conversation urgent for its caseworker. `needs_human`
 means "a person is waiting for a caseworker's answer": set by a request, cleared by a reply.
 The engine and the console both change a conversation only through these functions.
 """
@@ -42,6 +44,13 @@ def request_human(conversation: Conversation, *, urgent: bool, now: datetime) ->
     conversation.mode = HUMAN
     conversation.needs_human = True
     conversation.urgent = conversation.urgent or urgent
+    conversation.updated_at = now
+
+
+def flag_danger(conversation: Conversation, now: datetime) -> None:
+    """The person may be in danger: urgent, and waiting for a caseworker, whoever owns the conversation."""
+    conversation.urgent = True
+    conversation.needs_human = True
     conversation.updated_at = now
 
 

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import metrics
+from bot import logs, metrics
 from bot.app import Homeward
 from bot.channels import telegram
 from bot.config import Settings
@@ -91,11 +91,13 @@ async def serve(
         host=settings.console_host,
         port=settings.console_port,
         log_level="warning",
+        log_config=None,  # uvicorn's loggers keep no plain-text handlers: they go through bot.logs' JSON
         lifespan="off",
         # open live-update streams must not hold a shutdown up
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
+    logs.route_all()  # libraries imported since start-up may have attached handlers of their own
     server_task = asyncio.create_task(server.serve())
     log.info(
         "homeward running",

@@ -3,6 +3,12 @@
 The young person forwards a one-time link (`/start g_<token>`, valid for 7 days; only its hash is
 stored). Whoever opens it first claims it; their answer uses it up and the young person is told.
 
+The consent must come from another person than the young one: from a chat identity that is an
+account of one person (`GUARDIAN_CHANNELS`) and is not the young person's. The web chat is not
+such an identity: anyone can open a new session, the young person included, so a link opened
+there is refused and the sign-up waits for a coordinator (`homeward youth guardian-confirm`).
+The confirmation records the channel it came from.
+
 ```mermaid
 stateDiagram-v2
     [*] --> onboarding: /start g_<token> from a new account (language, consent; the token waits)
@@ -11,6 +17,7 @@ stateDiagram-v2
     question --> confirmed: yo:g:<sign-up>:all · yo:g:<sign-up>:nomedia (place confirmed)
     question --> refused: yo:g:<sign-up>:no (sign-up cancelled, place offered onward)
     [*] --> invalid: used, expired, claimed by someone else, or opened by the young person
+    [*] --> elsewhere: opened in the web chat (the sign-up waits for a coordinator)
 ```
 """
 
@@ -26,6 +33,10 @@ from db.youth import Cohort, Enrolment, Programme
 from handlers import menu
 from handlers.turn import Button, Reply, Turn
 from handlers.youth_signup import CONSENT_VERSION, place_name, stale
+
+# Channels where a chat identity is one person's own account (Telegram: an account tied to a phone
+# number). The guardian's link is a Telegram link; a web chat session proves nobody's identity.
+GUARDIAN_CHANNELS = frozenset({"telegram"})
 
 
 def _link_usable(enrolment: Enrolment | None, now: datetime) -> bool:
@@ -52,6 +63,16 @@ async def guardian_opened(turn: Turn, token: str) -> None:
             intro=t.gettext(
                 "This link no longer works. A link for a parent or guardian works once and for 7 days. "
                 "The young person can send a new one from the menu, under Youth programme."
+            ),
+        )
+        return
+    if turn.person.channel not in GUARDIAN_CHANNELS:
+        menu.show(
+            turn,
+            intro=t.gettext(
+                "This link works only in the parent's or guardian's own Telegram account, so that we know "
+                "the consent comes from them. Please open it there. If you cannot use Telegram, please "
+                "contact the programme's coordinator, who can record your consent."
             ),
         )
         return
@@ -107,6 +128,8 @@ async def guardian_answered(turn: Turn, raw_id: str, answer: str) -> None:
     if (
         enrolment is None
         or enrolment.guardian_claimed_by != turn.person.id
+        or enrolment.beneficiary_id == turn.person.id
+        or turn.person.channel not in GUARDIAN_CHANNELS
         or not _link_usable(enrolment, turn.now)
         or answer not in ("all", "nomedia", "no")
     ):
@@ -129,7 +152,7 @@ async def guardian_answered(turn: Turn, raw_id: str, answer: str) -> None:
     if agreed:
         enrolment.guardian_state = "confirmed"
         enrolment.guardian_confirmed_at = turn.now
-        enrolment.guardian_confirmed_by = "telegram"
+        enrolment.guardian_confirmed_by = turn.person.channel  # where the consent came from
         enrolment.media_consent = bool(enrolment.media_consent and answer == "all")
         if enrolment.status == "pending_guardian":
             enrolment.status = "confirmed"

@@ -92,7 +92,12 @@ async def events(
             cursor[0] = messages[-1].id
             watched.update(m.id for m in messages if m.status in ("queued", "sending"))
             html = ui.render(console.env, "_messages.html", t, messages=messages, conversation_id=conversation_id)
-            out.append(("messages", {"html": html, "last": cursor[0], "mode": conversation.mode}))
+            out.append(
+                (
+                    "messages",
+                    {"html": html, "last": cursor[0], "mode": conversation.mode, "urgent": conversation.urgent},
+                )
+            )
         return out
 
     return StreamingResponse(

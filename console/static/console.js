@@ -48,6 +48,8 @@ function liveTranscript(list) {
         if (!document.getElementById(item.id)) list.appendChild(item);
       }
       last = String(data.last);
+      const urgent = document.getElementById("urgent");
+      if (urgent && data.urgent) urgent.hidden = false;  // e.g. the person wrote that they are in danger
       bottom();
     },
     status: (data) => {
