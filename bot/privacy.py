@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import LANE_CASEWORKER
+from db import erasure
 from db.models import (
     AuditEntry,
     Beneficiary,
@@ -185,7 +186,11 @@ class PersonalData:
     async def erase(
         self, session: AsyncSession, person: Beneficiary, *, actor: str, chat_key: str | None, now: datetime
     ) -> None:
-        """Remove everything about `person`; keep a tombstone that stops every future contact."""
+        """Remove everything about `person`; keep a tombstone that stops every future contact.
+
+        Once the transaction commits, what the removed rows leave in the database files is cleaned too.
+        """
+        erasure.touched(session, erasure.personal_tables())
         for eraser in self.erasers:
             await eraser(session, person)
         if chat_key is not None:
