@@ -10,7 +10,9 @@ import json
 import logging
 import re
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
+
+from bot import tracebacks
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 _TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
@@ -28,6 +30,9 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         return _TOKEN.sub("<token>", json.dumps(entry, default=str, ensure_ascii=False))
+
+    def formatException(self, ei: Any) -> str:
+        return tracebacks.format_exception(ei)  # validation errors without the input they quote
 
 
 # Libraries that log message content or SQL parameters below WARNING; even at DEBUG they stay quiet.
