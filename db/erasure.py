@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 TOUCHED = "erasure.touched"  # session.info key: names of the tables an erasure changed in this transaction
 MERGE_PAGES = 200  # FTS5 pages written per merge step (about 0.8 MB, a few tens of milliseconds)
+MERGE_STEPS = 50_000  # a bound for a merge that new writes keep feeding (10 million pages, far past any index)
 CHECKPOINT_TRIES = 20  # another process reading the database holds a truncating checkpoint off; try again
 
 
@@ -65,7 +66,7 @@ async def _autocommit(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 async def _sqlite(engine: AsyncEngine, tables: set[str]) -> None:
     if "messages" in tables:
         argument = -MERGE_PAGES  # negative: every segment joins one merge, whatever its level
-        while True:
+        for _ in range(MERGE_STEPS):
             async with _autocommit(engine) as conn:
                 found = await conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = :t"), {"t": FTS_TABLE})
                 if found.first() is None:
