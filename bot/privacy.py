@@ -193,7 +193,7 @@ class PersonalData:
 
         Once the transaction commits, what the removed rows leave in the database files is cleaned too.
         """
-        erasure.touched(session, erasure.personal_tables() - {Message.__tablename__})
+        erasure.touched(session, erasure.personal_tables() - {Message.__tablename__}, [person.id])
         for eraser in self.erasers:
             await eraser(session, person)
         if chat_key is not None:

@@ -20,6 +20,9 @@ Deleting a person's rows (`/delete`, retention) is not the end of their words on
 The erasure marks what it touched on its session (`touched`); `Database.transaction` hands the
 tables to the database's `Cleanup` after the commit, which runs in the background (a failure is
 logged, never raised into the turn that erased) and is awaited when the database is disposed.
+The erasure's own confirmation is still queued when it commits, with the person's chat id, and is
+blanked once sent: the cleaning first waits (a little while at most) for the erased people's
+queued messages to be sent, so the cleaned files do not keep that either.
 """
 
 from __future__ import annotations
@@ -29,15 +32,17 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from db.models import Base
+from db.models import Base, OutboxItem
 from db.search import FTS_TABLE
 
 log = logging.getLogger(__name__)
 
 TOUCHED = "erasure.touched"  # session.info key: names of the tables an erasure changed in this transaction
+PEOPLE = "erasure.people"  # session.info key: ids of the people erased in this transaction
+OUTBOX_WAIT_SECONDS = 30.0  # how long cleaning waits for an erased person's last messages to be sent
 MERGE_PAGES = 200  # FTS5 pages written per merge step (about 0.8 MB, a few tens of milliseconds)
 MERGE_STEPS = 50_000  # a bound for a merge that new writes keep feeding (10 million pages, far past any index)
 CHECKPOINT_TRIES = 20  # another process reading the database holds a truncating checkpoint off; try again
@@ -52,9 +57,10 @@ def personal_tables() -> set[str]:
     return names
 
 
-def touched(session: AsyncSession, tables: Iterable[str]) -> None:
-    """Record that this transaction erased rows of `tables`: once it commits, they are cleaned on disk."""
+def touched(session: AsyncSession, tables: Iterable[str], people: Iterable[int] = ()) -> None:
+    """Record that this transaction erased rows of `tables`, and whom: once it commits, they are cleaned on disk."""
     session.info.setdefault(TOUCHED, set()).update(tables)
+    session.info.setdefault(PEOPLE, set()).update(people)
 
 
 @asynccontextmanager
@@ -110,22 +116,43 @@ class Cleanup:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._waiting: set[str] = set()
+        self._people: set[int] = set()
         self._task: asyncio.Task[None] | None = None
+        self._closing = False
 
-    def after_commit(self, tables: set[str]) -> None:
+    def after_commit(self, tables: set[str], people: set[int] | None = None) -> None:
         self._waiting |= tables
+        self._people |= people or set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="erasure cleanup")
+
+    async def _sent(self, people: set[int]) -> None:
+        """Until the erased people's queued messages are sent or given up (or the wait is over)."""
+        deadline = asyncio.get_running_loop().time() + OUTBOX_WAIT_SECONDS
+        queued = (
+            select(func.count())
+            .select_from(OutboxItem)
+            .where(OutboxItem.beneficiary_id.in_(people), OutboxItem.status.in_(("pending", "sending")))
+        )
+        while not self._closing and asyncio.get_running_loop().time() < deadline:
+            async with self.engine.connect() as conn:
+                if not (await conn.execute(queued)).scalar_one():
+                    return
+            await asyncio.sleep(0.1)
 
     async def _run(self) -> None:
         while self._waiting:
             tables, self._waiting = self._waiting, set()
+            people, self._people = self._people, set()
             try:
+                if people:
+                    await self._sent(people)
                 await clean(self.engine, tables)
             except Exception as exc:  # the erasure itself committed; the next erasure or retention run cleans again
                 log.warning("cleaning the database files after an erasure failed", extra={"error": type(exc).__name__})
 
-    async def wait(self) -> None:
-        """Until every erasure committed so far is cleaned on disk."""
+    async def wait(self, *, closing: bool = False) -> None:
+        """Until every erasure committed so far is cleaned on disk; `closing`: without waiting for sends."""
+        self._closing = self._closing or closing
         while self._task is not None and not self._task.done():
             await asyncio.shield(self._task)

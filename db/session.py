@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from db.encryption import Keyring, attach
-from db.erasure import TOUCHED, Cleanup
+from db.erasure import PEOPLE, TOUCHED, Cleanup
 from db.models import Base
 from db.sqlite import inline_creator
 
@@ -282,10 +282,10 @@ class Database:
         async with self.sessions() as session:
             async with session.begin():
                 yield session
-            erased = session.info.pop(TOUCHED, None)
+            erased, people = session.info.pop(TOUCHED, None), session.info.pop(PEOPLE, None)
         if erased:
-            self.cleanup.after_commit(erased)
+            self.cleanup.after_commit(erased, people)
 
     async def dispose(self) -> None:
-        await self.cleanup.wait()
+        await self.cleanup.wait(closing=True)
         await self.engine.dispose()

@@ -1,8 +1,8 @@
 """An erasure leaves no byte of what it erased in the database files.
 
 On SQLite the bytes of the database file, its write-ahead log (`-wal`) and its index (`-shm`)
-are read after `/delete` and after a retention run, and searched for the person's words and name:
-in the rows, the full-text index's segments, freed pages and the log. On PostgreSQL, where the
+are read after `/delete` and after a retention run, and searched for the person's words, name and
+chat id: in the rows, the full-text index's segments, freed pages and the log. On PostgreSQL, where the
 files are the server's, the test checks that the tables the erasure touched were vacuumed after it
 committed.
 """
@@ -23,11 +23,12 @@ from tests.fakebot import FakeBotApi, Person
 from tests.steps import onboard
 
 NAME = "Xhevqerime Zgjoqvadaj"
-# Words no other text shares the first letters of: the search index stores a term after the letters
-# it shares with the term before it, so the scan looks for each word from its fourth letter on.
+TELEGRAM_ID = 731904586
 WORDS = ("qzoravetkuqja", "xyvlerinadhja", "vzharkomenit")
 SAID = f"ku mund ta gjej {WORDS[0]} per {WORDS[1]} te {WORDS[2]}"
-SECRETS = (*WORDS, *NAME.lower().split())
+# What is searched for: the search index stores a term after the letters it shares with the term
+# before it, so each word (and name) is looked for from its fourth letter on; the chat id whole.
+SECRETS = {s: s[3:] for s in (*WORDS, *NAME.lower().split())} | {str(TELEGRAM_ID): str(TELEGRAM_ID)}
 
 
 def _files(url: str) -> dict[str, bytes]:
@@ -38,9 +39,9 @@ def _files(url: str) -> dict[str, bytes]:
 def _found(url: str) -> dict[str, list[str]]:
     """For each database file, the secrets still in its bytes (case folded)."""
     return {
-        name: [s for s in SECRETS if s[3:].encode() in data.lower()]
+        name: [s for s, needle in SECRETS.items() if needle.encode() in data.lower()]
         for name, data in _files(url).items()
-        if any(s[3:].encode() in data.lower() for s in SECRETS)
+        if any(needle.encode() in data.lower() for needle in SECRETS.values())
     }
 
 
@@ -76,7 +77,7 @@ async def test_delete_leaves_no_byte_of_the_words_or_the_name_in_the_sqlite_file
     homeward: Homeward, fake: FakeBotApi
 ) -> None:
     url = homeward.settings.database_url
-    person = Person(fake, 880001, NAME, "sq")
+    person = Person(fake, TELEGRAM_ID, NAME, "sq")
     await _talked(homeward, fake, person)
     assert set(SECRETS) <= {s for found in _found(url).values() for s in found}  # the scan sees them before
     await _erased(homeward, fake, person)
@@ -90,7 +91,7 @@ async def test_retention_leaves_no_byte_of_the_words_or_the_name_in_the_sqlite_f
     homeward: Homeward, fake: FakeBotApi
 ) -> None:
     url = homeward.settings.database_url
-    person = Person(fake, 880002, NAME, "sq")
+    person = Person(fake, TELEGRAM_ID, NAME, "sq")
     await _talked(homeward, fake, person)
     await homeward.delivery.drain()
     assert _found(url)
@@ -104,7 +105,7 @@ async def test_retention_leaves_no_byte_of_the_words_or_the_name_in_the_sqlite_f
 async def test_postgresql_vacuums_the_tables_an_erasure_touched_once_it_commits(
     homeward: Homeward, fake: FakeBotApi
 ) -> None:
-    person = Person(fake, 880003, NAME, "sq")
+    person = Person(fake, TELEGRAM_ID, NAME, "sq")
     await _talked(homeward, fake, person)
     async with homeward.db.sessions() as session:
         before = (await session.execute(text("SELECT now()"))).scalar_one()
