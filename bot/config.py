@@ -5,6 +5,7 @@ Only the composition root reads them; everything else receives the values it nee
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -63,6 +64,9 @@ class Settings(BaseSettings):
     console_session_idle_minutes: int = 60
     console_session_max_hours: int = 12
     log_level: str = "INFO"
+    # /metrics: served to these networks (comma-separated, CIDR) or to a scraper with this bearer token.
+    metrics_allow: str = "127.0.0.1/32,::1/128"
+    metrics_token: str | None = None
 
     def retention_periods(self) -> Periods:
         return Periods(
@@ -71,6 +75,9 @@ class Settings(BaseSettings):
             self.retention_audit_years,
             self.retention_technical_days,
         )
+
+    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [ipaddress.ip_network(n.strip(), strict=False) for n in self.metrics_allow.split(",") if n.strip()]
 
     def secret_keys(self) -> list[str]:
         """The current secret key first, then the earlier ones still accepted during a rotation."""

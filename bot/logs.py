@@ -16,7 +16,9 @@ import sys
 import threading
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import IO
+from typing import IO, Any
+
+from bot import tracebacks
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime", "taskName"}
 _TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
@@ -39,6 +41,9 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             entry["stack"] = record.stack_info
         return _TOKEN.sub("<token>", json.dumps(entry, default=str, ensure_ascii=False))
+
+    def formatException(self, ei: Any) -> str:
+        return tracebacks.format_exception(ei)  # validation errors without the input they quote
 
 
 # Libraries that log message content or SQL parameters below WARNING; even at DEBUG they stay quiet.

@@ -1,7 +1,14 @@
-"""Operations endpoints: `/healthz` (is the database reachable) and `/metrics` (Prometheus text format)."""
+"""Operations endpoints: `/healthz` (is the database reachable) and `/metrics` (Prometheus text format).
+
+`/metrics` is served only to the configured networks (`HOMEWARD_METRICS_ALLOW`, loopback by
+default) or to a scraper that presents the configured bearer token (`HOMEWARD_METRICS_TOKEN`);
+anyone else gets 403, since queue depths and failure counts tell an outsider how the service is used.
+"""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import statistics
 from typing import TYPE_CHECKING
 
@@ -68,7 +75,26 @@ async def render(app: Homeward) -> str:
     return "\n".join(lines)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def may_read_metrics(request: Request, networks: list[Network], token: str | None) -> bool:
+    """From an allowed network, or with the bearer token (compared in constant time)."""
+    if token:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+            return True
+    try:
+        address = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:
+        return False
+    return any(address in network for network in networks)
+
+
 def routes(app: Homeward) -> list[Route]:
+    networks = app.settings.metrics_networks()
+    token = app.settings.metrics_token
+
     async def healthz(request: Request) -> Response:
         try:
             async with app.db.sessions() as session:
@@ -78,6 +104,8 @@ def routes(app: Homeward) -> list[Route]:
         return JSONResponse({"status": "ok"})
 
     async def metrics(request: Request) -> Response:
+        if not may_read_metrics(request, networks, token):
+            return PlainTextResponse("Forbidden", status_code=403)
         return PlainTextResponse(await render(app), media_type="text/plain; version=0.0.4")
 
     return [Route("/healthz", healthz), Route("/metrics", metrics)]

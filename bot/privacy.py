@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import LANE_CASEWORKER
+from db import erasure
 from db.models import (
     AuditEntry,
     Beneficiary,
@@ -137,7 +138,10 @@ async def _questions(session: AsyncSession, person: Beneficiary) -> tuple[str, A
 
 async def _erase_core(session: AsyncSession, person: Beneficiary) -> None:
     conversation_ids = select(Conversation.id).where(Conversation.beneficiary_id == person.id)
-    await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
+    removed = await session.execute(delete(Message).where(Message.conversation_id.in_(conversation_ids)))
+    if removed.rowcount:  # type: ignore[attr-defined]
+        # Cleaning the transcript's search index rewrites it whole: only when transcript lines went.
+        erasure.touched(session, {Message.__tablename__})
     await session.execute(delete(KbQuestion).where(KbQuestion.conversation_id.in_(conversation_ids)))
     await session.execute(
         update(FollowupContact).where(FollowupContact.beneficiary_id == person.id).values(submission_id=None)
@@ -185,7 +189,11 @@ class PersonalData:
     async def erase(
         self, session: AsyncSession, person: Beneficiary, *, actor: str, chat_key: str | None, now: datetime
     ) -> None:
-        """Remove everything about `person`; keep a tombstone that stops every future contact."""
+        """Remove everything about `person`; keep a tombstone that stops every future contact.
+
+        Once the transaction commits, what the removed rows leave in the database files is cleaned too.
+        """
+        erasure.touched(session, erasure.personal_tables() - {Message.__tablename__}, [person.id])
         for eraser in self.erasers:
             await eraser(session, person)
         if chat_key is not None:

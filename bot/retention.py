@@ -7,7 +7,8 @@
 | audit log | 5 years | deleted |
 | raw updates and sent outbox rows | 30 days | deleted (the transcript keeps what matters) |
 
-`homeward retention --dry-run` reports what would be removed without removing it.
+`homeward retention --dry-run` reports what would be removed without removing it. What a run removed
+is also cleaned from the database files once it commits (`db.erasure`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy import delete, func, select
 
 from bot.followup.schedule import add_months
 from bot.privacy import PersonalData
+from db import erasure
 from db.models import AuditEntry, Beneficiary, InboxUpdate, KbQuestion, OutboxItem
 from db.session import Database
 
@@ -85,6 +87,7 @@ class Retention:
             for name, (model, condition) in rules.items():
                 if report[name]:
                     await session.execute(delete(model).where(condition))
+                    erasure.touched(session, {model.__tablename__})
             for person in people:
                 await self.personal_data.erase(session, person, actor="retention", chat_key=None, now=now)
             if any(report.values()):

@@ -10,6 +10,7 @@ from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -18,6 +19,7 @@ from bot import logs, metrics
 from bot.app import Homeward
 from bot.channels import telegram
 from bot.config import Settings
+from bot.security_headers import SecurityHeaders
 from db.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
@@ -63,7 +65,7 @@ def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
     routes: list[Any] = metrics.routes(app)  # /healthz and /metrics on every process's port
     if webhook:
         routes.append(webhook_route(app))
-    web = Starlette(routes=routes)
+    web = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])  # every response, errors included
     if console:
         from console.web import mount_console
 

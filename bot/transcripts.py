@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import IO, Any
 from sqlalchemy import ColumnElement, select
 
 from bot.redaction import redact
+from bot.spreadsheet import Sheet
 from db.models import Beneficiary, Conversation, Message
 from db.session import Database
 
@@ -86,26 +86,12 @@ async def export(
         async for record in transcript_records(db, since, where=where, redacted=redacted):
             out.write(json.dumps(record, ensure_ascii=False) + "\n")  # type: ignore[call-overload]
             count += 1
-    elif fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=FIELDS)  # type: ignore[arg-type]
-        writer.writeheader()
+    elif fmt in ("csv", "xlsx"):
+        sheet = Sheet(fmt, out, "transcripts", FIELDS)
         async for record in transcript_records(db, since, where=where, redacted=redacted):
-            writer.writerow(record)
+            sheet.append(record[f] for f in FIELDS)
             count += 1
-    elif fmt == "xlsx":
-        from openpyxl import Workbook
-        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-        def cell(value: Any) -> Any:
-            return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value) if isinstance(value, str) else value
-
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("transcripts")
-        sheet.append(list(FIELDS))
-        async for record in transcript_records(db, since, where=where, redacted=redacted):
-            sheet.append([cell(record[f]) for f in FIELDS])
-            count += 1
-        book.save(out)  # type: ignore[arg-type]
+        sheet.close()
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return count

@@ -11,7 +11,6 @@ plotting library: the browser renders the text, so Albanian and Serbian letters 
 
 from __future__ import annotations
 
-import csv
 import io
 import statistics
 from collections import Counter, defaultdict
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import spreadsheet
 from console.followups import DIMENSIONS, score
 from db.models import Conversation, FollowupContact, Handoff, Submission
 from db.youth import Cohort, Enrolment, Programme
@@ -239,15 +239,14 @@ async def signups(session: AsyncSession, span: Range) -> list[CohortSignups]:
 
 
 def as_csv(rows: Iterable[dict[str, object]]) -> str:
-    """Rows as CSV; every column any row has, in first-seen order. Values are numbers, dates and codes."""
+    """Rows as CSV; every column any row has, in first-seen order; text that could run as a formula is
+    neutralised like every other export's (a cohort's name is typed by staff)."""
     rows = list(rows)
     columns: list[str] = []
     for row in rows:
         columns += [c for c in row if c not in columns]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    spreadsheet.write("csv", columns, ([row.get(c) for c in columns] for row in rows), out, "report")
     return out.getvalue()
 
 

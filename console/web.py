@@ -18,26 +18,15 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment
 from starlette.applications import Starlette
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.app import Homeward
+from bot.security_headers import SecurityHeaders
 from console import auth, ui
 from console.access import Permission, Staff
 
 SESSION_COOKIE = "hw_session"
 LANG_COOKIE = "hw_lang"
 LOGIN_COOKIE = "hw_login"
-SECURITY_HEADERS = [
-    (
-        b"content-security-policy",
-        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
-    ),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"same-origin"),
-    (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
-]
 
 
 @dataclass
@@ -142,28 +131,6 @@ def page(request: Request, staff: Staff | None, template: str, *, status: int = 
 
 def back(to: str) -> RedirectResponse:
     return RedirectResponse(to, status_code=303)
-
-
-class SecurityHeaders:
-    """Headers on every response: no inline script can run, no framing, no sniffing, nothing cached."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                names = {name for name, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (name, value) for name, value in SECURITY_HEADERS if name not in names
-                ]
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
 
 
 def _errors(app: FastAPI) -> None:

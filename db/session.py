@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from db.encryption import Keyring, attach
+from db.erasure import PEOPLE, TOUCHED, Cleanup
 from db.models import Base
 from db.sqlite import inline_creator
 
@@ -250,6 +251,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=2000")  # waited with the loop blocked: short, then retried
+            cursor.execute("PRAGMA secure_delete=ON")  # deleted rows and freed pages are zeroed (db.erasure)
             cursor.close()
 
         return engine
@@ -265,6 +267,7 @@ class Database:
         if keyring is not None:
             attach(self.engine.sync_engine.dialect, keyring)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.cleanup = Cleanup(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -272,9 +275,17 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session whose work commits together on exit, or rolls back on an exception."""
-        async with self.sessions() as session, session.begin():
-            yield session
+        """A session whose work commits together on exit, or rolls back on an exception.
+
+        After the commit of an erasure, what it leaves in the database files is cleaned (`db.erasure`).
+        """
+        async with self.sessions() as session:
+            async with session.begin():
+                yield session
+            erased, people = session.info.pop(TOUCHED, None), session.info.pop(PEOPLE, None)
+        if erased:
+            self.cleanup.after_commit(erased, people)
 
     async def dispose(self) -> None:
+        await self.cleanup.wait(closing=True)
         await self.engine.dispose()

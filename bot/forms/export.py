@@ -9,15 +9,13 @@ Pure: the caller opens the stream and decides where it goes.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import IO, Any
 
-from openpyxl import Workbook
-
+from bot import spreadsheet
 from bot.forms.model import Form, Node
 from bot.forms.prompts import choice_label
 
@@ -113,13 +111,7 @@ def rows(
 
 
 def write_csv(headers: list[str], data: Iterable[list[Any]], stream: IO[str]) -> int:
-    writer = csv.writer(stream)
-    writer.writerow(headers)
-    count = 0
-    for row in data:
-        writer.writerow(["" if v is None else v for v in row])
-        count += 1
-    return count
+    return spreadsheet.write("csv", headers, data, stream, "submissions")
 
 
 def write_jsonl(headers: list[str], data: Iterable[list[Any]], stream: IO[str]) -> int:
@@ -131,12 +123,4 @@ def write_jsonl(headers: list[str], data: Iterable[list[Any]], stream: IO[str]) 
 
 
 def write_xlsx(headers: list[str], data: Iterable[list[Any]], stream: IO[bytes], sheet: str = "submissions") -> int:
-    book = Workbook(write_only=True)
-    page = book.create_sheet(sheet[:31])
-    page.append(headers)
-    count = 0
-    for row in data:
-        page.append(row)
-        count += 1
-    book.save(stream)
-    return count
+    return spreadsheet.write("xlsx", headers, data, stream, sheet)

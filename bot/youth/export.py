@@ -1,6 +1,8 @@
 """`homeward export signups`: a row per sign-up with status, waiting-list position, guardian consent, source.
 
 The voluntary community question is sensitive and left out; drafts (forms not finished) too.
+Redacted (`--redact`, for M&E), the columns that say who the young person or their guardian is are
+masked and free text goes through the same redaction as transcripts.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from sqlalchemy import ColumnElement, select
 
 from bot.forms import export as form_export
 from bot.questionnaires import Questionnaire
+from bot.redaction import redact
 from bot.youth.eligibility import age_on
 from bot.youth.waiting import Waiting, position
 from db.models import Submission
@@ -49,6 +52,23 @@ HEADERS = [
 ]
 
 
+IDENTIFYING = {
+    "full_name": "[name]",
+    "guardian_name": "[name]",
+    "birth_date": "[date]",
+    "phone": "[phone]",
+    "guardian_contact": "[contact]",
+}
+FREE_TEXT = ("school_or_work", "availability")
+
+
+def _redacted(row: dict[str, Any]) -> dict[str, Any]:
+    names = [str(row[k]) for k in ("full_name", "guardian_name") if row.get(k)]
+    masked = {k: (mask if row.get(k) not in (None, "") else row.get(k)) for k, mask in IDENTIFYING.items()}
+    texts = {k: redact(row[k], names) if isinstance(row.get(k), str) else row.get(k) for k in FREE_TEXT}
+    return {**row, **masked, **texts}
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return " ".join(str(v) for v in value)
@@ -63,6 +83,7 @@ async def records(
     cohort: int | None = None,
     since: datetime | None = None,
     where: ColumnElement[bool] | None = None,
+    redacted: bool = False,
 ) -> list[list[Any]]:
     """Rows in HEADERS order; `where` narrows them (a condition on Enrolment and its outer-joined Cohort)."""
     query = (
@@ -130,6 +151,8 @@ async def records(
                 )
             },
         }
+        if redacted:
+            row = _redacted(row)
         rows.append([_plain(row[h]) for h in HEADERS])
     return rows
 
@@ -144,8 +167,11 @@ async def export(
     cohort: int | None = None,
     since: datetime | None = None,
     where: ColumnElement[bool] | None = None,
+    redacted: bool = False,
 ) -> int:
-    rows = await records(db, questionnaire, programme=programme, cohort=cohort, since=since, where=where)
+    rows = await records(
+        db, questionnaire, programme=programme, cohort=cohort, since=since, where=where, redacted=redacted
+    )
     if fmt == "csv":
         return form_export.write_csv(HEADERS, rows, out)
     if fmt == "jsonl":
