@@ -8,16 +8,36 @@ A position is ``(node index, repeat instance)``; the instance is 0 outside repea
 
 from __future__ import annotations
 
+import logging
 import math
 import random
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.forms.model import Form, Node
-from bot.forms.values import PURE, arithmetic, compare, to_bool, to_num, to_str
+from bot.forms.values import PURE, EvaluationError, arithmetic, compare, to_bool, to_datetime, to_num, to_str
 from bot.forms.xpath import Expr
 
 MAX_REPEAT = 50  # a chat will not ask about more instances than this
+KOSOVO = ZoneInfo("Europe/Belgrade")  # the project's time zone: Kosovo keeps Central European time
+MAX_PROBLEMS = 20  # evaluation problems kept per submission for the form's owner
+log = logging.getLogger("homeward.forms")
+
+# What an expression that fails gives instead, per place it stands: the question is skipped
+# (relevant), not required, its answer accepted (constraint), empty (calculation), no instances.
+FALLBACK: dict[str, Any] = {"relevant": False, "required": False, "constraint": True, "calculation": "",
+                            "repeat_count": 0.0, "choice_filter": True, "default": "", "label": ""}  # fmt: skip
+
+
+def moment_of(when: date | None) -> datetime:
+    """The moment an expression's now() sees: the clock's moment in Kosovo time, or the real time that day."""
+    if isinstance(when, datetime):
+        return when.astimezone(KOSOVO) if when.tzinfo is not None else when.replace(tzinfo=KOSOVO)
+    current = datetime.now(KOSOVO)
+    if when is None or when == current.date():
+        return current
+    return current.replace(year=when.year, month=when.month, day=when.day)
 
 
 def value_key(node: Node, instance: int) -> str:
@@ -29,7 +49,10 @@ class Evaluation:
         self.form = form
         self.state = state
         self.answers: dict[str, Any] = state.setdefault("values", {})
-        self.today = today or (date.fromisoformat(state["today"]) if state.get("today") else date.today())
+        if today is None and state.get("today"):
+            today = date.fromisoformat(state["today"])
+        self.now = moment_of(today)
+        self.today = self.now.date()
         self._calc: dict[tuple[int, int], Any] = {}
         self._relevant: dict[tuple[int, int], bool] = {}
         self._busy: set[tuple[int, int]] = set()
@@ -48,7 +71,11 @@ class Evaluation:
         if node.kind == "calculate" or (node.kind == "meta" and node.calculation is not None):
             return self.calculated(index, instance)
         if node.kind == "meta":
-            return self.today if node.type == "today" else ""
+            if node.type == "today":
+                return self.today
+            if node.type in ("start", "end"):
+                return self.state.get(node.type) or ""
+            return self.state.get("meta", {}).get(node.type, "")
         value = self.raw(node, instance)
         if value is None:
             return ""
@@ -56,6 +83,8 @@ class Evaluation:
             return " ".join(value)
         if node.kind == "date":
             return date.fromisoformat(value)
+        if node.kind == "datetime":
+            return to_datetime(value) or value
         if isinstance(value, int | float):
             return float(value)
         return value
@@ -69,7 +98,7 @@ class Evaluation:
             return ""
         self._busy.add(position)
         try:
-            result = to_str(self.eval(node.calculation, index, instance))
+            result = to_str(self.safe(node.calculation, index, instance, "calculation"))
         finally:
             self._busy.discard(position)
         self._calc[position] = result
@@ -79,7 +108,7 @@ class Evaluation:
         position = (index, instance)
         if position not in self._relevant:
             node = self.form.nodes[index]
-            own = node.relevant is None or to_bool(self.eval(node.relevant, index, instance))
+            own = node.relevant is None or to_bool(self.safe(node.relevant, index, instance, "relevant"))
             parent = node.parent
             if own and parent is not None:
                 own = self.relevant(parent, instance if self.form.nodes[parent].repeat is not None else 0)
@@ -92,16 +121,37 @@ class Evaluation:
         node = self.form.nodes[index]
         if node.repeat_count is None or not self.relevant(index, 0):
             return 0
-        count = to_num(self.eval(node.repeat_count, index, 0))
+        count = to_num(self.safe(node.repeat_count, index, 0, "repeat_count"))
         return 0 if math.isnan(count) else max(0, min(MAX_REPEAT, int(count)))
 
     def required(self, index: int, instance: int) -> bool:
         rule = self.form.nodes[index].required
         if isinstance(rule, bool):
             return rule
-        return to_bool(self.eval(rule, index, instance))
+        return to_bool(self.safe(rule, index, instance, "required"))
 
     # -- expressions --------------------------------------------------------------------
+    def safe(
+        self, expr: Expr, index: int, instance: int, part: str, dot: Any = None, row: dict[str, str] | None = None
+    ) -> Any:
+        """``eval``, but a failing expression gives the place's fallback and is recorded for the form's owner."""
+        try:
+            return self.eval(expr, index, instance, dot, row)
+        except (EvaluationError, ArithmeticError, ValueError, TypeError, KeyError, IndexError, RecursionError) as err:
+            self.record(index, part, err)
+            return FALLBACK[part]
+
+    def record(self, index: int, part: str, err: BaseException) -> None:
+        """Keep a failed expression in the state (for the console and the CLI) and log it without values."""
+        node = self.form.nodes[index]
+        kind = type(err).__name__
+        problems: list[dict[str, Any]] = self.state.setdefault("problems", [])
+        entry = {"field": node.name, "row": node.row, "part": part, "error": kind}
+        if entry not in problems and len(problems) < MAX_PROBLEMS:
+            problems.append(entry)
+        log.warning("form expression failed", extra={"form": self.form.form_id, "field": node.name, "row": node.row,
+                                                      "part": part, "error": kind})  # fmt: skip
+
     def eval(self, expr: Expr, index: int, instance: int, dot: Any = None, row: dict[str, str] | None = None) -> Any:
         return self._node(expr.tree, index, instance, dot, row)
 
@@ -141,7 +191,9 @@ class Evaluation:
         if name == "today":
             return self.today
         if name == "now":
-            return datetime.combine(self.today, time(12, 0)).isoformat()
+            return self.now
+        if name == "choice-name":
+            return self._choice_name(self._node(args[0], index, instance, dot, row), args[1][1])
         if name == "indexed-repeat":
             target = self.form.by_name[args[0][1]]
             number = to_num(self._node(args[2], index, instance, dot, row))
@@ -165,6 +217,15 @@ class Evaluation:
         if name == "string":
             return to_str(values[0])
         return PURE[name](*values)
+
+    def _choice_name(self, value: Any, field: str) -> str:
+        target = self.form.nodes[self.form.by_name[field]]
+        locale = self.state.get("locale") or ""
+        wanted = to_str(value)
+        for choice in self.form.choices.get(target.list_name or "", []):
+            if choice.value == wanted:
+                return self.form.text(choice.labels, locale)
+        return ""
 
     def _once(self, tree: tuple[Any, ...], index: int, instance: int, dot: Any, row: Any) -> Any:
         key = value_key(self.form.nodes[index], instance)

@@ -7,6 +7,7 @@ a choice by its label, a date as 31.12.2024.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -57,7 +58,8 @@ def options(form: Form, node: Node, ev: Evaluation, instance: int) -> list[Choic
     kept = []
     for choice in choices:
         row = {"name": choice.value, **choice.columns}
-        if ev.eval(node.choice_filter, node.index, instance, row=row) not in (False, "", [], 0.0):
+        kept_here = ev.safe(node.choice_filter, node.index, instance, "choice_filter", row=row)
+        if kept_here not in (False, "", [], 0.0) and not (isinstance(kept_here, float) and math.isnan(kept_here)):
             kept.append(choice)
     return kept
 

@@ -223,7 +223,7 @@ class Runner:
         ev = Evaluation(self.form, state, today)
         if node.constraint is not None:
             dot = ev.field(j, instance)
-            if not to_bool(ev.eval(node.constraint, j, instance, dot=dot)):
+            if not to_bool(ev.safe(node.constraint, j, instance, "constraint", dot=dot)):
                 if previous is None:
                     del state["values"][key]
                 else:
