@@ -12,9 +12,10 @@ What happens to each, and why:
   datetime, media.
 - terrafirma-legend-k-pessoas.xlsx plays: a 3-level cascade on external_choices, regex
   constraints, photos.
-- hotosm-toilets.xls is refused at survey row 12: select_one_from_file toilets.geojson needs a
-  file that is not part of the form; hotosm-waterpoints.xls (row 18) and ucl-biomass-plot.xlsx
-  (row 16, UCL_regions.csv) likewise.
+- hotosm-toilets.xls is refused at survey row 12: select_one_from_file toilets.geojson offers map
+  features as choices; ucl-biomass-plot.xlsx at row 16: UCL_regions.csv is not shipped beside it
+  (and row 43 is a repeat inside a repeat). hotosm-waterpoints.xls is refused at row 17, where the
+  required column holds 'basic'; row 18 (waterpoints.geojson) is listed with it.
 - liberia-coverage-survey.xlsx is refused at choices row 126: a duplicate choice name, which
   current pyxform accepts only with the allow_choice_duplicates setting.
 - epfl-abidjan-household.xls is refused at survey row 62: the name HandWashHabits1 is used twice
@@ -43,7 +44,7 @@ PLAYABLE = {
 }
 REFUSED = {
     "hotosm-toilets.xls": ("survey", 12, "select_one_from_file toilets.geojson"),
-    "hotosm-waterpoints.xls": ("survey", 18, "select_one_from_file waterpoints.geojson"),
+    "hotosm-waterpoints.xls": ("survey", 17, "required column"),
     "ucl-biomass-plot.xlsx": ("survey", 16, "UCL_regions.csv"),
     "liberia-coverage-survey.xlsx": ("choices", 126, "Choice names must be unique"),
     "epfl-abidjan-household.xls": ("survey", 62, "HandWashHabits1"),

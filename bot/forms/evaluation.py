@@ -20,6 +20,7 @@ from bot.forms.values import PURE, EvaluationError, arithmetic, compare, to_bool
 from bot.forms.xpath import Expr
 
 MAX_REPEAT = 50  # a chat will not ask about more instances than this
+MAX_ADDED = 20  # instances a person can add to a repeat without repeat_count ("add another?")
 KOSOVO = ZoneInfo("Europe/Belgrade")  # the project's time zone: Kosovo keeps Central European time
 MAX_PROBLEMS = 20  # evaluation problems kept per submission for the form's owner
 log = logging.getLogger("homeward.forms")
@@ -40,6 +41,24 @@ def moment_of(when: date | None) -> datetime:
     return current.replace(year=when.year, month=when.month, day=when.day)
 
 
+def _stored(kind: str, value: Any) -> Any:
+    """A computed default as the answer it stands for: '' is no answer, numbers and dates as typed."""
+    text = to_str(value)
+    if text in ("", "NaN"):
+        return None
+    if kind == "date":
+        day = to_datetime(value)
+        return day.date().isoformat() if day else None
+    if kind in ("integer", "decimal"):
+        number = to_num(text)
+        if math.isnan(number) or math.isinf(number):
+            return None
+        return int(number) if kind == "integer" else number
+    if kind == "select_multiple":
+        return text.split()
+    return text
+
+
 def value_key(node: Node, instance: int) -> str:
     return node.key if instance == 0 else f"{node.key}[{instance}]"
 
@@ -52,6 +71,7 @@ class Evaluation:
         if today is None and state.get("today"):
             today = date.fromisoformat(state["today"])
         self.now = moment_of(today)
+        self.locale = ""
         self.today = self.now.date()
         self._calc: dict[tuple[int, int], Any] = {}
         self._relevant: dict[tuple[int, int], bool] = {}
@@ -78,7 +98,9 @@ class Evaluation:
             return self.state.get("meta", {}).get(node.type, "")
         value = self.raw(node, instance)
         if value is None:
-            return ""
+            value = self.default(index, instance)
+            if value is None:
+                return ""
         if isinstance(value, list):
             return " ".join(value)
         if node.kind == "date":
@@ -88,6 +110,25 @@ class Evaluation:
         if isinstance(value, int | float):
             return float(value)
         return value
+
+    def default(self, index: int, instance: int) -> Any:
+        """The answer a question holds before the person gives one: its default, fixed or computed."""
+        node = self.form.nodes[index]
+        if node.default is not None:
+            return node.default
+        if node.default_expr is None:
+            return None
+        position = (index, -instance - 1)
+        if position not in self._calc:
+            if position in self._busy:
+                return None
+            self._busy.add(position)
+            try:
+                value = self.safe(node.default_expr, index, instance, "default")
+            finally:
+                self._busy.discard(position)
+            self._calc[position] = _stored(node.kind, value)
+        return self._calc[position]
 
     def calculated(self, index: int, instance: int) -> Any:
         position = (index, instance)
@@ -119,8 +160,10 @@ class Evaluation:
 
     def repeat_count(self, index: int) -> int:
         node = self.form.nodes[index]
-        if node.repeat_count is None or not self.relevant(index, 0):
+        if not self.relevant(index, 0):
             return 0
+        if node.repeat_count is None:  # as many as the person added: one to begin with
+            return int(self.state.get("repeats", {}).get(node.key, [1, False])[0])
         count = to_num(self.safe(node.repeat_count, index, 0, "repeat_count"))
         return 0 if math.isnan(count) else max(0, min(MAX_REPEAT, int(count)))
 
@@ -220,7 +263,7 @@ class Evaluation:
 
     def _choice_name(self, value: Any, field: str) -> str:
         target = self.form.nodes[self.form.by_name[field]]
-        locale = self.state.get("locale") or ""
+        locale = self.locale
         wanted = to_str(value)
         for choice in self.form.choices.get(target.list_name or "", []):
             if choice.value == wanted:

@@ -20,6 +20,7 @@ from openpyxl import Workbook
 
 from bot.forms.model import Form, Node
 from bot.forms.prompts import choice_label
+from bot.forms.runner import RECORDED_META
 
 BASE_COLUMNS = ["_id", "beneficiary", "wave", "started_at", "completed_at"]
 
@@ -50,7 +51,7 @@ def columns(form: Form, submissions: list[Mapping[str, Any]]) -> list[Column]:
     out = [Column(name, name) for name in BASE_COLUMNS]
     sizes = _repeat_sizes(form, submissions)
     for node in form.nodes:
-        if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type != "today"):
+        if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type not in RECORDED_META):
             continue
         if node.repeat is None:
             places = [(node.path, node.key)]

@@ -70,6 +70,8 @@ class Node:
     maximum: float | None = None
     step: float | None = None
     label_refs: frozenset[str] = frozenset()
+    default: str | None = None  # a fixed default answer ('default' column)
+    default_expr: Expr | None = None  # a computed default ('default' with an expression, or a calculation)
 
     @property
     def asked(self) -> bool:

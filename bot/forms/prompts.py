@@ -38,6 +38,7 @@ class Prompt:
     instance: int = 0
     minimum: float | None = None
     maximum: float | None = None
+    suggested: str | None = None  # the default answer, as the person reads it, when there is one
 
 
 def localise(text: str, locale: str) -> str:
@@ -68,6 +69,19 @@ def choice_label(form: Form, node: Node, choice: Choice, locale: str) -> str:
     if node.type == "acknowledge":
         return message("acknowledge", locale)
     return form_text(form, choice.labels, locale) or choice.value
+
+
+def shown(form: Form, node: Node, value: Any, locale: str) -> str:
+    """An answer as the person reads it: choices by label, a date as 31.12.2024."""
+    if node.kind in ("select_one", "select_multiple") and node.list_name:
+        labels = {c.value: choice_label(form, node, c, locale) for c in form.choices.get(node.list_name, [])}
+        parts = value if isinstance(value, list) else to_str(value).split()
+        return ", ".join(labels.get(v, v) for v in parts)
+    if node.kind == "date" and isinstance(value, str) and len(value) == 10:
+        return f"{value[8:10]}.{value[5:7]}.{value[0:4]}"
+    if isinstance(value, date):
+        return value.strftime("%d.%m.%Y")
+    return to_str(value)
 
 
 def shown_value(form: Form, ev: Evaluation, name: str, index: int, instance: int, locale: str) -> str:
