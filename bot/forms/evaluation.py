@@ -68,6 +68,8 @@ class Evaluation:
         self.form = form
         self.state = state
         self.answers: dict[str, Any] = state.setdefault("values", {})
+        if today is None and state.get("end"):
+            today = to_datetime(state["end"])  # answers read back later see the moment of the last answer
         if today is None and state.get("today"):
             today = date.fromisoformat(state["today"])
         self.now = moment_of(today)
@@ -115,7 +117,7 @@ class Evaluation:
         """The answer a question holds before the person gives one: its default, fixed or computed."""
         node = self.form.nodes[index]
         if node.default is not None:
-            return node.default
+            return _stored(node.kind, node.default)
         if node.default_expr is None:
             return None
         position = (index, -instance - 1)
@@ -190,8 +192,9 @@ class Evaluation:
         kind = type(err).__name__
         problems: list[dict[str, Any]] = self.state.setdefault("problems", [])
         entry = {"field": node.name, "row": node.row, "part": part, "error": kind}
-        if entry not in problems and len(problems) < MAX_PROBLEMS:
-            problems.append(entry)
+        if entry in problems or len(problems) >= MAX_PROBLEMS:
+            return
+        problems.append(entry)
         log.warning("form expression failed", extra={"form": self.form.form_id, "field": node.name, "row": node.row,
                                                       "part": part, "error": kind})  # fmt: skip
 
@@ -245,6 +248,10 @@ class Evaluation:
             return self.field(target, int(number))
         if name == "once":
             return self._once(args[0], index, instance, dot, row)
+        if name == "uuid":  # fixed per submission and place, so reading the answers again gives the same one
+            draw = random.Random(f"{self.state.get('seed', 0)}:uuid:{index}:{instance}")
+            size = self._node(args[0], index, instance, dot, row) if args else None
+            return PURE["uuid"](*([] if size is None else [size]), source=draw)
         if name == "random":
             seed = f"{self.state.get('seed', 0)}:{index}:{instance}"
             return random.Random(seed).random()

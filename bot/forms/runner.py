@@ -112,6 +112,10 @@ class Runner:
 
     def _here(self, state: dict[str, Any], ev: Evaluation) -> Position | None:
         j, instance = state["pos"]
+        node = self.form.nodes[j] if j < len(self.form.nodes) else None
+        if node is not None and node.kind == "repeat" and instance and node.repeat_count is None:
+            if ev.relevant(j, 0) and instance <= ev.repeat_count(j):
+                return j, instance  # back at an "add another?"
         return self._find(ev, j, instance)
 
     def _advance(self, state: dict[str, Any], here: Position, ev: Evaluation) -> dict[str, Any]:

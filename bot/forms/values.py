@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import random
 import re
 import uuid
 from collections.abc import Callable
@@ -370,21 +371,16 @@ def _digest(text: Any, algorithm: Any, encoding: Any = "base64") -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _uuid(size: Any = None) -> str:
+def _uuid(size: Any = None, source: random.Random | None = None) -> str:
+    """uuid(): a version 4 UUID; uuid(n): n random letters and digits, as ODK gives."""
+    draw = source or random.SystemRandom()
     if size is None:
-        return str(uuid.uuid4())
+        return str(uuid.UUID(int=draw.getrandbits(128), version=4))
     wanted = to_num(size)
-    if math.isnan(wanted) or wanted < 1:
+    if math.isnan(wanted) or wanted < 1 or wanted > 1000:
         raise EvaluationError("uuid() of a length that is not a positive number")
     alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    raw = uuid.uuid4().int | (uuid.uuid4().int << 128)
-    out = []
-    for _ in range(int(wanted)):
-        raw, digit = divmod(raw, len(alphabet))
-        out.append(alphabet[digit])
-        if raw == 0:
-            raw = uuid.uuid4().int
-    return "".join(out)
+    return "".join(draw.choice(alphabet) for _ in range(int(wanted)))
 
 
 def _bounded(count: float, low: Any, high: Any) -> bool:
@@ -453,7 +449,7 @@ PURE: dict[str, Callable[..., Any]] = {
     "sum": lambda a: float(sum(to_num(item) for item in _items((a,)) if to_str(item) != "")),
     "count": lambda a: float(len(a)) if isinstance(a, list) else 1.0,
     "count-non-empty": lambda a: float(sum(1 for item in _items((a,)) if to_str(item) != "")),
-    "uuid": lambda *size: _uuid(*size),
+    "uuid": _uuid,
     "digest": _digest,
     "checklist": lambda low, high, *args: _checklist(low, high, args),
     "weighted-checklist": lambda low, high, *args: _weighted(low, high, args),
