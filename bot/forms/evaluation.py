@@ -24,6 +24,7 @@ MAX_ADDED = 20  # instances a person can add to a repeat without repeat_count ("
 KOSOVO = ZoneInfo("Europe/Belgrade")  # the project's time zone: Kosovo keeps Central European time
 MAX_PROBLEMS = 20  # evaluation problems kept per submission for the form's owner
 log = logging.getLogger("homeward.forms")
+_LOGGED: set[tuple[str, str, str, str]] = set()  # failures already logged by this process (once is enough)
 
 # What an expression that fails gives instead, per place it stands: the question is skipped
 # (relevant), not required, its answer accepted (constraint), empty (calculation), no instances.
@@ -195,6 +196,12 @@ class Evaluation:
         if entry in problems or len(problems) >= MAX_PROBLEMS:
             return
         problems.append(entry)
+        logged = (self.form.form_id, node.name, part, kind)
+        if logged in _LOGGED:
+            return
+        if len(_LOGGED) > 10_000:
+            _LOGGED.clear()
+        _LOGGED.add(logged)
         log.warning("form expression failed", extra={"form": self.form.form_id, "field": node.name, "row": node.row,
                                                       "part": part, "error": kind})  # fmt: skip
 
