@@ -60,7 +60,7 @@ class Runner:
     ) -> tuple[dict[str, Any], Evaluation]:
         if not isinstance(state, dict) or state.get("v") != STATE_VERSION or "pos" not in state:
             raise ValueError("not a questionnaire state of this runner")
-        state = copy.deepcopy(state)
+        state = _copied(state)
         if today is not None and not state.get("today"):
             state["today"] = moment_of(today).date().isoformat()
         if today is not None and not state.get("start"):
@@ -382,6 +382,14 @@ class Runner:
                 value = values.get(node.key)
                 out[node.name] = float(value) if isinstance(value, int | float) else None
         return out
+
+
+def _copied(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a state to change: the long parts (answers, the way back) copied by their known shape."""
+    out = {key: copy.deepcopy(value) for key, value in state.items() if key not in ("values", "history")}
+    out["values"] = {k: list(v) if isinstance(v, list) else v for k, v in state.get("values", {}).items()}
+    out["history"] = [list(step) for step in state.get("history", [])]
+    return out
 
 
 def _number_or_text(value: str) -> Any:
