@@ -17,7 +17,11 @@ def test_the_set_is_large_sourced_and_covers_many_functions() -> None:
     assert len(ALL) >= 400
     used = {row[0] for row in data["cases"]} | {row[0] for row in data["ops"]}
     assert used <= set(data["sources"])
-    assert {s.split()[0] for s in data["sources"].values()} >= {"getodk/javarosa", "enketo/openrosa-xpath-evaluator"}
+    assert {s.split()[0] for s in data["sources"].values()} >= {
+        "getodk/javarosa",
+        "enketo/openrosa-xpath-evaluator",
+        "getodk/web-forms",
+    }
     assert len({case.function for case in ALL}) >= 40
 
 

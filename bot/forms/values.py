@@ -128,13 +128,7 @@ def to_num(value: Any) -> float:
     text = text.strip()
     if not text or text[0] not in "0123456789":
         return math.nan
-    match = _ISO_DATETIME.match(text)
-    if match:
-        try:
-            return days_since_epoch(_moment(match))
-        except ValueError:
-            return math.nan
-    day = to_date(text)
+    day = to_date(text)  # a date-time written as text counts the days of its date, as JavaRosa and Web Forms do
     return float((day - EPOCH).days) if day else math.nan
 
 
