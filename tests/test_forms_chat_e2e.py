@@ -7,6 +7,7 @@ copy of the content folder holds tests/forms/odk/chat_e2e.md in its place.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import Homeward
+from bot.cli import main
 from bot.clock import FixedClock
 from bot.config import PROJECT_ROOT, Settings
 from db.models import Submission
@@ -56,7 +58,12 @@ def _press(person: Person, action: str) -> None:
 
 
 async def test_long_list_search_failure_default_and_clock_in_the_chat(
-    played: tuple[Homeward, FixedClock], fake: FakeBotApi
+    played: tuple[Homeward, FixedClock],
+    fake: FakeBotApi,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     app, clock = played
     person = Person(fake, 9300, "Drita", "sq")
@@ -111,3 +118,16 @@ async def test_long_list_search_failure_default_and_clock_in_the_chat(
     assert submission.state["values"]["beds"] == 6
     assert submission.state["start"] == "2026-03-15T10:30:00.000+01:00"
     assert {"field": "odd", "row": 5, "part": "relevant", "error": "EvaluationError"} in submission.state["problems"]
+
+    # The form's owner sees the failure on the command line, by row, without any answer.
+    monkeypatch.setenv("HOMEWARD_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("HOMEWARD_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HOMEWARD_SECRET_KEY", settings.secret_key or "")
+    capsys.readouterr()
+    assert await asyncio.to_thread(main, ["forms", "problems", "--form", "reintegration_followup"]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        "reintegration_followup: survey row 5: the relevant of 'odd' failed (EvaluationError) in 1 submission"
+        in printed
+    )
+    assert "Qyteti 17" not in printed and "t17" not in printed

@@ -114,3 +114,15 @@ def test_who_va_age_is_computed_from_two_dates() -> None:
     assert values["Id10023"] == "2020-06-15"
     assert values["ageInDays"] == 0
     assert values["isNeonatal1"] == 1
+
+
+def test_a_refused_real_form_lists_every_problem_with_its_row() -> None:
+    with pytest.raises(FormError) as caught:
+        load_form(_path("ucl-biomass-plot.xlsx"))
+    found = [(p.sheet, p.row) for p in caught.value.problems]
+    assert found[0] == ("survey", 16) and ("survey", 43) in found and len(found) == 9
+    assert all(sheet == "survey" and row for sheet, row in found)
+    assert any("a repeat inside a repeat" in str(p) for p in caught.value.problems)
+    with pytest.raises(FormError) as caught:
+        load_form(_path("hotosm-waterpoints.xls"))
+    assert [p.row for p in caught.value.problems] == [17, 18, 19, 20]
