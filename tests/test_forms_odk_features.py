@@ -165,21 +165,23 @@ def test_every_problem_is_listed_with_its_row_and_what_to_change(tmp_path: Path)
         "| text | e | E | | | basic |\n"
         "| begin_repeat | outer | Outer | | | |\n"
         "| begin_repeat | inner | Inner | | | |\n"
+        "| begin_repeat | deepest | Deepest | | | |\n"
         "| text | f | F | | | |\n"
+        "| end_repeat | | | | | |\n"
         "| end_repeat | | | | | |\n"
         "| end_repeat | | | | | |",
     )
     with pytest.raises(FormError) as caught:
         load_form(path)
     found = [str(p) for p in caught.value.problems]
-    assert [p.row for p in caught.value.problems] == [3, 4, 5, 6, 8]
+    assert [p.row for p in caught.value.problems] == [3, 4, 5, 6, 9]
     assert found[0] == (
         "survey row 3: the relevant column of 'b': 'nowhere = 1': the bare name 'nowhere' is not a ${field} reference"
     )
     assert "geotrace" in found[1] and "cannot be answered in a chat" in found[1]
     assert "pulldata() is not one a chat can play" in found[2]
     assert "holds 'basic'; write yes or no" in found[3]
-    assert "a repeat inside a repeat" in found[4]
+    assert "a repeat three levels deep" in found[4]
     assert str(caught.value) == found[0] and caught.value.summary().endswith("(and 4 more problems)")
 
 
@@ -237,3 +239,51 @@ def test_state_stays_json(tmp_path: Path) -> None:
     runner, state = _play(FULL)
     assert json.loads(json.dumps(state)) == state
     assert isinstance(io.StringIO().write(json.dumps(runner.values(state))), int)
+
+
+NESTED = """## survey
+
+| type | name | label | repeat_count | calculation | relevant |
+|---|---|---|---|---|---|
+| integer | households | How many households? | | | |
+| begin_repeat | hh | Household | ${households} | | |
+| text | head | Head of household ${hh_no}? | | | |
+| calculate | hh_no | | | position(..) | |
+| begin_repeat | member | Member | | | |
+| text | name | Member of ${head}? | | | |
+| calculate | member_no | | | position(..) | |
+| integer | age | Age of ${name}? | | | ${hh_no} = 2 |
+| end_repeat | | | | | |
+| calculate | size | | | count(${name}) | |
+| end_repeat | | | | | |
+| calculate | people | | | count(${name}) | |
+"""
+
+
+def test_a_repeat_inside_a_repeat_plays_with_its_own_instances(tmp_path: Path) -> None:
+    path = tmp_path / "nested.md"
+    path.write_text(NESTED, encoding="utf-8")
+    runner = Runner(load_form(path))
+    state = runner.start(MORNING)
+    asked = []
+    for raw in ["2", "Ana", "Ana1", "yes", "Ana2", "no", "Ben", "Ben1", "30", "no"]:
+        prompt = runner.current(state, "sq", MORNING)
+        assert prompt is not None
+        asked.append(prompt.text.split("\n")[0])
+        result = runner.answer(state, raw, MORNING, "sq")
+        assert result.error is None, (prompt.name, raw, result.error)
+        state = result.state
+    assert runner.current(state, "sq", MORNING) is None
+    assert asked[1] == "Head of household 1?" and asked[2] == "Member of Ana?" and asked[6] == "Head of household 2?"
+    assert asked[8] == "Age of Ben1?"  # asked only in the second household
+    values = runner.values(state)
+    assert values["name[1][1]"] == "Ana1" and values["name[1][2]"] == "Ana2" and values["name[2][1]"] == "Ben1"
+    assert (values["size[1]"], values["size[2]"], values["people"]) == (2, 1, 3)
+    assert (values["member_no[1][2]"], values["age[2][1]"]) == (2, 30)
+    assert "age[1][1]" not in values
+    headers, data = form_export.rows(runner.form, [{"id": 1, "values": values}])
+    row = dict(zip(headers, next(data), strict=True))
+    assert row["hh[1]/member[2]/name"] == "Ana2" and row["hh[2]/member[1]/age"] == 30 and row["hh[2]/size"] == 1
+    # back from the end, into the second household's "add another?"
+    state = runner.back(state)
+    assert runner.current(state, "sq", MORNING).name == "member"  # type: ignore[union-attr]

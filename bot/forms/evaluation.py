@@ -3,7 +3,9 @@
 One ``Evaluation`` serves one step of the runner: it reads answers from the state, computes
 ``calculate`` fields on demand (so their order on the sheet does not matter), remembers what it
 computed, and treats a field that is not relevant as empty, which is what ODK submits.
-A position is ``(node index, repeat instance)``; the instance is 0 outside repeats.
+A position is ``(node index, repeat instance)``; the instance is 0 outside repeats. Inside a repeat
+within a repeat the instance numbers of both levels are kept in one number, outer × 1000 + inner
+(``chain`` reads them back), so answers are keyed ``name[2][3]``.
 """
 
 from __future__ import annotations
@@ -60,8 +62,35 @@ def _stored(kind: str, value: Any) -> Any:
     return text
 
 
+BASE = 1000  # instance numbers of a nested repeat: outer * BASE + inner
+
+
+def chain(instance: int) -> list[int]:
+    """The instance numbers, outermost first, that one instance number holds."""
+    out: list[int] = []
+    while instance:
+        instance, number = divmod(instance, BASE)
+        out.append(number)
+    return out[::-1]
+
+
 def value_key(node: Node, instance: int) -> str:
-    return node.key if instance == 0 else f"{node.key}[{instance}]"
+    return node.key if instance == 0 else node.key + "".join(f"[{n}]" for n in chain(instance))
+
+
+def repeats_around(form: Form) -> list[tuple[int, ...]]:
+    """For each node, the repeats around it, outermost first (a repeat node is not around itself)."""
+    if len(form.enclosing) != len(form.nodes):
+        found: list[tuple[int, ...]] = []
+        for node in form.nodes:
+            outer: list[int] = []
+            at = node.repeat
+            while at is not None:
+                outer.append(at)
+                at = form.nodes[at].repeat
+            found.append(tuple(reversed(outer)))
+        form.enclosing = found
+    return form.enclosing
 
 
 class Evaluation:
@@ -76,6 +105,7 @@ class Evaluation:
         self.now = moment_of(today)
         self.locale = ""
         self.today = self.now.date()
+        self.around = repeats_around(form)
         self._calc: dict[tuple[int, int], Any] = {}
         self._relevant: dict[tuple[int, int], bool] = {}
         self._busy: set[tuple[int, int]] = set()
@@ -90,7 +120,7 @@ class Evaluation:
         if not self.relevant(index, instance):
             return ""
         if node.kind == "repeat":
-            return [float(i) for i in range(1, self.repeat_count(index) + 1)]
+            return [float(i) for i in range(1, self.repeat_count(index, instance) + 1)]
         if node.kind == "calculate" or (node.kind == "meta" and node.calculation is not None):
             return self.calculated(index, instance)
         if node.kind == "meta":
@@ -155,19 +185,29 @@ class Evaluation:
             own = node.relevant is None or to_bool(self.safe(node.relevant, index, instance, "relevant"))
             parent = node.parent
             if own and parent is not None:
-                own = self.relevant(parent, instance if self.form.nodes[parent].repeat is not None else 0)
-            if own and node.repeat is not None and instance > self.repeat_count(node.repeat):
+                own = self.relevant(parent, self.at(parent, instance))
+            if (
+                own
+                and node.repeat is not None
+                and instance % BASE > self.repeat_count(node.repeat, self.at(node.repeat, instance))
+            ):
                 own = False
             self._relevant[position] = own
         return self._relevant[position]
 
-    def repeat_count(self, index: int) -> int:
+    def at(self, index: int, instance: int) -> int:
+        """``instance`` (of a node at least as deep) cut to the repeats around node ``index``."""
+        extra = len(chain(instance)) - len(self.around[index])
+        return instance // BASE**extra if extra > 0 else instance
+
+    def repeat_count(self, index: int, at: int = 0) -> int:
+        """How many instances repeat ``index`` has, within instance ``at`` of the repeats around it."""
         node = self.form.nodes[index]
-        if not self.relevant(index, 0):
+        if not self.relevant(index, at):
             return 0
         if node.repeat_count is None:  # as many as the person added: one to begin with
-            return int(self.state.get("repeats", {}).get(node.key, [1, False])[0])
-        count = to_num(self.safe(node.repeat_count, index, 0, "repeat_count"))
+            return int(self.state.get("repeats", {}).get(value_key(node, at), [1, False])[0])
+        count = to_num(self.safe(node.repeat_count, index, at, "repeat_count"))
         return 0 if math.isnan(count) else max(0, min(MAX_REPEAT, int(count)))
 
     def required(self, index: int, instance: int) -> bool:
@@ -232,7 +272,7 @@ class Evaluation:
                 return compare(symbol, left, right)
             return arithmetic(symbol, left, right)
         if tag == "parent":
-            return float(instance)
+            return float(instance % BASE)
         return self._call(tree[1], tree[2], index, instance, dot, row)
 
     def _call(self, name: str, args: tuple[Any, ...], index: int, instance: int, dot: Any, row: Any) -> Any:
@@ -240,7 +280,7 @@ class Evaluation:
             chosen = args[1] if to_bool(self._node(args[0], index, instance, dot, row)) else args[2]
             return self._node(chosen, index, instance, dot, row)
         if name == "position":
-            return float(instance)
+            return float(instance % BASE)
         if name == "today":
             return self.today
         if name == "now":
@@ -252,7 +292,9 @@ class Evaluation:
             number = to_num(self._node(args[2], index, instance, dot, row))
             if math.isnan(number) or int(number) < 1:
                 return ""
-            return self.field(target, int(number))
+            outer = len(self.around[target]) - 1
+            prefix = self.at(index, instance) // BASE ** max(0, len(self.around[index]) - outer) if outer else 0
+            return self.field(target, prefix * BASE + int(number))
         if name == "once":
             return self._once(args[0], index, instance, dot, row)
         if name == "uuid":  # fixed per submission and place, so reading the answers again gives the same one
@@ -293,10 +335,20 @@ class Evaluation:
 
     def _reference(self, name: str, index: int, instance: int) -> Any:
         target = self.form.by_name[name]
-        node = self.form.nodes[target]
-        if node.repeat is None:
+        theirs, ours = self.around[target], self.around[index]
+        if not theirs:
             return self.field(target, 0)
-        here = self.form.nodes[index]
-        if instance and here.repeat == node.repeat:
-            return self.field(target, instance)
-        return [self.field(target, i) for i in range(1, self.repeat_count(node.repeat) + 1)]
+        shared = 0
+        while shared < min(len(theirs), len(ours)) and theirs[shared] == ours[shared]:
+            shared += 1
+        prefix = instance // BASE ** (len(chain(instance)) - shared) if shared else 0
+        if shared == len(theirs):  # the same instance as here, or the one around here
+            return self.field(target, prefix)
+        return [self.field(target, i) for i in self.instances(theirs[shared:], prefix)]
+
+    def instances(self, repeats: tuple[int, ...], prefix: int = 0) -> list[int]:
+        """Every instance number of the nested ``repeats``, within instance ``prefix`` of those around them."""
+        found = [prefix]
+        for repeat in repeats:
+            found = [p * BASE + k for p in found for k in range(1, self.repeat_count(repeat, p) + 1)]
+        return found

@@ -194,9 +194,9 @@ class _Builder:
                 written = self._written_type(row) or xls_type
                 self.problem(row, str(err).replace(f"'{xls_type}'", f"'{written}'", 1))
                 kind = "calculate"  # inert, so that references to it do not add problems of their own
-            if kind == "repeat" and repeat is not None:
-                self.problem(row, "a repeat inside a repeat cannot be played in a chat; "
-                             "move the inner repeat out, or ask its questions in the outer one")  # fmt: skip
+            if kind == "repeat" and repeat is not None and self.nodes[repeat].repeat is not None:
+                self.problem(row, "a repeat three levels deep cannot be played in a chat; "
+                             "move the innermost repeat out, or ask its questions in the one around it")  # fmt: skip
             node = Node(index=len(self.nodes), name=name, key=name, path=path, type=xls_type, kind=kind,
                         row=row, parent=parent, repeat=repeat)  # fmt: skip
             bind = element.get("bind", {}) or {}

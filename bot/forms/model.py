@@ -91,6 +91,7 @@ class Form:
     source: str
     by_name: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    enclosing: list[tuple[int, ...]] = field(default_factory=list)  # filled by evaluation.repeats_around
 
     def language_for(self, locale: str) -> str | None:
         """The form language that serves a user locale ('sq', 'sr-Cyrl', 'sr-Latn'), if any."""

@@ -87,9 +87,9 @@ def shown(form: Form, node: Node, value: Any, locale: str) -> str:
 def shown_value(form: Form, ev: Evaluation, name: str, index: int, instance: int, locale: str) -> str:
     """A referenced field as a person reads it in a label."""
     target = form.nodes[form.by_name[name]]
-    here = form.nodes[index]
-    at = instance if target.repeat is not None and target.repeat == here.repeat else 0
-    value: Any = ev.field(target.index, at)
+    value: Any = ev._reference(name, index, instance)
+    if isinstance(value, list):
+        value = value[0] if value else ""
     if target.kind in ("select_one", "select_multiple") and target.list_name:
         labels = {c.value: choice_label(form, target, c, locale) for c in form.choices.get(target.list_name, [])}
         return ", ".join(labels.get(v, v) for v in to_str(value).split())

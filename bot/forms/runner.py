@@ -22,7 +22,7 @@ from datetime import date
 from typing import Any
 
 from bot.forms import answers
-from bot.forms.evaluation import MAX_ADDED, Evaluation, moment_of, value_key
+from bot.forms.evaluation import BASE, MAX_ADDED, Evaluation, chain, moment_of, value_key
 from bot.forms.messages import message
 from bot.forms.model import Form, Node
 from bot.forms.prompts import Prompt, choice_label, form_text, localise, options, render, shown
@@ -42,7 +42,10 @@ class AnswerResult:
 class Runner:
     def __init__(self, form: Form) -> None:
         self.form = form
-        self._repeat_ending = {n.end: n.index for n in form.nodes if n.kind == "repeat"}
+        self._ending: dict[int, list[int]] = {}  # index just past a repeat -> the repeats ending there
+        for n in form.nodes:
+            if n.kind == "repeat":
+                self._ending.setdefault(n.end, []).append(n.index)
 
     # -- state ---------------------------------------------------------------------------
     def start(self, now: date | None = None) -> dict[str, Any]:
@@ -73,14 +76,20 @@ class Runner:
     def _find(self, ev: Evaluation, j: int, instance: int) -> Position | None:
         nodes = self.form.nodes
         while True:
-            if instance and j in self._repeat_ending and nodes[j - 1].repeat is not None:
-                repeat = self._repeat_ending[j]
-                if instance < ev.repeat_count(repeat):
+            ending = self._ending.get(j) if instance else None
+            level = len(chain(instance)) - 1 if ending else -1
+            inside = [r for r in ending or [] if len(ev.around[r]) == level]
+            if inside:  # the end of an instance of the repeat we are in
+                repeat, number, outer = inside[0], instance % BASE, instance // BASE
+                if number < ev.repeat_count(repeat, outer):
                     j, instance = repeat + 1, instance + 1
-                elif nodes[repeat].repeat_count is None and instance < MAX_ADDED and not self._finished(ev, repeat):
+                elif nodes[repeat].repeat_count is None and number < MAX_ADDED:
+                    if self._finished(ev, repeat, outer):
+                        instance = outer
+                        continue
                     return repeat, instance  # "add another?" after this instance
                 else:
-                    instance = 0
+                    instance = outer
                 continue
             if j >= len(nodes):
                 return None
@@ -88,8 +97,8 @@ class Runner:
             if node.kind == "group":
                 j = j + 1 if ev.relevant(j, instance) else node.end
             elif node.kind == "repeat":
-                if ev.repeat_count(j) >= 1:
-                    j, instance = j + 1, 1
+                if ev.repeat_count(j, instance) >= 1:
+                    j, instance = j + 1, instance * BASE + 1
                 else:
                     j = node.end
             elif node.asked and ev.relevant(j, instance):
@@ -97,24 +106,24 @@ class Runner:
             else:
                 j += 1
 
-    def _finished(self, ev: Evaluation, repeat: int) -> bool:
-        return bool(ev.state.get("repeats", {}).get(self.form.nodes[repeat].key, [1, False])[1])
+    def _finished(self, ev: Evaluation, repeat: int, outer: int) -> bool:
+        return bool(ev.state.get("repeats", {}).get(value_key(self.form.nodes[repeat], outer), [1, False])[1])
 
     def _after(self, ev: Evaluation, here: Position) -> Position | None:
         """The position after ``here``; after an "add another?" it is the next instance or past the repeat."""
         j, instance = here
         node = self.form.nodes[j]
         if node.kind == "repeat":
-            if instance < ev.repeat_count(j):
+            if instance % BASE < ev.repeat_count(j, instance // BASE):
                 return self._find(ev, j + 1, instance + 1)
-            return self._find(ev, node.end, 0)
+            return self._find(ev, node.end, instance // BASE)
         return self._find(ev, j + 1, instance)
 
     def _here(self, state: dict[str, Any], ev: Evaluation) -> Position | None:
         j, instance = state["pos"]
         node = self.form.nodes[j] if j < len(self.form.nodes) else None
         if node is not None and node.kind == "repeat" and instance and node.repeat_count is None:
-            if ev.relevant(j, 0) and instance <= ev.repeat_count(j):
+            if instance % BASE <= ev.repeat_count(j, instance // BASE):
                 return j, instance  # back at an "add another?"
         return self._find(ev, j, instance)
 
@@ -182,10 +191,11 @@ class Runner:
         except answers.Unreadable:
             return AnswerResult(state, localise(message("choice", locale), locale))
         node = self.form.nodes[repeat]
-        state.setdefault("repeats", {})[node.key] = [instance + 1, False] if wanted else [instance, True]
+        number, outer = instance % BASE, instance // BASE
+        state.setdefault("repeats", {})[value_key(node, outer)] = [number + 1, False] if wanted else [number, True]
         state["end"] = iso_moment(ev.now)
         state["history"].append(list(here))
-        state["pos"] = [repeat + 1, instance + 1] if wanted else [node.end, 0]
+        state["pos"] = [repeat + 1, instance + 1] if wanted else [node.end, outer]
         state["pending"] = {}
         return AnswerResult(state)
 
@@ -361,7 +371,7 @@ class Runner:
         for node in self.form.nodes:
             if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type not in RECORDED_META):
                 continue
-            instances = [0] if node.repeat is None else list(range(1, ev.repeat_count(node.repeat) + 1))
+            instances = ev.instances(ev.around[node.index]) if node.repeat is not None else [0]
             for instance in instances:
                 if not ev.relevant(node.index, instance):
                     continue
