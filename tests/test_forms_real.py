@@ -12,9 +12,10 @@ What happens to each, and why:
   datetime, media.
 - terrafirma-legend-k-pessoas.xlsx plays: a 3-level cascade on external_choices, regex
   constraints, photos.
-- hotosm-toilets.xls is refused at survey row 12: select_one_from_file toilets.geojson needs a
-  file that is not part of the form; hotosm-waterpoints.xls (row 18) and ucl-biomass-plot.xlsx
-  (row 16, UCL_regions.csv) likewise.
+- hotosm-toilets.xls is refused at survey row 12: select_one_from_file toilets.geojson offers map
+  features as choices; ucl-biomass-plot.xlsx at row 16: UCL_regions.csv is not shipped beside it
+  (with six more choice files, each listed with its row). hotosm-waterpoints.xls is refused at row 17, where the
+  required column holds 'basic'; row 18 (waterpoints.geojson) is listed with it.
 - liberia-coverage-survey.xlsx is refused at choices row 126: a duplicate choice name, which
   current pyxform accepts only with the allow_choice_duplicates setting.
 - epfl-abidjan-household.xls is refused at survey row 62: the name HandWashHabits1 is used twice
@@ -43,7 +44,7 @@ PLAYABLE = {
 }
 REFUSED = {
     "hotosm-toilets.xls": ("survey", 12, "select_one_from_file toilets.geojson"),
-    "hotosm-waterpoints.xls": ("survey", 18, "select_one_from_file waterpoints.geojson"),
+    "hotosm-waterpoints.xls": ("survey", 17, "required column"),
     "ucl-biomass-plot.xlsx": ("survey", 16, "UCL_regions.csv"),
     "liberia-coverage-survey.xlsx": ("choices", 126, "Choice names must be unique"),
     "epfl-abidjan-household.xls": ("survey", 62, "HandWashHabits1"),
@@ -113,3 +114,14 @@ def test_who_va_age_is_computed_from_two_dates() -> None:
     assert values["Id10023"] == "2020-06-15"
     assert values["ageInDays"] == 0
     assert values["isNeonatal1"] == 1
+
+
+def test_a_refused_real_form_lists_every_problem_with_its_row() -> None:
+    with pytest.raises(FormError) as caught:
+        load_form(_path("ucl-biomass-plot.xlsx"))
+    found = [(p.sheet, p.row) for p in caught.value.problems]
+    assert found == [("survey", row) for row in (16, 17, 18, 20, 35, 57, 73, 81)]
+    assert all("beside the form" in str(p) for p in caught.value.problems)
+    with pytest.raises(FormError) as caught:
+        load_form(_path("hotosm-waterpoints.xls"))
+    assert [p.row for p in caught.value.problems] == [17, 18, 19, 20]

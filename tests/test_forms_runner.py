@@ -254,5 +254,6 @@ def test_check_reports_a_choice_list_too_long_for_a_keyboard_and_missing_transla
     problems = check_form(load_form(big))
     assert problems == [
         "survey row 2: label::Serbian (sr) is empty for 'pick'",
-        "survey row 2: choice list 'many' has 101 choices; a chat keyboard holds at most 100 buttons",
+        "survey row 2: 'pick' offers up to 101 choices; a chat shows 10 a screen, so add a choice_filter "
+        "(a cascade) that leaves at most 100",
     ]

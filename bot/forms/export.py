@@ -18,6 +18,7 @@ from typing import IO, Any
 from bot import spreadsheet
 from bot.forms.model import Form, Node
 from bot.forms.prompts import choice_label
+from bot.forms.runner import RECORDED_META
 
 BASE_COLUMNS = ["_id", "beneficiary", "wave", "started_at", "completed_at"]
 
@@ -30,33 +31,58 @@ class Column:
     choice: str | None = None  # set for a 0/1 column of a select_multiple
 
 
-def _repeat_sizes(form: Form, submissions: list[Mapping[str, Any]]) -> dict[int, int]:
-    sizes: dict[int, int] = {}
+def _instances(form: Form, submissions: list[Mapping[str, Any]]) -> dict[int, list[tuple[int, ...]]]:
+    """Per innermost repeat: the instance numbers (outer first) to give columns, from the answers given.
+
+    A repeat at the top gets 1..the most instances any submission has, as before; a repeat within a
+    repeat gets the pairs that occur.
+    """
+    found: dict[int, set[tuple[int, ...]]] = {}
     for node in form.nodes:
         if node.repeat is None:
             continue
         for submission in submissions:
             for key in submission.get("values", {}):
                 if key.startswith(f"{node.key}[") and key.endswith("]"):
-                    number = key[len(node.key) + 1 : -1]
-                    if number.isdigit():
-                        sizes[node.repeat] = max(sizes.get(node.repeat, 0), int(number))
-    return sizes
+                    parts = key[len(node.key) + 1 : -1].split("][")
+                    if all(part.isdigit() for part in parts):
+                        found.setdefault(node.repeat, set()).add(tuple(int(part) for part in parts))
+    out: dict[int, list[tuple[int, ...]]] = {}
+    for repeat, numbers in found.items():
+        if all(len(n) == 1 for n in numbers):
+            out[repeat] = [(i,) for i in range(1, max(n[0] for n in numbers) + 1)]
+        else:
+            out[repeat] = sorted(numbers)
+    return out
+
+
+def _header(form: Form, node: Node, numbers: tuple[int, ...]) -> str:
+    """group/repeat[2]/inner[1]/field, as Kobo names the columns of repeats."""
+    chain: list[Node] = []
+    at = node.repeat
+    while at is not None:
+        chain.append(form.nodes[at])
+        at = form.nodes[at].repeat
+    chain.reverse()
+    header, done = "", ""
+    for repeat, number in zip(chain, numbers, strict=False):
+        header += repeat.path[len(done) :] + f"[{number}]"
+        done = repeat.path
+    return header + node.path[len(done) :]
 
 
 def columns(form: Form, submissions: list[Mapping[str, Any]]) -> list[Column]:
     out = [Column(name, name) for name in BASE_COLUMNS]
-    sizes = _repeat_sizes(form, submissions)
+    sizes = _instances(form, submissions)
     for node in form.nodes:
-        if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type != "today"):
+        if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type not in RECORDED_META):
             continue
         if node.repeat is None:
             places = [(node.path, node.key)]
         else:
-            repeat = form.nodes[node.repeat]
-            inner = node.path[len(repeat.path) + 1 :]
             places = [
-                (f"{repeat.path}[{i}]/{inner}", f"{node.key}[{i}]") for i in range(1, sizes.get(node.repeat, 0) + 1)
+                (_header(form, node, numbers), node.key + "".join(f"[{n}]" for n in numbers))
+                for numbers in sizes.get(node.repeat, [])
             ]
         for header, key in places:
             out.append(Column(header, key, node))

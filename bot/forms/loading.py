@@ -9,16 +9,18 @@ either pyxform's own layout (sheet name in the first column) or one pipe table p
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 from pyxform.errors import PyXFormError
 from pyxform.xls2json import workbook_to_json
 from pyxform.xls2json_backends import get_xlsform
 
 from bot.forms.errors import FormError
-from bot.forms.model import Choice, Form, Node
+from bot.forms.model import Choice, Form, Node, language_code
 from bot.forms.types import kind_of
 from bot.forms.xpath import ExpressionError, compile_expression
 
@@ -27,6 +29,8 @@ _SEPARATOR = re.compile(r"^\s*\|[\s|:-]*$")
 _PYXFORM_ROW = re.compile(r"\[row\s*:\s*(\d+)\]")
 _REF = re.compile(r"\$\{([^}]*)\}")
 _LANGUAGE_KEYS = {"label": "labels", "hint": "hints"}
+OTHER = {"sq": "Tjetër", "sr": "Друго"}  # the 'Other' choice of or_other, in the form's languages
+_PARENT_REF = re.compile(r"(?<![\w/.$])\.\./([A-Za-z_][\w.-]*)(?![\w/(])")  # ../name, as pyxform writes
 
 
 def load_form(path: Path) -> Form:
@@ -66,11 +70,12 @@ def to_pyxform_markdown(text: str) -> str:
 
 
 def _pyxform_error(message: str) -> FormError:
+    """pyxform's error as ours: its row, and the sheet it names ("On the 'choices' sheet"), else survey."""
     match = _PYXFORM_ROW.search(message)
-    sheet = "survey"
-    for name in ("choices", "settings", "external_choices", "entities"):
-        if f"'{name}' sheet" in message or f"{name} sheet" in message:
-            sheet = name
+    named = re.search(r"[Oo]n the '(\w+)' sheet|^(\w+) sheet\b", message)
+    sheet = (named.group(1) or named.group(2)).lower() if named else "survey"
+    if sheet not in ("survey", "choices", "settings", "external_choices", "entities"):
+        sheet = "survey"
     text = _PYXFORM_ROW.sub("", message).strip(" .") if match else message
     return FormError(int(match.group(1)) if match else None, sheet, text)
 
@@ -94,6 +99,22 @@ def _row_of_paths(rows: list[dict[str, Any]]) -> dict[str, int]:
     return found
 
 
+def _csv_items(source: Path) -> list[dict[str, str]]:
+    with source.open(encoding="utf-8-sig", newline="") as handle:
+        sample = handle.read(4096)
+        handle.seek(0)
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t") if sample else csv.excel
+        return [
+            {str(k).strip(): str(v or "").strip() for k, v in row.items() if k}
+            for row in csv.DictReader(handle, dialect=dialect)
+        ]
+
+
+def _xml_items(source: Path) -> list[dict[str, str]]:
+    root = ElementTree.parse(source).getroot()
+    return [{child.tag: (child.text or "").strip() for child in item} for item in root.iter("item")]
+
+
 def _texts(value: Any) -> dict[str, str]:
     if value is None:
         return {}
@@ -113,6 +134,12 @@ class _Builder:
         self.languages: list[str] = []
         self.choices: dict[str, list[Choice]] = {}
         self.raw: list[dict[str, Any]] = []
+        self.problems: list[FormError] = []
+        self.other_lists: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    def problem(self, row: int | None, message: str, sheet: str = "survey") -> None:
+        """Note a problem and go on, so the author sees every one at once, each with its row."""
+        self.problems.append(FormError(row, sheet, message))
 
     def build(self) -> Form:
         settings = {k: str(v) for k, v in (self.workbook.settings or [{}])[0].items()} if self.workbook.settings else {}
@@ -136,6 +163,8 @@ class _Builder:
             warnings=self.warnings,
         )
         self._compile(form)
+        if self.problems:
+            raise FormError.of(sorted(self.problems, key=lambda p: (p.sheet != "survey", p.row or 0)))
         return form
 
     def _language(self, texts: dict[str, str]) -> None:
@@ -157,13 +186,17 @@ class _Builder:
             if row is None and control.get("jr:count") is None and stack:
                 row = self.rows.get("/".join(stack))
             xls_type = str(element.get("type", ""))
+            itemset = str(element.get("itemset") or "").strip()
+            found = itemset.endswith((".csv", ".xml")) and self._file_choices(itemset, row)
             try:
-                kind = kind_of(element)
+                kind = kind_of(element, found)
             except ValueError as err:
                 written = self._written_type(row) or xls_type
-                raise FormError(row, "survey", str(err).replace(f"'{xls_type}'", f"'{written}'", 1)) from err
-            if kind == "repeat" and repeat is not None:
-                raise FormError(row, "survey", "a repeat inside a repeat cannot be played in a chat")
+                self.problem(row, str(err).replace(f"'{xls_type}'", f"'{written}'", 1))
+                kind = "calculate"  # inert, so that references to it do not add problems of their own
+            if kind == "repeat" and repeat is not None and self.nodes[repeat].repeat is not None:
+                self.problem(row, "a repeat three levels deep cannot be played in a chat; "
+                             "move the innermost repeat out, or ask its questions in the one around it")  # fmt: skip
             node = Node(index=len(self.nodes), name=name, key=name, path=path, type=xls_type, kind=kind,
                         row=row, parent=parent, repeat=repeat)  # fmt: skip
             bind = element.get("bind", {}) or {}
@@ -176,7 +209,9 @@ class _Builder:
             if kind == "select_one" and xls_type == "acknowledge":
                 node.list_name = None
             else:
-                node.list_name = element.get("itemset") or element.get("list_name")
+                node.list_name = itemset or element.get("list_name")
+            if node.list_name and any(c.get("name") == "other" for c in element.get("choices") or []):
+                node.list_name = self._or_other(str(node.list_name), element["choices"])
             parameters = element.get("parameters", {}) or {}
             if xls_type == "range":
                 node.minimum = float(parameters.get("start", 1))
@@ -186,10 +221,42 @@ class _Builder:
             self.raw.append(element)
             if kind in ("group", "repeat"):
                 inner_repeat = node.index if kind == "repeat" else repeat
-                if kind == "repeat" and control.get("jr:count") is None:
-                    raise FormError(row, "survey", "a repeat without repeat_count cannot be played in a chat")
                 self._walk(element.get("children", []), [*stack, name], node.index, inner_repeat)
             node.end = len(self.nodes)
+
+    def _file_choices(self, file_name: str, row: int | None) -> bool:
+        """Read the choices of a select_*_from_file from the CSV or XML beside the form; False when absent."""
+        if file_name in self.choices:
+            return True
+        source = self.path.parent / file_name
+        if not source.is_file():
+            return False
+        try:
+            items = _csv_items(source) if file_name.endswith(".csv") else _xml_items(source)
+        except (OSError, UnicodeDecodeError, csv.Error, ElementTree.ParseError) as err:
+            self.problem(row, f"the choices file '{file_name}' cannot be read ({type(err).__name__})")
+            return False
+        if not items or any("name" not in item for item in items):
+            self.problem(row, f"the choices file '{file_name}' needs a 'name' column (and 'label')")
+            return False
+        self.choices[file_name] = [
+            Choice(
+                value=item["name"],
+                labels={k.split("::", 1)[1] if "::" in k else "default": v
+                        for k, v in item.items() if k.split("::", 1)[0] == "label" and v} or {"default": item["name"]},
+                columns={k: v for k, v in item.items() if k != "name"},
+                row=None,
+            )
+            for item in items
+        ]  # fmt: skip
+        return True
+
+    def _or_other(self, list_name: str, offered: list[dict[str, Any]]) -> str:
+        """A select with or_other gets its list plus 'Other' (the specify question comes from pyxform)."""
+        name = f"{list_name} or_other"
+        if name not in self.other_lists:
+            self.other_lists[name] = (list_name, next(c for c in offered if c.get("name") == "other"))
+        return name
 
     def _written_type(self, row: int | None) -> str | None:
         survey = self.workbook.survey or []
@@ -223,6 +290,11 @@ class _Builder:
                     row=number,
                 )
             )
+        for name, (base, other) in self.other_lists.items():
+            labels = {lang: OTHER.get(language_code(lang) or "", str(other.get("label") or "Other"))
+                      for lang in self.languages}  # fmt: skip
+            kept = [c for c in self.choices.get(base, []) if c.value != "other"]
+            self.choices[name] = [*kept, Choice("other", labels, {}, None)]
         for choices in self.choices.values():
             for choice in choices:
                 self._language(choice.labels)
@@ -233,36 +305,50 @@ class _Builder:
             bind = element.get("bind", {}) or {}
             control = element.get("control", {}) or {}
 
-            def compiled(source: Any, *, columns: bool = False, node: Node = node) -> Any:
+            def compiled(source: Any, column: str, *, columns: bool = False, node: Node = node) -> Any:
                 if source is None or str(source).strip() == "":
                     return None
+                text = _PARENT_REF.sub(
+                    lambda m: f"${{{m.group(1)}}}" if m.group(1) in known else m.group(0), str(source)
+                )
                 try:
-                    return compile_expression(str(source), known, columns=columns)
+                    return compile_expression(text, known, columns=columns)
                 except ExpressionError as err:
-                    raise FormError(node.row, "survey", str(err)) from err
+                    self.problem(node.row, f"the {column} column of '{node.name}': {err}")
+                    return None
 
-            node.relevant = compiled(bind.get("relevant"))
-            node.constraint = compiled(bind.get("constraint"))
-            node.calculation = compiled(bind.get("calculate"))
-            node.choice_filter = compiled(element.get("choice_filter"), columns=True)
-            node.repeat_count = compiled(control.get("jr:count"))
+            node.relevant = compiled(bind.get("relevant"), "relevant")
+            node.constraint = compiled(bind.get("constraint"), "constraint")
+            node.calculation = compiled(bind.get("calculate"), "calculation")
+            node.choice_filter = compiled(element.get("choice_filter"), "choice_filter", columns=True)
+            node.repeat_count = compiled(control.get("jr:count"), "repeat_count")
             required = str(bind.get("required", "")).strip()
-            if required.lower() in ("", "no", "false", "false()", "0"):
+            if required.lower() in ("", "no", "n", "f", "false", "false()", "0"):
                 node.required = False
-            elif required.lower() in ("yes", "true", "true()", "1"):
+            elif required.lower() in ("yes", "y", "t", "true", "true()", "1"):
                 node.required = True
+            elif re.fullmatch(r"[A-Za-z_][\w.-]*", required):
+                self.problem(node.row, f"the required column of '{node.name}' holds '{required}'; "
+                             "write yes or no, or an expression such as ${age} < 18")  # fmt: skip
             else:
-                node.required = compiled(required)
-            if node.calculation is not None and node.kind not in ("calculate", "meta"):
-                raise FormError(node.row, "survey", f"'{node.name}' has a calculation on a question "
-                                "(a computed default), which a chat cannot show for editing")  # fmt: skip
+                node.required = compiled(required, "required") or False
+            default = element.get("default")
+            if node.asked and default is not None and str(default).strip():
+                if element.get("_dynamic_default") or "${" in str(default):
+                    node.default_expr = compiled(default, "default")
+                else:
+                    node.default = str(default)
+            if node.asked and node.calculation is not None:
+                node.default_expr, node.calculation = node.calculation, None  # a computed default
             if node.kind in ("select_one", "select_multiple") and node.list_name is not None:
                 if node.list_name not in form.choices:
-                    raise FormError(node.row, "survey", f"choice list '{node.list_name}' is not on the choices sheet")
+                    self.problem(node.row, f"choice list '{node.list_name}' is not on the choices sheet; "
+                                 "add its choices there or correct the list name")  # fmt: skip
             refs: set[str] = set()
             for text in [*node.labels.values(), *node.hints.values()]:
                 for name in _REF.findall(text):
                     if name.strip() not in known:
-                        raise FormError(node.row, "survey", f"${{{name}}} in a label does not name a field")
+                        self.problem(node.row, f"${{{name}}} in a label does not name a field")
+                        continue
                     refs.add(name.strip())
             node.label_refs = frozenset(refs)

@@ -63,6 +63,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "sq": "Ju lutemi dërgoni si përgjigje një skedar (foto, incizim zëri ose video).",
         "sr": "Молимо пошаљите као одговор датотеку (фотографију, гласовни запис или видео).",
     },
+    "add_another": {
+        "sq": "Të shtoni edhe një: {group}?",
+        "sr": "Да ли желите да додате још један унос: {group}?",
+    },
+    "yes": {
+        "sq": "Po",
+        "sr": "Да",
+    },
+    "no": {
+        "sq": "Jo",
+        "sr": "Не",
+    },
     "acknowledge": {
         "sq": "Në rregull",
         "sr": "У реду",

@@ -70,6 +70,8 @@ class Node:
     maximum: float | None = None
     step: float | None = None
     label_refs: frozenset[str] = frozenset()
+    default: str | None = None  # a fixed default answer ('default' column)
+    default_expr: Expr | None = None  # a computed default ('default' with an expression, or a calculation)
 
     @property
     def asked(self) -> bool:
@@ -89,6 +91,7 @@ class Form:
     source: str
     by_name: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    enclosing: list[tuple[int, ...]] = field(default_factory=list)  # filled by evaluation.repeats_around
 
     def language_for(self, locale: str) -> str | None:
         """The form language that serves a user locale ('sq', 'sr-Cyrl', 'sr-Latn'), if any."""

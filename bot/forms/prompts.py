@@ -7,6 +7,7 @@ a choice by its label, a date as 31.12.2024.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -37,6 +38,7 @@ class Prompt:
     instance: int = 0
     minimum: float | None = None
     maximum: float | None = None
+    suggested: str | None = None  # the default answer, as the person reads it, when there is one
 
 
 def localise(text: str, locale: str) -> str:
@@ -57,7 +59,8 @@ def options(form: Form, node: Node, ev: Evaluation, instance: int) -> list[Choic
     kept = []
     for choice in choices:
         row = {"name": choice.value, **choice.columns}
-        if ev.eval(node.choice_filter, node.index, instance, row=row) not in (False, "", [], 0.0):
+        kept_here = ev.safe(node.choice_filter, node.index, instance, "choice_filter", row=row)
+        if kept_here not in (False, "", [], 0.0) and not (isinstance(kept_here, float) and math.isnan(kept_here)):
             kept.append(choice)
     return kept
 
@@ -68,12 +71,25 @@ def choice_label(form: Form, node: Node, choice: Choice, locale: str) -> str:
     return form_text(form, choice.labels, locale) or choice.value
 
 
+def shown(form: Form, node: Node, value: Any, locale: str) -> str:
+    """An answer as the person reads it: choices by label, a date as 31.12.2024."""
+    if node.kind in ("select_one", "select_multiple") and node.list_name:
+        labels = {c.value: choice_label(form, node, c, locale) for c in form.choices.get(node.list_name, [])}
+        parts = value if isinstance(value, list) else to_str(value).split()
+        return ", ".join(labels.get(v, v) for v in parts)
+    if node.kind == "date" and isinstance(value, str) and len(value) == 10:
+        return f"{value[8:10]}.{value[5:7]}.{value[0:4]}"
+    if isinstance(value, date):
+        return value.strftime("%d.%m.%Y")
+    return to_str(value)
+
+
 def shown_value(form: Form, ev: Evaluation, name: str, index: int, instance: int, locale: str) -> str:
     """A referenced field as a person reads it in a label."""
     target = form.nodes[form.by_name[name]]
-    here = form.nodes[index]
-    at = instance if target.repeat is not None and target.repeat == here.repeat else 0
-    value: Any = ev.field(target.index, at)
+    value: Any = ev._reference(name, index, instance)
+    if isinstance(value, list):
+        value = value[0] if value else ""
     if target.kind in ("select_one", "select_multiple") and target.list_name:
         labels = {c.value: choice_label(form, target, c, locale) for c in form.choices.get(target.list_name, [])}
         return ", ".join(labels.get(v, v) for v in to_str(value).split())

@@ -22,13 +22,14 @@ from datetime import date
 from typing import Any
 
 from bot.forms import answers
-from bot.forms.evaluation import Evaluation, value_key
+from bot.forms.evaluation import BASE, MAX_ADDED, Evaluation, chain, moment_of, value_key
 from bot.forms.messages import message
 from bot.forms.model import Form, Node
-from bot.forms.prompts import Prompt, choice_label, form_text, localise, options, render
-from bot.forms.values import to_bool
+from bot.forms.prompts import Prompt, choice_label, form_text, localise, options, render, shown
+from bot.forms.values import iso_moment, to_bool
 
 STATE_VERSION = 1
+RECORDED_META = ("today", "start", "end")  # metadata kept per submission and exported, as Kobo does
 Position = tuple[int, int]
 
 
@@ -41,31 +42,54 @@ class AnswerResult:
 class Runner:
     def __init__(self, form: Form) -> None:
         self.form = form
-        self._repeat_ending = {n.end: n.index for n in form.nodes if n.kind == "repeat"}
+        self._ending: dict[int, list[int]] = {}  # index just past a repeat -> the repeats ending there
+        for n in form.nodes:
+            if n.kind == "repeat":
+                self._ending.setdefault(n.end, []).append(n.index)
 
     # -- state ---------------------------------------------------------------------------
-    def start(self) -> dict[str, Any]:
-        return {"v": STATE_VERSION, "pos": [0, 0], "history": [], "values": {}, "pending": {},
-                "seed": secrets.randbelow(2**31), "today": None}  # fmt: skip
+    def start(self, now: date | None = None) -> dict[str, Any]:
+        """A new submission; ``now`` (the clock's moment) is recorded as its ``start``, as Collect does."""
+        state = {"v": STATE_VERSION, "pos": [0, 0], "history": [], "values": {}, "pending": {},
+                 "seed": secrets.randbelow(2**31), "today": None}  # fmt: skip
+        if now is not None:
+            moment = moment_of(now)
+            state["today"] = moment.date().isoformat()
+            state["start"] = iso_moment(moment)
+        return state
 
-    def _open(self, state: dict[str, Any], today: date | None) -> tuple[dict[str, Any], Evaluation]:
+    def _open(
+        self, state: dict[str, Any], today: date | None, locale: str | None = None
+    ) -> tuple[dict[str, Any], Evaluation]:
         if not isinstance(state, dict) or state.get("v") != STATE_VERSION or "pos" not in state:
             raise ValueError("not a questionnaire state of this runner")
-        state = copy.deepcopy(state)
+        state = _copied(state)
         if today is not None and not state.get("today"):
-            state["today"] = today.isoformat()
-        return state, Evaluation(self.form, state, today)
+            state["today"] = moment_of(today).date().isoformat()
+        if today is not None and not state.get("start"):
+            state["start"] = iso_moment(moment_of(today))
+        ev = Evaluation(self.form, state, today)
+        ev.locale = locale or ""
+        return state, ev
 
     # -- walking -------------------------------------------------------------------------
     def _find(self, ev: Evaluation, j: int, instance: int) -> Position | None:
         nodes = self.form.nodes
         while True:
-            if instance and j in self._repeat_ending and nodes[j - 1].repeat is not None:
-                repeat = self._repeat_ending[j]
-                if instance < ev.repeat_count(repeat):
+            ending = self._ending.get(j) if instance else None
+            level = len(chain(instance)) - 1 if ending else -1
+            inside = [r for r in ending or [] if len(ev.around[r]) == level]
+            if inside:  # the end of an instance of the repeat we are in
+                repeat, number, outer = inside[0], instance % BASE, instance // BASE
+                if number < ev.repeat_count(repeat, outer):
                     j, instance = repeat + 1, instance + 1
+                elif nodes[repeat].repeat_count is None and number < MAX_ADDED:
+                    if self._finished(ev, repeat, outer):
+                        instance = outer
+                        continue
+                    return repeat, instance  # "add another?" after this instance
                 else:
-                    instance = 0
+                    instance = outer
                 continue
             if j >= len(nodes):
                 return None
@@ -73,8 +97,8 @@ class Runner:
             if node.kind == "group":
                 j = j + 1 if ev.relevant(j, instance) else node.end
             elif node.kind == "repeat":
-                if ev.repeat_count(j) >= 1:
-                    j, instance = j + 1, 1
+                if ev.repeat_count(j, instance) >= 1:
+                    j, instance = j + 1, instance * BASE + 1
                 else:
                     j = node.end
             elif node.asked and ev.relevant(j, instance):
@@ -82,11 +106,29 @@ class Runner:
             else:
                 j += 1
 
+    def _finished(self, ev: Evaluation, repeat: int, outer: int) -> bool:
+        return bool(ev.state.get("repeats", {}).get(value_key(self.form.nodes[repeat], outer), [1, False])[1])
+
+    def _after(self, ev: Evaluation, here: Position) -> Position | None:
+        """The position after ``here``; after an "add another?" it is the next instance or past the repeat."""
+        j, instance = here
+        node = self.form.nodes[j]
+        if node.kind == "repeat":
+            if instance % BASE < ev.repeat_count(j, instance // BASE):
+                return self._find(ev, j + 1, instance + 1)
+            return self._find(ev, node.end, instance // BASE)
+        return self._find(ev, j + 1, instance)
+
     def _here(self, state: dict[str, Any], ev: Evaluation) -> Position | None:
         j, instance = state["pos"]
+        node = self.form.nodes[j] if j < len(self.form.nodes) else None
+        if node is not None and node.kind == "repeat" and instance and node.repeat_count is None:
+            if instance % BASE <= ev.repeat_count(j, instance // BASE):
+                return j, instance  # back at an "add another?"
         return self._find(ev, j, instance)
 
-    def _advance(self, state: dict[str, Any], here: Position) -> dict[str, Any]:
+    def _advance(self, state: dict[str, Any], here: Position, ev: Evaluation) -> dict[str, Any]:
+        state["end"] = iso_moment(ev.now)  # the last answer's moment, as Collect records 'end'
         state["history"].append(list(here))
         state["pos"] = [here[0] + 1, here[1]]
         state["pending"] = {}
@@ -94,37 +136,78 @@ class Runner:
 
     # -- asking --------------------------------------------------------------------------
     def current(self, state: dict[str, Any], locale: str, today: date) -> Prompt | None:
-        state, ev = self._open(state, today)
+        state, ev = self._open(state, today, locale)
         here = self._here(state, ev)
         if here is None:
             return None
         j, instance = here
         node = self.form.nodes[j]
+        if node.kind == "repeat":
+            label = form_text(self.form, node.labels, locale) or node.name
+            return Prompt(
+                index=j, name=node.name, kind="select_one", text=message("add_another", locale, group=label),
+                choices=[("yes", message("yes", locale)), ("no", message("no", locale))], required=True,
+                can_back=bool(state["history"]), is_last=False, instance=instance,
+            )  # fmt: skip
         choices = [(c.value, choice_label(self.form, node, c, locale)) for c in options(self.form, node, ev, instance)]
         stored = ev.raw(node, instance)
+        suggested = None
+        if stored is None and node.kind != "note":
+            fallback = ev.default(j, instance)
+            suggested = None if fallback is None else shown(self.form, node, fallback, locale)
         key = value_key(node, instance)
         selected = state["pending"].get(key, stored if isinstance(stored, list) else [])
         return Prompt(
             index=j, name=node.name, kind=node.kind, text=render(self.form, node, ev, instance, locale),
             choices=choices, selected=list(selected), required=ev.required(j, instance),
-            can_back=bool(state["history"]), is_last=self._find(ev, j + 1, instance) is None,
-            instance=instance, minimum=node.minimum, maximum=node.maximum,
+            can_back=bool(state["history"]), is_last=self._after(ev, here) is None,
+            instance=instance, minimum=node.minimum, maximum=node.maximum, suggested=suggested,
         )  # fmt: skip
 
     def answer(self, state: dict[str, Any], raw: str, today: date, locale: str) -> AnswerResult:
-        state, ev = self._open(state, today)
+        state, ev = self._open(state, today, locale)
         here = self._here(state, ev)
         if here is None:
             return AnswerResult(state)
         node = self.form.nodes[here[0]]
         if node.kind == "note":
-            return AnswerResult(self._advance(state, here))
+            return AnswerResult(self._advance(state, here, ev))
+        if node.kind == "repeat":
+            return self._another(state, ev, here, raw, locale)
         if not raw.strip():
             return self._skip(state, ev, here, locale)
         try:
             value = self._read(node, ev, here[1], raw)
         except answers.Unreadable as err:
             return AnswerResult(state, self._unreadable(node, err.key, locale))
+        return self._store(state, here, value, today, locale)
+
+    def _another(self, state: dict[str, Any], ev: Evaluation, here: Position, raw: str, locale: str) -> AnswerResult:
+        """The answer to "add another?": yes opens the next instance, no closes the repeat here."""
+        repeat, instance = here
+        words = [(v, [message(v, loc) for loc in ("sq", "sr", "sr-Latn")] + [v]) for v in ("yes", "no")]
+        try:
+            wanted = answers.ChoiceReader(words).one(raw) == "yes"
+        except answers.Unreadable:
+            return AnswerResult(state, localise(message("choice", locale), locale))
+        node = self.form.nodes[repeat]
+        number, outer = instance % BASE, instance // BASE
+        state.setdefault("repeats", {})[value_key(node, outer)] = [number + 1, False] if wanted else [number, True]
+        state["end"] = iso_moment(ev.now)
+        state["history"].append(list(here))
+        state["pos"] = [repeat + 1, instance + 1] if wanted else [node.end, outer]
+        state["pending"] = {}
+        return AnswerResult(state)
+
+    def keep(self, state: dict[str, Any], today: date | None = None, locale: str = "sq") -> AnswerResult:
+        """Take the current question's default (fixed or computed) as the answer."""
+        state, ev = self._open(state, today, locale)
+        here = self._here(state, ev)
+        if here is None or self.form.nodes[here[0]].kind in ("note", "repeat"):
+            return AnswerResult(state)
+        value = ev.default(*here)
+        if value is None:
+            return self._skip(state, ev, here, locale)
         return self._store(state, here, value, today, locale)
 
     def toggle(self, state: dict[str, Any], value: str, today: date | None = None) -> dict[str, Any]:
@@ -169,7 +252,7 @@ class Runner:
         node = self.form.nodes[here[0]]
         if node.kind != "note" and ev.raw(node, here[1]) is None:
             return state
-        return self._advance(state, here)
+        return self._advance(state, here, ev)
 
     def skip(self, state: dict[str, Any], today: date | None = None, locale: str = "sq") -> AnswerResult:
         state, ev = self._open(state, today)
@@ -177,6 +260,17 @@ class Runner:
         if here is None:
             return AnswerResult(state)
         return self._skip(state, ev, here, locale)
+
+    def pass_over(self, state: dict[str, Any], today: date | None, error: BaseException) -> dict[str, Any]:
+        """Move past the current question after an unexpected failure; the failure is kept for the form's owner."""
+        state, ev = self._open(state, today)
+        j, instance = state["pos"]
+        try:
+            here = self._find(ev, j, instance) or (j, instance)
+        except Exception:  # the walk itself failed: step over the stored position
+            here = (j, instance)
+        ev.record(min(here[0], len(self.form.nodes) - 1), "question", error)
+        return self._advance(state, here, ev)
 
     def back(self, state: dict[str, Any]) -> dict[str, Any]:
         state, _ = self._open(state, None)
@@ -223,14 +317,14 @@ class Runner:
         ev = Evaluation(self.form, state, today)
         if node.constraint is not None:
             dot = ev.field(j, instance)
-            if not to_bool(ev.eval(node.constraint, j, instance, dot=dot)):
+            if not to_bool(ev.safe(node.constraint, j, instance, "constraint", dot=dot)):
                 if previous is None:
                     del state["values"][key]
                 else:
                     state["values"][key] = previous
                 text = form_text(self.form, node.constraint_messages, locale)
                 return AnswerResult(state, text or message("constraint", locale))
-        return AnswerResult(self._advance(state, here))
+        return AnswerResult(self._advance(state, here, ev))
 
     def _skip(self, state: dict[str, Any], ev: Evaluation, here: Position, locale: str) -> AnswerResult:
         node = self.form.nodes[here[0]]
@@ -238,7 +332,7 @@ class Runner:
             text = form_text(self.form, node.required_messages, locale)
             return AnswerResult(state, text or message("required", locale))
         state["values"].pop(value_key(node, here[1]), None)
-        return AnswerResult(self._advance(state, here))
+        return AnswerResult(self._advance(state, here, ev))
 
     def _unreadable(self, node: Node, key: str, locale: str) -> str:
         if key == "range":
@@ -254,9 +348,9 @@ class Runner:
         found: list[Position] = []
         here = self._find(ev, 0, 0)
         while here is not None:
-            if self.form.nodes[here[0]].kind != "note":
+            if self.form.nodes[here[0]].kind not in ("note", "repeat"):
                 found.append(here)
-            here = self._find(ev, here[0] + 1, here[1])
+            here = self._after(ev, here)
         return found
 
     def is_complete(self, state: dict[str, Any]) -> bool:
@@ -275,9 +369,9 @@ class Runner:
         state, ev = self._open(state, None)
         out: dict[str, Any] = {}
         for node in self.form.nodes:
-            if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type != "today"):
+            if node.kind in ("group", "repeat", "note") or (node.kind == "meta" and node.type not in RECORDED_META):
                 continue
-            instances = [0] if node.repeat is None else list(range(1, ev.repeat_count(node.repeat) + 1))
+            instances = ev.instances(ev.around[node.index]) if node.repeat is not None else [0]
             for instance in instances:
                 if not ev.relevant(node.index, instance):
                     continue
@@ -285,7 +379,7 @@ class Runner:
                 if node.kind == "calculate":
                     out[key] = _number_or_text(ev.calculated(node.index, instance))
                 elif node.kind == "meta":
-                    out[key] = state["today"]
+                    out[key] = state.get(node.type) if node.type in ("start", "end") else state["today"]
                 elif key in state["values"]:
                     out[key] = state["values"][key]
         return out
@@ -298,6 +392,14 @@ class Runner:
                 value = values.get(node.key)
                 out[node.name] = float(value) if isinstance(value, int | float) else None
         return out
+
+
+def _copied(state: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a state to change: the long parts (answers, the way back) copied by their known shape."""
+    out = {key: copy.deepcopy(value) for key, value in state.items() if key not in ("values", "history")}
+    out["values"] = {k: list(v) if isinstance(v, list) else v for k, v in state.get("values", {}).items()}
+    out["history"] = [list(step) for step in state.get("history", [])]
+    return out
 
 
 def _number_or_text(value: str) -> Any:

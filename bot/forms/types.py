@@ -16,7 +16,8 @@ _PLAIN = {
     "time": "time", "datetime": "datetime", "select one": "select_one", "select_one": "select_one",
     "select all that apply": "select_multiple", "select_multiple": "select_multiple",
     "select one external": "select_one", "acknowledge": "select_one", "barcode": "text",
-    "geopoint": "geopoint", "image": "image", "photo": "image", "audio": "audio", "video": "video",
+    "geopoint": "geopoint", "gps": "geopoint", "location": "geopoint", "image": "image", "photo": "image",
+    "audio": "audio", "video": "video",
     "file": "file", "calculate": "calculate", "group": "group", "repeat": "repeat", "range": "range",
 }  # fmt: skip
 
@@ -37,15 +38,22 @@ _REFUSED = {
 }
 
 
-def kind_of(element: dict[str, Any]) -> str:
-    """The prompt kind for a pyxform JSON element; raises ValueError naming what cannot be played."""
+def kind_of(element: dict[str, Any], file_found: bool = False) -> str:
+    """The prompt kind for a pyxform JSON element; raises ValueError naming what cannot be played.
+
+    ``file_found``: the CSV or XML file a select_one_from_file names was read from beside the form.
+    """
     xls_type = str(element.get("type", "")).strip()
     lowered = re.sub(r"[\s_]+", " ", xls_type.lower())
     if lowered in _META or xls_type in _META:
         return "meta"
-    if "from file" in lowered or element.get("itemset", "").endswith((".csv", ".xml", ".geojson")):
-        source = element.get("itemset") or element.get("list_name") or "a file"
-        return _refuse(xls_type, f"its choices come from the file '{source}', which is not part of the form")
+    itemset = str(element.get("itemset") or "").strip()
+    if itemset.endswith(".geojson"):
+        return _refuse(xls_type, f"its choices are map features in '{itemset}', which a chat cannot show")
+    if not file_found and ("from file" in lowered or itemset.endswith((".csv", ".xml"))):
+        source = itemset or element.get("list_name") or "a file"
+        return _refuse(xls_type, f"its choices come from the file '{source}', which is not beside the form: "
+                       "put the file in the same folder as the form")  # fmt: skip
     if lowered in _REFUSED:
         return _refuse(xls_type, _REFUSED[lowered])
     kind = _PLAIN.get(lowered)

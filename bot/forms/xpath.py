@@ -38,21 +38,40 @@ FUNCTIONS: dict[str, tuple[int, int | None]] = {
     "min": (1, None), "max": (1, None), "contains": (2, 2), "starts-with": (2, 2), "ends-with": (2, 2),
     "substr": (2, 3), "substring": (2, 3), "substring-before": (2, 2), "substring-after": (2, 2),
     "translate": (3, 3), "normalize-space": (0, 1), "once": (1, 1), "random": (0, 0),
-    "indexed-repeat": (3, 3), "position": (0, 1),
+    "indexed-repeat": (3, 3), "position": (0, 1), "count-non-empty": (1, 1), "uuid": (0, 1),
+    "choice-name": (2, 2), "exp10": (1, 1), "decimal-time": (1, 1), "checklist": (2, None),
+    "weighted-checklist": (3, None), "digest": (2, 3),
 }  # fmt: skip
 
 _REF = re.compile(r"\$\{([^}]*)\}")
+_CHOICE_NAME = re.compile(r"\bjr:choice-name\s*\(")
+_UNKNOWN = re.compile(r"unknown function '([^']+)'")
+_QUOTED_VAR = re.compile(r"^\s*\$v(\d+)\s*$")
+_LITERALS = re.compile(r"""('[^']*'|"[^"]*")""")
+_GLUED = re.compile(r"(?<=[\d.)])(div|mod)(?=[\d.(]|\s|$)|(?<![\w-])(div|mod)(?=[\d.(])")
 _BINARY = {"+", "-", "*", "div", "mod", "=", "!=", "<", "<=", ">", ">=", "and", "or"}
 
 
 class _OdkParser(XPath1Parser):
     """XPath 1.0 grammar with every ODK function name registered, for parsing only."""
 
+    def parse(self, source: str) -> Any:
+        # Only the grammar: elementpath's static evaluation would fold constants with plain
+        # XPath semantics ('abc' < 'abcd' raising, 5 mod 0 raising) where ODK gives NaN or false.
+        if self.tokenizer is None:
+            self.tokenizer = self.create_tokenizer(self.symbol_table)
+        return super(XPath1Parser, self).parse(source)
+
 
 def _never_evaluated(self: Any, context: Any = None) -> Any:
     # The parser folds constant sub-expressions; refusing makes it keep the token.
     raise self.missing_context()
 
+
+# XPath 1.0 comparisons chain (3 < 4 < 5) and '<' binds tighter than '=' (-3 < 3 = 6 >= 6).
+for _symbol, _bp in (("=", 28), ("!=", 28), ("<", 30), (">", 30), ("<=", 30), (">=", 30)):
+    _OdkParser.symbol_table.pop(_symbol, None)
+    _OdkParser.infix(_symbol, bp=_bp)
 
 for _name in FUNCTIONS:
     _OdkParser.symbol_table.pop(_name, None)
@@ -84,11 +103,22 @@ def compile_expression(source: str, known: set[str] | None = None, *, columns: b
         return f" $v{len(names) - 1} "
 
     text = _REF.sub(to_var, source.replace("\u2019", "'").replace("\u2018", "'")).strip()
+    text = _CHOICE_NAME.sub("choice-name(", text)
+    text = "".join(
+        part if part[:1] in ("'", '"') else _GLUED.sub(lambda m: f" {m.group(m.lastindex or 0)} ", part)
+        for part in _LITERALS.split(text)
+    )
     if not text:
         raise ExpressionError("the expression is empty")
     try:
         token = _OdkParser().parse(text)
     except ElementPathError as err:
+        unknown = _UNKNOWN.search(err.message)
+        if unknown:
+            raise ExpressionError(
+                f"{source!r}: the function {unknown.group(1)}() is not one a chat can play; "
+                "use one of the XLSForm functions listed in the README"
+            ) from err
         raise ExpressionError(f"cannot read the expression {source!r} ({err.message})") from err
     except RecursionError as err:  # pragma: no cover - elementpath guards its own depth
         raise ExpressionError(f"the expression {source!r} is too deeply nested") from err
@@ -125,6 +155,15 @@ def _tree(token: Any, names: list[str], source: str, columns: bool) -> tuple[Any
             raise ExpressionError(f"{source!r}: {symbol}() does not take {len(children)} argument(s)")
         if symbol == "position" and children and children[0] != ("parent",):
             raise ExpressionError(f"{source!r}: only position(..) is supported")
+        if symbol == "choice-name":
+            quoted = (
+                _QUOTED_VAR.match(children[1][1])
+                if children[1][0] == "lit" and isinstance(children[1][1], str)
+                else None
+            )
+            if quoted is None:
+                raise ExpressionError(f"{source!r}: jr:choice-name() needs the field as '${{field}}' in quotes")
+            children[1] = ("lit", names[int(quoted.group(1))])
         if symbol == "indexed-repeat" and (children[0][0] != "var" or children[1][0] != "var"):
             raise ExpressionError(f"{source!r}: indexed-repeat() needs ${{field}} and ${{repeat}}")
         return ("fn", symbol, tuple(children))
