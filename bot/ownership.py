@@ -10,8 +10,8 @@ stateDiagram-v2
     closed --> bot: the person writes again
 ```
 
-In `human` the bot answers commands only; everything else waits for the caseworker, except a
-message from someone who may be in danger, which gets the emergency numbers in every mode
+In `human` the bot answers commands and button taps only; what the person types or sends waits
+for the caseworker, except a message from someone who may be in danger, which gets the emergency numbers in every mode
 (`handlers.safety`) and flags the conversation urgent for its caseworker. `needs_human`
 means "a person is waiting for a caseworker's answer": set by a request, cleared by a reply.
 The engine and the console both change a conversation only through these functions.
@@ -27,8 +27,13 @@ BOT, HUMAN, CLOSED = "bot", "human", "closed"
 
 
 def bot_answers(conversation: Conversation, inbound_kind: str) -> bool:
-    """Whether the bot handles an inbound message of this kind now (commands always work)."""
-    return conversation.mode != HUMAN or inbound_kind == "command"
+    """Whether the bot handles an inbound message of this kind now.
+
+    Commands and button taps always work: a tap answers a question the bot asked (confirming an
+    erasure, choosing a language, the menu's own buttons), so it is the person's act, like a command,
+    not words for the caseworker.
+    """
+    return conversation.mode != HUMAN or inbound_kind in ("command", "button")
 
 
 def person_wrote(conversation: Conversation) -> None:

@@ -14,7 +14,7 @@ from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.transcripts import transcript_records
-from db.models import AuditEntry, Conversation, Message
+from db.models import AuditEntry, Beneficiary, Conversation, Message
 from handlers.handoff import OfficeHours
 from tests.console_support import add_staff, client, csrf, sign_in
 from tests.fakebot import FakeBotApi, Person
@@ -198,5 +198,28 @@ async def test_unread_marks_and_alerts_follow_each_caseworker(settings: Settings
             await app.turns.wait_idle()
             assert 'class=" unread"' in (await amra.get("/inbox")).text  # new words from the person
             assert (await alerts(amra))["waiting"] == 1
+    finally:
+        await app.stop()
+
+
+async def test_while_waiting_for_a_caseworker_a_person_can_still_erase_their_data(
+    settings: Settings, fake: FakeBotApi
+) -> None:
+    app = await _running(settings, FRIDAY_EVENING)
+    try:
+        person = Person(fake, 6105, "Drita", language_code="sq")
+        sent = await onboard(fake, person, "sq")
+        person.says("/human")
+        await fake.wait_sent(sent + 1, person.id)
+        person.says("/delete")
+        texts = await fake.wait_sent(sent + 2, person.id)
+        assert "nuk mund të kthehet mbrapa" in texts[-1]
+        person.presses("del:yes")  # a tap answers the bot's own question, even while a caseworker is awaited
+        texts = await fake.wait_sent(sent + 3, person.id)
+        assert "u fshinë" in texts[-1]
+        await app.turns.wait_idle()
+        async with app.db.sessions() as session:
+            consent = (await session.execute(select(Beneficiary.consent))).scalar_one()
+        assert consent == "erased"
     finally:
         await app.stop()
