@@ -14,7 +14,7 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,6 +96,17 @@ class FakeBotApi:
         self._updates.append(update)
         self._new_update.set()
         return update
+
+    async def deliver(self, post: Callable[[dict[str, Any]], Awaitable[None]], stop: asyncio.Event) -> None:
+        """Webhook mode: hand each queued update to `post` (a webhook request), in order, as Telegram does."""
+        while not stop.is_set():
+            while self._updates:
+                await post(self._updates.popleft())
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), 0.05)
+            except TimeoutError:
+                pass
 
     def pending_updates(self) -> int:
         return sum(1 for u in self._updates if u["update_id"] >= self._confirmed)

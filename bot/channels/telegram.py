@@ -354,8 +354,13 @@ def _read_in_part(raw: str, exc: ValidationError) -> Partly:
             if not _set_aside(readable, again):
                 break
     decoded = _read(update) if update is not None else None
+    plain = _read_raw(data)
     if decoded is None:
-        decoded = _read_raw(data)
+        decoded = plain
+    elif isinstance(decoded, Incoming) and isinstance(plain, Incoming) and decoded.inbound.kind == "other":
+        # Its content was what could not be read (a photo without today's fields): say what it was.
+        inbound = dataclasses.replace(decoded.inbound, kind=plain.inbound.kind, file_id=plain.inbound.file_id)
+        decoded = Incoming(decoded.identity, inbound)
     if isinstance(decoded, Incoming):
         # The typed reading lost what the unreadable parts said of the message's context: read it raw.
         message = next((data[k] for k in MESSAGE_KEYS if isinstance(data.get(k), dict)), None)
@@ -436,9 +441,13 @@ def _read_raw(data: dict[str, Any]) -> Incoming | GroupChat | None:
         elif text is not None:
             kind = "command" if text.startswith("/") else "text"
         command = text[1:].partition(" ")[0].split("@", 1)[0].lower() if kind == "command" and text else None
+        media = message.get(kind)
+        item = media[-1] if isinstance(media, list) and media else media
+        file_id = item.get("file_id") if isinstance(item, dict) and isinstance(item.get("file_id"), str) else None
         inbound = Inbound(
             kind="document" if kind == "animation" else kind,
             text=text if text is not None else caption,
+            file_id=file_id if kind in MEDIA_KINDS else None,
             command=command,
             args=text.partition(" ")[2] if command is not None and text else "",
             payload=_context(message),
@@ -488,6 +497,12 @@ def chat_of(update: Any) -> str:
                 raise Malformed("callback_query.message")
             return _id_of(message, "chat")
         return _id_of(query, "from")
+    for key, part in update.items():  # a kind of update we do not handle: its chat, if it names one
+        if key != "update_id" and isinstance(part, dict):
+            for holder in ("chat", "from", "user"):
+                found = part.get(holder)
+                if isinstance(found, dict) and isinstance(found.get("id"), int):
+                    return str(found["id"])
     return "0"
 
 
