@@ -185,7 +185,7 @@ def _errors(app: FastAPI) -> None:
 
 
 def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> FastAPI:
-    from console.routes import admin, chat, conversations, followups, inbox, knowledge, sign_in, youth
+    from console.routes import admin, chat, conversations, followups, inbox, knowledge, sign_in, updates, youth
 
     settings = homeward.settings
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -200,7 +200,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
         stream_seconds=stream_seconds,
     )
     app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")
-    for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge):
+    for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge, updates):
         app.include_router(module.router)
     _errors(app)
     app.add_middleware(SecurityHeaders)

@@ -39,6 +39,7 @@ class Fault:
     code: int = 0
     description: str = ""
     retry_after: int | None = None
+    migrate_to_chat_id: int | None = None  # the group became a supergroup with this id
     stall: float = 0.0
     reset: bool = False
 
@@ -200,6 +201,8 @@ class FakeBotApi:
                 }
                 if fault.retry_after is not None:
                     body["parameters"] = {"retry_after": fault.retry_after}
+                if fault.migrate_to_chat_id is not None:
+                    body["parameters"] = {"migrate_to_chat_id": fault.migrate_to_chat_id}
                 return web.json_response(body, status=fault.code)
         retry = self._rate_limited(method, params)
         if retry is not None:
