@@ -470,3 +470,29 @@ async def test_the_webhook_answers_400_to_bodies_that_are_not_updates(settings: 
         assert [(json.loads(raw)["message"]["text"], status) for raw, status in rows] == [("hi \ufffd there", "done")]
     finally:
         await app.stop()
+
+
+async def test_an_update_left_pending_after_its_last_allowed_run_is_quarantined_at_start(settings: Settings) -> None:
+    """The process died while recording the third failure: at the next start it is set aside, not run forever."""
+    app = Homeward(settings)
+    async with app.db.transaction() as session:
+        session.add(
+            InboxUpdate(
+                channel="telegram",
+                update_id=9_000_001,
+                chat_key="k",
+                raw='{"update_id": 9000001}',
+                status="pending",
+                attempts=3,
+                received_at=app.clock.now(),
+            )
+        )
+    try:
+        await app.start(polling=False, delivery=False)
+        await _settle(app)
+        async with app.db.sessions() as session:
+            row = (await session.execute(select(InboxUpdate))).scalar_one()
+        assert (row.status, row.attempts) == ("quarantine", 3)
+        assert "homeward_inbox_quarantined 1\n" in await metrics.render(app)
+    finally:
+        await app.stop()
