@@ -413,14 +413,16 @@ async def test_forwards_and_quotes_are_kept_and_shown_to_caseworkers(
         quote={"text": "Si mund t'ju ndihmoj?", "position": 0},
         reply_to_message={**question, "text": "Si mund t'ju ndihmoj? Zgjidhni nga menyja."},
     )
-    await fake.wait_sent(sent + 3, person.id, timeout=20)
-    lines = [m for m in await transcript(homeward) if m.direction == "in"][-3:]
+    person.sends(text="e vjetër", forward_sender_name="Arben", forward_date=0)  # the shape before Bot API 7.0
+    await fake.wait_sent(sent + 4, person.id, timeout=20)
+    lines = [m for m in await transcript(homeward) if m.direction == "in"][-4:]
     assert lines[0].payload == {"forwarded": {"origin": "user", "name": "Drita Hoxha"}}
     assert lines[1].payload == {"forwarded": {"origin": "hidden_user", "name": "Besa K."}}
     assert lines[2].payload == {
         "quote": "Si mund t'ju ndihmoj?",
         "reply_to": {"message_id": "3", "text": "Si mund t'ju ndihmoj? Zgjidhni nga menyja."},
     }
+    assert lines[3].payload == {"forwarded": {"name": "Arben"}}
 
     await console_support.add_staff(homeward, "admin2", "admin")
     async with homeward.db.sessions() as session:

@@ -224,14 +224,7 @@ def _context(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _typed_context(message: Message) -> dict[str, Any]:
-    if not (
-        message.forward_origin
-        or message.quote
-        or message.external_reply
-        or message.reply_to_message
-        or message.media_group_id
-        or message.model_extra
-    ):
+    if not (message.model_extra or any(getattr(message, name, None) is not None for name in CONTEXT_FIELDS)):
         return {}
     return _context(message.model_dump(mode="json", include=CONTEXT_FIELDS, exclude_none=True))
 
