@@ -3,6 +3,9 @@
 aiogram gives the typed API client, the update types and the errors. The polling loop is ours
 so that a batch of updates is stored in the inbox *before* its offset is confirmed to Telegram
 (the next getUpdates call with a higher offset is what confirms it): a crash loses nothing.
+An update of a shape newer than the installed aiogram is read in part rather than refused
+(`decode`), and Telegram's refusals are told apart: a block, someone who never started the
+bot, a group that moved to a new id (`TelegramSender`).
 """
 
 from __future__ import annotations
@@ -402,7 +405,8 @@ def _read_raw(data: dict[str, Any]) -> Incoming | GroupChat | None:
     query = data.get("callback_query")
     if isinstance(query, dict):
         message = query.get("message")
-        found = _sender_and_chat({"from": query.get("from"), "chat": (message or {}).get("chat")})
+        chat_part = message.get("chat") if isinstance(message, dict) else None
+        found = _sender_and_chat({"from": query.get("from"), "chat": chat_part})
         if found is None:
             return None
         sender, chat = found
