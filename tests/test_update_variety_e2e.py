@@ -32,7 +32,7 @@ from handlers.turn import Turn
 from tests import console_support
 from tests.fakebot import BOT_USER, FakeBotApi, Fault, Person
 from tests.steps import onboard, transcript
-from tests.test_privacy_e2e import _dump
+from tests.test_update_corpus_e2e import every_row
 
 # Kinds Telegram may add next year where today's aiogram knows a closed list (each fails its validation).
 NEW_VARIANTS: dict[str, dict[str, Any]] = {
@@ -223,7 +223,7 @@ async def test_new_kinds_and_unknown_fields_are_answered_recorded_and_erasable(
         await _erase(fake, Person(fake, person_id, "x", "sq"))
     await _settle(homeward)
     await homeward.delivery.drain()
-    tables = await _dump(homeward)
+    tables = await every_row(homeward)
     assert not [name for name, rows_text in tables.items() if "Vjosa-Q" in rows_text]
     async with homeward.db.sessions() as session:
         kept = (await session.execute(select(InboxUpdate.raw).where(InboxUpdate.raw.is_not(None)))).scalars().all()
