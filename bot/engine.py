@@ -5,6 +5,11 @@ the inbound message to the transcript, runs the handler chosen by the router, qu
 in the transcript and the outbox, saves the conversation state and marks the inbox row done.
 Turns waiting together share one commit (`process_batch`); a failing one is run again alone.
 A turn that already ran (same inbox row, e.g. a redelivered update) changes nothing.
+
+A turn that keeps failing is run again a few times, then quarantined: the update is kept with its
+error (type and place, never values), the person is told once, and the chat's later turns go on.
+An update read only in part (a shape newer than our Telegram library) runs like any other and
+keeps the field paths that could not be read.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ownership
-from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChange
+from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChange, Partly
+from bot.failures import describe
 from bot.i18n import Translations
 from bot.outbox import queue_call, queue_reply
 from bot.services import Services
@@ -38,6 +44,8 @@ from handlers.turn import Inbound, Turn
 log = logging.getLogger(__name__)
 LAST_CONTACT_RESOLUTION = timedelta(minutes=1)
 DATABASE_RETRIES = 6  # about 13 s of a lost database connection before a turn counts as failed
+QUARANTINE_AFTER = 3  # failed runs of one turn before its update is set aside and the chat goes on
+QUARANTINED = "quarantine"  # the inbox status of an update set aside
 
 
 class Decoder(Protocol):
@@ -85,6 +93,7 @@ class Engine:
         first, keep that chat's turns in order across processes.
         """
         attempt = 0
+        failures: dict[int, int] = {}
         while True:
             started = time.perf_counter()
             target = inbox_id
@@ -103,8 +112,15 @@ class Engine:
                     await asyncio.sleep(0.2 * 2**attempt)
                     attempt += 1
                     continue
-                log.exception("turn failed", extra={"inbox_id": target})
-                await self._record_failure(target, exc)
+                failures[target] = failures.get(target, 0) + 1
+                log.error("turn failed", extra={"inbox_id": target, "error": describe(exc)})
+                settled = await self._record_failure(target, exc)
+                if not settled and failures[target] < QUARANTINE_AFTER:
+                    await asyncio.sleep(0.1 * failures[target])
+                    attempt = 0
+                    continue  # still pending: run it again
+                if not settled:  # not even the failure could be recorded: the next start runs it again
+                    return
             attempt = 0
             self.on_queued()
             if target == inbox_id:
@@ -139,7 +155,7 @@ class Engine:
                     await asyncio.sleep(0)  # SQLite answers without yielding: let sends and requests in between
         except Exception as exc:
             if not database_away(exc) and not lost_a_race(exc):
-                log.warning("a batch of turns failed; running its turns one by one", exc_info=True)
+                log.warning("a batch of turns failed; running its turns one by one", extra={"error": describe(exc)})
             for inbox_id in order:
                 await self.process(inbox_id)
             return
@@ -189,9 +205,11 @@ class Engine:
         decoded: dict[int, Decoded] = {}
         refs: set[str] = set()
         for row in rows:
-            if row.status == "done" or row.raw is None:
+            if row.status != "pending" or row.raw is None:
                 continue
             decoded[row.id] = item = self.decoders[row.channel](row.raw)
+            if isinstance(item, Partly):
+                item = item.decoded
             if isinstance(item, Incoming):
                 refs.add(pseudonym(self.services.pseudonym_key, item.identity.channel, item.identity.user_id))
         session.info["decoded"] = decoded
@@ -236,13 +254,17 @@ class Engine:
         row = session.info.get("inbox", {}).get(inbox_id)
         if row is None:
             row = await session.get(InboxUpdate, inbox_id, with_for_update=None if self.db.is_sqlite else True)
-        if row is None or row.status == "done":
+        if row is None or row.status in ("done", QUARANTINED):
             return
         if row.raw is None:  # its text was removed (the person declined or erased): nothing left to run
             row.status, row.processed_at = "done", self.services.clock.now()
             return
         now = self.services.clock.now()
         decoded = session.info.get("decoded", {}).get(row.id) or self.decoders[row.channel](row.raw)
+        if isinstance(decoded, Partly):
+            row.error = decoded.problem[:2000]  # read in part: which fields, never their values
+            log.info("update read in part", extra={"inbox_id": row.id, "error": row.error[:500]})
+            decoded = decoded.decoded
         person = None
         if isinstance(decoded, Incoming):
             person = await self._turn(session, decoded.identity, decoded.inbound, now)
@@ -285,6 +307,8 @@ class Engine:
             )
             session.add(person)
             await session.flush()
+        if inbound.kind == "command" and inbound.command == "start":
+            person.blocked = False  # whoever starts the bot has it open, whatever a send once concluded
         if person.consent in ("given", "pending"):
             person.channel_user_id = identity.user_id
             person.chat_id = identity.chat_id
@@ -348,6 +372,8 @@ class Engine:
                 )
         elif not ownership.bot_answers(conversation, inbound.kind):
             pass  # a caseworker owns this conversation: the bot stays silent
+        elif self._same_album(conversation, inbound):
+            pass  # another photo of an album already acknowledged: stored, not answered again
         else:
             if conversation.state.get("_flood_noticed"):
                 conversation.state = {k: v for k, v in conversation.state.items() if k != "_flood_noticed"}
@@ -376,6 +402,17 @@ class Engine:
         conversation.updated_at = now
         conversation.last_message_at = now
         return person
+
+    @staticmethod
+    def _same_album(conversation: Conversation, inbound: Inbound) -> bool:
+        """Telegram sends an album as one message per item, sharing a media_group_id: answer the first only."""
+        album = inbound.payload.get("album") if inbound.kind != "edit" else None
+        if album is None:
+            return False
+        if conversation.state.get("_album") == album:
+            return True
+        conversation.state = {**conversation.state, "_album": album}
+        return False
 
     def _flood(self, conversation: Conversation, now: datetime) -> bool:
         """Count this message in a sliding window; beyond the limit the person gets one notice."""
@@ -427,6 +464,15 @@ class Engine:
 
     async def _group(self, session: AsyncSession, group: GroupChat, now: datetime) -> None:
         key = self.chat_key(group.channel, group.chat_id)
+        if group.callback_query_id:  # a button pressed in a group: stop its spinner, whatever follows
+            await queue_call(
+                session,
+                channel=group.channel,
+                chat_id=group.chat_id,
+                method="answerCallbackQuery",
+                payload={"callback_query_id": group.callback_query_id},
+                now=now,
+            )
         if not group.can_reply or await session.get(GroupNotice, key) is not None:
             return
         session.add(GroupNotice(chat_id=key, created_at=now))
@@ -447,32 +493,60 @@ class Engine:
         ref = pseudonym(self.services.pseudonym_key, change.channel, change.user_id)
         await session.execute(update(Beneficiary).where(Beneficiary.channel_ref == ref).values(blocked=change.blocked))
 
-    async def _record_failure(self, inbox_id: int, exc: Exception) -> None:
-        """Keep the update (marked failed, for a retry) and tell the person, in their language, to try again."""
+    async def _record_failure(self, inbox_id: int, exc: Exception) -> bool:
+        """Count a failed run of an update's turn; after a few, quarantine it and tell the person once.
+
+        Returns True when the update is settled (quarantined, or done meanwhile), False when it stays
+        pending to run again. The count is committed on its own, before anything that could fail
+        again (reading the update, finding the person): a failure can always be recorded.
+        """
         try:
             async with self.db.transaction() as session:
                 row = await session.get(InboxUpdate, inbox_id)
-                if row is None:
-                    return
-                row.status = "failed"
+                if row is None or row.status not in ("pending", "failed"):
+                    return True
                 row.attempts += 1
-                row.error = f"{type(exc).__name__}: {exc}"[:2000]
-                decoded = self.decoders[row.channel](row.raw) if row.raw else None
-                if not isinstance(decoded, Incoming):
-                    return
+                row.error = describe(exc)[:2000]
+                if row.attempts < QUARANTINE_AFTER:
+                    row.status = "pending"
+                    return False
+                row.status, row.processed_at = QUARANTINED, self.services.clock.now()
+                channel, raw = row.channel, row.raw
+        except Exception as again:
+            log.error("could not record a failed turn", extra={"inbox_id": inbox_id, "error": describe(again)})
+            return False
+        log.warning("update quarantined", extra={"inbox_id": inbox_id, "error": describe(exc)})
+        if raw is not None:
+            await self._apologise(inbox_id, channel, raw)
+        return True
+
+    async def _apologise(self, inbox_id: int, channel: str, raw: str) -> None:
+        """Tell the person whose update was quarantined, in their language (all three to a stranger)."""
+        try:
+            decoded = self.decoders[channel](raw)
+            if isinstance(decoded, Partly):
+                decoded = decoded.decoded
+            if not isinstance(decoded, Incoming):
+                return
+            async with self.db.transaction() as session:
                 person = await self._find(session, decoded.identity)
-                locale = (person.locale if person else None) or "sq"
-                text = self.translations(locale).gettext(
+                if person is not None and person.consent in ("declined", "erased"):
+                    await session.execute(update(InboxUpdate).where(InboxUpdate.id == inbox_id).values(raw=None))
+                key = (
                     "Sorry, something went wrong on our side. Your message is saved. Please try again in a moment, "
                     "or send /menu."
                 )
+                locales = [person.locale] if person is not None and person.locale else ["sq", "sr-Latn", "sr-Cyrl"]
                 await queue_call(
                     session,
                     channel=decoded.identity.channel,
                     chat_id=decoded.identity.chat_id,
                     method="sendMessage",
-                    payload={"text": text},
+                    payload={"text": "\n\n".join(self.translations(loc).gettext(key) for loc in locales)},
                     now=self.services.clock.now(),
+                    beneficiary_id=person.id if person is not None else None,
                 )
-        except Exception:
-            log.exception("could not record a failed turn", extra={"inbox_id": inbox_id})
+        except Exception as again:
+            log.error(
+                "could not tell the person of a failed turn", extra={"inbox_id": inbox_id, "error": describe(again)}
+            )

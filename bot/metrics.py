@@ -40,8 +40,21 @@ async def render(app: Homeward) -> str:
         failed = (
             await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.status == "failed"))
         ).scalar_one()
-        inbox = (
-            await session.execute(select(func.count()).select_from(InboxUpdate).where(InboxUpdate.status == "pending"))
+        inbox = dict(
+            (
+                await session.execute(
+                    select(InboxUpdate.status, func.count())
+                    .where(InboxUpdate.status.in_(("pending", "quarantine")))
+                    .group_by(InboxUpdate.status)
+                )
+            ).all()
+        )
+        in_part = (
+            await session.execute(
+                select(func.count())
+                .select_from(InboxUpdate)
+                .where(InboxUpdate.status == "done", InboxUpdate.error.is_not(None))
+            )
         ).scalar_one()
     delivery, turns = app.delivery, sorted(app.engine.turn_seconds)
     lines = [
@@ -53,7 +66,13 @@ async def render(app: Homeward) -> str:
         f"homeward_outbox_failed {failed}",
         "# HELP homeward_inbox_pending Stored updates whose turn has not run yet.",
         "# TYPE homeward_inbox_pending gauge",
-        f"homeward_inbox_pending {inbox}",
+        f"homeward_inbox_pending {inbox.get('pending', 0)}",
+        "# HELP homeward_inbox_quarantined Stored updates set aside after their turn failed repeatedly.",
+        "# TYPE homeward_inbox_quarantined gauge",
+        f"homeward_inbox_quarantined {inbox.get('quarantine', 0)}",
+        "# HELP homeward_inbox_read_in_part Stored updates answered although part of them could not be read.",
+        "# TYPE homeward_inbox_read_in_part gauge",
+        f"homeward_inbox_read_in_part {in_part}",
         "# HELP homeward_sends_total Messages delivered by this process.",
         "# TYPE homeward_sends_total counter",
         f"homeward_sends_total {delivery.sent}",

@@ -56,7 +56,7 @@ class Retention:
             "audit_log": (AuditEntry, AuditEntry.at < audit_cutoff),
             "raw_updates": (
                 InboxUpdate,
-                InboxUpdate.status.in_(("done", "failed")) & (InboxUpdate.received_at < technical_cutoff),
+                InboxUpdate.status.in_(("done", "failed", "quarantine")) & (InboxUpdate.received_at < technical_cutoff),
             ),
             "outbox": (
                 OutboxItem,

@@ -51,11 +51,11 @@ def webhook_route(app: Homeward) -> Route:
             return Response(status_code=401)
         try:
             raw: dict[str, Any] = json.loads(await request.body())
-            update_id = int(raw["update_id"])
-        except (ValueError, KeyError, TypeError):
+            chat = telegram.chat_of(raw)  # a body that is not an update (Malformed is a ValueError) gets 400
+        except (ValueError, RecursionError):
             return Response(status_code=400)
         # Committed (with other requests' updates arriving meanwhile) before the answer; its turn runs after.
-        await app.webhook_inbox.store(update_id, telegram.chat_of(raw), json.dumps(raw, ensure_ascii=False))
+        await app.webhook_inbox.store(raw["update_id"], chat, telegram.as_stored(raw))
         return JSONResponse({})
 
     return Route(WEBHOOK_PATH, receive, methods=["POST"])

@@ -14,9 +14,9 @@ import asyncio
 import logging
 from collections import deque
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot.engine import Engine
+from bot.engine import QUARANTINE_AFTER, QUARANTINED, Engine
 from db.models import InboxUpdate
 
 log = logging.getLogger(__name__)
@@ -64,19 +64,22 @@ class TurnScheduler:
         await self._idle.wait()
 
     async def recover(self, retry_failed: bool = False) -> int:
-        """Submit every stored update whose turn has not finished, oldest first."""
-        statuses = ["pending", "failed"] if retry_failed else ["pending"]
-        async with self.engine.db.sessions() as session:
+        """Submit every stored update whose turn has not finished, oldest first.
+
+        An update still pending after as many failed runs as quarantine allows (the process died
+        while recording it) is quarantined here rather than run again at every start.
+        """
+        async with self.engine.db.transaction() as session:
+            await session.execute(
+                update(InboxUpdate)
+                .where(InboxUpdate.status == "pending", InboxUpdate.attempts >= QUARANTINE_AFTER)
+                .values(status=QUARANTINED, processed_at=self.engine.services.clock.now())
+            )
+            waiting = InboxUpdate.status == "pending"
+            if retry_failed:
+                waiting = waiting | ((InboxUpdate.status == "failed") & (InboxUpdate.attempts < QUARANTINE_AFTER))
             rows = (
-                (
-                    await session.execute(
-                        select(InboxUpdate.id)
-                        .where(InboxUpdate.status.in_(statuses), InboxUpdate.attempts < 3)
-                        .order_by(InboxUpdate.id)
-                    )
-                )
-                .scalars()
-                .all()
+                (await session.execute(select(InboxUpdate.id).where(waiting).order_by(InboxUpdate.id))).scalars().all()
             )
         for inbox_id in rows:
             self.submit(inbox_id)

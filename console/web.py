@@ -163,6 +163,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
         knowledge,
         reports,
         sign_in,
+        updates,
         youth,
     )
 
@@ -180,7 +181,19 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
     )
     app.mount("/api/v1", create_api(homeward))
     app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")
-    for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge, integrations, reports):
+    for module in (
+        sign_in,
+        inbox,
+        conversations,
+        admin,
+        chat,
+        followups,
+        youth,
+        knowledge,
+        integrations,
+        reports,
+        updates,
+    ):
         app.include_router(module.router)
     _errors(app)
     app.add_middleware(SecurityHeaders)

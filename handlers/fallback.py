@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from handlers import menu
+from handlers import menu, onboarding
 from handlers.turn import Turn
 
 
 def unknown_command(turn: Turn) -> None:
+    if turn.person.locale is None:
+        onboarding.ask_language(turn)  # a stranger: the picker speaks all three languages until they choose
+        return
     t = turn.t
     command = (turn.inbound.command or "")[:32]
     menu.show(turn, intro=t.gettext("I do not know the command /{command}. Here is the menu:", command=command))
 
 
 def stale_button(turn: Turn) -> None:
+    if turn.person.locale is None:
+        onboarding.ask_language(turn)
+        return
     menu.show(turn, intro=turn.t.gettext("That button is no longer valid. Here is the current menu:"))
 
 

@@ -14,7 +14,7 @@ import itertools
 import json
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +39,7 @@ class Fault:
     code: int = 0
     description: str = ""
     retry_after: int | None = None
+    migrate_to_chat_id: int | None = None  # the group became a supergroup with this id
     stall: float = 0.0
     reset: bool = False
 
@@ -96,6 +97,17 @@ class FakeBotApi:
         self._updates.append(update)
         self._new_update.set()
         return update
+
+    async def deliver(self, post: Callable[[dict[str, Any]], Awaitable[None]], stop: asyncio.Event) -> None:
+        """Webhook mode: hand each queued update to `post` (a webhook request), in order, as Telegram does."""
+        while not stop.is_set():
+            while self._updates:
+                await post(self._updates.popleft())
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), 0.05)
+            except TimeoutError:
+                pass
 
     def pending_updates(self) -> int:
         return sum(1 for u in self._updates if u["update_id"] >= self._confirmed)
@@ -189,6 +201,8 @@ class FakeBotApi:
                 }
                 if fault.retry_after is not None:
                     body["parameters"] = {"retry_after": fault.retry_after}
+                if fault.migrate_to_chat_id is not None:
+                    body["parameters"] = {"migrate_to_chat_id": fault.migrate_to_chat_id}
                 return web.json_response(body, status=fault.code)
         retry = self._rate_limited(method, params)
         if retry is not None:

@@ -32,6 +32,7 @@ class GroupChat:
     channel: str
     chat_id: str
     can_reply: bool
+    callback_query_id: str | None = None  # a button pressed in the group: answered, so its spinner stops
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,18 @@ class MembershipChange:
     blocked: bool
 
 
-Decoded = Incoming | GroupChat | MembershipChange | None
+@dataclass(frozen=True)
+class Partly:
+    """An update read only in part (a shape newer than our library): what could be read, and why not the rest.
+
+    `problem` names types and field paths only, never values; it is kept on the stored update.
+    """
+
+    decoded: Incoming | GroupChat | MembershipChange | None
+    problem: str
+
+
+Decoded = Incoming | GroupChat | MembershipChange | Partly | None
 
 
 class SendError(Exception):

@@ -3,14 +3,20 @@
 aiogram gives the typed API client, the update types and the errors. The polling loop is ours
 so that a batch of updates is stored in the inbox *before* its offset is confirmed to Telegram
 (the next getUpdates call with a higher offset is what confirms it): a crash loses nothing.
+An update of a shape newer than the installed aiogram is read in part rather than refused
+(`decode`), and Telegram's refusals are told apart: a block, someone who never started the
+bot, a group that moved to a new id (`TelegramSender`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -23,6 +29,7 @@ from aiogram.exceptions import (
     TelegramAPIError,
     TelegramBadRequest,
     TelegramForbiddenError,
+    TelegramMigrateToChat,
     TelegramNetworkError,
     TelegramRetryAfter,
     TelegramServerError,
@@ -31,6 +38,7 @@ from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BufferedInputFile, InputFile, Message, Update, User
 from aiohttp import ClientError, ClientTimeout
+from pydantic import ValidationError
 
 from bot.channels import (
     Blocked,
@@ -39,11 +47,13 @@ from bot.channels import (
     Identity,
     Incoming,
     MembershipChange,
+    Partly,
     Permanent,
     RetryLater,
     Sent,
     Transient,
 )
+from bot.failures import field_paths
 from handlers.turn import Inbound
 
 log = logging.getLogger(__name__)
@@ -61,6 +71,27 @@ RESPONSE_MODELS = (
     Response[User],
 )
 JSON_BODY = {"Content-Type": "application/json"}
+MESSAGE_KEYS = ("message", "edited_message")
+PRUNINGS = 40  # at most this many unreadable parts are set aside from one update before giving up on it
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# What a message says beyond its content, for the transcript: forwarded, quoting, replying, in an album.
+CONTEXT_FIELDS: dict[str, Any] = {
+    "forward_origin": True,
+    "forward_from": True,
+    "forward_from_chat": True,
+    "forward_sender_name": True,
+    "quote": {"text"},
+    "external_reply": {"origin"},
+    "reply_to_message": {"message_id", "text", "caption"},
+    "media_group_id": True,
+}
+# Telegram's 403 for someone who never opened a chat with the bot (a button pressed in a message
+# forwarded to them, an id typed by hand): not a block, they can still start the bot.
+NEVER_STARTED = ("can't initiate conversation",)
+
+
+class Malformed(ValueError):
+    """A body that is JSON but not an update: no integer update_id, or a known part of the wrong shape."""
 
 
 class GetRawUpdates(GetUpdates):
@@ -138,6 +169,69 @@ def _display_name(message: Message) -> str | None:
     return " ".join(p for p in (user.first_name, user.last_name) if p) or None
 
 
+def _name_of(found: Any) -> str | None:
+    """A person's or chat's name from a raw user or chat object, if it has one."""
+    if not isinstance(found, dict):
+        return None
+    parts = [found.get(key) for key in ("first_name", "last_name")]
+    name = " ".join(p for p in parts if isinstance(p, str) and p) or found.get("title")
+    return name[:128] if isinstance(name, str) and name else None
+
+
+def _origin(origin: Any) -> dict[str, Any]:
+    """Where a forwarded or quoted message came from: its kind (any kind, even one newer than us) and a name."""
+    found: dict[str, Any] = {}
+    if not isinstance(origin, dict):
+        return found
+    if isinstance(origin.get("type"), str):
+        found["origin"] = origin["type"][:32]
+    name = (
+        _name_of(origin.get("sender_user"))
+        or _name_of(origin.get("sender_chat"))
+        or _name_of(origin.get("chat"))
+        or (origin["sender_user_name"][:128] if isinstance(origin.get("sender_user_name"), str) else None)
+    )
+    if name:
+        found["name"] = name
+    return found
+
+
+def _context(message: dict[str, Any]) -> dict[str, Any]:
+    """What a message says beyond its content, from its JSON: forwarded from whom, quoting what, in which album."""
+    found: dict[str, Any] = {}
+    if "forward_origin" in message:
+        found["forwarded"] = _origin(message["forward_origin"])
+    elif any(key in message for key in ("forward_from", "forward_from_chat", "forward_sender_name")):
+        legacy = {
+            "sender_user": message.get("forward_from"),
+            "chat": message.get("forward_from_chat"),
+            "sender_user_name": message.get("forward_sender_name"),
+        }
+        found["forwarded"] = _origin(legacy)
+    quote = message.get("quote")
+    if isinstance(quote, dict) and isinstance(quote.get("text"), str):
+        found["quote"] = quote["text"][:1024]
+    external = message.get("external_reply")
+    if isinstance(external, dict):
+        found["quoted_from"] = _origin(external.get("origin"))
+    reply = message.get("reply_to_message")
+    if isinstance(reply, dict):
+        said = reply.get("text") or reply.get("caption")
+        found["reply_to"] = {"message_id": str(reply.get("message_id", ""))[:32]}
+        if isinstance(said, str):
+            found["reply_to"]["text"] = said[:300]
+    album = message.get("media_group_id")
+    if isinstance(album, (str, int)):
+        found["album"] = str(album)[:64]
+    return found
+
+
+def _typed_context(message: Message) -> dict[str, Any]:
+    if not (message.model_extra or any(getattr(message, name, None) is not None for name in CONTEXT_FIELDS)):
+        return {}
+    return _context(message.model_dump(mode="json", include=CONTEXT_FIELDS, exclude_none=True))
+
+
 def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound:
     base: dict[str, Any] = {
         "channel_message_id": str(message.message_id),
@@ -146,15 +240,19 @@ def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound
         "display_name": _display_name(message),
         "sent_at": datetime.fromtimestamp(message.edit_date, UTC) if edit and message.edit_date else message.date,
     }
+    context = _typed_context(message)
     if edit:
-        return Inbound(kind="edit", text=message.text or message.caption, **base)
+        if message.location is not None:  # a live location moving: each edit is a position
+            loc = message.location
+            return Inbound(kind="edit", payload={"latitude": loc.latitude, "longitude": loc.longitude}, **base)
+        return Inbound(kind="edit", text=message.text or message.caption, payload=context, **base)
     if message.text is not None:
         text = message.text
         if text.startswith("/"):
             head, _, args = text.partition(" ")
             command = head[1:].split("@", 1)[0].lower()
-            return Inbound(kind="command", text=text, command=command, args=args, **base)
-        return Inbound(kind="text", text=text, **base)
+            return Inbound(kind="command", text=text, command=command, args=args, payload=context, **base)
+        return Inbound(kind="text", text=text, payload=context, **base)
     for kind in MEDIA_KINDS:
         media = getattr(message, kind, None)
         if media:
@@ -163,26 +261,41 @@ def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound
                 kind="document" if kind == "animation" else kind,
                 text=message.caption,
                 file_id=item.file_id,
-                payload={"file_unique_id": item.file_unique_id},
+                payload={"file_unique_id": item.file_unique_id, **context},
                 **base,
             )
     if message.location is not None:
         loc = message.location
-        return Inbound(kind="location", payload={"latitude": loc.latitude, "longitude": loc.longitude}, **base)
+        return Inbound(
+            kind="location", payload={"latitude": loc.latitude, "longitude": loc.longitude, **context}, **base
+        )
     if message.contact is not None:
         c = message.contact
         return Inbound(
             kind="contact",
             text=" ".join(p for p in (c.first_name, c.last_name) if p),
-            payload={"phone_number": c.phone_number},
+            payload={"phone_number": c.phone_number, **context},
             **base,
         )
-    return Inbound(kind="other", text=message.caption, **base)
+    return Inbound(kind="other", text=message.caption, payload=context, **base)
 
 
 def decode(raw: str) -> Decoded:
-    """A stored raw update → who wrote and what, or a group notice, or a block/unblock."""
-    update = Update.model_validate_json(raw)
+    """A stored raw update → who wrote and what, or a group notice, or a block/unblock.
+
+    An update that aiogram's types cannot read whole (a kind of forward, reaction, member status
+    or media that Telegram added after our aiogram was released) is read in part: the parts that
+    do not validate are set aside one by one until the rest does, so the person is answered as
+    for any message, and the update is kept with the field paths that could not be read.
+    """
+    try:
+        update = Update.model_validate_json(raw)
+    except ValidationError as exc:
+        return _read_in_part(raw, exc)
+    return _read(update)
+
+
+def _read(update: Update) -> Incoming | GroupChat | MembershipChange | None:
     if update.channel_post is not None:
         return GroupChat(CHANNEL, str(update.channel_post.chat.id), can_reply=False)
     if update.my_chat_member is not None:
@@ -195,7 +308,7 @@ def decode(raw: str) -> Decoded:
         query = update.callback_query
         chat = query.message.chat if query.message is not None else None
         if chat is not None and chat.type != "private":
-            return GroupChat(CHANNEL, str(chat.id), can_reply=True)
+            return GroupChat(CHANNEL, str(chat.id), can_reply=True, callback_query_id=query.id)
         user = query.from_user
         identity = Identity(CHANNEL, str(user.id), str(chat.id) if chat else str(user.id))
         name = " ".join(p for p in (user.first_name, user.last_name) if p) or None
@@ -219,16 +332,181 @@ def decode(raw: str) -> Decoded:
     return Incoming(identity, _message_inbound(message, update.update_id, edit=update.edited_message is not None))
 
 
-def chat_of(update: dict[str, Any]) -> str:
-    """The chat an update belongs to, for ordering turns; read from the raw JSON."""
+def _read_in_part(raw: str, exc: ValidationError) -> Partly:
+    problem = f"ValidationError at {field_paths(exc)}"
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return Partly(None, problem)
+    if not isinstance(data, dict):
+        return Partly(None, problem)
+    readable = copy.deepcopy(data)
+    update: Update | None = None
+    for _ in range(PRUNINGS):
+        try:
+            update = Update.model_validate(readable)
+            break
+        except ValidationError as again:
+            if not _set_aside(readable, again):
+                break
+    decoded = _read(update) if update is not None else None
+    plain = _read_raw(data)
+    if decoded is None:
+        decoded = plain
+    elif isinstance(decoded, Incoming) and isinstance(plain, Incoming) and decoded.inbound.kind == "other":
+        # Its content was what could not be read (a photo without today's fields): say what it was.
+        inbound = dataclasses.replace(decoded.inbound, kind=plain.inbound.kind, file_id=plain.inbound.file_id)
+        decoded = Incoming(decoded.identity, inbound)
+    if isinstance(decoded, Incoming):
+        # The typed reading lost what the unreadable parts said of the message's context: read it raw.
+        message = next((data[k] for k in MESSAGE_KEYS if isinstance(data.get(k), dict)), None)
+        if message is not None and decoded.inbound.kind != "edit":
+            extra = {k: v for k, v in _context(message).items() if k not in decoded.inbound.payload}
+            if extra:
+                payload = {**decoded.inbound.payload, **extra}
+                decoded = Incoming(decoded.identity, dataclasses.replace(decoded.inbound, payload=payload))
+    return Partly(decoded, problem)
+
+
+def _set_aside(data: dict[str, Any], exc: ValidationError) -> bool:
+    """Remove the innermost existing part on the path of the first error; False when nothing is left to remove."""
+    loc = exc.errors(include_url=False, include_context=False, include_input=False)[0]["loc"]
+    parent: Any = None
+    key: Any = None
+    here: Any = data
+    for step in loc:
+        if isinstance(here, dict) and isinstance(step, str) and step in here:
+            parent, key, here = here, step, here[step]
+        elif isinstance(here, list) and isinstance(step, int) and 0 <= step < len(here):
+            parent, key, here = here, step, here[step]
+        elif isinstance(here, (dict, list)) and isinstance(step, str):
+            continue  # a union member's name in the path, not a key of the JSON
+        else:
+            break
+    if parent is None or (parent is data and key == "update_id"):
+        return False
+    del parent[key]
+    return True
+
+
+def _sender_and_chat(part: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    sender, chat = part.get("from"), part.get("chat")
+    if isinstance(sender, dict) and isinstance(sender.get("id"), int):
+        if chat is None:
+            chat = sender
+        if isinstance(chat, dict) and isinstance(chat.get("id"), int):
+            return sender, chat
+    return None
+
+
+def _read_raw(data: dict[str, Any]) -> Incoming | GroupChat | None:
+    """The last resort for an update whose message itself did not validate: chat, sender, and text or kind."""
+    update_id = data.get("update_id") if isinstance(data.get("update_id"), int) else None
+    query = data.get("callback_query")
+    if isinstance(query, dict):
+        message = query.get("message")
+        chat_part = message.get("chat") if isinstance(message, dict) else None
+        found = _sender_and_chat({"from": query.get("from"), "chat": chat_part})
+        if found is None:
+            return None
+        sender, chat = found
+        if chat.get("type", "private") != "private":
+            return GroupChat(CHANNEL, str(chat["id"]), can_reply=True, callback_query_id=str(query.get("id", "")))
+        inbound = Inbound(
+            kind="button",
+            data=query["data"] if isinstance(query.get("data"), str) else "",
+            update_id=update_id,
+            display_name=_name_of(sender),
+            payload={"callback_query_id": str(query.get("id", ""))},
+        )
+        return Incoming(Identity(CHANNEL, str(sender["id"]), str(chat["id"])), inbound)
+    for key in MESSAGE_KEYS:
+        message = data.get(key)
+        if not isinstance(message, dict):
+            continue
+        found = _sender_and_chat(message)
+        if found is None:
+            return None
+        sender, chat = found
+        if chat.get("type") != "private":
+            return GroupChat(CHANNEL, str(chat["id"]), can_reply=True)
+        text = message.get("text") if isinstance(message.get("text"), str) else None
+        caption = message.get("caption") if isinstance(message.get("caption"), str) else None
+        kind = next((k for k in (*MEDIA_KINDS, "location", "contact") if k in message), "other")
+        if key == "edited_message":
+            kind = "edit"
+        elif text is not None:
+            kind = "command" if text.startswith("/") else "text"
+        command = text[1:].partition(" ")[0].split("@", 1)[0].lower() if kind == "command" and text else None
+        media = message.get(kind)
+        item = media[-1] if isinstance(media, list) and media else media
+        file_id = item.get("file_id") if isinstance(item, dict) and isinstance(item.get("file_id"), str) else None
+        inbound = Inbound(
+            kind="document" if kind == "animation" else kind,
+            text=text if text is not None else caption,
+            file_id=file_id if kind in MEDIA_KINDS else None,
+            command=command,
+            args=text.partition(" ")[2] if command is not None and text else "",
+            payload=_context(message),
+            channel_message_id=str(message.get("message_id", ""))[:32] or None,
+            update_id=update_id,
+            language_code=sender.get("language_code") if isinstance(sender.get("language_code"), str) else None,
+            display_name=_name_of(sender),
+        )
+        return Incoming(Identity(CHANNEL, str(sender["id"]), str(chat["id"])), inbound)
+    return None
+
+
+def _part(update: dict[str, Any], key: str) -> dict[str, Any]:
+    part = update[key]
+    if not isinstance(part, dict):
+        raise Malformed(key)
+    return part
+
+
+def _id_of(part: dict[str, Any], key: str) -> str:
+    found = part.get(key)
+    if not isinstance(found, dict) or not isinstance(found.get("id"), (int, str)) or isinstance(found["id"], bool):
+        raise Malformed(key)
+    return str(found["id"])
+
+
+def chat_of(update: Any) -> str:
+    """The chat an update belongs to, for ordering turns; read from the raw JSON.
+
+    Raises `Malformed` when the body is not an update (no integer update_id) or a part it names
+    has the wrong shape. An update of a kind we do not know belongs to no chat ("0").
+    """
+    if (
+        not isinstance(update, dict)
+        or not isinstance(update.get("update_id"), int)
+        or isinstance(update["update_id"], bool)
+    ):
+        raise Malformed("update_id")
     for key in ("message", "edited_message", "channel_post", "my_chat_member"):
         if key in update:
-            return str(update[key]["chat"]["id"])
+            return _id_of(_part(update, key), "chat")
     if "callback_query" in update:
-        query = update["callback_query"]
+        query = _part(update, "callback_query")
         message = query.get("message")
-        return str(message["chat"]["id"]) if message else str(query["from"]["id"])
+        if message is not None:
+            if not isinstance(message, dict):
+                raise Malformed("callback_query.message")
+            return _id_of(message, "chat")
+        return _id_of(query, "from")
+    for key, part in update.items():  # a kind of update we do not handle: its chat, if it names one
+        if key != "update_id" and isinstance(part, dict):
+            for holder in ("chat", "from", "user"):
+                found = part.get(holder)
+                if isinstance(found, dict) and isinstance(found.get("id"), int):
+                    return str(found["id"])
     return "0"
+
+
+def as_stored(update: dict[str, Any]) -> str:
+    """An update as the inbox keeps it: JSON, with any lone surrogate (which no database stores) replaced."""
+    raw = json.dumps(update, ensure_ascii=False)
+    return LONE_SURROGATE.sub("\ufffd", raw)
 
 
 def _markup(rows: list[list[dict[str, str]]] | None) -> dict[str, Any] | None:
@@ -243,7 +521,7 @@ class TelegramSender:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent:
+    async def send(self, method: str, chat_id: str, payload: dict[str, Any], *, followed: bool = False) -> Sent:
         try:
             if method == "sendMessage":
                 sent = await self.bot(
@@ -262,7 +540,14 @@ class TelegramSender:
             raise Permanent(f"unknown method {method}")
         except TelegramRetryAfter as exc:
             raise RetryLater(float(exc.retry_after), exc.message) from exc
+        except TelegramMigrateToChat as exc:
+            if followed:  # the new chat moved again: give up at once rather than chase it
+                raise Permanent(exc.message) from exc
+            # The group became a supergroup under a new id: the call goes there, once.
+            return await self.send(method, str(exc.migrate_to_chat_id), payload, followed=True)
         except TelegramForbiddenError as exc:
+            if any(words in exc.message for words in NEVER_STARTED):
+                raise Permanent(exc.message) from exc  # never started the bot: nothing to unblock
             raise Blocked(exc.message) from exc
         except TelegramBadRequest as exc:
             if method == "answerCallbackQuery":
@@ -299,14 +584,19 @@ class Poller:
         )
         if not updates:
             return 0
-        batch = [
-            (int(update["update_id"]), chat_of(update), json.dumps(update, ensure_ascii=False)) for update in updates
-        ]
+        batch = [(int(update["update_id"]), self._chat(update), as_stored(update)) for update in updates]
         stored = await self.store(batch)  # committed before the offset moves past these updates
         self.offset = max(update_id for update_id, _, _ in batch) + 1
         for _, inbox_id in stored:
             self.submit(inbox_id)
         return len(updates)
+
+    @staticmethod
+    def _chat(update: dict[str, Any]) -> str:
+        try:
+            return chat_of(update)
+        except Malformed:  # stored all the same, and recorded as unreadable when its turn runs
+            return "0"
 
     async def run(self, stop: asyncio.Event) -> None:
         delay = 1.0
