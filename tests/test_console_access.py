@@ -16,6 +16,7 @@ from console.routes import (
     knowledge,
     reports,
     sign_in,
+    updates,
     youth,
 )
 from db.models import AuditEntry
@@ -69,6 +70,7 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("POST", "/integrations/tokens/{nm}/revoke", P.INTEGRATIONS),
     ("POST", "/integrations/webhooks", P.INTEGRATIONS),
     ("POST", "/integrations/webhooks/{nm}/remove", P.INTEGRATIONS),
+    ("GET", "/updates", P.AUDIT),
     ("GET", "/reports", P.REPORTS),
     ("GET", "/reports/{table}.csv", P.REPORTS),
     ("GET", "/reports/chart.svg", P.REPORTS),
@@ -87,7 +89,19 @@ PUBLIC = {
 def test_the_walk_covers_every_route() -> None:
     declared = {
         (m, path)
-        for module in (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge, integrations, reports)
+        for module in (
+            sign_in,
+            inbox,
+            conversations,
+            admin,
+            chat,
+            followups,
+            youth,
+            knowledge,
+            integrations,
+            reports,
+            updates,
+        )
         for route in module.router.routes
         for m in route.methods
         for path in [route.path]
