@@ -11,6 +11,7 @@ from fastapi.responses import Response
 from bot.i18n import LOCALES
 from console import audit, auth
 from console.access import Permission
+from console.addresses import client_address
 from console.web import (
     LANG_COOKIE,
     LOGIN_COOKIE,
@@ -66,7 +67,7 @@ async def login(
     cookie = request.cookies.get(LOGIN_COOKIE)
     if not cookie or not auth.same(cookie, csrf):
         return page(request, None, "error.html", status=403, code=403)
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request, console.homeward.settings.trusted_proxies)
     now = console.now()
     async with console.homeward.db.transaction() as session:
         if await auth.throttled(session, name.strip()[:80], address, now):
