@@ -109,6 +109,7 @@ async def serve(
         port=settings.console_port,
         log_level="warning",
         lifespan="off",
+        proxy_headers=False,  # a proxy's X-Forwarded-For is believed only as configured (console.addresses)
         # open live-update streams must not hold a shutdown up
         timeout_graceful_shutdown=5,
     )

@@ -17,7 +17,7 @@ Tick = Callable[[], Awaitable[list[tuple[str, Any]]]]
 
 
 class Bell(Protocol):
-    async def wait(self, seconds: float) -> None: ...
+    async def wait(self, seconds: float) -> object: ...
 
 
 def event(name: str, data: Any) -> bytes:

@@ -150,12 +150,15 @@ class Bell:
     def ring(self) -> None:
         self._event.set()
 
-    async def wait(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._event.wait(), seconds)
-        except TimeoutError:
-            pass
+    async def wait(self, seconds: float) -> bool:
+        """Until rung (True at once if it rang meanwhile), or False after `seconds`."""
+        if not self._event.is_set():
+            try:
+                await asyncio.wait_for(self._event.wait(), seconds)
+            except TimeoutError:
+                return False
         self._event.clear()
+        return True
 
 
 class Bells:
