@@ -26,7 +26,8 @@ function newId() {
 
 function reveal() {
   // After rendering: the newest message, its buttons and the message box in view.
-  requestAnimationFrame(() => compose.scrollIntoView({ block: "end" }));
+  // The message box is sticky (always in view), so the page itself is scrolled to its end.
+  requestAnimationFrame(() => window.scrollTo(0, document.documentElement.scrollHeight));
 }
 
 function say(kind, values) {
