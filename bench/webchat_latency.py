@@ -205,7 +205,8 @@ def report(results: list[tuple[str, list[float]]]) -> None:
         if ": consented, " in name:
             baseline = by_name[name.replace(": consented, ", ": declined, ")]
             ratio = p(times, 50) / p(baseline, 50)
-            print(f"p50 ratio {name.split(': ', 1)[1]} / declined: {ratio:.2f}")
+            label, path = name.split(": ", 1)
+            print(f"{label}: p50 ratio {path} / declined {path.split(', ', 1)[1]}: {ratio:.2f}")
 
 
 async def main_async(samples: int, visitors: int, postgres: str | None) -> None:
