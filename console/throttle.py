@@ -40,30 +40,31 @@ class Window:
 
 
 class Streams:
-    """Open live streams, bounded per visitor, per address and in total."""
+    """Open live streams, bounded per visitor, per address and in total.
+
+    Each stream holds a place until it is closed or, should its closing never run (a connection
+    dropped before the stream started), until the moment it would have ended anyway.
+    """
 
     def __init__(self, *, per_visitor: int, per_address: int, total: int) -> None:
         self.per_visitor = per_visitor
         self.per_address = per_address
         self.total = total
-        self._open = 0
-        self._by: dict[str, int] = {}
+        self._open: dict[int, tuple[str, str, float]] = {}  # place → (visitor, address, end)
+        self._next = 0
 
-    def open(self, visitor: str, address: str) -> bool:
-        """Count a new stream if every bound allows it."""
-        v, a = f"v:{visitor}", f"a:{address}"
-        if self._open >= self.total or self._by.get(v, 0) >= self.per_visitor or self._by.get(a, 0) >= self.per_address:
-            return False
-        self._open += 1
-        self._by[v] = self._by.get(v, 0) + 1
-        self._by[a] = self._by.get(a, 0) + 1
-        return True
+    def open(self, visitor: str, address: str, now: float, ends: float) -> int | None:
+        """A place for a new stream lasting until `ends`, if every bound allows it; None if not."""
+        self._open = {k: v for k, v in self._open.items() if v[2] > now}
+        if len(self._open) >= self.total:
+            return None
+        if sum(1 for v, _, _ in self._open.values() if v == visitor) >= self.per_visitor:
+            return None
+        if sum(1 for _, a, _ in self._open.values() if a == address) >= self.per_address:
+            return None
+        self._next += 1
+        self._open[self._next] = (visitor, address, ends)
+        return self._next
 
-    def close(self, visitor: str, address: str) -> None:
-        self._open -= 1
-        for key in (f"v:{visitor}", f"a:{address}"):
-            left = self._by.get(key, 0) - 1
-            if left > 0:
-                self._by[key] = left
-            else:
-                self._by.pop(key, None)
+    def close(self, place: int) -> None:
+        self._open.pop(place, None)

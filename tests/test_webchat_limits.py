@@ -163,12 +163,16 @@ async def test_live_streams_are_bounded_per_visitor(app: Homeward) -> None:
 
 def test_streams_are_bounded_per_visitor_per_address_and_in_total() -> None:
     streams = Streams(per_visitor=2, per_address=3, total=4)
-    assert streams.open("a", "1.1.1.1") and streams.open("a", "1.1.1.1")
-    assert not streams.open("a", "2.2.2.2")  # a third for one visitor
-    assert streams.open("b", "1.1.1.1") and not streams.open("c", "1.1.1.1")  # a fourth from one address
-    assert streams.open("c", "2.2.2.2") and not streams.open("d", "3.3.3.3")  # a fifth in all
-    streams.close("a", "1.1.1.1")
-    assert streams.open("d", "3.3.3.3")
+    first = streams.open("a", "1.1.1.1", 0, 300)
+    assert first and streams.open("a", "1.1.1.1", 0, 300)
+    assert streams.open("a", "2.2.2.2", 0, 300) is None  # a third for one visitor
+    assert streams.open("b", "1.1.1.1", 0, 300) and streams.open("c", "1.1.1.1", 0, 300) is None  # a 4th, one address
+    assert streams.open("c", "2.2.2.2", 0, 300) and streams.open("d", "3.3.3.3", 0, 300) is None  # a fifth in all
+    streams.close(first)
+    assert streams.open("d", "3.3.3.3", 1, 300)
+    # A stream whose closing never ran holds its place only until it would have ended.
+    assert streams.open("e", "4.4.4.4", 2, 300) is None
+    assert streams.open("e", "4.4.4.4", 301, 600)
 
 
 def test_a_window_counts_per_key_and_forgets_what_passed() -> None:

@@ -25,6 +25,7 @@ from console.web import console_of
 
 router = APIRouter(prefix="/chat")
 MAX_BODY = 16 * 1024
+STREAM_GRACE = 30.0  # a stream's place is kept this long past its lifetime if its closing never ran
 MAX_CURSOR = 2**62  # message ids are 64-bit; anything beyond is not a cursor
 FILE_TYPES = {".json": "application/json", ".txt": "text/plain; charset=utf-8"}
 
@@ -176,13 +177,14 @@ async def chat_events(request: Request, after: str = "0") -> Response:
     start = _cursor(resumed) if resumed else _cursor(after)
     if start is None:
         return Response(status_code=400)
-    address, streams = _address(request), _limits(request).streams
-    if not streams.open(visitor, address):
+    streams, now = _limits(request).streams, time.monotonic()
+    place = streams.open(visitor, _address(request), now, now + console.stream_seconds + STREAM_GRACE)
+    if place is None:
         return _too_many(5)
     try:
         identity = await chat.identity(console.homeward, visitor)
     except BaseException:
-        streams.close(visitor, address)
+        streams.close(place)
         raise
     cursor = [start]
 
@@ -196,7 +198,7 @@ async def chat_events(request: Request, after: str = "0") -> Response:
                 async for chunk in live.stream(tick, bell, interval=1.0, lifetime=console.stream_seconds):
                     yield chunk
         finally:
-            streams.close(visitor, address)
+            streams.close(place)
 
     return StreamingResponse(events(), media_type="text/event-stream")
 
