@@ -224,6 +224,12 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
     return lines, cursor
 
 
+async def forget_expired_files(app: Homeward) -> None:
+    """Files whose links expired unused are deleted (also whenever a new one is kept)."""
+    async with app.db.transaction() as session:
+        await session.execute(delete(ChatFile).where(ChatFile.expires_at <= app.clock.now()))
+
+
 async def take_file(app: Homeward, visitor: str, file_id: int, signature: str) -> tuple[str, bytes] | None:
     """A file's name and content, once: the link stops working when taken or expired. Audited."""
     if not hmac.compare_digest(file_signature(app.services.pseudonym_key, file_id, visitor), signature):

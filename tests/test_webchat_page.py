@@ -163,6 +163,9 @@ async def test_mydata_on_the_web_gives_two_files_each_downloaded_once(
     page.cursor = 0
     shown = [line["file"] for line in await page.read() if line.get("file")]
     assert shown and all(f["url"] == "" for f in shown)  # after a reload: said to be used or expired
+    await page.open()  # any page load deletes files whose links expired unused
+    async with homeward.db.sessions() as session:
+        assert (await session.execute(select(ChatFile))).first() is None
 
 
 async def test_a_reply_shows_when_its_turn_commits_without_waiting_for_delivery(settings: Settings) -> None:

@@ -107,6 +107,7 @@ async def chat_page(request: Request) -> Response:
                 text, status_code=429, media_type="text/plain; charset=utf-8", headers={"retry-after": "600"}
             )
         visitor = webchat.new_visitor()
+    await chat.forget_expired_files(console.homeward)
     person = await chat.person_of(console.homeward, await chat.identity(console.homeward, visitor))
     t = ui.interface(console.homeward.translations, person.locale if person else None)
     html = ui.render(console.env, "chat.html", t, token=chat.page_token(console.secret, visitor))
