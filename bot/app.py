@@ -20,7 +20,7 @@ from aiogram import Bot
 from bot.channels import telegram, webchat
 from bot.clock import Clock
 from bot.config import Settings
-from bot.delivery import Delivery, Sender
+from bot.delivery import Claimed, Delivery, Sender
 from bot.engine import Engine
 from bot.followup.contacts import FollowupScheduler
 from bot.i18n import Translations
@@ -97,16 +97,18 @@ class Homeward:
             lease=timedelta(seconds=settings.delivery_lease_seconds),
         )
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
-        self.webchat = webchat.WebChatSender()
+        self.webchat = webchat.WebChat(self.db, self.clock)
         self.senders[webchat.CHANNEL] = self.webchat
+        self.delivery.on_event = self._delivered
+        self.personal_data.erasers.append(webchat.erase_files)
         handoff.register(self.router, self.services)
         self.engine = Engine(
             self.db,
             self.translations,
             self.services,
             self.router,
-            {telegram.CHANNEL: telegram.decode, webchat.CHANNEL: webchat.decode},
-            on_queued=self.delivery.wake,
+            {telegram.CHANNEL: telegram.decode, webchat.CHANNEL: self.webchat.decode},
+            on_queued=self._committed,
         )
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
@@ -119,6 +121,15 @@ class Homeward:
         self.personal_data.erasers.append(webhooks.erase)
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
+
+    def _committed(self) -> None:
+        """Turns committed: delivery looks at the outbox, and web chat pages of those turns show their replies."""
+        self.delivery.wake()
+        self.webchat.committed()
+
+    def _delivered(self, outcome: str, item: Claimed) -> None:
+        if outcome == "sent" and item.channel == webchat.CHANNEL:
+            self.webchat.delivered(item.chat_id, item.id, item.method, item.payload, kept=item.message_id is not None)
 
     async def store_telegram(self, batch: list[tuple[int, str, str]]) -> list[tuple[str, int]]:
         keyed = [(uid, self.engine.chat_key(telegram.CHANNEL, chat), raw) for uid, chat, raw in batch]

@@ -63,6 +63,17 @@ class Settings(BaseSettings):
     office_hours: str = "08:00-16:00"
     console_session_idle_minutes: int = 60
     console_session_max_hours: int = 12
+    # Behind a reverse proxy: the proxies (addresses or networks, comma-separated) whose X-Forwarded-For
+    # is believed; every limit by address counts the address they name. Empty: the peer's own address.
+    trusted_proxies: str = ""
+    # The public web chat page: messages per visitor and per address in 10 s, new visitors per address
+    # in an hour, and live streams open at once per visitor, per address and in total.
+    webchat_messages_per_visitor: int = 20
+    webchat_messages_per_address: int = 60
+    webchat_visitors_per_address: int = 30
+    webchat_streams_per_visitor: int = 3
+    webchat_streams_per_address: int = 20
+    webchat_streams_total: int = 500
     log_level: str = "INFO"
     # /metrics: served to these networks (comma-separated, CIDR) or to a scraper with this bearer token.
     metrics_allow: str = "127.0.0.1/32,::1/128"

@@ -24,6 +24,7 @@ from db.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
+WEBHOOK_MAX_BODY = 1024 * 1024  # Telegram's updates are a few kilobytes; anything this big is not one
 YOUNG_OBJECTS = 20_000  # allocations between two collections of the youngest generation (Python's default: 700)
 
 
@@ -42,6 +43,19 @@ def settle_collector() -> None:
     gc.set_threshold(YOUNG_OBJECTS, max(older, 50), max(oldest, 100))
 
 
+async def _capped_body(request: Request, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is known to be longer than `limit`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
 def webhook_route(app: Homeward) -> Route:
     """POST /telegram/webhook: check the secret in constant time, store the update, answer 200, then process."""
 
@@ -49,8 +63,11 @@ def webhook_route(app: Homeward) -> Route:
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token")
         if not telegram.secret_matches(app.settings.webhook_secret, given):
             return Response(status_code=401)
+        body = await _capped_body(request, WEBHOOK_MAX_BODY)
+        if body is None:
+            return Response(status_code=413)
         try:
-            raw: dict[str, Any] = json.loads(await request.body())
+            raw: dict[str, Any] = json.loads(body)
             chat = telegram.chat_of(raw)  # a body that is not an update (Malformed is a ValueError) gets 400
         except (ValueError, RecursionError):
             return Response(status_code=400)
@@ -95,6 +112,7 @@ async def serve(
         log_level="warning",
         log_config=None,  # uvicorn's loggers keep no plain-text handlers: they go through bot.logs' JSON
         lifespan="off",
+        proxy_headers=False,  # a proxy's X-Forwarded-For is believed only as configured (console.addresses)
         # open live-update streams must not hold a shutdown up
         timeout_graceful_shutdown=5,
     )

@@ -1,8 +1,10 @@
 """The web chat page's side of a conversation: who the browser is, what it sent, what it should show.
 
-A browser is identified by a random visitor id in an HttpOnly cookie; the engine knows it only
-through the same keyed pseudonym as a Telegram user. What the person types is stored in the inbox
-as a `web` event and run as a turn, exactly like a Telegram update.
+A browser is identified by a random visitor id in an HttpOnly cookie. Only a keyed hash of it
+(`webchat.visitor_hash`) is the channel identity the engine sees and the database stores. What
+the person types is stored in the inbox as a `web` event and run as a turn, exactly like a
+Telegram update. The page shows the transcript as soon as each turn commits; a person without a
+transcript sees what was delivered to them, held briefly by the web channel.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import hmac
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot.app import Homeward
 from bot.channels import webchat
 from bot.engine import pseudonym
 from bot.inbox import store_updates
-from db.models import Beneficiary, Conversation, Message
+from db.models import AuditEntry, Beneficiary, ChatFile, Conversation, Message, OutboxItem
 
 COOKIE = "hw_visitor"
 
@@ -34,6 +36,41 @@ def valid_visitor(visitor: str | None) -> bool:
     )
 
 
+def _keys(app: Homeward) -> list[bytes]:
+    return [app.services.pseudonym_key, *app.services.previous_keys]
+
+
+async def identity(app: Homeward, visitor: str) -> str:
+    """The channel identity of a browser: its visitor hash under the current key.
+
+    A person first seen under an earlier key (a key rotation), or before visitor ids were hashed,
+    is found through those and re-keyed at once, so their conversation goes on.
+    """
+    keys = _keys(app)
+    current = webchat.visitor_hash(keys[0], visitor)
+    wanted = pseudonym(keys[0], webchat.CHANNEL, current)
+    candidates = {wanted}
+    for old in keys:
+        candidates.add(pseudonym(old, webchat.CHANNEL, visitor))  # before visitor ids were hashed
+        for key in keys:
+            candidates.add(pseudonym(key, webchat.CHANNEL, webchat.visitor_hash(old, visitor)))
+    async with app.db.sessions() as session:
+        found = (
+            await session.execute(
+                select(Beneficiary.id, Beneficiary.channel_ref).where(Beneficiary.channel_ref.in_(candidates))
+            )
+        ).all()
+    if not found or any(ref == wanted for _, ref in found):
+        return current
+    async with app.db.transaction() as session:
+        person = await session.get(Beneficiary, found[0][0])
+        if person is not None:
+            person.channel_ref = wanted
+            if person.chat_id is not None:
+                person.channel_user_id = person.chat_id = current
+    return current
+
+
 async def submit(
     app: Homeward,
     visitor: str,
@@ -43,7 +80,10 @@ async def submit(
     data: str | None = None,
     language_code: str | None = None,
 ) -> None:
-    """Store what the person did as an inbox row (idempotent on the browser's id), then run its turn."""
+    """Store what the person did as an inbox row (idempotent on the browser's id), then run its turn.
+
+    `visitor` is the browser's identity (`identity`), never the cookie's value.
+    """
     update_id, raw = webchat.event(
         visitor, client_id, text=text, data=data, language_code=language_code, now=app.clock.now()
     )
@@ -61,9 +101,23 @@ class Line:
     text: str
     buttons: list[list[dict[str, str]]] = field(default_factory=list)
     ref: str | None = None  # the browser's own id of a message it sent
+    file: dict[str, str] | None = None  # a file to download once: its name and link
+    chose: str | None = None  # a button the person pressed (no bubble: the page marks the button)
 
     def as_json(self) -> dict[str, Any]:
-        return {"id": self.id, "mine": self.mine, "text": self.text, "buttons": self.buttons, "ref": self.ref}
+        return {
+            "id": self.id,
+            "mine": self.mine,
+            "text": self.text,
+            "buttons": self.buttons,
+            "ref": self.ref,
+            "file": self.file,
+            "chose": self.chose,
+        }
+
+
+def file_signature(key: bytes, file_id: int, visitor: str) -> str:
+    return hmac.new(key, f"chat-file:{file_id}:{visitor}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 async def person_of(app: Homeward, visitor: str) -> Beneficiary | None:
@@ -72,13 +126,20 @@ async def person_of(app: Homeward, visitor: str) -> Beneficiary | None:
         return (await session.execute(select(Beneficiary).where(Beneficiary.channel_ref == ref))).scalar_one_or_none()
 
 
+def _held_lines(held: list[webchat.Delivered]) -> list[Line]:
+    return [Line(f"d{d.seq}", False, d.text, d.buttons) for d in held]
+
+
 async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Line], int]:
     """New bubbles since message `after`, and the new cursor.
 
-    From the transcript, in order, up to the first reply not yet delivered; for a person without a
-    transcript (consent declined), what delivery handed over since the last look.
+    From the transcript, in order, as soon as the turn that wrote them committed (a file waits for
+    its delivery, which makes its link). For a person without a transcript (consent declined, data
+    erased), what delivery handed over since the last look, and the cursor goes back to 0: a
+    transcript begun later starts from its first line.
     """
     ref = pseudonym(app.services.pseudonym_key, webchat.CHANNEL, visitor)
+    now = app.clock.now()
     async with app.db.sessions() as session:
         found = (
             await session.execute(
@@ -87,10 +148,8 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
                 .where(Beneficiary.channel_ref == ref)
             )
         ).first()
-        if found is None or found[0] == "declined":
-            held = app.webchat.collect(visitor)
-            return [Line(f"d{d.seq}", False, d.text, d.buttons) for d in held], after
-        app.webchat.discard(visitor)
+        if found is None or found[0] in ("declined", "erased"):
+            return _held_lines(app.webchat.collect(visitor)), 0
         messages = (
             await session.execute(
                 select(
@@ -106,14 +165,99 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
                 .order_by(Message.id)
             )
         ).all()
-    lines: list[Line] = []
+        unsent = []  # shown below before delivery: remembered, in case an erasure unlinks them from their lines
+        for mid, direction, kind, _, _, status, _ in messages:
+            if direction == "out" and status in ("queued", "sending"):
+                if kind == "document":
+                    break
+                unsent.append(mid)
+        if unsent:
+            sends = await session.execute(
+                select(OutboxItem.id).where(
+                    OutboxItem.status.in_(("pending", "sending")),
+                    OutboxItem.chat_id == visitor,
+                    OutboxItem.message_id.in_(unsent),
+                )
+            )
+            app.webchat.shown(visitor, list(sends.scalars()))
+        files = [
+            int(cmid.removeprefix(webchat.FILE_PREFIX))
+            for _, direction, kind, _, _, status, cmid in messages
+            if direction == "out" and kind == "document" and cmid and cmid.startswith(webchat.FILE_PREFIX)
+        ]
+        ready: dict[int, str] = {}
+        if files:
+            ready = {
+                fid: name
+                for fid, name in (
+                    await session.execute(
+                        select(ChatFile.id, ChatFile.file_name).where(
+                            ChatFile.id.in_(files), ChatFile.chat_id == visitor, ChatFile.expires_at > now
+                        )
+                    )
+                ).all()
+            }
+    # Delivered without a transcript line (the turn in which consent was given, or one still in flight
+    # when the transcript was erased): shown first, once.
+    lines: list[Line] = _held_lines(app.webchat.collect(visitor))
     cursor = after
-    for mid, direction, kind, text, payload, status, ref in messages:
-        if direction == "out" and status in ("queued", "sending"):
-            break
+    for mid, direction, kind, text, payload, status, cmid in messages:
+        if direction == "out" and kind == "document" and status in ("queued", "sending"):
+            break  # its link is made when it is delivered
         cursor = mid
         if direction == "in" and kind == "button":
-            continue  # the page already shows which button was pressed
+            lines.append(Line(str(mid), True, "", chose=text))
+            continue
         buttons = list((payload or {}).get("buttons") or []) if direction == "out" else []
-        lines.append(Line(str(mid), direction == "in", text or "", buttons, ref if direction == "in" else None))
+        attached = None
+        if kind == "document" and cmid and cmid.startswith(webchat.FILE_PREFIX):
+            fid = int(cmid.removeprefix(webchat.FILE_PREFIX))
+            key = app.services.pseudonym_key
+            attached = (
+                {"name": ready[fid], "url": f"/chat/files/{fid}/{file_signature(key, fid, visitor)}"}
+                if fid in ready
+                else {"name": "", "url": ""}  # taken or expired
+            )
+        lines.append(
+            Line(str(mid), direction == "in", text or "", buttons, cmid if direction == "in" else None, attached)
+        )
     return lines, cursor
+
+
+async def forget_expired_files(app: Homeward) -> None:
+    """Files whose links expired unused are deleted (also whenever a new one is kept)."""
+    async with app.db.transaction() as session:
+        await session.execute(delete(ChatFile).where(ChatFile.expires_at <= app.clock.now()))
+
+
+async def take_file(app: Homeward, visitor: str, file_id: int, signature: str) -> tuple[str, bytes] | None:
+    """A file's name and content, once: the link stops working when taken or expired. Audited."""
+    if not hmac.compare_digest(file_signature(app.services.pseudonym_key, file_id, visitor), signature):
+        return None
+    now = app.clock.now()
+    ref = pseudonym(app.services.pseudonym_key, webchat.CHANNEL, visitor)
+    async with app.db.transaction() as session:
+        row = (
+            await session.execute(
+                select(ChatFile).where(ChatFile.id == file_id, ChatFile.chat_id == visitor, ChatFile.expires_at > now)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            return None
+        name, content = row.file_name, str(row.content.get("text", ""))
+        taken = await session.execute(delete(ChatFile).where(ChatFile.id == file_id, ChatFile.chat_id == visitor))
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        person = (
+            await session.execute(select(Beneficiary.id).where(Beneficiary.channel_ref == ref))
+        ).scalar_one_or_none()
+        session.add(
+            AuditEntry(
+                at=now,
+                actor=f"person:{person}" if person is not None else "person",
+                action="mydata.download",
+                target=f"beneficiary:{person}" if person is not None else None,
+                detail={"file": name},
+            )
+        )
+    return name, content.encode("utf-8")

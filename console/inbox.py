@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, false, func, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ownership
@@ -100,7 +100,8 @@ class Inbox:
 
 
 def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
-    base = base.where(staff.scope())
+    # A web chat visitor is anyone with a browser: until they consent, nobody is there to help.
+    base = base.where(staff.scope(), or_(Beneficiary.channel != "web", Beneficiary.consent == "given"))
     if query.locale:
         base = base.where(Beneficiary.locale == query.locale)
     if query.municipality:
@@ -113,8 +114,7 @@ async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str,
     found = {}
     for key, f in FILTERS.items():
         rows = select(Conversation.id).where(f.condition(staff))
-        if staff.municipalities or query.locale or query.municipality:
-            rows = _narrowed(rows.join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id), staff, query)
+        rows = _narrowed(rows.join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id), staff, query)
         capped = rows.limit(COUNT_CAP).subquery()
         found[key] = (await session.execute(select(func.count()).select_from(capped))).scalar_one()
     return found

@@ -1,8 +1,8 @@
 """Server-sent events: open pages learn about new messages without reloading.
 
-A stream looks for changes when delivery rings the doorbell or every `interval` seconds (other
-processes may have written), and ends after `lifetime`; the browser's EventSource reconnects by
-itself, so no stream outlives a restart for long.
+A stream looks for changes when its bell rings (delivery, or a committed turn of the chat page's
+visitor) or every `interval` seconds (other processes may have written), and ends after `lifetime`;
+the browser's EventSource reconnects by itself, so no stream outlives a restart for long.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
-
-from bot.channels.webchat import Doorbell
+from typing import Any, Protocol
 
 HEARTBEAT = 10.0
 Tick = Callable[[], Awaitable[list[tuple[str, Any]]]]
+
+
+class Bell(Protocol):
+    async def wait(self, seconds: float) -> object: ...
 
 
 def event(name: str, data: Any) -> bytes:
@@ -23,9 +25,7 @@ def event(name: str, data: Any) -> bytes:
     return f"event: {name}\ndata: {payload}\n\n".encode()
 
 
-async def stream(
-    tick: Tick, doorbell: Doorbell, *, interval: float = 1.0, lifetime: float = 300.0
-) -> AsyncIterator[bytes]:
+async def stream(tick: Tick, doorbell: Bell, *, interval: float = 1.0, lifetime: float = 300.0) -> AsyncIterator[bytes]:
     """Events from `tick` until `lifetime` passes; a closed connection ends it at the next write."""
     yield b"retry: 1500\n\n"
     ends = time.monotonic() + lifetime

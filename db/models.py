@@ -372,3 +372,16 @@ class FollowupContact(Base):
     sent_at: Mapped[datetime | None]
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime]
+
+
+class ChatFile(Base):
+    """A file sent to a web chat visitor (their /mydata), kept encrypted for one download before it expires."""
+
+    __tablename__ = "chat_files"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), index=True)  # the visitor's keyed hash
+    file_name: Mapped[str] = mapped_column(String(128))
+    content: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -83,6 +83,7 @@ PUBLIC = {
     ("GET", "/chat"),
     ("POST", "/chat/messages"),
     ("GET", "/chat/events"),
+    ("GET", "/chat/files/{file_id}/{signature}"),  # the visitor's own cookie and a signed, one-time link
 }
 
 

@@ -22,7 +22,7 @@ async def _until_delivered(app: Homeward, visitor: str, cursor: int, count: int)
     while len(lines) < count:
         app.delivery.wake()
         more, cursor = await chat.lines_after(app, visitor, cursor)
-        lines += more
+        lines += [line for line in more if line.chose is None]  # bubbles; a pressed button marks its own
         if len(lines) < count:
             await app.webchat.doorbell.wait(1.0)
     return lines, cursor

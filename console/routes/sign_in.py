@@ -68,7 +68,7 @@ async def login(
     cookie = request.cookies.get(LOGIN_COOKIE)
     if not cookie or not auth.same(cookie, csrf):
         return page(request, None, "error.html", status=403, code=403)
-    address = client_address(request)
+    address = client_address(request, console.homeward.settings.trusted_proxies)
     now = console.now()
     token = None
     async with console.homeward.db.transaction() as session:

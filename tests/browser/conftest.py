@@ -42,6 +42,7 @@ async def site(homeward: Homeward) -> AsyncIterator[str]:
         port=port,
         log_level="warning",
         lifespan="off",
+        proxy_headers=False,
         timeout_graceful_shutdown=1,
     )
     server = uvicorn.Server(config)
