@@ -51,6 +51,71 @@ class Evaluation:
         )
 
 
+@dataclass(frozen=True)
+class Message:
+    """A message of the danger set or of the ordinary set, with its script and (for danger) its kind."""
+
+    text: str
+    script: str
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class DangerEvaluation:
+    """How the danger detector does: share of danger messages caught, share of ordinary ones flagged."""
+
+    recall: float
+    false_alarm_rate: float
+    missed: tuple[Message, ...]
+    false_alarms: tuple[Message, ...]
+    danger_count: int
+    ordinary_count: int
+
+    def summary(self) -> str:
+        """One line: recall and false alarms."""
+        return (
+            f"recall {self.recall:.3f} ({self.danger_count - len(self.missed)}/{self.danger_count})  "
+            f"false alarms {self.false_alarm_rate:.3f} ({len(self.false_alarms)}/{self.ordinary_count})"
+        )
+
+
+def read_messages(path: Path) -> list[Message]:
+    """Read a JSON Lines set of {"q", "script" or "lang", "kind"?}; also reads question sets."""
+    messages = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            script = item.get("script") or _script_of(item["q"], item.get("lang"))
+            messages.append(Message(text=item["q"], script=script, kind=item.get("kind", "")))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise ValueError(f"{path.name}:{number}: expected {{'q', 'script'}}: {exc}") from exc
+    return messages
+
+
+def _script_of(text: str, lang: str | None) -> str:
+    if lang == "sq":
+        return "sq"
+    return "sr-Cyrl" if re.search(r"[\u0400-\u04FF]", text) else "sr-Latn"
+
+
+def danger_evaluation(
+    detect: Callable[[str], bool], danger: Sequence[Message], ordinary: Sequence[Message]
+) -> DangerEvaluation:
+    """Run the detector over the danger set (all should fire) and the ordinary set (none should)."""
+    missed = tuple(m for m in danger if not detect(m.text))
+    alarms = tuple(m for m in ordinary if detect(m.text))
+    return DangerEvaluation(
+        recall=1 - len(missed) / max(len(danger), 1),
+        false_alarm_rate=len(alarms) / max(len(ordinary), 1),
+        missed=missed,
+        false_alarms=alarms,
+        danger_count=len(danger),
+        ordinary_count=len(ordinary),
+    )
+
+
 def read_questions(path: Path) -> list[Question]:
     """Read a JSON Lines question set; blank lines are skipped."""
     questions = []
