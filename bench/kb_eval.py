@@ -16,8 +16,10 @@ from pathlib import Path
 from bot.kb import KnowledgeBase
 from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import (
+    Decisions,
     Evaluation,
     danger_evaluation,
+    decide,
     evaluate,
     keyword_baseline,
     knowledge_base_ranker,
@@ -31,6 +33,8 @@ DEFAULT_SETS = [
     ROOT.parent / "shared" / "content" / "kb-dev-questions.jsonl",
     ROOT / "tests" / "kb_questions_hard.jsonl",
     ROOT / "tests" / "kb_questions_unseen.jsonl",
+    ROOT / "tests" / "kb_questions_people.jsonl",
+    ROOT / "tests" / "kb_tuning_people.jsonl",
 ]
 
 
@@ -51,6 +55,19 @@ def danger_report(question_sets: list[Path]) -> str:
     result = danger_evaluation(is_emergency, danger, ordinary)
     lines.extend(f"  missed: {m.script} {m.kind}: {m.text!r}" for m in result.missed)
     lines.extend(f"  false alarm: {m.text!r}" for m in result.false_alarms)
+    return "\n".join(lines)
+
+
+def decisions_report(decisions: Decisions, confusions: int = 8) -> str:
+    """What people would get (answer, unsure, nothing), the confident wrong answers and the worst confusions."""
+    lines = [f"  decisions       {decisions.summary()}"]
+    lines.extend(
+        f"  confident wrong: {question.text!r} expected {question.topic}, answered {got}"
+        for question, got in decisions.confident_wrong
+    )
+    if decisions.confusion:
+        lines.append("  confusion (expected -> ranked first, count):")
+        lines.extend(f"    {expected} -> {got}: {n}" for expected, got, n in decisions.confusion[:confusions])
     return "\n".join(lines)
 
 
@@ -86,6 +103,7 @@ def main() -> int:
         ours = evaluate(knowledge_base_ranker(kb), questions)
         base = evaluate(keyword_baseline(kb), questions)
         print(report(path.name, ours, base))
+        print(decisions_report(decide(kb, questions)))
     print(danger_report([path for path in args.sets or DEFAULT_SETS if path.exists()]))
     return 0
 
