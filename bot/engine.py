@@ -28,6 +28,7 @@ from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChang
 from bot.i18n import Translations
 from bot.outbox import queue_call, queue_reply
 from bot.services import Services
+from bot.tapped import tapped_label
 from bot.text import fold
 from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message
 from db.session import Appends, Database, append, database_away, lost_a_race
@@ -386,7 +387,14 @@ class Engine:
     async def _append_inbound(
         self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime
     ) -> None:
-        text = clean(inbound.text if inbound.kind != "button" else inbound.data)
+        payload = inbound.payload or None
+        if inbound.kind == "button":
+            # Caseworkers read what the person tapped; the button's data stays in the payload.
+            label = await tapped_label(session, conversation.id, inbound.data or "")
+            text = clean(label or inbound.data)
+            payload = {**(inbound.payload or {}), "data": inbound.data}
+        else:
+            text = clean(inbound.text)
         edit_of = None
         if inbound.kind == "edit" and inbound.channel_message_id is not None:
             edit_of = (
@@ -412,7 +420,7 @@ class Engine:
                 "text": text,
                 "norm_text": fold(text) if text else None,
                 "file_id": inbound.file_id,
-                "payload": inbound.payload or None,
+                "payload": payload,
                 "channel_message_id": inbound.channel_message_id,
                 "update_id": inbound.update_id,
                 "edit_of": edit_of,
