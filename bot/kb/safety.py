@@ -13,7 +13,9 @@ me jetu ma", "ovo mi je poslednja poruka", "zaključali su me". A false alarm co
 a look; a missed one costs far more, so the patterns lean towards firing.
 
 Measured on the danger set and the ordinary questions kept under tests/ (``python -m
-bench.kb_eval`` prints recall and false alarms).
+bench.kb_eval`` prints recall and false alarms). The first 314 messages of the danger set were
+written before any tuning; the 50 marked "round": 2 were written afterwards to test whether the
+patterns generalise (they caught 30 of 50 before the patterns were widened for them).
 """
 
 from __future__ import annotations
@@ -80,6 +82,19 @@ _PATTERNS: tuple[str, ...] = (
     r"\b(nuk|s) (po )?(e )?ndje\w* (anen|doren|kemben|krahun|trupin)\b",
     r"\bplag\w*|\bpo vdes\b",
     r"\b(thirr\w*|urgjent\w*|duhet\w*) ambulanc\w*|\bambulanc\w* urgjent\w*|\bndihm\w* urgjent\w*",
+    # --- Albanian: written after the first round, from messages outside the sets (generalisation)
+    r"\b(thy|theu|theve|thyen)\w* (doren|kemben|hunden|brinjet|krahun)\b",
+    r"\bi (bie|bin|rreh)\w* (grua|femij|nan|motr|vajz|djal)\w*",
+    r"\bndjek\w* me (makin|veture|kerr)\w*",
+    r"\bmbyll\w* (prej|nga) jashte\b|\b(nuk|s)( po)? (muj|mund|mundem|mujm)( me| te)? dal\w*",
+    r"\b(dhan|dha|jap|japim|dhene|dhen) fund (krejt|gjithcka\w*|vetes)\b",
+    r"\blitar\w*",
+    r"\b(tablet|barn|ilac|hap)\w*(?: \w+){0,6} (piva|pive|piu|gelltita|gelltiti|gelltite)\b",
+    r"\b(ra|rane|u rrezu\w*)\b(?: \w+){0,2} (prej|nga|poshte) (ballkon|dritar|kat|druri|shkall|kulm|pullaz)\w*",
+    r"\b(ere|erë)(?: \w+){0,2} gaz\w*|\bgaz\w*(?: \w+){0,3} (ra|rane|pa ndjenja)\b",
+    r"\bshtatzen\w*(?: \w+){0,8} (dhimbj|gjak)\w*|\b(dhimbj|gjak)\w*(?: \w+){0,8} shtatzen\w*",
+    r"\bdhimbj\w* (shume )?te (forta|tmerrshme|padurueshme)\b",
+    r"\b(dua|du|due|desha) (te|me) (zhduk|iki pergjithmone)\w*",
     # --- Serbian: violence and threats
     r"\b(tuce|tuku|bije|biju|udara|udario|udarila|prebio|prebili|napao|napali|napada|pretukao|pretukli|tukao|tukli)\w*"
     r"( su| je)? (me|nas|decu|dete|sina|cerku|zenu|mamu|majku)\b",
@@ -100,6 +115,20 @@ _PATTERNS: tuple[str, ...] = (
     r"\b(me|nas) prati\b|\bprati (me|nas)\b",
     r"\b(nisam|nismo) (bezbedn|sigurn)\w*",
     r"\b(po)?zovite (policij|hitn)\w*|\bupomoc\w*",
+    # --- Serbian: written after the first round, from messages outside the sets (generalisation)
+    r"\b(me|nas|ga|ju)( je| su)? (udari|udario|udarila|udarili|tukao|tukla|pretukao|gurnuo|gurnula)\w*",
+    r"\b(slomi\w*|polomi\w*)( mi| joj| mu| nam)? (ruk|nog|nos|reb|vilic|zub)\w*",
+    r"\bjuri (me|nas)\b|\b(me|nas) juri\b|\bprati\w*( me| nas)? kolima\b|\bjuri\w*( me| nas)? kolima\b",
+    r"\b(tuce|tuku|bije|biju|udara)\w* (zenu|muza|mamu|majku|sestru|dete|decu)\b",
+    r"\b(hocu|zelim|hoću) (da )?nestan\w*|\bnestan\w* (zauvek|zauvijek)\b",
+    r"\bne vidim (vise )?izlaz\b|\bnemam (vise )?(snage|volje)(?: \w+){0,2} (da )?ziv\w*",
+    r"\bprogut\w*( sam| je| smo)? sve\b",
+    r"\b(pao|pala|palo|pali)\b(?: \w+){0,2} (sa|s|kroz|niz)"
+    r" (terase|terasu|balkon\w*|prozor\w*|drvet\w*|krov\w*|zgrad\w*|sprat\w*)\b",
+    r"\bmiris\w*(?: \w+){0,2} (na )?gas\w*|\bgas\w*(?: \w+){0,3} (pao|pala|onesvest\w*)\b",
+    r"\btrudn\w*(?: \w+){0,6} (bol|krv|krvar)\w*|\b(bol|krv|krvar)\w*(?: \w+){0,6} trudn\w*",
+    r"\b(zapal|spal)\w*( mi| nam)? (kucu|stan)\b",
+    r"\bodu?zel\w*( su)?( mi| nam)? (dokument|pasos|papir)\w*(?: \w+){0,3} (ne pusta|ne da)\w*",
     # --- Serbian: confinement
     r"\bzakljuca(o|la|li|le|n|na|no|ni)\b",
     r"\bne (da|daju|dozvoljava\w*|pusta\w*)\b(?: \w+){0,3} (izadj|izlaz|napolj|odem|odlaz)\w*|\bne pusta\w* (me|nas)\b",
