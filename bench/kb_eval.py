@@ -3,6 +3,8 @@
 For each set it prints top-1 / top-3 accuracy and median / p95 time per question, for the
 knowledge base and, in the same run, for the naive baseline (verbatim word overlap, no
 folding, stemming or typo tolerance), with the ratios between them.
+It also prints the danger detector's recall on the danger set and its false alarms on the
+ordinary questions (tests/kb_ordinary.jsonl and every question set).
 Run: python -m bench.kb_eval [--kb-dir content/kb] [--set FILE ...]
 """
 
@@ -13,14 +15,60 @@ from pathlib import Path
 
 from bot.kb import KnowledgeBase
 from bot.kb.commands import DEFAULT_KB_DIR
-from bot.kb.evaluation import Evaluation, evaluate, keyword_baseline, knowledge_base_ranker, read_questions
+from bot.kb.evaluation import (
+    Decisions,
+    Evaluation,
+    danger_evaluation,
+    decide,
+    evaluate,
+    keyword_baseline,
+    knowledge_base_ranker,
+    read_messages,
+    read_questions,
+)
+from bot.kb.safety import is_emergency
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SETS = [
     ROOT.parent / "shared" / "content" / "kb-dev-questions.jsonl",
     ROOT / "tests" / "kb_questions_hard.jsonl",
     ROOT / "tests" / "kb_questions_unseen.jsonl",
+    ROOT / "tests" / "kb_questions_people.jsonl",
+    ROOT / "tests" / "kb_tuning_people.jsonl",
 ]
+
+
+DANGER_SET = ROOT / "tests" / "kb_danger.jsonl"
+ORDINARY_SET = ROOT / "tests" / "kb_ordinary.jsonl"
+
+
+def danger_report(question_sets: list[Path]) -> str:
+    """Recall on the danger set and false alarms on ordinary questions, per script and overall."""
+    danger = read_messages(DANGER_SET)
+    ordinary = [m for path in [ORDINARY_SET, *question_sets] if path.exists() for m in read_messages(path)]
+    lines = [f"danger detection  {danger_evaluation(is_emergency, danger, ordinary).summary()}"]
+    for script in ("sq", "sr-Latn", "sr-Cyrl"):
+        part = danger_evaluation(
+            is_emergency, [m for m in danger if m.script == script], [m for m in ordinary if m.script == script]
+        )
+        lines.append(f"  {script:8} {part.summary()}")
+    result = danger_evaluation(is_emergency, danger, ordinary)
+    lines.extend(f"  missed: {m.script} {m.kind}: {m.text!r}" for m in result.missed)
+    lines.extend(f"  false alarm: {m.text!r}" for m in result.false_alarms)
+    return "\n".join(lines)
+
+
+def decisions_report(decisions: Decisions, confusions: int = 8) -> str:
+    """What people would get (answer, unsure, nothing), the confident wrong answers and the worst confusions."""
+    lines = [f"  decisions       {decisions.summary()}"]
+    lines.extend(
+        f"  confident wrong: {question.text!r} expected {question.topic}, answered {got}"
+        for question, got in decisions.confident_wrong
+    )
+    if decisions.confusion:
+        lines.append("  confusion (expected -> ranked first, count):")
+        lines.extend(f"    {expected} -> {got}: {n}" for expected, got, n in decisions.confusion[:confusions])
+    return "\n".join(lines)
 
 
 def _ratio(ours: float, base: float) -> str:
@@ -55,6 +103,8 @@ def main() -> int:
         ours = evaluate(knowledge_base_ranker(kb), questions)
         base = evaluate(keyword_baseline(kb), questions)
         print(report(path.name, ours, base))
+        print(decisions_report(decide(kb, questions)))
+    print(danger_report([path for path in args.sets or DEFAULT_SETS if path.exists()]))
     return 0
 
 

@@ -34,6 +34,7 @@ from bot.failures import describe
 from bot.i18n import Translations
 from bot.outbox import queue_call, queue_reply
 from bot.services import Services
+from bot.tapped import tapped_label
 from bot.text import fold
 from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message
 from db.session import Appends, Database, append, database_away, lost_a_race
@@ -427,7 +428,14 @@ class Engine:
     async def _append_inbound(
         self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime, *, danger: bool
     ) -> None:
-        text = clean(inbound.text if inbound.kind != "button" else inbound.data)
+        payload = inbound.payload or None
+        if inbound.kind == "button":
+            # Caseworkers read what the person tapped; the button's data stays in the payload.
+            label = await tapped_label(session, conversation.id, inbound.data or "")
+            text = clean(label or inbound.data)
+            payload = {**(inbound.payload or {}), "data": inbound.data}
+        else:
+            text = clean(inbound.text)
         edit_of = None
         if inbound.kind == "edit" and inbound.channel_message_id is not None:
             edit_of = (
@@ -453,7 +461,7 @@ class Engine:
                 "text": text,
                 "norm_text": fold(text) if text else None,
                 "file_id": inbound.file_id,
-                "payload": {**inbound.payload, "danger": True} if danger else inbound.payload or None,
+                "payload": {**(payload or {}), "danger": True} if danger else payload,
                 "channel_message_id": inbound.channel_message_id,
                 "update_id": inbound.update_id,
                 "edit_of": edit_of,

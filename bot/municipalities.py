@@ -2,6 +2,10 @@
 
 "Prishtine", "pristina" and "Приштина" all find Prishtinë / Priština; "Mitrovica" finds both
 Mitrovicë e Jugut and Mitrovicë e Veriut, so the person is asked which one.
+
+Besides the official names, the CSV's ``aliases`` column (names separated by ";") holds the names
+people use in everyday speech, in both scripts: "Kosovska Mitrovica" (both Mitrovicas),
+"Kosovska Kamenica", "Đeneral Janković", "Vrbovac"... An alias is matched like a name.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ class Municipality:
     sq: str
     sr_latn: str
     sr_cyrl: str
+    aliases: tuple[str, ...] = ()
 
     def name(self, locale: str) -> str:
         return {"sq": self.sq, "sr-Latn": self.sr_latn, "sr-Cyrl": self.sr_cyrl}.get(locale, self.sq)
 
     def keys(self) -> set[str]:
-        return {fold(self.sq), fold(self.sr_latn), fold(self.sr_cyrl)}
+        names = (self.sq, self.sr_latn, self.sr_cyrl, *self.aliases)
+        return {" ".join(fold(name).replace("-", " ").split()) for name in names}
 
 
 class Municipalities:
@@ -37,7 +43,18 @@ class Municipalities:
     @classmethod
     def load(cls, path: Path) -> Municipalities:
         with path.open(encoding="utf-8") as f:
-            return cls([Municipality(r["id"], r["sq"], r["sr_latn"], r["sr_cyrl"]) for r in csv.DictReader(f)])
+            return cls(
+                [
+                    Municipality(
+                        r["id"],
+                        r["sq"],
+                        r["sr_latn"],
+                        r["sr_cyrl"],
+                        tuple(a.strip() for a in (r.get("aliases") or "").split(";") if a.strip()),
+                    )
+                    for r in csv.DictReader(f)
+                ]
+            )
 
     def get(self, municipality_id: str | None) -> Municipality | None:
         return self._by_id.get(municipality_id or "")
@@ -51,7 +68,7 @@ class Municipalities:
 
     def search(self, typed: str, limit: int = 5) -> list[Municipality]:
         """Best matches for what a person typed, in either language or script; several when it is ambiguous."""
-        query = " ".join(fold(typed).split())
+        query = " ".join(fold(typed).replace("-", " ").split())
         if len(query) < 2:
             return []
         exact = [m for m in self.items if query in m.keys()]

@@ -1,4 +1,8 @@
-"""The knowledge base as the content team reviews it: unanswered and unsure questions, feedback per topic.
+"""The knowledge base as the content team reviews it: unanswered and unsure questions, answers people
+marked as not helpful, answers given with a low margin, and feedback per topic.
+
+An answer's margin is how far its topic led the runner-up (best score / runner-up score), ranked
+again with the current content: a low margin is an answer that could easily have been wrong.
 
 Questions are listed only from conversations the staff member may see. People who declined
 consent left no link and no words behind (their rows have no conversation): they appear only
@@ -9,7 +13,7 @@ questions is audited, as they are lines of transcripts.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +27,8 @@ from db.models import Beneficiary, Conversation, KbQuestion
 
 LISTED = 100
 REVIEWED = ("none", "unsure")
+LOW_MARGIN = 1.6  # an answer whose topic led the runner-up by less than this factor is listed
+MARGIN_CHECKED = 1000  # how many of the newest answered questions are ranked again for their margin
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,8 @@ class Question:
     text: str | None
     candidates: list[str]
     created_at: datetime
+    topic: str | None = None
+    margin: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,9 @@ class Review:
     unsure_total: int
     feedback: list[Feedback]
     anonymous: dict[str, int]  # outcome → questions from people who declined consent
+    unhelpful: list[Question] = field(default_factory=list)
+    unhelpful_total: int = 0
+    low_margin: list[Question] = field(default_factory=list)
 
 
 def _scoped(staff: Staff) -> ColumnElement[bool]:
@@ -66,22 +77,61 @@ def _counted(staff: Staff) -> ColumnElement[bool]:
     return true() if not (staff.role == "caseworker" and staff.municipalities) else _scoped(staff)
 
 
-async def _listed(session: AsyncSession, staff: Staff, outcome: str) -> tuple[list[Question], int]:
-    condition = and_(_scoped(staff), KbQuestion.outcome == outcome)
+async def _listed(
+    session: AsyncSession, staff: Staff, outcome: str, extra: ColumnElement[bool] | None = None
+) -> tuple[list[Question], int]:
+    condition = and_(_scoped(staff), KbQuestion.outcome == outcome, extra if extra is not None else true())
     total = (await session.execute(select(func.count()).select_from(KbQuestion).where(condition))).scalar_one()
     rows = await session.execute(
         select(KbQuestion).where(condition).order_by(KbQuestion.created_at.desc(), KbQuestion.id.desc()).limit(LISTED)
     )
     questions = [
-        Question(q.id, q.conversation_id or 0, q.locale, q.text, list(q.candidates or []), q.created_at)
+        Question(q.id, q.conversation_id or 0, q.locale, q.text, list(q.candidates or []), q.created_at, q.topic)
         for q in rows.scalars()
     ]
     return questions, int(total)
 
 
-async def review(session: AsyncSession, staff: Staff, now: datetime) -> Review:
+async def _low_margin(session: AsyncSession, staff: Staff, kb: Any) -> list[Question]:
+    """The newest answers whose topic barely led the runner-up, ranked again with the current content."""
+    if kb is None:
+        return []
+    rows = await session.execute(
+        select(KbQuestion)
+        .where(_scoped(staff), KbQuestion.outcome == "answer", KbQuestion.text.is_not(None))
+        .order_by(KbQuestion.created_at.desc(), KbQuestion.id.desc())
+        .limit(MARGIN_CHECKED)
+    )
+    found: list[Question] = []
+    for q in rows.scalars():
+        ranked = kb.rank(q.text or "", "sq" if q.locale == "sq" else "sr", limit=2)
+        if not ranked:
+            continue
+        runner_up = ranked[1] if len(ranked) > 1 else None
+        margin = ranked[0][1] / runner_up[1] if runner_up and runner_up[1] > 0 else None
+        if margin is not None and margin < LOW_MARGIN:
+            found.append(
+                Question(
+                    q.id,
+                    q.conversation_id or 0,
+                    q.locale,
+                    q.text,
+                    [runner_up[0]] if runner_up else [],
+                    q.created_at,
+                    q.topic,
+                    round(margin, 2),
+                )
+            )
+            if len(found) >= LISTED:
+                break
+    return found
+
+
+async def review(session: AsyncSession, staff: Staff, now: datetime, kb: Any = None) -> Review:
     unanswered, unanswered_total = await _listed(session, staff, "none")
     unsure, unsure_total = await _listed(session, staff, "unsure")
+    unhelpful, unhelpful_total = await _listed(session, staff, "answer", KbQuestion.helpful.is_(False))
+    low_margin = await _low_margin(session, staff, kb)
     feedback_rows = await session.execute(
         select(KbQuestion.topic, KbQuestion.helpful, func.count())
         .where(_counted(staff), KbQuestion.topic.is_not(None), KbQuestion.helpful.is_not(None))
@@ -99,7 +149,7 @@ async def review(session: AsyncSession, staff: Staff, now: datetime) -> Review:
             )
         ).all()
     )
-    shown = [q.id for q in unanswered + unsure]
+    shown = [q.id for q in unanswered + unsure + unhelpful + low_margin]
     if shown:
         audit.record(session, actor=staff.actor, action="knowledge.read", now=now, detail={"questions": shown})
     return Review(
@@ -112,6 +162,9 @@ async def review(session: AsyncSession, staff: Staff, now: datetime) -> Review:
             key=lambda f: (-(f.helpful + f.not_helpful), f.topic),
         ),
         {outcome: int(n) for outcome, n in anonymous.items()},
+        unhelpful,
+        unhelpful_total,
+        low_margin,
     )
 
 

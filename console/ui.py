@@ -27,7 +27,7 @@ ROLE_LABELS = {
     "youth_coordinator": N_("Youth coordinator"),
     "viewer": N_("Viewer"),
 }
-MODE_LABELS = {"bot": N_("With the bot"), "human": N_("With a caseworker"), "closed": N_("Closed")}
+MODE_LABELS = {"bot": N_("With the bot"), "human": N_("With a caseworker"), "closed": N_("Conversation closed")}
 STATUS_LABELS = {
     "received": N_("received"),
     "queued": N_("waiting to be sent"),

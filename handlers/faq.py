@@ -11,11 +11,14 @@ stateDiagram-v2
     ranking --> none: said honestly, caseworker offered, question kept for the content team
 ```
 Buttons: `kb:t:<topic>` answers a topic, `kb:more:<question id>:<part>` shows the next part,
-`kb:fb:<question id>:y|n` records whether the answer helped.
+`kb:fb:<question id>:y|n` records whether the answer helped, `kb:menu` shows the menu.
+A command an answer mentions (/human, /menu, /mydata, /delete) is offered as a button too, since
+on a phone people tap; typing the command still works.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from bot.kb import KnowledgeBase
@@ -43,6 +46,26 @@ def _caseworker_button(turn: Turn) -> list[Button]:
     if "handoff" in turn.services.extras.get("capabilities", set()) and turn.person.consent == "given":
         return [Button(turn.t.gettext("Talk to a caseworker"), "menu:human")]
     return []
+
+
+_COMMANDS = re.compile(r"(?<![\w/])/(human|menu|mydata|delete)\b")
+
+
+def command_buttons(turn: Turn, text: str) -> list[list[Button]]:
+    """A button for each command the text tells the person to type, when that step is available to them."""
+    t = turn.t
+    capabilities = turn.services.extras.get("capabilities", set())
+    consented = turn.person.consent == "given"
+    rows: list[list[Button]] = []
+    for command in dict.fromkeys(_COMMANDS.findall(text)):
+        if command == "human":
+            rows.extend([b] for b in _caseworker_button(turn))
+        elif command == "menu":
+            rows.append([Button(t.gettext("Main menu"), "kb:menu")])
+        elif command in ("mydata", "delete") and consented and "privacy" in capabilities:
+            label = t.gettext("Get a copy of my data") if command == "mydata" else t.gettext("Erase my data")
+            rows.append([Button(label, f"priv:{command}")])
+    return rows
 
 
 async def _record(
@@ -133,7 +156,7 @@ def answer_topic(turn: Turn, topic_id: str, question_id: int) -> None:
     municipality = Municipalities.name_of(turn.services.extras.get("municipalities"), turn.person.municipality, locale)
     local = [p for p in topic.parts(locale, municipality) if p not in base] if municipality else []
     first = [base[0], *base[1:][-1:], *local]
-    rows: list[list[Button]] = []
+    rows: list[list[Button]] = command_buttons(turn, "\n".join(first))
     if len(base) > 2:
         rows.append([Button(t.gettext("More"), f"kb:more:{question_id}:1")])
     if municipality is None and turn.person.consent == "given" and len(topic.parts(locale, "·")) > len(base):
@@ -144,7 +167,17 @@ def answer_topic(turn: Turn, topic_id: str, question_id: int) -> None:
             Button(t.gettext("No"), f"kb:fb:{question_id}:n"),
         ]
     )
-    turn.say(topic.title(locale) + "\n\n" + "\n\n".join(first) + "\n\n" + t.gettext("Did this help?"), rows)
+    source = ""
+    if topic.sources:
+        # The source as a link the person can open, and when the facts were last checked.
+        checked = t.date(topic.checked) if topic.checked else ""
+        source = "\n\n" + t.gettext(
+            "Source: {title}\n{url}\nChecked on {date}.",
+            title=topic.sources[0].title,
+            url=topic.sources[0].url,
+            date=checked,
+        )
+    turn.say(topic.title(locale) + "\n\n" + "\n\n".join(first) + source + "\n\n" + t.gettext("Did this help?"), rows)
     turn.set_state(flow="menu", kb_topic=topic_id)
 
 
@@ -163,6 +196,9 @@ async def _question(turn: Turn, raw_id: str) -> KbQuestion | None:
 async def button(turn: Turn, data: str) -> None:
     t = turn.t
     action, _, rest = data.partition(":")
+    if action == "menu":
+        menu.show(turn)
+        return
     if action == "t":
         topic_id, _, raw_id = rest.partition(":")
         row = await _question(turn, raw_id)
@@ -181,7 +217,7 @@ async def button(turn: Turn, data: str) -> None:
         if row is None or not 1 <= part <= len(middle):
             menu.show(turn, intro=t.gettext("That button is no longer valid. Here is the current menu:"))
             return
-        rows = []
+        rows = command_buttons(turn, middle[part - 1])
         if part < len(middle):
             rows.append([Button(t.gettext("More"), f"kb:more:{row.id}:{part + 1}")])
         turn.say(middle[part - 1], rows or None)

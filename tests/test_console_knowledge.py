@@ -70,7 +70,7 @@ async def test_an_admin_reviews_unanswered_and_unsure_questions_and_feedback(hom
     )
     async with homeward.db.sessions() as session:
         entry = (await session.execute(select(AuditEntry).where(AuditEntry.action == "knowledge.read"))).scalar_one()
-    assert entry.actor == "staff:ada" and len((entry.detail or {})["questions"]) == 5
+    assert entry.actor == "staff:ada" and len((entry.detail or {})["questions"]) == 6  # with the one not helpful
 
 
 async def test_a_caseworker_limited_to_one_municipality_sees_only_its_questions(homeward: Homeward) -> None:
@@ -85,7 +85,7 @@ async def test_a_caseworker_limited_to_one_municipality_sees_only_its_questions(
     assert feedback is not None
     assert re.findall(r'<td class="n">(\d+)</td>', feedback.group(1)) == ["1", "1"]
     counts = re.findall(r'<span class="count">(\d+)</span>', html)
-    assert counts == ["2", "1"]
+    assert counts == ["2", "1", "1", "0"]  # unanswered, unsure, not helpful, low margin
 
 
 async def test_viewers_and_youth_coordinators_cannot_read_questions(homeward: Homeward) -> None:
@@ -97,3 +97,32 @@ async def test_viewers_and_youth_coordinators_cannot_read_questions(homeward: Ho
             response = await http.get("/knowledge")
             assert response.status_code == 403 and "patentën" not in response.text
             assert 'href="/knowledge"' not in (await http.get("/dashboard")).text
+
+
+async def test_answers_marked_unhelpful_and_answers_with_a_low_margin_are_listed(homeward: Homeward) -> None:
+    prizren = await person_with_transcript(homeward, municipality="Prizren", texts=["tung"], name="Arta", chat_id="1")
+    kb = homeward.services.kb
+    await add_question(
+        homeward, prizren, "si e nxjerr pasaporten", "answer", topic="documents.id_passport", helpful=False
+    )
+    await add_question(
+        homeward, prizren, "faleminderit per pergjigjen", "answer", topic="documents.id_passport", helpful=True
+    )
+    # Ranked again, this answer barely beat the runner-up; the clear one is not listed.
+    ambiguous = "da li se placa dom zdravlja"
+    ranked = kb.rank(ambiguous, "sr", limit=2)
+    assert ranked[0][1] / ranked[1][1] < 1.6
+    await add_question(homeward, prizren, ambiguous, "answer", topic=ranked[0][0])
+    await add_question(homeward, prizren, "ku me gjet pune", "answer", topic="employment.jobseeker")
+    await add_staff(homeward, "ada", "admin")
+    async with client(homeward) as http:
+        await sign_in(http, "ada")
+        html = (await http.get("/knowledge")).text
+    unhelpful = re.search(r'<div id="unhelpful">(.*?)</div>\s*<h2', html, re.S)
+    assert unhelpful is not None
+    assert re.findall(r'<div class="text">([^<]*)</div>', unhelpful.group(1)) == ["si e nxjerr pasaporten"]
+    title = kb.topic("documents.id_passport").title("sq")
+    assert shown(homeward, "Answered with: {topic}", topic=title) in unhelpful.group(1)
+    low = re.search(r'<div id="low-margin">(.*?)</div>\s*<h2', html, re.S)
+    assert low is not None
+    assert re.findall(r'<div class="text">([^<]*)</div>', low.group(1)) == [ambiguous]

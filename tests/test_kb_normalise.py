@@ -45,9 +45,11 @@ def test_punctuation_and_emoji_are_ignored() -> None:
         ("Где је дом здравља?", "sr"),
         ("Gde je škola?", "sr"),
         ("Ku është shkolla?", "sq"),
-        ("ku eshte shkolla", None),
+        ("ku eshte shkolla", "sq"),
+        ("koliko se placa kod doktora", "sr"),
+        ("shkolla", None),
         ("12345", None),
     ],
 )
-def test_language_is_guessed_only_from_telling_letters(text: str, lang: str | None) -> None:
+def test_language_is_guessed_from_telling_letters_or_filler_words(text: str, lang: str | None) -> None:
     assert guess_language(text) == lang

@@ -102,7 +102,7 @@ async def test_delete_erases_everywhere_and_the_tombstone_blocks_follow_ups(
     assert SECRET_TEXT in before and SECRET_NAME in before and "777002" in before
     person.says("/delete")
     texts = await fake.wait_sent(sent + 1, person.id)
-    assert "nuk mund të kthehet mbrapa" in texts[-1]
+    assert "Ky veprim nuk mund të zhbëhet." in texts[-1]
     person.presses("del:yes")
     texts = await fake.wait_sent(sent + 2, person.id)
     assert "u fshinë" in texts[-1]

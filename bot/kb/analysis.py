@@ -42,17 +42,32 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 
+_ONLY: dict[str, frozenset[str]] = {
+    "sq": _STOPWORDS["sq"] - _STOPWORDS["sr"],
+    "sr": _STOPWORDS["sr"] - _STOPWORDS["sq"],
+}
+
 _CYRILLIC = re.compile(r"[\u0400-\u04FF]")
 _ALBANIAN_LETTERS = re.compile(r"[ëçËÇ]")
 _SERBIAN_LETTERS = re.compile(r"[čćšžđČĆŠŽĐ]")
 
 
 def guess_language(text: str) -> str | None:
-    """ "sr" or "sq" when the letters of a text tell its language, else None."""
+    """ "sr" or "sq" when the letters or the filler words of a text tell its language, else None.
+
+    Cyrillic, and Serbian or Albanian letters, decide at once. Otherwise the words that are filler
+    in only one of the languages vote ("kod", "li", "sta" against "ku", "per", "cka"), so that
+    "koliko se placa kod doktora" is read as Serbian just like "колико се плаћа код доктора".
+    """
     if _CYRILLIC.search(text) or _SERBIAN_LETTERS.search(text):
         return "sr"
     if _ALBANIAN_LETTERS.search(text):
         return "sq"
+    folded = words(text)
+    serbian = sum(1 for w in folded if w in _ONLY["sr"])
+    albanian = sum(1 for w in folded if w in _ONLY["sq"])
+    if serbian != albanian:
+        return "sr" if serbian > albanian else "sq"
     return None
 
 

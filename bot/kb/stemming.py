@@ -112,6 +112,7 @@ _GHEG: dict[str, str] = {
     "fmi": "femije", "fmija": "femija", "fmine": "femijen", "fmit": "femijet", "fmijt": "femijet",
     "cun": "djale", "cuni": "djali", "cuna": "djali", "cunin": "djalin", "goca": "vajza", "gocen": "vajzen",
     "dek": "vdes", "dekun": "vdekur", "nana": "nena", "nanen": "nenen", "ish": "ishte",
+    "gjet": "gjeta", "gjej": "gjeta", "gjen": "gjeta", "gjejm": "gjeta", "gjetja": "gjeta", "gjetjen": "gjeta",
 }  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""The knowledge-base review page: unanswered and unsure questions, and feedback per topic."""
+"""The knowledge-base review page: unanswered, unsure, not helpful and low-margin questions, and feedback per topic."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ router = APIRouter()
 async def show(request: Request, staff: KnowledgeReviewer) -> Response:
     console = console_of(request)
     async with console.homeward.db.transaction() as session:
-        found = await knowledge.review(session, staff, console.now())
+        found = await knowledge.review(session, staff, console.now(), console.homeward.services.kb)
     return page(
         request,
         staff,
