@@ -213,7 +213,7 @@ async def test_while_waiting_for_a_caseworker_a_person_can_still_erase_their_dat
         await fake.wait_sent(sent + 1, person.id)
         person.says("/delete")
         texts = await fake.wait_sent(sent + 2, person.id)
-        assert "nuk mund të kthehet mbrapa" in texts[-1]
+        assert "Ky veprim nuk mund të zhbëhet." in texts[-1]
         person.presses("del:yes")  # a tap answers the bot's own question, even while a caseworker is awaited
         texts = await fake.wait_sent(sent + 3, person.id)
         assert "u fshinë" in texts[-1]
