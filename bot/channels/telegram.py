@@ -44,7 +44,7 @@ from bot.channels import (
     Sent,
     Transient,
 )
-from handlers.turn import Inbound
+from bot.events import Inbound
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"

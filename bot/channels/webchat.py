@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.channels import Decoded, Identity, Incoming, Permanent, Sent
-from handlers.turn import Inbound
+from bot.events import Inbound
 
 CHANNEL = "web"
 MAX_TEXT = 4096
