@@ -37,7 +37,7 @@ from bot.services import Services
 from bot.turns import TurnScheduler
 from bot.youth import privacy as youth_data
 from bot.youth.scheduler import YouthScheduler
-from handlers import faq, followup, handoff, privacy, questionnaire, youth
+from handlers import faq, followup, handoff, linking, privacy, questionnaire, youth
 from handlers.routes import Router, build_router
 
 log = logging.getLogger(__name__)
@@ -124,6 +124,8 @@ class Homeward:
         self.senders[webchat.CHANNEL] = self.webchat
         self.channels[webchat.CHANNEL] = Channel(webchat.CHANNEL, webchat.decode, self.webchat)
         handoff.register(self.router, self.services)
+        if len(set(self.channels) - {webchat.CHANNEL}) > 1:
+            linking.register(self.router, self.services)  # one person across the apps this deployment speaks
         self.engine = Engine(
             self.db,
             self.translations,

@@ -16,6 +16,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -23,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ownership
+from bot import linking, ownership
 from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChange
 from bot.i18n import Translations
 from bot.outbox import queue_call, queue_reply
@@ -269,7 +270,7 @@ class Engine:
             if found is not None:
                 found.channel_ref = current
                 return found
-        return None
+        return await linking.find(session, current)
 
     async def _person(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
         person = await self._find(session, identity)
@@ -285,6 +286,7 @@ class Engine:
             session.add(person)
             await session.flush()
         if person.consent in ("given", "pending"):
+            person.channel = identity.channel  # a person with linked apps is answered where they wrote last
             person.channel_user_id = identity.user_id
             person.chat_id = identity.chat_id
             if inbound.display_name:
@@ -306,6 +308,13 @@ class Engine:
         return conversation
 
     async def _turn(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
+        code = linking.looks_like_code(inbound.text) if inbound.kind == "text" else None
+        if code is not None:
+            ref = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
+            if await linking.redeem(session, self.services.pseudonym_key, code, identity.channel, ref, now):
+                # This app is now the person's who asked for the code: their turn, told so by the router.
+                payload = {**inbound.payload, linking.LINKED_COMMAND: True}
+                inbound = replace(inbound, kind="command", command=linking.LINKED_COMMAND, payload=payload)
         person = await self._person(session, identity, inbound, now)
         conversation = await self._conversation(session, person, now)
         turn = Turn(
@@ -320,7 +329,7 @@ class Engine:
         ownership.person_wrote(conversation)
         keep = person.consent in ("given", "pending")
         if keep:
-            await self._append_inbound(session, conversation, inbound, now)
+            await self._append_inbound(session, conversation, inbound, now, identity.channel)
         if inbound.kind == "button":
             await queue_call(
                 session,
@@ -351,10 +360,11 @@ class Engine:
         if person.consent in ("declined", "erased"):
             keep = False  # declined or erased (maybe in this very turn): nothing of theirs is kept
 
+            keys = [self.chat_key(identity.channel, identity.chat_id), *await linking.refs(session, person)]
             await session.execute(
                 update(InboxUpdate)
                 .where(
-                    InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id),
+                    InboxUpdate.chat_key.in_(keys),
                     InboxUpdate.status != "pending",  # waiting turns still run, and are blanked in their own turn
                 )
                 .values(raw=None)
@@ -384,7 +394,7 @@ class Engine:
         return len(recent) > settings.flood_messages
 
     async def _append_inbound(
-        self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime
+        self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime, channel: str
     ) -> None:
         text = clean(inbound.text if inbound.kind != "button" else inbound.data)
         edit_of = None
@@ -414,6 +424,7 @@ class Engine:
                 "file_id": inbound.file_id,
                 "payload": inbound.payload or None,
                 "channel_message_id": inbound.channel_message_id,
+                "channel": channel,
                 "update_id": inbound.update_id,
                 "edit_of": edit_of,
                 "status": "received",

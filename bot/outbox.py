@@ -132,6 +132,7 @@ async def _queue(
                 "norm_text": _fold_line(text),
                 "payload": {"buttons": payload["buttons"]} if "buttons" in payload else None,
                 "status": "queued",
+                "channel": person.channel,
                 "created_at": now,
             },
         )
