@@ -66,11 +66,12 @@ add_filter("closed", N_("Closed"), lambda staff: Conversation.mode == ownership.
 
 @dataclass(frozen=True)
 class Query:
-    """What the inbox was asked for: one filter, and optionally a language and a municipality."""
+    """What the inbox was asked for: one filter, and optionally a language, a municipality and an app."""
 
     view: str = "needs_human"
     locale: str = ""
     municipality: str = ""
+    app: str = ""  # the app the person wrote from last (telegram, whatsapp, viber, web)
     page: int = 1
 
 
@@ -105,6 +106,8 @@ def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
         base = base.where(Beneficiary.locale == query.locale)
     if query.municipality:
         base = base.where(Beneficiary.municipality == query.municipality)
+    if query.app:
+        base = base.where(Beneficiary.channel == query.app)
     return base
 
 
@@ -113,7 +116,7 @@ async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str,
     found = {}
     for key, f in FILTERS.items():
         rows = select(Conversation.id).where(f.condition(staff))
-        if staff.municipalities or query.locale or query.municipality:
+        if staff.municipalities or query.locale or query.municipality or query.app:
             rows = _narrowed(rows.join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id), staff, query)
         capped = rows.limit(COUNT_CAP).subquery()
         found[key] = (await session.execute(select(func.count()).select_from(capped))).scalar_one()

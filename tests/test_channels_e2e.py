@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import select
 
+from bot.app import Homeward
 from bot.config import Settings
 from db.models import Beneficiary, Message
-from tests.chats import CHANNELS, Apps, onboard, running
+from tests.chats import CHANNELS, Apps, connect, onboard, running, with_whatsapp
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
 
@@ -49,3 +51,110 @@ async def test_onboarding_in_each_locale(apps: Apps, locale: str) -> None:
         lines = (await session.execute(select(Message).order_by(Message.id))).scalars().all()
     assert {line.channel for line in lines} == {apps.channel}
     assert [line.kind for line in lines if line.direction == "in"] == ["command", "button", "button"]
+
+
+async def test_a_question_the_emergency_answer_and_plain_word_commands(apps: Apps) -> None:
+    chat = apps.chat(2, "Drita")
+    await onboard(chat, "sq")
+    sent = len(chat.texts())
+    await chat.says("ku me shku te doktori")
+    assert (await chat.wait_text("Te mjeku", sent)).startswith("Te mjeku")
+    sent = len(chat.texts())
+    await chat.says("burri më rreh çdo ditë")
+    assert "112" in await chat.wait_text("112", sent)
+    sent = len(chat.texts())
+    await chat.says("Meny")  # no command menu in these apps: the word is the command
+    await chat.wait_text("Si mund t'ju ndihmoj?", sent)
+    sent = len(chat.texts())
+    await chat.says("стоп")
+    await chat.wait_text("Nuk do t'ju dërgojmë më", sent)
+    await apps.app.turns.wait_idle()
+    async with apps.app.db.sessions() as session:
+        someone = (await session.execute(select(Beneficiary))).scalar_one()
+        assert someone.opted_out
+
+
+async def test_mydata_then_delete_erases_everything(apps: Apps) -> None:
+    chat = apps.chat(3, "Besnik Gashi")
+    await onboard(chat, "sq")
+    await chat.says("Më duhet letërnjoftimi për Besnikun")
+    sent = len(chat.texts())
+    await chat.says("/mydata")
+    await chat.wait_text("Ja gjithçka që ruajmë", sent)
+    if apps.channel == "whatsapp":
+        await apps.graph.wait_for(lambda: len(apps.graph.uploads) == 2)
+        files = b"".join(apps.graph.uploads.values())
+        documents = [m for m in apps.graph.messages(chat.id) if m["type"] == "document"]
+        assert len(documents) == 2 and all(d["document"]["filename"].startswith("homeward-data-") for d in documents)
+    else:
+        await apps.fake.wait_for(lambda: len(apps.fake.sent("sendDocument", chat.id)) == 2)
+        calls = apps.fake.sent("sendDocument", chat.id)
+        files = b"".join(v["content"] for c in calls for v in c.values() if isinstance(v, dict) and "content" in v)
+    assert "letërnjoftimi për Besnikun".encode() in files
+    sent = len(chat.texts())
+    await chat.says("/delete")
+    await chat.wait_button("del:yes")
+    await chat.presses("del:yes")
+    await chat.wait_text("u fshinë", sent)
+    await apps.app.turns.wait_idle()
+    await apps.app.delivery.drain()
+    async with apps.app.db.sessions() as session:
+        someone = (await session.execute(select(Beneficiary))).scalar_one()
+        assert someone.consent == "erased" and someone.chat_id is None and someone.display_name is None
+        texts = (await session.execute(select(Message.text))).scalars().all()
+    assert not any(text and "Besnik" in text for text in texts)
+
+
+async def test_hand_off_and_a_caseworker_reply_reach_the_app(apps: Apps) -> None:
+    from tests.console_support import add_staff, client, csrf, sign_in
+
+    chat = apps.chat(4, "Luan")
+    await onboard(chat, "sq")
+    await chat.presses("menu:human")
+    await apps.app.turns.wait_idle()
+    await add_staff(apps.app, "amra", "caseworker")
+    async with apps.app.db.sessions() as session:
+        line = (await session.execute(select(Message).where(Message.direction == "in"))).scalars().first()
+        assert line is not None
+        cid = line.conversation_id
+    async with client(apps.app) as http:
+        await sign_in(http, "amra")
+        token = await csrf(http)
+        page = (await http.get(f"/conversations/{cid}")).text
+        assert {"telegram": "Telegram", "whatsapp": "WhatsApp"}[apps.channel] in page
+        await http.post(f"/conversations/{cid}/take", data={"csrf": token})
+        sent = len(chat.texts())
+        await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita Luan, jam Amra."})
+        await chat.wait_text("Mirëdita Luan, jam Amra.", sent)
+        listed = (await http.get(f"/inbox?view=open&app={apps.channel}")).text
+        other = (await http.get("/inbox?view=open&app=viber")).text
+    assert "Luan" in listed and "Luan" not in other
+
+
+async def test_a_crash_between_storing_and_answering_answers_once(apps: Apps, settings: Settings) -> None:
+    chat = apps.chat(5, "Drita")
+    await onboard(chat, "sq")
+    # Stored by this process, which then stops before the turn runs; the next start answers it once.
+    app = apps.app
+    await app.turns.wait_idle()
+    app.turns.submit = lambda inbox_id: None  # type: ignore[method-assign]
+    app.webhook_inbox._submit = app.turns.submit
+    for inbox in app.inboxes.values():
+        inbox._submit = app.turns.submit
+    sent = len(chat.texts())
+    await chat.says("ku me shku te doktori")
+    await asyncio.sleep(0.2)
+    assert len(chat.texts()) == sent
+    await app.stop()
+    second = Homeward(with_whatsapp(settings, apps.graph))
+    http = connect(second, apps.graph)
+    await second.start()
+    try:
+        await chat.wait_text("Te mjeku", sent)
+        await second.turns.wait_idle()
+        await asyncio.sleep(0.3)
+        assert sum("Te mjeku" in t for t in chat.texts()[sent:]) == 1
+    finally:
+        await second.stop()
+        await http.aclose()
+        apps.app = Homeward(with_whatsapp(settings, apps.graph))  # stopped again by the fixture, harmlessly
