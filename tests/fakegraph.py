@@ -72,6 +72,7 @@ class FakeGraphApi:
         self._runner: web.AppRunner | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.webhook_answers: list[int] = []
+        self.receipts_answered = 0  # receipts Homeward has answered (200 or not)
 
     @property
     def base(self) -> str:
@@ -155,6 +156,7 @@ class FakeGraphApi:
             await self.deliver(value)
         except Exception:  # Homeward stopping while a receipt is on its way, as may happen for real
             self.webhook_answers.append(0)
+        self.receipts_answered += 1
 
     # ---- HTTP ------------------------------------------------------------------------------------
 
