@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, case, exists, select, update
+from sqlalchemy import Select, Table, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, RetryLater, SendError, Sent, Skipped, Transient
@@ -439,7 +439,9 @@ class Delivery:
         ]
         if lines:
             # A receipt (delivered, read) that arrived before this record is not taken back to `sent`.
-            sent = case((messages.c.status.in_(("delivered", "read")), messages.c.status), else_="sent")
+            sent = case(
+                (or_(messages.c.status == "delivered", messages.c.status == "read"), messages.c.status), else_="sent"
+            )
             await session.execute(
                 update(messages).where(messages.c.id == bindparam("line_id")).values(status=sent), lines
             )

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.models import Beneficiary, Conversation, LinkCode, LinkedIdentity, Message
+from db.models import Beneficiary, Conversation, LinkCode, LinkedIdentity, Message, OutboxItem
 
 CODE_LIFETIME = timedelta(minutes=15)
 LINKED_COMMAND = "linked"  # what a redeemed code becomes for the router: a command only the engine gives
@@ -53,9 +53,9 @@ async def find(session: AsyncSession, channel_ref: str) -> Beneficiary | None:
 
 
 async def refs(session: AsyncSession, person: Beneficiary) -> list[str]:
-    """The pseudonyms of the apps linked to `person` (in private chats also the keys of their inbox rows)."""
+    """The pseudonyms of every app of `person`, their own and linked (in private chats also their inbox rows' keys)."""
     found = await session.execute(select(LinkedIdentity.channel_ref).where(LinkedIdentity.beneficiary_id == person.id))
-    return list(found.scalars())
+    return [person.channel_ref, *found.scalars()]
 
 
 async def redeem(
@@ -99,8 +99,15 @@ async def _merge_into(session: AsyncSession, owner: Beneficiary, other: Benefici
     await session.execute(
         update(LinkedIdentity).where(LinkedIdentity.beneficiary_id == other.id).values(beneficiary_id=owner.id)
     )
-    people = session.info.get("people", {})
-    people.pop(other.channel_ref, None)
+    # Its queued and in-flight sends stay (and are recorded) as the owner's: a row deleted while a worker
+    # sends it could lend its id to a new row, which the worker would then mark sent.
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.beneficiary_id == other.id).values(beneficiary_id=owner.id)
+    )
+    session.info.get("people", {}).pop(other.channel_ref, None)
     session.info.get("conversations", {}).pop(other.id, None)
-    await session.delete(other)
-    await session.flush()
+    for gone in (source, other):
+        if gone is not None and gone in session:
+            session.expunge(gone)
+    # Its conversation, consents and other rows go with it (the database cascades).
+    await session.execute(delete(Beneficiary).where(Beneficiary.id == other.id))

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.app import Homeward
 from bot.config import Settings
-from db.models import Beneficiary, Message
+from db.models import Beneficiary, Message, OutboxItem
 from tests.chats import CHANNELS, Apps, connect, onboard, running, with_whatsapp
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
@@ -51,6 +51,17 @@ async def test_onboarding_in_each_locale(apps: Apps, locale: str) -> None:
         lines = (await session.execute(select(Message).order_by(Message.id))).scalars().all()
     assert {line.channel for line in lines} == {apps.channel}
     assert [line.kind for line in lines if line.direction == "in"] == ["command", "button", "button"]
+    # Every send is recorded (several at once in one statement), none left waiting to be sent again.
+    for _ in range(100):
+        async with apps.app.db.sessions() as session:
+            waiting = (
+                await session.execute(select(func.count()).select_from(OutboxItem).where(OutboxItem.status != "sent"))
+            ).scalar_one()
+            statuses = set((await session.execute(select(Message.status).where(Message.direction == "out"))).scalars())
+        if not waiting and statuses <= {"sent", "delivered"}:
+            break
+        await asyncio.sleep(0.05)
+    assert not waiting and statuses <= {"sent", "delivered"}
 
 
 async def test_a_question_the_emergency_answer_and_plain_word_commands(apps: Apps) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,7 @@ from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.server import WHATSAPP_PATH
-from db.models import Beneficiary, InboxUpdate, Message
+from db.models import Beneficiary, InboxUpdate, Message, OutboxItem
 from tests import fakegraph
 from tests.chats import Apps, WhatsAppChat, connect, onboard, running
 from tests.console_support import add_staff, client, csrf, sign_in
@@ -261,3 +262,92 @@ async def test_outside_24_hours_a_reply_goes_as_its_template_or_is_skipped(
         assert "outside_window" in page and "nuk u dërgua" in page
     assert len(chat.texts()) == sent + 1
     assert apps.graph.violations == []
+
+
+async def test_one_person_across_apps_after_a_link_code(apps: Apps) -> None:
+    from tests.chats import TelegramChat
+
+    on_telegram = TelegramChat(apps.fake, 16, "Arta", "sq")
+    on_whatsapp = WhatsAppChat(apps.graph, 16, "Arta")
+    await onboard(on_telegram, "sq")
+    await on_telegram.says("Ku ta nxjerr letërnjoftimin?")
+    # Meanwhile, from WhatsApp, before linking: a second person as far as Homeward knows.
+    await on_whatsapp.says("/start")
+    await on_whatsapp.wait_sent(1)
+    sent = len(on_telegram.texts())
+    await on_telegram.presses("menu:link")
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", await on_telegram.wait_text("15", sent))
+    assert code is not None
+    await on_whatsapp.says("a1b2-c3d4")  # a wrong code is ordinary text
+    await on_whatsapp.wait_sent(2)
+    await on_whatsapp.says(code.group(0).lower())
+    try:
+        await on_whatsapp.wait_text("lidhur", 2)
+    except TimeoutError:
+        async with apps.app.db.sessions() as session:
+            from db.models import OutboxItem
+
+            print(
+                "OUTBOX",
+                [
+                    (o.id, o.channel, o.chat_id, o.status, o.method, o.message_id, o.beneficiary_id)
+                    for o in (await session.execute(select(OutboxItem))).scalars()
+                    if o.channel == "whatsapp"
+                ],
+            )
+            print("GRAPH", [(x.to, x.message.get("type")) for x in apps.graph.sent])
+        raise
+    await apps.app.turns.wait_idle()
+    async with apps.app.db.sessions() as session:
+        people = (await session.execute(select(Beneficiary))).scalars().all()
+        assert len(people) == 1
+        person = people[0]
+        assert person.channel == "whatsapp" and person.consent == "given" and person.locale == "sq"
+        lines = (await session.execute(select(Message).order_by(Message.id))).scalars().all()
+    assert {line.conversation_id for line in lines} == {lines[0].conversation_id}
+    assert {line.channel for line in lines} == {"telegram", "whatsapp"}
+    # The code works once: typed again it links nothing (and is just text).
+    await on_telegram.says(code.group(0))
+    # A caseworker's reply goes to the app used last.
+    await add_staff(apps.app, "amra", "caseworker")
+    async with client(apps.app) as http:
+        await sign_in(http, "amra")
+        token = await csrf(http)
+        await on_whatsapp.says("menu")
+        await on_whatsapp.wait_button("menu:privacy")
+        await http.post(f"/conversations/{lines[0].conversation_id}/take", data={"csrf": token})
+        telegram_before = len(on_telegram.texts())
+        await http.post(
+            f"/conversations/{lines[0].conversation_id}/reply", data={"csrf": token, "text": "Përshëndetje!"}
+        )
+        await on_whatsapp.wait_text("Përshëndetje!")
+        await http.post(f"/conversations/{lines[0].conversation_id}/return", data={"csrf": token})
+    assert not any("Përshëndetje!" in t for t in on_telegram.texts()[telegram_before:])
+    # /delete in one app erases the person of both.
+    await on_whatsapp.says("/delete")
+    await on_whatsapp.wait_button("del:yes")
+    await on_whatsapp.presses("del:yes")
+    await on_whatsapp.wait_text("u fshinë")
+    await apps.app.turns.wait_idle()
+    async with apps.app.db.sessions() as session:
+        assert (await session.execute(select(Beneficiary.consent))).scalars().all() == ["erased"]
+        texts = (await session.execute(select(Message.text))).scalars().all()
+        raws = (await session.execute(select(InboxUpdate.raw).where(InboxUpdate.status == "done"))).scalars().all()
+    assert not any(text and "letërnjoftimin" in text for text in texts)
+    assert not any(raw and "letërnjoftimin" in raw for raw in raws)
+
+
+async def test_sends_recorded_together_are_each_recorded_once(apps: Apps) -> None:
+    people = [WhatsAppChat(apps.graph, 100 + n, f"P{n}") for n in range(8)]
+    await asyncio.gather(*(p.says("/start") for p in people))
+    for p in people:
+        await p.wait_sent(1)
+    for _ in range(100):
+        async with apps.app.db.sessions() as session:
+            found = await session.execute(select(OutboxItem.status).where(OutboxItem.method == "sendMessage"))
+            statuses = list(found.scalars())
+        if len(statuses) == len(people) and set(statuses) == {"sent"}:
+            break
+        await asyncio.sleep(0.05)
+    assert len(statuses) == len(people) and set(statuses) == {"sent"}, statuses
+    assert all(len(p.texts()) == 1 for p in people)

@@ -28,7 +28,3 @@ def shortener(t: Translator) -> Shortener:
     """Shorter labels in `t`'s locale, keyed by the full label as the person sees it."""
     table = {t.gettext(long): t.gettext(short) for long, short in SHORT_LABELS.items()}
     return table.get
-
-
-def no_shorter(label: str) -> str | None:
-    return None
