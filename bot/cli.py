@@ -180,7 +180,13 @@ def build_parser(extra: list[CommandAdder]) -> argparse.ArgumentParser:
 
 def _extra_commands() -> list[CommandAdder]:
     adders: list[CommandAdder] = []
-    for module in ("bot.kb.commands", "bot.forms.commands", "console.commands", "bot.youth.commands"):
+    for module in (
+        "bot.kb.commands",
+        "bot.forms.commands",
+        "console.commands",
+        "bot.youth.commands",
+        "bot.channels.commands",
+    ):
         try:
             imported = __import__(module, fromlist=["add_commands"])
         except ModuleNotFoundError as exc:
