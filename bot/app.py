@@ -18,7 +18,7 @@ from typing import Any
 
 from aiogram import Bot
 
-from bot.channels import Channel, labels, telegram, webchat, whatsapp
+from bot.channels import Channel, labels, receipts, telegram, webchat, whatsapp
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Delivery, Sender
@@ -137,6 +137,7 @@ class Homeward:
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
         self.webhook_inbox = InboxWriter(self.store_telegram, self.turns.submit)
+        self.receipts = receipts.ReceiptWriter(self.db)
         # Webhooks of the other apps: each request's events stored (several requests to a commit) before 200.
         self.inboxes = {
             name: InboxWriter(functools.partial(self.store_events, name), self.turns.submit)

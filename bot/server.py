@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from bot import metrics
 from bot.app import Homeward
-from bot.channels import receipts, telegram, whatsapp
+from bot.channels import telegram, whatsapp
 from bot.config import Settings
 from db.migrate import upgrade_async
 
@@ -84,7 +84,7 @@ def whatsapp_routes(app: Homeward) -> list[Route]:
             return Response(status_code=400)
         # Stored (messages) and recorded (receipts) before the answer; Meta retries what is not answered 200.
         await asyncio.gather(*(inbox.store(event_id, chat, raw) for event_id, chat, raw in events))
-        await receipts.record(app.db, found)
+        await app.receipts.record(found)
         return JSONResponse({})
 
     return [Route(WHATSAPP_PATH, verify, methods=["GET"]), Route(WHATSAPP_PATH, receive, methods=["POST"])]
