@@ -256,7 +256,8 @@ async def main() -> int:
     print(f"WhatsApp, {args.people} people x {args.messages} texts, load average {os.getloadavg()[0]:.2f}")
     for m in results:
         print(
-            f"{m.name:24} {m.rate:8.1f} replies/s  ({m.replies} in {m.seconds:.2f} s)  lost {m.lost}  dup {m.duplicated}"
+            f"{m.name:24} {m.rate:8.1f} replies/s  ({m.replies} in {m.seconds:.2f} s)  "
+            f"lost {m.lost}  dup {m.duplicated}"
         )
     for m in results[1:]:
         print(f"ratio {m.name} / echo: {m.rate / echo.rate:.2f}x")
