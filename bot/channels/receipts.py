@@ -30,21 +30,31 @@ class Receipt:
 
 
 async def record(db: Database, receipts: list[Receipt]) -> int:
-    """Apply receipts to their transcript lines in one transaction; returns how many lines changed."""
+    """Apply receipts to their transcript lines in one transaction; returns how many lines changed.
+
+    One UPDATE per kind of receipt (and per failure reason), each line's current status in its WHERE.
+    """
     if not receipts:
         return 0
+    groups: dict[tuple[str, str | None], set[int]] = {}
+    for receipt in receipts:
+        groups.setdefault((receipt.status, receipt.error), set()).add(receipt.line_id)
     changed = 0
     async with db.transaction() as session:
-        for receipt in receipts:
-            if receipt.status == "failed":
+        for status, error in sorted(groups, key=lambda key: RANK.get(key[0], 9)):
+            if status == "failed":
                 before = [s for s, rank in RANK.items() if rank < RANK["delivered"]]
-                values: dict[str, object] = {"status": "failed", "error": receipt.error}
+                values: dict[str, object] = {"status": "failed", "error": error}
             else:
-                before = [s for s, rank in RANK.items() if rank < RANK[receipt.status]]
-                values = {"status": receipt.status}
+                before = [s for s, rank in RANK.items() if rank < RANK[status]]
+                values = {"status": status}
             result = await session.execute(
                 update(Message)
-                .where(Message.id == receipt.line_id, Message.direction == "out", Message.status.in_(before))
+                .where(
+                    Message.id.in_(sorted(groups[(status, error)])),
+                    Message.direction == "out",
+                    Message.status.in_(before),
+                )
                 .values(**values)
             )
             changed += result.rowcount or 0  # type: ignore[attr-defined]
