@@ -56,6 +56,7 @@ class FakeGraphApi:
     host: str = "127.0.0.1"
     port: int = 0
     templates: set[str] = field(default_factory=set)
+    templates_with_buttons: set[str] = field(default_factory=set)  # approved with two quick replies
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     receipts: bool = True  # report sent and delivered through the webhook
     fault: Callable[[dict[str, Any]], tuple[int, str, int] | None] | None = None  # → (code, message, status)
@@ -219,6 +220,9 @@ class FakeGraphApi:
             template = body.get("template") or {}
             if template.get("name") not in self.templates:
                 return f"template {template.get('name')!r} is not approved"
+            buttons = [c for c in template.get("components") or [] if c.get("type") == "button"]
+            if buttons and template.get("name") not in self.templates_with_buttons:
+                return f"template {template.get('name')!r} has no buttons"
             for component in template.get("components") or []:
                 for parameter in component.get("parameters") or []:
                     text = str(parameter.get("text") or "")
@@ -378,6 +382,13 @@ class WaPerson:
     async def presses(self, data: str) -> dict[str, Any]:
         """Tap a reply button or list row Homeward offered (the newest offer with that id)."""
         for message in reversed(self.api.messages(self.id)):
+            if message.get("type") == "template":
+                payloads = [
+                    c["parameters"][0]["payload"] for c in message["template"]["components"] if c["type"] == "button"
+                ]
+                if data in payloads:
+                    button = {"payload": data, "text": ("Yes", "No")[payloads.index(data)]}
+                    return await self.send(self._message("button", button=button))
             for ident, title in choices_of(message):
                 if ident == data:
                     kind = "button_reply" if message["interactive"]["type"] == "button" else "list_reply"

@@ -351,3 +351,39 @@ async def test_sends_recorded_together_are_each_recorded_once(apps: Apps) -> Non
         await asyncio.sleep(0.05)
     assert len(statuses) == len(people) and set(statuses) == {"sent"}, statuses
     assert all(len(p.texts()) == 1 for p in people)
+
+
+async def test_a_follow_up_wave_and_its_reminder_go_as_templates_with_answers(
+    settings: Settings, fake: FakeBotApi
+) -> None:
+    clock = FixedClock(datetime(2026, 1, 10, 11, 0, tzinfo=UTC))
+    graph = await FakeGraphApi(
+        now=clock.now, templates={"homeward_notice_sq"}, templates_with_buttons={"homeward_notice_sq"}
+    ).start()
+    settings = settings.model_copy(update={"whatsapp_templates": {"followup:sq": "homeward_notice_sq"}})
+    async for apps in running(settings, "whatsapp", fake, graph, clock=clock):
+        chat = WhatsAppChat(graph, 17, "Arben")
+        await onboard(chat, "sq")
+        await chat.presses("menu:followup")
+        await chat.wait_button("fu:consent:yes")
+        await chat.presses("fu:consent:yes")
+        await chat.wait_text("15.03.2026")
+        await chat.says("15.12.2025")
+        await chat.wait_text("15.3.2026", len(chat.texts()) - 1)
+        clock.set(datetime(2026, 3, 15, 9, 30, tzinfo=UTC))  # months later: far outside the 24 hours
+        assert (await apps.app.followups.run_once())["invited"] == 1
+        invitation = await chat.wait_text("Kanë kaluar 3 muaj", len(chat.texts()))
+        sent = graph.messages(chat.id)[-1]
+        assert sent["type"] == "template" and "\n" not in invitation
+        clock.advance(timedelta(days=1, hours=1))
+        assert (await apps.app.followups.run_once())["reminded"] == 1
+        await chat.wait_text("kujtesë", len(chat.texts()))
+        reminder = graph.messages(chat.id)[-1]
+        assert reminder["type"] == "template"
+        payloads = [c["parameters"][0]["payload"] for c in reminder["template"]["components"] if c["type"] == "button"]
+        assert payloads[0].startswith("fu:start:") and payloads[1].startswith("fu:later:")
+        before = len(chat.texts())
+        await chat.presses(payloads[0])  # the template's quick reply: the window is open again
+        assert "(1/" in await chat.wait_text("(1/", before)
+        assert graph.messages(chat.id)[-1]["type"] == "interactive"
+        assert graph.violations == []

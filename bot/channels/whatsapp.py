@@ -54,6 +54,9 @@ MAX_CAPTION = 1024
 MAX_TEMPLATE_TEXT = 900  # a template's body is at most 1024 characters, with its own words around ours
 MEDIA = {"image": "photo", "audio": "audio", "video": "video", "document": "document", "sticker": "sticker"}
 TEMPLATE_LANGUAGE = {"sq": "sq", "sr-Cyrl": "sr", "sr-Latn": "sr"}
+# The follow-up template is approved with two quick-reply buttons ("Yes", "No"): an invitation's or an
+# offer's two answers ride on them.
+TEMPLATE_WITH_ANSWERS = "followup"
 # Graph API error codes: throughput and pair rate (pause like Telegram's 429), outside the window,
 # undeliverable; see Meta's "Error codes" page of the Cloud API.
 RATE_LIMITED = {4: 60.0, 80007: 60.0, 130429: 5.0, 131056: 6.0}
@@ -292,21 +295,29 @@ def _row(button: dict[str, Any], shorten: Shortener) -> dict[str, Any]:
     return row
 
 
-def template_message(name: str, locale: str, text: str) -> dict[str, Any] | None:
+def template_message(name: str, locale: str, text: str, choices: list[str] | None = None) -> dict[str, Any] | None:
     """An approved template carrying `text` as its one body parameter; None when the text cannot ride on it.
 
-    Template parameters may hold no line breaks or tabs, nor more than four spaces in a row.
+    Template parameters may hold no line breaks or tabs, nor more than four spaces in a row. With
+    `choices`, the template's quick-reply buttons (approved as "Yes" and "No") carry the row's two
+    button answers, so a follow-up invitation can still be started with one tap.
     """
     flat = re.sub(r"\s+", " ", text).strip()
     if not flat or len(flat) > MAX_TEMPLATE_TEXT:
         return None
+    components: list[dict[str, Any]] = [{"type": "body", "parameters": [{"type": "text", "text": flat}]}]
+    for index, data in enumerate(choices or []):
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": data}],
+            }
+        )
     return {
         "type": "template",
-        "template": {
-            "name": name,
-            "language": {"code": TEMPLATE_LANGUAGE.get(locale, "sq")},
-            "components": [{"type": "body", "parameters": [{"type": "text", "text": flat}]}],
-        },
+        "template": {"name": name, "language": {"code": TEMPLATE_LANGUAGE.get(locale, "sq")}, "components": components},
     }
 
 
@@ -458,7 +469,9 @@ class WhatsAppSender:
         purpose = str(payload.get("purpose") or "")
         name = self.templates.get(f"{purpose}:{locale}") if purpose else None
         text = str(payload.get("text") or payload.get("caption") or "")
-        message = template_message(name, locale, text) if name else None
+        choices = [str(b["data"]) for row in payload.get("buttons") or [] for b in row]
+        answers = choices if purpose == TEMPLATE_WITH_ANSWERS and len(choices) == 2 else None
+        message = template_message(name, locale, text, answers) if name else None
         if message is None:
             raise Skipped("outside_window")
         return message
