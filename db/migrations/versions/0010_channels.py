@@ -19,14 +19,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.alter_column(
+    # On SQLite a column's length is not enforced and ALTER TABLE ADD COLUMN keeps the table as it is;
+    # a batch operation would rebuild `messages` and drop the triggers of its search index.
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column(
+            "messages",
             "channel_message_id",
             existing_type=sa.String(length=32),
             type_=sa.String(length=128),
             existing_nullable=True,
         )
-        batch_op.add_column(sa.Column("channel", sa.String(length=16), nullable=True))
+    op.add_column("messages", sa.Column("channel", sa.String(length=16), nullable=True))
     op.create_table(
         "linked_identities",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -65,11 +68,14 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("link_codes")
     op.drop_table("linked_identities")
-    with op.batch_alter_table("messages", schema=None) as batch_op:
-        batch_op.drop_column("channel")
-        batch_op.alter_column(
-            "channel_message_id",
-            existing_type=sa.String(length=128),
-            type_=sa.String(length=32),
-            existing_nullable=True,
-        )
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE messages DROP COLUMN channel")  # SQLite 3.35+: the table and its triggers stay
+        return
+    op.drop_column("messages", "channel")
+    op.alter_column(
+        "messages",
+        "channel_message_id",
+        existing_type=sa.String(length=128),
+        type_=sa.String(length=32),
+        existing_nullable=True,
+    )
