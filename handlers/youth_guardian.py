@@ -129,7 +129,7 @@ async def guardian_answered(turn: Turn, raw_id: str, answer: str) -> None:
     if agreed:
         enrolment.guardian_state = "confirmed"
         enrolment.guardian_confirmed_at = turn.now
-        enrolment.guardian_confirmed_by = "telegram"
+        enrolment.guardian_confirmed_by = turn.person.channel  # the app the guardian answered in
         enrolment.media_consent = bool(enrolment.media_consent and answer == "all")
         if enrolment.status == "pending_guardian":
             enrolment.status = "confirmed"
