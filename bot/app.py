@@ -8,6 +8,7 @@ and the tests all start from `Homeward(settings)`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -17,13 +18,13 @@ from typing import Any
 
 from aiogram import Bot
 
-from bot.channels import telegram, webchat
+from bot.channels import Channel, labels, receipts, telegram, webchat, whatsapp
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Claimed, Delivery, Sender
 from bot.engine import Engine
 from bot.followup.contacts import FollowupScheduler
-from bot.i18n import Translations
+from bot.i18n import LOCALES, Translations
 from bot.inbox import InboxWriter, store_updates
 from bot.integrations import webhooks
 from bot.kb import KnowledgeBase
@@ -38,7 +39,7 @@ from bot.turns import TurnScheduler
 from bot.workers import WorkerSlot
 from bot.youth import privacy as youth_data
 from bot.youth.scheduler import YouthScheduler
-from handlers import faq, followup, handoff, privacy, questionnaire, youth
+from handlers import faq, followup, handoff, linking, privacy, questionnaire, youth
 from handlers.routes import Router, build_router
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,33 @@ class Homeward:
         self.personal_data.sections.append(youth_data.section)
         self.personal_data.erasers.insert(0, youth_data.erase)
         self.senders: dict[str, Sender] = {}
+        self.channels: dict[str, Channel] = {}
         self.bot: Bot | None = None
         if settings.telegram_token:
             self.bot = telegram.make_bot(settings.telegram_token, settings.telegram_api_base)
             self.senders[telegram.CHANNEL] = telegram.TelegramSender(self.bot)
+            self.channels[telegram.CHANNEL] = Channel(telegram.CHANNEL, telegram.decode, self.senders[telegram.CHANNEL])
+        limiters: dict[str, Limiter] = {}
+        self.graph: whatsapp.GraphClient | None = None
+        if settings.whatsapp_token and settings.whatsapp_phone_number_id:
+            self.graph = whatsapp.GraphClient(
+                settings.whatsapp_api_base, settings.whatsapp_token, settings.whatsapp_phone_number_id
+            )
+            shorteners = {loc: labels.shortener(self.translations(loc)) for loc in LOCALES}
+            sender = whatsapp.WhatsAppSender(
+                self.graph, self.translations, self.clock, settings.whatsapp_templates, shorteners.__getitem__
+            )
+            self.senders[whatsapp.CHANNEL] = sender
+            self.channels[whatsapp.CHANNEL] = Channel(whatsapp.CHANNEL, whatsapp.decode, sender)
+            limiters[whatsapp.CHANNEL] = self._limiter(
+                Pacer(
+                    settings.whatsapp_rate_per_second,
+                    settings.whatsapp_rate_chat_per_second,
+                    settings.whatsapp_rate_chat_burst,
+                    settings.rate_group_per_minute,
+                ),
+                whatsapp.CHANNEL,
+            )
         pacer = Pacer(
             settings.rate_global_per_second,
             settings.rate_chat_per_second,
@@ -85,6 +109,8 @@ class Homeward:
         )
         self.worker_slot = WorkerSlot(settings.data_dir, settings.database_url)
         self.limiter: Limiter = RedisLimiter(settings.redis_url, pacer) if settings.redis_url else LocalLimiter(pacer)
+        if limiters and telegram.CHANNEL in self.senders:
+            limiters[telegram.CHANNEL] = self.limiter
         self.delivery = Delivery(
             self.db,
             self.senders,
@@ -95,24 +121,35 @@ class Homeward:
             concurrency=settings.delivery_concurrency,
             backoff_first=settings.retry_first_seconds,
             lease=timedelta(seconds=settings.delivery_lease_seconds),
+            limiters=limiters,
         )
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
         self.webchat = webchat.WebChat(self.db, self.clock)
         self.senders[webchat.CHANNEL] = self.webchat
         self.delivery.on_event = self._delivered
         self.personal_data.erasers.append(webchat.erase_files)
+        self.channels[webchat.CHANNEL] = Channel(webchat.CHANNEL, self.webchat.decode, self.webchat)
         handoff.register(self.router, self.services)
+        if len(set(self.channels) - {webchat.CHANNEL}) > 1:
+            linking.register(self.router, self.services)  # one person across the apps this deployment speaks
         self.engine = Engine(
             self.db,
             self.translations,
             self.services,
             self.router,
-            {telegram.CHANNEL: telegram.decode, webchat.CHANNEL: self.webchat.decode},
+            {telegram.CHANNEL: telegram.decode, **{name: channel.decode for name, channel in self.channels.items()}},
             on_queued=self._committed,
         )
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
         self.webhook_inbox = InboxWriter(self.store_telegram, self.turns.submit)
+        self.receipts = receipts.ReceiptWriter(self.db)
+        # Webhooks of the other apps: each request's events stored (several requests to a commit) before 200.
+        self.inboxes = {
+            name: InboxWriter(functools.partial(self.store_events, name), self.turns.submit)
+            for name in self.channels
+            if name not in (telegram.CHANNEL, webchat.CHANNEL)
+        }
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.youth = YouthScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.retention = Retention(self.db, self.personal_data, settings.retention_periods())
@@ -134,6 +171,15 @@ class Homeward:
     async def store_telegram(self, batch: list[tuple[int, str, str]]) -> list[tuple[str, int]]:
         keyed = [(uid, self.engine.chat_key(telegram.CHANNEL, chat), raw) for uid, chat, raw in batch]
         return await store_updates(self.db, self.clock, telegram.CHANNEL, keyed)
+
+    async def store_events(self, channel: str, batch: list[tuple[int, str, str]]) -> list[tuple[str, int]]:
+        keyed = [(uid, self.engine.chat_key(channel, chat), raw) for uid, chat, raw in batch]
+        return await store_updates(self.db, self.clock, channel, keyed)
+
+    def _limiter(self, pacer: Pacer, channel: str) -> Limiter:
+        if self.settings.redis_url:
+            return RedisLimiter(self.settings.redis_url, pacer, prefix=f"homeward:rate:{channel}")
+        return LocalLimiter(pacer)
 
     def poller(self) -> telegram.Poller:
         if self.bot is None:
@@ -197,8 +243,11 @@ class Homeward:
         with suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.turns.close()
-        if isinstance(self.limiter, RedisLimiter):
-            await self.limiter.close()
+        for limiter in {id(x): x for x in (self.limiter, *self.delivery.limiters.values())}.values():
+            if isinstance(limiter, RedisLimiter):
+                await limiter.close()
+        if self.graph is not None:
+            await self.graph.close()
         if self.bot is not None:
             await self.bot.session.close()
         await self.db.dispose()

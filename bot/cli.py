@@ -186,6 +186,7 @@ def _extra_commands() -> list[CommandAdder]:
         "console.commands",
         "bot.youth.commands",
         "bot.integrations.commands",
+        "bot.channels.commands",
     ):
         try:
             imported = __import__(module, fromlist=["add_commands"])

@@ -26,6 +26,18 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///homeward.db"
     telegram_token: str | None = None
     telegram_api_base: str = "https://api.telegram.org"
+    # WhatsApp Cloud API (Meta's Graph API): without a token and phone number id the channel stays off.
+    whatsapp_api_base: str = "https://graph.facebook.com"
+    whatsapp_token: str | None = None
+    whatsapp_phone_number_id: str | None = None
+    whatsapp_app_secret: str | None = None
+    whatsapp_verify_token: str | None = None
+    # Approved templates for messages outside the 24-hour window, as JSON: {"<purpose>:<locale>": name},
+    # purposes `followup`, `caseworker`, `announcement`; locales `sq`, `sr-Cyrl`, `sr-Latn`.
+    whatsapp_templates: dict[str, str] = {}
+    whatsapp_rate_per_second: float = 60.0  # Cloud API: 80 messages a second per number
+    whatsapp_rate_chat_per_second: float = 1.0
+    whatsapp_rate_chat_burst: int = 5
     webhook_url: str | None = None
     webhook_secret: str | None = None
     redis_url: str | None = None

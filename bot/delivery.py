@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, exists, select, true, update
+from sqlalchemy import Select, Table, and_, bindparam, case, exists, or_, select, true, update
 from sqlalchemy.orm import aliased
 
-from bot.channels import Blocked, RetryLater, SendError, Sent, Transient
+from bot.channels import Blocked, RetryLater, SendError, Sent, Skipped, Transient
 from bot.clock import Clock
 from bot.outbox import LANE_CASEWORKER, LANE_REPLY
 from bot.ratelimit import Limiter
@@ -71,11 +71,15 @@ class Delivery:
         bulk_held: int = 50,
         lease: timedelta = LEASE,
         on_event: Callable[[str, Claimed], Awaitable[None] | None] | None = None,
+        limiters: dict[str, Limiter] | None = None,
     ) -> None:
         self.db = db
         self.senders = senders
         self.clock = clock
         self.limiter = limiter
+        # Each channel paces on its own limits (and a 429 of one pauses only that one); `limiter` is
+        # the default for channels without their own.
+        self.limiters = limiters or {}
         self.worker_id = worker_id
         self.concurrency = concurrency
         self.backoff_first = backoff_first
@@ -312,10 +316,10 @@ class Delivery:
                 item = entry[2]
                 if item.method not in PACED_METHODS:
                     wait, scope = 0.0, ""
-                elif chat_not_before.get(item.chat_id, 0.0) > now:
+                elif chat_not_before.get(f"{item.channel}:{item.chat_id}", 0.0) > now:
                     continue
                 else:
-                    wait, scope = await self.limiter.acquire(item.chat_id)
+                    wait, scope = await self._limiter(item.channel).acquire(item.chat_id)
                 if wait <= 0:
                     self._ready.remove(entry)
                     heapq.heapify(self._ready)
@@ -325,10 +329,12 @@ class Delivery:
                     started = True
                     break
                 if scope == "chat":
-                    chat_not_before[item.chat_id] = now + wait
+                    chat_not_before[f"{item.channel}:{item.chat_id}"] = now + wait
                     shortest = min(shortest, wait)
                     continue
                 shortest = min(shortest, wait)
+                if self.limiters:
+                    continue  # one channel's global limit or pause does not hold the others
                 break  # a global limit or a pause holds every chat
             if not started:
                 self._slots.release()
@@ -366,8 +372,11 @@ class Delivery:
             outcome = Transient(f"{type(exc).__name__}: {exc}")
         if isinstance(outcome, RetryLater):
             self.throttled += 1
-            await self.limiter.pause(outcome.seconds + random.uniform(0.05, 0.5))
+            await self._limiter(item.channel).pause(outcome.seconds + random.uniform(0.05, 0.5))
         await self._record(item, outcome)
+
+    def _limiter(self, channel: str) -> Limiter:
+        return self.limiters.get(channel, self.limiter)
 
     async def _record(self, item: Claimed, outcome: Sent | SendError) -> None:
         now = self.clock.now()
@@ -425,7 +434,6 @@ class Delivery:
         lines = [
             {
                 "line_id": item.message_id,
-                "status": "sent",
                 "sent_at": now,
                 "channel_message_id": outcome.channel_message_id,
             }
@@ -433,7 +441,13 @@ class Delivery:
             if item.message_id is not None
         ]
         if lines:
-            await session.execute(update(messages).where(messages.c.id == bindparam("line_id")), lines)
+            # A receipt (delivered, read) that arrived before this record is not taken back to `sent`.
+            sent = case(
+                (or_(messages.c.status == "delivered", messages.c.status == "read"), messages.c.status), else_="sent"
+            )
+            await session.execute(
+                update(messages).where(messages.c.id == bindparam("line_id")).values(status=sent), lines
+            )
         await session.execute(
             update(outbox).where(outbox.c.id == bindparam("row_id")),
             [
@@ -486,7 +500,7 @@ class Delivery:
         self.failed += 1
         row.status, row.attempts = "failed", row.attempts + 1
         if message is not None:
-            message.status, message.error = "failed", reason
+            message.status, message.error = ("skipped" if isinstance(outcome, Skipped) else "failed"), reason
         if isinstance(outcome, Blocked):
             # The person blocked the bot: nothing else queued for them can arrive.
             if item.beneficiary_id is not None:

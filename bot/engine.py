@@ -21,6 +21,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -28,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import ownership
+from bot import linking, ownership
 from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChange, Partly
 from bot.failures import describe
 from bot.i18n import Translations
@@ -293,7 +294,7 @@ class Engine:
             if found is not None:
                 found.channel_ref = current
                 return found
-        return None
+        return await linking.find(session, current)
 
     async def _person(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
         person = await self._find(session, identity)
@@ -311,6 +312,7 @@ class Engine:
         if inbound.kind == "command" and inbound.command == "start":
             person.blocked = False  # whoever starts the bot has it open, whatever a send once concluded
         if person.consent in ("given", "pending"):
+            person.channel = identity.channel  # a person with linked apps is answered where they wrote last
             person.channel_user_id = identity.user_id
             person.chat_id = identity.chat_id
             if inbound.display_name:
@@ -332,6 +334,13 @@ class Engine:
         return conversation
 
     async def _turn(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
+        code = linking.looks_like_code(inbound.text) if inbound.kind == "text" else None
+        if code is not None:
+            ref = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
+            if await linking.redeem(session, self.services.pseudonym_key, code, identity.channel, ref, now):
+                # This app is now the person's who asked for the code: their turn, told so by the router.
+                payload = {**inbound.payload, linking.LINKED_COMMAND: True}
+                inbound = replace(inbound, kind="command", command=linking.LINKED_COMMAND, payload=payload)
         person = await self._person(session, identity, inbound, now)
         conversation = await self._conversation(session, person, now)
         turn = Turn(
@@ -347,7 +356,7 @@ class Engine:
         danger = safety.in_danger(inbound)
         keep = person.consent in ("given", "pending")
         if keep:
-            await self._append_inbound(session, conversation, inbound, now, danger=danger)
+            await self._append_inbound(session, conversation, inbound, now, identity.channel, danger=danger)
         if inbound.kind == "button":
             await queue_call(
                 session,
@@ -382,10 +391,11 @@ class Engine:
         if person.consent in ("declined", "erased"):
             keep = False  # declined or erased (maybe in this very turn): nothing of theirs is kept
 
+            keys = [self.chat_key(identity.channel, identity.chat_id), *await linking.refs(session, person)]
             await session.execute(
                 update(InboxUpdate)
                 .where(
-                    InboxUpdate.chat_key == self.chat_key(identity.channel, identity.chat_id),
+                    InboxUpdate.chat_key.in_(keys),
                     InboxUpdate.status != "pending",  # waiting turns still run, and are blanked in their own turn
                 )
                 .values(raw=None)
@@ -426,7 +436,14 @@ class Engine:
         return len(recent) > settings.flood_messages
 
     async def _append_inbound(
-        self, session: AsyncSession, conversation: Conversation, inbound: Inbound, now: datetime, *, danger: bool
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        inbound: Inbound,
+        now: datetime,
+        channel: str,
+        *,
+        danger: bool,
     ) -> None:
         payload = inbound.payload or None
         if inbound.kind == "button":
@@ -463,6 +480,7 @@ class Engine:
                 "file_id": inbound.file_id,
                 "payload": {**(payload or {}), "danger": True} if danger else payload,
                 "channel_message_id": inbound.channel_message_id,
+                "channel": channel,
                 "update_id": inbound.update_id,
                 "edit_of": edit_of,
                 "status": "received",

@@ -4,21 +4,23 @@ Nothing here talks to a channel; the delivery worker (`bot.delivery`) sends what
 Transcript lines and outbox rows are appended rows (`db.session.append`): written together with
 the transaction's other appends, each outbox row pointing at its line by id.
 Long text is split under Telegram's 4096-character limit at paragraph, then sentence, then word
-boundaries, and the buttons ride on the last part.
+boundaries, and the buttons ride on the last part. Rows for WhatsApp and Viber also carry the
+person's locale, their transcript line and (WhatsApp) when the 24-hour window closes: those senders
+render the row within their platform's limits at send time (`bot.channels.whatsapp.render`).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.events import Reply
 from bot.text import fold
 from db.models import Beneficiary, Conversation, Message, OutboxItem
 from db.session import append
-from handlers.turn import Reply
 
 # The bot's lines repeat (the same answer goes to many people): their searchable form is kept at hand.
 _fold_line = lru_cache(maxsize=1024)(fold)
@@ -26,6 +28,12 @@ _fold_line = lru_cache(maxsize=1024)(fold)
 MAX_TEXT = 4096
 LANE_REPLY, LANE_CASEWORKER, LANE_FOLLOWUP, LANE_ANNOUNCEMENT = 0, 1, 2, 3
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+# Channels whose sender renders a row itself (in the person's locale) and reports delivery by line id.
+RENDERED_BY_SENDER = frozenset({"whatsapp", "viber"})
+# Channels that accept free messages only for a while after the person last wrote (WhatsApp: 24 hours).
+WINDOWS = {"whatsapp": timedelta(hours=24)}
+# Outside such a window a row goes as the template configured for its purpose, named after its lane.
+PURPOSES = {LANE_CASEWORKER: "caseworker", LANE_FOLLOWUP: "followup", LANE_ANNOUNCEMENT: "announcement"}
 
 
 def split_text(text: str, limit: int = MAX_TEXT) -> list[str]:
@@ -124,9 +132,12 @@ async def _queue(
                 "norm_text": _fold_line(text),
                 "payload": {"buttons": payload["buttons"]} if "buttons" in payload else None,
                 "status": "queued",
+                "channel": person.channel,
                 "created_at": now,
             },
         )
+    if person.channel in RENDERED_BY_SENDER:
+        payload = {**payload, **channel_context(person, lane, line_id)}
     await queue_call(
         session,
         channel=person.channel,
@@ -138,6 +149,19 @@ async def _queue(
         lane=lane,
         message_id=line_id,
     )
+
+
+def channel_context(person: Beneficiary, lane: int, line_id: int | None) -> dict[str, object]:
+    """What a rendering sender needs besides the text: the locale, the line to report on, the window."""
+    context: dict[str, object] = {"locale": person.locale or "sq"}
+    if line_id is not None:
+        context["line"] = line_id
+    window = WINDOWS.get(person.channel)
+    if window is not None and person.last_contact_at is not None:
+        context["window_until"] = (person.last_contact_at + window).isoformat()
+        if lane in PURPOSES:
+            context["purpose"] = PURPOSES[lane]
+    return context
 
 
 async def queue_call(

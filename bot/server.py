@@ -12,19 +12,20 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from bot import logs, metrics
 from bot.app import Homeward
-from bot.channels import telegram
+from bot.channels import telegram, whatsapp
 from bot.config import Settings
 from bot.security_headers import SecurityHeaders
 from db.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
-WEBHOOK_MAX_BODY = 1024 * 1024  # Telegram's updates are a few kilobytes; anything this big is not one
+WHATSAPP_PATH = "/whatsapp/webhook"
+WEBHOOK_MAX_BODY = 1024 * 1024  # Telegram's updates and Meta's webhook bodies are a few kilobytes
 YOUNG_OBJECTS = 20_000  # allocations between two collections of the youngest generation (Python's default: 700)
 
 
@@ -78,10 +79,41 @@ def webhook_route(app: Homeward) -> Route:
     return Route(WEBHOOK_PATH, receive, methods=["POST"])
 
 
+def whatsapp_routes(app: Homeward) -> list[Route]:
+    """GET answers Meta's verification; POST checks the signature, stores messages and receipts, then 200."""
+    settings = app.settings
+    inbox = app.inboxes[whatsapp.CHANNEL]
+
+    async def verify(request: Request) -> Response:
+        challenge = whatsapp.handshake(dict(request.query_params), settings.whatsapp_verify_token)
+        if challenge is None:
+            return Response(status_code=403)
+        return PlainTextResponse(challenge)
+
+    async def receive(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > WEBHOOK_MAX_BODY:
+            return Response(status_code=413)
+        if not whatsapp.signature_valid(settings.whatsapp_app_secret, body, request.headers.get("X-Hub-Signature-256")):
+            return Response(status_code=401)
+        try:
+            events, found = whatsapp.split_webhook(json.loads(body))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return Response(status_code=400)
+        # Stored (messages) and recorded (receipts) before the answer; Meta retries what is not answered 200.
+        await asyncio.gather(*(inbox.store(event_id, chat, raw) for event_id, chat, raw in events))
+        await app.receipts.record(found)
+        return JSONResponse({})
+
+    return [Route(WHATSAPP_PATH, verify, methods=["GET"]), Route(WHATSAPP_PATH, receive, methods=["POST"])]
+
+
 def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
     routes: list[Any] = metrics.routes(app)  # /healthz and /metrics on every process's port
     if webhook:
         routes.append(webhook_route(app))
+    if whatsapp.CHANNEL in app.inboxes:
+        routes.extend(whatsapp_routes(app))
     web = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])  # every response, errors included
     if console:
         from console.web import mount_console

@@ -2,7 +2,8 @@
 
 Telegram keeps the file; the transcript keeps its `file_id`. A caseworker who opens a photo or a
 voice message gets it through the Bot API's getFile, as a download (never rendered inline by
-the console's origin), and the read is audited.
+the console's origin), and the read is audited. WhatsApp likewise keeps received media (Meta
+holds it for 30 days) under a media id, fetched through the Graph API.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels import telegram
+from bot.channels import telegram, whatsapp
 from console import audit
 from console.access import Staff
 from db.models import Message
@@ -43,7 +44,19 @@ async def fetch(
     message: Message,
     channel: str,
     now: datetime,
+    graph: whatsapp.GraphClient | None = None,
 ) -> Fetched:
+    channel = message.channel or channel  # a person with linked apps: the app this file came from
+    if message.file_id and channel == whatsapp.CHANNEL and graph is not None:
+        try:
+            content, media_type = await graph.media(message.file_id)
+        except (whatsapp.GraphError, OSError, TimeoutError) as exc:
+            raise Unavailable(message.id) from exc
+        if len(content) > MAX_BYTES:
+            raise Unavailable(message.id)
+        _audit(session, staff, conversation_id, message, now)
+        extension = mimetypes.guess_extension(media_type.split(";")[0].strip()) or ""
+        return Fetched(content, f"{message.kind}-{message.id}{extension}", media_type)
     if not message.file_id or channel != telegram.CHANNEL or bot is None:
         raise Unavailable(message.id)
     try:
@@ -56,6 +69,15 @@ async def fetch(
     if data is None:
         raise Unavailable(message.id)
     name = PurePosixPath(info.file_path).name or f"{message.kind}-{message.id}"
+    _audit(session, staff, conversation_id, message, now)
+    return Fetched(
+        data.read(),
+        f"{message.kind}-{message.id}-{name}"[:120],
+        mimetypes.guess_type(name)[0] or "application/octet-stream",
+    )
+
+
+def _audit(session: AsyncSession, staff: Staff, conversation_id: int, message: Message, now: datetime) -> None:
     audit.record(
         session,
         actor=staff.actor,
@@ -63,9 +85,4 @@ async def fetch(
         now=now,
         target=f"conversation:{conversation_id}",
         detail={"message": message.id, "kind": message.kind},
-    )
-    return Fetched(
-        data.read(),
-        f"{message.kind}-{message.id}-{name}"[:120],
-        mimetypes.guess_type(name)[0] or "application/octet-stream",
     )

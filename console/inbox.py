@@ -66,11 +66,12 @@ add_filter("closed", N_("Closed"), lambda staff: Conversation.mode == ownership.
 
 @dataclass(frozen=True)
 class Query:
-    """What the inbox was asked for: one filter, and optionally a language and a municipality."""
+    """What the inbox was asked for: one filter, and optionally a language, a municipality and an app."""
 
     view: str = "needs_human"
     locale: str = ""
     municipality: str = ""
+    app: str = ""  # the app the person wrote from last (telegram, whatsapp, viber, web)
     page: int = 1
 
 
@@ -106,6 +107,8 @@ def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
         base = base.where(Beneficiary.locale == query.locale)
     if query.municipality:
         base = base.where(Beneficiary.municipality == query.municipality)
+    if query.app:
+        base = base.where(Beneficiary.channel == query.app)
     return base
 
 

@@ -33,8 +33,13 @@ STATUS_LABELS = {
     "queued": N_("waiting to be sent"),
     "sending": N_("waiting to be sent"),
     "sent": N_("delivered"),
+    "delivered": N_("delivered"),
+    "read": N_("read"),
     "failed": N_("not delivered"),
+    "skipped": N_("not sent"),
 }
+# The apps a person writes from; the names of the apps themselves are not translated.
+APP_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "viber": "Viber", "web": N_("Web chat")}
 KIND_LABELS = {
     "photo": N_("Photo"),
     "voice": N_("Voice message"),
@@ -125,6 +130,7 @@ def environment() -> Environment:
         MODE_LABELS=MODE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
         KIND_LABELS=KIND_LABELS,
+        APP_NAMES=APP_NAMES,
         LOCALES=LOCALES,
         CONSOLE_LOCALES=CONSOLE_LOCALES,
     )

@@ -100,6 +100,32 @@ class Beneficiary(Base):
     conversation: Mapped[Conversation | None] = relationship(back_populates="beneficiary", uselist=False)
 
 
+class LinkedIdentity(Base):
+    """Another app a person linked to their record: the same person, transcript and consents.
+
+    The beneficiary's own `channel` and `chat_id` are the app they wrote from last (where follow-ups
+    and caseworkers' replies go); this row recognises them when they write from a linked app.
+    """
+
+    __tablename__ = "linked_identities"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    channel_ref: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+
+
+class LinkCode(Base):
+    """A short one-time code that links the app it is typed in to the person who asked for it."""
+
+    __tablename__ = "link_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime]
+
+
 class Conversation(Base):
     """The thread between a beneficiary and the mission: who owns it, and where the bot is in it."""
 
@@ -184,7 +210,8 @@ class Message(Base):
     norm_text: Mapped[str | None] = mapped_column(Text)
     file_id: Mapped[str | None] = mapped_column(String(256))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    channel_message_id: Mapped[str | None] = mapped_column(String(32))
+    channel_message_id: Mapped[str | None] = mapped_column(String(128))  # WhatsApp's ids run to about 60
+    channel: Mapped[str | None] = mapped_column(String(16))  # the app it came from or went to
     update_id: Mapped[int | None] = mapped_column(BigInteger)
     edit_of: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(12))  # received | queued | sent | failed

@@ -22,6 +22,7 @@ ITEMS: tuple[tuple[str, str, str | None], ...] = (
     ("human", N_("Talk to a caseworker"), "handoff"),
     ("lang", N_("Language"), None),
     ("privacy", N_("Privacy"), None),
+    ("link", N_("Link another app"), "linking"),
 )
 
 # Filled by the capability modules that add menu actions (see handlers.routes).

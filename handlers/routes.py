@@ -1,14 +1,17 @@
 """Which handler answers a turn: commands first, then buttons, then the conversation's flow.
 
-Commands `/start /menu /lang /help` work in every state. Everything that no handler claims gets
-a helpful answer that points to the menu, in the person's language.
+Commands `/start /menu /lang /help` work in every state, also typed as plain words ("menu",
+"ndal"). Everything that no handler claims gets a helpful answer that points to the menu, in the
+person's language.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 from handlers import fallback, menu, onboarding
+from handlers.command_words import command_word
 from handlers.turn import Turn
 
 ButtonHandler = Callable[[Turn, str], Awaitable[None]]
@@ -25,6 +28,9 @@ class Router:
         self.text: Callable[[Turn], Awaitable[None]] | None = None
 
     async def route(self, turn: Turn) -> None:
+        word = command_word(turn.inbound.text) if turn.inbound.kind == "text" else None
+        if word is not None:  # "menu", "ndal", "стоп": a command typed as a plain word
+            turn.inbound = replace(turn.inbound, kind="command", command=word, args="")
         inbound = turn.inbound
         if inbound.kind == "edit":
             return  # stored in the transcript by the engine; an edit asks nothing new

@@ -1,4 +1,8 @@
-"""What a handler works with: the inbound event, the person, replies, and the turn's services."""
+"""What a handler works with: the inbound event, the person, replies, and the turn's services.
+
+The event, reply and button types live in `bot.events` (below handlers and channels alike) and are
+re-exported here for handlers.
+"""
 
 from __future__ import annotations
 
@@ -6,49 +10,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from bot.events import Button, Inbound, Reply
+
+__all__ = ["Button", "Inbound", "Reply", "Turn"]
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.i18n import Translations, Translator
     from bot.services import Services
     from db.models import Beneficiary, Conversation
-
-
-@dataclass(frozen=True)
-class Button:
-    label: str
-    data: str
-
-
-@dataclass
-class Reply:
-    """One outgoing message: text, and optional inline buttons (rows of buttons)."""
-
-    text: str
-    buttons: list[list[Button]] = field(default_factory=list)
-    document: tuple[str, bytes] | None = None  # (file name, content) sent as a file
-
-
-@dataclass
-class Inbound:
-    """What arrived, reduced to what handlers need; the same for every channel.
-
-    kind: text | command | button | photo | voice | audio | video | video_note | document |
-    location | contact | sticker | edit | other.
-    """
-
-    kind: str
-    text: str | None = None
-    command: str | None = None
-    args: str = ""
-    data: str | None = None
-    file_id: str | None = None
-    payload: dict[str, Any] = field(default_factory=dict)
-    channel_message_id: str | None = None
-    update_id: int | None = None
-    language_code: str | None = None
-    display_name: str | None = None
-    sent_at: datetime | None = None  # when the person sent it, as the channel says
 
 
 @dataclass

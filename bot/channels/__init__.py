@@ -1,10 +1,17 @@
-"""Channels: the places people write from (Telegram, the web chat page) and how we reach them back."""
+"""Channels: the places people write from (Telegram, WhatsApp, Viber, the web chat page) and how we reach them back.
+
+Every channel is the same small interface (`Channel`): decode a stored inbound request into the
+platform-neutral event, send an outbox row (rendering it within the platform's limits) and say
+what a failed send means (`SendError` and its kinds). Handlers never see a platform; nothing here
+imports `handlers/`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Protocol
 
-from handlers.turn import Inbound
+from bot.events import Inbound
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,30 @@ class Blocked(Permanent):
     """The person blocked the bot (403): they are marked opted out and not messaged again."""
 
 
+class Skipped(Permanent):
+    """Not sent, by the platform's rules (e.g. `outside_window`: WhatsApp's 24 hours passed and no
+    template fits); the line is marked `skipped` with the reason, for caseworkers to see."""
+
+
 @dataclass(frozen=True)
 class Sent:
     channel_message_id: str | None
+
+
+class Sender(Protocol):
+    """Sends one outbox row; raises a `SendError` saying what a failure means."""
+
+    async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent: ...
+
+
+class Decoder(Protocol):
+    def __call__(self, raw: str) -> Decoded: ...
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One platform behind the boundary: its name, how its stored events decode, and its sender."""
+
+    name: str
+    decode: Decoder
+    sender: Sender

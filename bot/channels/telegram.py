@@ -53,8 +53,8 @@ from bot.channels import (
     Sent,
     Transient,
 )
+from bot.events import Inbound
 from bot.failures import field_paths
-from handlers.turn import Inbound
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"

@@ -31,9 +31,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels import Decoded, Identity, Incoming, Permanent, Sent
 from bot.clock import Clock
+from bot.events import Inbound
 from db.models import Beneficiary, ChatFile
 from db.session import Database
-from handlers.turn import Inbound
 
 CHANNEL = "web"
 MAX_TEXT = 4096

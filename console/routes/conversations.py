@@ -116,7 +116,14 @@ async def media(request: Request, staff: TranscriptReader, conversation_id: int,
             message, channel = found
             try:
                 fetched = await files.fetch(
-                    console.homeward.bot, session, staff, conversation_id, message, channel, console.now()
+                    console.homeward.bot,
+                    session,
+                    staff,
+                    conversation_id,
+                    message,
+                    channel,
+                    console.now(),
+                    graph=console.homeward.graph,
                 )
             except files.Unavailable:
                 fetched = None

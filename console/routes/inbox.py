@@ -21,12 +21,14 @@ async def show_inbox(
     view: str = "needs_human",
     locale: str = "",
     municipality: str = "",
+    app: str = "",
     page_number: int = 1,
 ) -> Response:
     query = inbox.Query(
         view=view if view in inbox.FILTERS else "needs_human",
         locale=locale if locale in LOCALES else "",
         municipality=municipality[:32],
+        app=app if app in ui.APP_NAMES else "",
         page=max(1, min(page_number, 10_000)),
     )
     async with console_of(request).homeward.db.sessions() as session:

@@ -1,7 +1,7 @@
 """integrations, reports, notifications: API tokens, webhooks and deliveries; hand-offs; what staff have read
 
 Revision ID: 0013
-Revises: 0008
+Revises: 0010
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import db.encryption
 import db.models
 
 revision = "0013"
-down_revision = "0008"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,94 @@
+"""Delivery receipts: what an app reports about a message after it was sent (delivered, read, failed).
+
+A receipt names the transcript line it is about; the line's status only moves forward
+(queued → sent → delivered → read), and a failure is recorded with its reason unless the line
+was already delivered. Each change is one conditional UPDATE, so two receipts of one line
+committed at the same moment (Meta sends `sent` and `delivered` close together) can never take
+it back a step. Receipts arriving together share one commit (`ReceiptWriter`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlalchemy import update
+
+from db.models import Message
+from db.session import Database
+
+RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A status callback: the transcript line it is about, and what happened to it."""
+
+    line_id: int
+    status: str  # sent | delivered | read | failed
+    error: str | None = None
+
+
+async def record(db: Database, receipts: list[Receipt]) -> int:
+    """Apply receipts to their transcript lines in one transaction; returns how many lines changed.
+
+    One UPDATE per kind of receipt (and per failure reason), each line's current status in its WHERE.
+    """
+    if not receipts:
+        return 0
+    groups: dict[tuple[str, str | None], set[int]] = {}
+    for receipt in receipts:
+        groups.setdefault((receipt.status, receipt.error), set()).add(receipt.line_id)
+    changed = 0
+    async with db.transaction() as session:
+        for status, error in sorted(groups, key=lambda key: RANK.get(key[0], 9)):
+            if status == "failed":
+                before = [s for s, rank in RANK.items() if rank < RANK["delivered"]]
+                values: dict[str, object] = {"status": "failed", "error": error}
+            else:
+                before = [s for s, rank in RANK.items() if rank < RANK[status]]
+                values = {"status": status}
+            result = await session.execute(
+                update(Message)
+                .where(
+                    Message.id.in_(sorted(groups[(status, error)])),
+                    Message.direction == "out",
+                    Message.status.in_(before),
+                )
+                .values(**values)
+            )
+            changed += result.rowcount or 0  # type: ignore[attr-defined]
+    return changed
+
+
+class ReceiptWriter:
+    """Records receipts of requests arriving together in one commit; each request waits for its commit."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._pending: list[tuple[list[Receipt], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, receipts: list[Receipt]) -> None:
+        if not receipts:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._pending.append((receipts, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await asyncio.shield(done)
+
+    async def _write(self) -> None:
+        await asyncio.sleep(0)  # let the requests already in hand join this commit
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                await record(self.db, [r for receipts, _ in batch for r in receipts])
+            except Exception as exc:  # the requests fail; Meta sends their receipts again
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            for _, done in batch:
+                if not done.done():
+                    done.set_result(None)
