@@ -57,7 +57,7 @@ async def _talked(app: Homeward, fake: FakeBotApi, person: Person) -> None:
 async def _erased(app: Homeward, fake: FakeBotApi, person: Person) -> None:
     """/delete, then confirm; returns once the erasure has committed."""
     person.says("/delete")
-    await fake.wait_for(lambda: any("nuk mund të kthehet mbrapa" in t for t in fake.texts(person.id)))
+    await fake.wait_for(lambda: any("del:yes" in str(m) for m in fake.sent(chat_id=person.id)))
     person.presses("del:yes")
     await fake.wait_for(lambda: any("u fshinë" in t for t in fake.texts(person.id)))
     await app.turns.wait_idle()

@@ -94,8 +94,8 @@ async def _erase(fake: FakeBotApi, user_id: int, chat_id: int) -> None:
     before = len(fake.texts(chat_id))
     update = person.says("/delete")
     update["message"]["chat"]["id"] = chat_id
-    texts = await fake.wait_sent(before + 1, chat_id, timeout=20)
-    if "nuk mund të kthehet mbrapa" in texts[-1]:
+    await fake.wait_sent(before + 1, chat_id, timeout=20)
+    if "del:yes" in str(fake.sent(chat_id=chat_id)[-1]):  # the erasure question, with its buttons
         press = person.presses("del:yes")
         press["callback_query"]["message"]["chat"]["id"] = chat_id
         await fake.wait_sent(before + 2, chat_id, timeout=20)
