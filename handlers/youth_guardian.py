@@ -1,4 +1,4 @@
-"""A parent's or guardian's consent for a sign-up of someone under 18, given from their own Telegram account.
+"""A parent's or guardian's consent for a sign-up of someone under 18, given from their own messaging account.
 
 The young person forwards a one-time link (`/start g_<token>`, valid for 7 days; only its hash is
 stored). Whoever opens it first claims it; their answer uses it up and the young person is told.
@@ -34,9 +34,9 @@ from handlers import menu
 from handlers.turn import Button, Reply, Turn
 from handlers.youth_signup import CONSENT_VERSION, place_name, stale
 
-# Channels where a chat identity is one person's own account (Telegram: an account tied to a phone
-# number). The guardian's link is a Telegram link; a web chat session proves nobody's identity.
-GUARDIAN_CHANNELS = frozenset({"telegram"})
+# Channels where a chat identity is one person's own account, tied to a phone number (Telegram,
+# WhatsApp, Viber); a web chat session proves nobody's identity.
+GUARDIAN_CHANNELS = frozenset({"telegram", "whatsapp", "viber"})
 
 
 def _link_usable(enrolment: Enrolment | None, now: datetime) -> bool:
