@@ -206,7 +206,8 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
             break  # its link is made when it is delivered
         cursor = mid
         if direction == "in" and kind == "button":
-            lines.append(Line(str(mid), True, "", chose=text))
+            # The line reads what was tapped; the button's data, which the page matches, is in the payload.
+            lines.append(Line(str(mid), True, "", chose=(payload or {}).get("data") or text))
             continue
         buttons = list((payload or {}).get("buttons") or []) if direction == "out" else []
         attached = None
