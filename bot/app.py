@@ -168,6 +168,7 @@ class Homeward:
         self.receipts = receipts.ReceiptWriter(self.db)
         if self.viber_sender is not None:
             self.viber_sender.record = self.receipts.record
+            self.viber_sender.unsubscribed = self._viber_unsubscribed
         # Webhooks of the other apps: each request's events stored (several requests to a commit) before 200.
         self.inboxes = {
             name: InboxWriter(functools.partial(self.store_events, name), self.turns.submit)
@@ -207,6 +208,13 @@ class Homeward:
         payload = {"text": text, "buttons": [[{"text": b.label, "data": b.data} for b in row] for row in buttons]}
         (message,) = viber.render(payload, labels.shortener(self.translations("sq")))
         return {"sender": self.viber.sender, "min_api_version": viber.MIN_API_VERSION, **message}
+
+    async def _viber_unsubscribed(self, user_id: str) -> bool:
+        """True when the Viber person unsubscribed (marked blocked) since: nothing is sent to them."""
+        ref = pseudonym(self.services.pseudonym_key, viber.CHANNEL, user_id)
+        async with self.db.sessions() as session:
+            found = await session.execute(select(Beneficiary.blocked).where(Beneficiary.channel_ref == ref))
+            return bool(found.scalar())
 
     async def viber_receipt(self, token: str, user_id: str, status: str, error: str | None) -> None:
         """A delivered, seen or failed callback → the status of the transcript line its message token was."""

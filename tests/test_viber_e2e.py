@@ -18,6 +18,7 @@ from bot.server import VIBER_PATH
 from db.models import Beneficiary, FollowupContact, InboxUpdate, Message
 from tests import fakeviber
 from tests.chats import Apps, ViberChat, connect, onboard, running
+from tests.console_support import add_staff, client, csrf, sign_in
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
 from tests.fakeviber import FakeViberApi, buttons_of, sign
@@ -143,6 +144,22 @@ async def test_an_unsubscribed_person_is_not_messaged_and_follow_ups_are_skipped
     await apps.app.delivery.drain()
     assert len(chat.texts()) == sent and viber_api.violations == []
 
+    # A caseworker's reply meanwhile is not sent: it is marked failed, and Viber is never asked.
+    await add_staff(apps.app, "amra", "caseworker")
+    async with apps.app.db.sessions() as session:
+        cid = (await session.execute(select(Message.conversation_id))).scalars().first()
+    async with client(apps.app) as http:
+        await sign_in(http, "amra")
+        token = await csrf(http)
+        await http.post(f"/conversations/{cid}/take", data={"csrf": token})
+        await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita Liridon."})
+    last = await _last_line(apps.app)
+    assert last.status == "failed" and last.error.startswith("receiverNotSubscribed")  # type: ignore[union-attr]
+    assert len(chat.texts()) == sent and viber_api.violations == []
+    async with client(apps.app) as http:
+        await sign_in(http, "amra")
+        await http.post(f"/conversations/{cid}/close", data={"csrf": await csrf(http)})
+
     await chat.person.subscribes()
     await apps.app.turns.wait_idle()
     clock.set(datetime(2026, 5, 1, 10, 0, tzinfo=UTC))
@@ -152,6 +169,18 @@ async def test_an_unsubscribed_person_is_not_messaged_and_follow_ups_are_skipped
         contacts = (await session.execute(select(FollowupContact).order_by(FollowupContact.wave))).scalars()
         waves = [(c.wave, c.status, c.reason) for c in contacts]
     assert waves[:2] == [(1, "skipped", "blocked"), (2, "sent", None)]
+
+
+async def test_writing_again_after_unsubscribing_subscribes(apps: Apps, viber_api: FakeViberApi) -> None:
+    chat = ViberChat(viber_api, 17, "Arben")
+    await onboard(chat, "sq")
+    await chat.person.unsubscribes()
+    await apps.app.turns.wait_idle()
+    sent = len(chat.texts())
+    await chat.says("menu")  # Viber subscribes whoever writes, with no `subscribed` callback
+    await chat.wait_text("Si mund t'ju ndihmoj?", sent)
+    async with apps.app.db.sessions() as session:
+        assert (await session.execute(select(Beneficiary.blocked))).scalar_one() is False
 
 
 async def test_receipts_move_each_line_forward_and_failures_keep_their_reason(

@@ -357,8 +357,10 @@ class ViberSender:
         translations: Translations,
         shorteners: dict[str, Shortener],
         record: Callable[[list[Receipt]], Awaitable[None]] | None = None,
+        unsubscribed: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
         self.client = client
+        self.unsubscribed = unsubscribed
         self.translations = translations
         self.shorteners = shorteners
         self.record = record
@@ -395,6 +397,8 @@ class ViberSender:
             messages = render(payload, shorten)
         else:
             raise Permanent(f"unknown method {method}")
+        if self.unsubscribed is not None and await self.unsubscribed(chat_id):
+            raise Blocked("receiverNotSubscribed: the person unsubscribed")  # never messaged, not even tried
         try:
             sent = ""
             for message in messages:
