@@ -53,6 +53,7 @@ class FakeViberApi:
         self.sent: list[Sent] = []
         self.violations: list[str] = []
         self.subscribed: set[str] = set()
+        self.media: dict[str, tuple[bytes, str]] = {}  # files people sent, by name, while Viber keeps them
         self.welcomes: dict[str, list[dict[str, Any]]] = {}  # user id → welcome messages answered
         self.webhook: str | None = None
         self.post: Poster | None = None
@@ -72,6 +73,7 @@ class FakeViberApi:
         app.router.add_post("/pa/send_message", self._send)
         app.router.add_post("/pa/set_webhook", self._set_webhook)
         app.router.add_post("/pa/get_account_info", self._account)
+        app.router.add_get("/media/{name}", self._download)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -208,6 +210,12 @@ class FakeViberApi:
                 return _status(1, f"invalidUrl: the webhook answered {status}")
         self.webhook = url
         return web.json_response({"status": 0, "status_message": "ok", "event_types": body.get("event_types") or []})
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        found = self.media.get(request.match_info["name"])
+        if found is None:
+            return web.Response(status=403)  # the address expired
+        return web.Response(body=found[0], content_type=found[1])
 
     async def _account(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("X-Viber-Auth-Token") != TOKEN:

@@ -272,7 +272,8 @@ async def test_viber_refusals_pause_block_or_are_recorded(
 async def test_media_location_contact_and_stickers_reach_the_transcript(apps: Apps, viber_api: FakeViberApi) -> None:
     chat = ViberChat(viber_api, 16, "Drita")
     await onboard(chat, "sq")
-    picture = {"type": "picture", "text": "Letra ime", "media": "https://dl-media.viber.com/1.jpg", "size": 1200}
+    viber_api.media["1.jpg"] = (b"\xff\xd8 a photo", "image/jpeg")
+    picture = {"type": "picture", "text": "Letra ime", "media": f"{viber_api.base}/media/1.jpg", "size": 1200}
     await chat.person.send(picture)
     await chat.person.send({"type": "location", "location": {"lat": 42.66, "lon": 21.16}})
     await chat.person.send({"type": "contact", "contact": {"name": "Agim", "phone_number": "38344111222"}})
@@ -289,6 +290,14 @@ async def test_media_location_contact_and_stickers_reach_the_transcript(apps: Ap
     assert [line.kind for line in lines][-6:] == ["photo", "location", "contact", "sticker", "document", "other"]
     photo = lines[-6]
     assert photo.text == "Letra ime" and lines[-5].payload["latitude"] == 42.66 and lines[-4].text == "Agim"
+    await add_staff(apps.app, "amra", "caseworker")
+    async with client(apps.app) as http:
+        await sign_in(http, "amra")
+        media = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
+        assert media.status_code == 200 and media.content == b"\xff\xd8 a photo"
+        del viber_api.media["1.jpg"]  # Viber's address expires
+        gone = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
+        assert gone.status_code == 404
 
 
 async def test_set_webhook_registers_the_address_and_says_what_is_wrong(

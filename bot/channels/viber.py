@@ -189,7 +189,12 @@ def decode(raw: str) -> Decoded:
         }
         if kind == "sticker":
             payload = {"sticker_id": message.get("sticker_id")}
-        return Incoming(identity, Inbound(kind=MEDIA[kind], text=message.get("text") or None, payload=payload, **base))
+        # The message token names the file; the console fetches it from `media_url` while Viber keeps it.
+        file_id = base["channel_message_id"] if kind != "sticker" and message.get("media") else None
+        return Incoming(
+            identity,
+            Inbound(kind=MEDIA[kind], text=message.get("text") or None, file_id=file_id, payload=payload, **base),
+        )
     if kind == "location":
         where = message.get("location") or {}
         return Incoming(
