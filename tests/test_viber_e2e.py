@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from bot.app import Homeward
 from bot.channels.viber_commands import set_webhook
+from bot.cli import main
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.server import VIBER_PATH
@@ -316,3 +317,10 @@ async def test_set_webhook_registers_the_address_and_says_what_is_wrong(
         assert code == 1 and "HOMEWARD_VIBER_TOKEN" in lines[0]
         code, lines = await set_webhook(settings.model_copy(update={"viber_token": None}), "https://x.example.org")
         assert code == 2 and lines[0] == "not set: HOMEWARD_VIBER_TOKEN"
+
+
+def test_set_webhook_from_the_command_line_names_the_missing_token(capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("HOMEWARD_VIBER_TOKEN", raising=False)
+    monkeypatch.chdir("/")  # no .env file of a developer's working folder
+    assert main(["viber", "set-webhook", "https://homeward.example.org"]) == 2
+    assert "not set: HOMEWARD_VIBER_TOKEN" in capsys.readouterr().out
