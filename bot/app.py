@@ -17,12 +17,13 @@ from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot
+from sqlalchemy import select
 
-from bot.channels import Channel, labels, receipts, telegram, webchat, whatsapp
+from bot.channels import Channel, labels, receipts, telegram, viber, webchat, whatsapp
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Claimed, Delivery, Sender
-from bot.engine import Engine
+from bot.engine import Engine, pseudonym
 from bot.followup.contacts import FollowupScheduler
 from bot.i18n import LOCALES, Translations
 from bot.inbox import InboxWriter, store_updates
@@ -39,7 +40,8 @@ from bot.turns import TurnScheduler
 from bot.workers import WorkerSlot
 from bot.youth import privacy as youth_data
 from bot.youth.scheduler import YouthScheduler
-from handlers import faq, followup, handoff, linking, privacy, questionnaire, youth
+from db.models import Beneficiary, Conversation, Message
+from handlers import faq, followup, handoff, linking, onboarding, privacy, questionnaire, youth
 from handlers.routes import Router, build_router
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,26 @@ class Homeward:
                 ),
                 whatsapp.CHANNEL,
             )
+        self.viber: viber.ViberClient | None = None
+        self.viber_sender: viber.ViberSender | None = None
+        if settings.viber_token:
+            self.viber = viber.ViberClient(
+                settings.viber_api_base, settings.viber_token, settings.viber_sender_name, settings.viber_sender_avatar
+            )
+            self.viber_sender = viber.ViberSender(
+                self.viber, self.translations, {loc: labels.shortener(self.translations(loc)) for loc in LOCALES}
+            )
+            self.senders[viber.CHANNEL] = self.viber_sender
+            self.channels[viber.CHANNEL] = Channel(viber.CHANNEL, viber.decode, self.viber_sender)
+            limiters[viber.CHANNEL] = self._limiter(
+                Pacer(
+                    settings.viber_rate_per_second,
+                    settings.viber_rate_chat_per_second,
+                    settings.viber_rate_chat_burst,
+                    settings.rate_group_per_minute,
+                ),
+                viber.CHANNEL,
+            )
         pacer = Pacer(
             settings.rate_global_per_second,
             settings.rate_chat_per_second,
@@ -144,6 +166,9 @@ class Homeward:
         self.turns = TurnScheduler(self.engine)
         self.webhook_inbox = InboxWriter(self.store_telegram, self.turns.submit)
         self.receipts = receipts.ReceiptWriter(self.db)
+        if self.viber_sender is not None:
+            self.viber_sender.record = self.receipts.record
+            self.viber_sender.unsubscribed = self._viber_unsubscribed
         # Webhooks of the other apps: each request's events stored (several requests to a commit) before 200.
         self.inboxes = {
             name: InboxWriter(functools.partial(self.store_events, name), self.turns.submit)
@@ -175,6 +200,47 @@ class Homeward:
     async def store_events(self, channel: str, batch: list[tuple[int, str, str]]) -> list[tuple[str, int]]:
         keyed = [(uid, self.engine.chat_key(channel, chat), raw) for uid, chat, raw in batch]
         return await store_updates(self.db, self.clock, channel, keyed)
+
+    def viber_welcome(self, language: str | None) -> dict[str, Any]:
+        """The one message Viber lets a bot send before the person subscribes: the language picker."""
+        assert self.viber is not None
+        text, buttons = onboarding.language_picker(self.translations, self.translations.guess(language))
+        payload = {"text": text, "buttons": [[{"text": b.label, "data": b.data} for b in row] for row in buttons]}
+        (message,) = viber.render(payload, labels.shortener(self.translations("sq")))
+        return {"sender": self.viber.sender, "min_api_version": viber.MIN_API_VERSION, **message}
+
+    async def _viber_unsubscribed(self, user_id: str) -> bool:
+        """True when the Viber person unsubscribed (marked blocked) since: nothing is sent to them."""
+        ref = pseudonym(self.services.pseudonym_key, viber.CHANNEL, user_id)
+        async with self.db.sessions() as session:
+            found = await session.execute(select(Beneficiary.blocked).where(Beneficiary.channel_ref == ref))
+            return bool(found.scalar())
+
+    async def viber_receipt(self, token: str, user_id: str, status: str, error: str | None) -> None:
+        """A delivered, seen or failed callback → the status of the transcript line its message token was."""
+        line = self.viber_sender.lines.get(token) if self.viber_sender is not None else None
+        if line is None:  # sent by another process: the line keeps the token of its last message
+            ref = pseudonym(self.services.pseudonym_key, viber.CHANNEL, user_id)
+            async with self.db.sessions() as session:
+                line = (
+                    await session.execute(
+                        select(Message.id).where(
+                            Message.conversation_id.in_(
+                                select(Conversation.id)
+                                .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
+                                .where(Beneficiary.channel_ref == ref)
+                            ),
+                            Message.channel_message_id == token,
+                            Message.direction == "out",
+                        )
+                    )
+                ).scalar()
+            if line is None and self.viber_sender is not None:
+                line = self.viber_sender.lines.get(token)  # its send returned meanwhile
+                if line is None:
+                    self.viber_sender.hold(token, status, error)  # its send has not returned yet
+        if line is not None:
+            await self.receipts.record([receipts.Receipt(line, status, error)])
 
     def _limiter(self, pacer: Pacer, channel: str) -> Limiter:
         if self.settings.redis_url:
@@ -248,6 +314,8 @@ class Homeward:
                 await limiter.close()
         if self.graph is not None:
             await self.graph.close()
+        if self.viber is not None:
+            await self.viber.close()
         if self.bot is not None:
             await self.bot.session.close()
         await self.db.dispose()

@@ -187,6 +187,7 @@ def _extra_commands() -> list[CommandAdder]:
         "bot.youth.commands",
         "bot.integrations.commands",
         "bot.channels.commands",
+        "bot.channels.viber_commands",
     ):
         try:
             imported = __import__(module, fromlist=["add_commands"])

@@ -38,6 +38,14 @@ class Settings(BaseSettings):
     whatsapp_rate_per_second: float = 60.0  # Cloud API: 80 messages a second per number
     whatsapp_rate_chat_per_second: float = 1.0
     whatsapp_rate_chat_burst: int = 5
+    # Viber REST bot API: without a token the channel stays off; the token also signs Viber's callbacks.
+    viber_api_base: str = "https://chatapi.viber.com"
+    viber_token: str | None = None
+    viber_sender_name: str = "Homeward"  # shown above each message, at most 28 characters
+    viber_sender_avatar: str | None = None  # an image address, shown beside the name
+    viber_rate_per_second: float = 30.0
+    viber_rate_chat_per_second: float = 1.0
+    viber_rate_chat_burst: int = 5
     webhook_url: str | None = None
     webhook_secret: str | None = None
     redis_url: str | None = None

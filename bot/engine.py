@@ -30,7 +30,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import linking, ownership
-from bot.channels import Decoded, GroupChat, Identity, Incoming, MembershipChange, Partly
+from bot.channels import WRITING_SUBSCRIBES, Decoded, GroupChat, Identity, Incoming, MembershipChange, Partly
 from bot.failures import describe
 from bot.i18n import Translations
 from bot.outbox import queue_call, queue_reply
@@ -309,7 +309,7 @@ class Engine:
             )
             session.add(person)
             await session.flush()
-        if inbound.kind == "command" and inbound.command == "start":
+        if (inbound.kind == "command" and inbound.command == "start") or identity.channel in WRITING_SUBSCRIBES:
             person.blocked = False  # whoever starts the bot has it open, whatever a send once concluded
         if person.consent in ("given", "pending"):
             person.channel = identity.channel  # a person with linked apps is answered where they wrote last

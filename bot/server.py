@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from bot import logs, metrics
 from bot.app import Homeward
-from bot.channels import telegram, whatsapp
+from bot.channels import telegram, viber, whatsapp
 from bot.config import Settings
 from bot.security_headers import SecurityHeaders
 from db.migrate import upgrade_async
@@ -25,6 +25,7 @@ from db.migrate import upgrade_async
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 WHATSAPP_PATH = "/whatsapp/webhook"
+VIBER_PATH = "/viber/webhook"
 WEBHOOK_MAX_BODY = 1024 * 1024  # Telegram's updates and Meta's webhook bodies are a few kilobytes
 YOUNG_OBJECTS = 20_000  # allocations between two collections of the youngest generation (Python's default: 700)
 
@@ -108,12 +109,43 @@ def whatsapp_routes(app: Homeward) -> list[Route]:
     return [Route(WHATSAPP_PATH, verify, methods=["GET"]), Route(WHATSAPP_PATH, receive, methods=["POST"])]
 
 
+def viber_route(app: Homeward) -> Route:
+    """POST checks the signature, stores messages and (un)subscriptions, records receipts, then 200.
+
+    `conversation_started` is answered with the welcome message in the response's body, as Viber asks.
+    """
+    settings = app.settings
+    inbox = app.inboxes[viber.CHANNEL]
+
+    async def receive(request: Request) -> Response:
+        body = await _capped_body(request, WEBHOOK_MAX_BODY)
+        if body is None:
+            return Response(status_code=413)
+        if not viber.signature_valid(settings.viber_token, body, request.headers.get("X-Viber-Content-Signature")):
+            return Response(status_code=401)
+        try:
+            callback = viber.read_callback(json.loads(body))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return Response(status_code=400)
+        # Stored (events) and recorded (receipts) before the answer; Viber retries what is not answered 200.
+        await asyncio.gather(*(inbox.store(event_id, chat, raw) for event_id, chat, raw in callback.stored))
+        if callback.receipt is not None:
+            await app.viber_receipt(*callback.receipt)
+        if callback.welcome is not None:
+            return JSONResponse(app.viber_welcome(callback.language))
+        return JSONResponse({})
+
+    return Route(VIBER_PATH, receive, methods=["POST"])
+
+
 def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
     routes: list[Any] = metrics.routes(app)  # /healthz and /metrics on every process's port
     if webhook:
         routes.append(webhook_route(app))
     if whatsapp.CHANNEL in app.inboxes:
         routes.extend(whatsapp_routes(app))
+    if viber.CHANNEL in app.inboxes:
+        routes.append(viber_route(app))
     web = Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)])  # every response, errors included
     if console:
         from console.web import mount_console

@@ -3,7 +3,8 @@
 Telegram keeps the file; the transcript keeps its `file_id`. A caseworker who opens a photo or a
 voice message gets it through the Bot API's getFile, as a download (never rendered inline by
 the console's origin), and the read is audited. WhatsApp likewise keeps received media (Meta
-holds it for 30 days) under a media id, fetched through the Graph API.
+holds it for 30 days) under a media id, fetched through the Graph API. Viber gives an address that
+expires after a while: fetched from it while it lasts, else the file is no longer available.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from pathlib import PurePosixPath
 
 from aiogram import Bot
 from aiogram.exceptions import TelegramAPIError
+from aiohttp import ClientError, ClientSession, ClientTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels import telegram, whatsapp
+from bot.channels import telegram, viber, whatsapp
 from console import audit
 from console.access import Staff
 from db.models import Message
@@ -57,6 +59,12 @@ async def fetch(
         _audit(session, staff, conversation_id, message, now)
         extension = mimetypes.guess_extension(media_type.split(";")[0].strip()) or ""
         return Fetched(content, f"{message.kind}-{message.id}{extension}", media_type)
+    if message.file_id and channel == viber.CHANNEL:
+        content, media_type = await _viber_media(message)
+        _audit(session, staff, conversation_id, message, now)
+        name = str((message.payload or {}).get("file_name") or "")
+        extension = mimetypes.guess_extension(media_type.split(";")[0].strip()) or ""
+        return Fetched(content, f"{message.kind}-{message.id}-{name or extension}"[:120], media_type)
     if not message.file_id or channel != telegram.CHANNEL or bot is None:
         raise Unavailable(message.id)
     try:
@@ -75,6 +83,24 @@ async def fetch(
         f"{message.kind}-{message.id}-{name}"[:120],
         mimetypes.guess_type(name)[0] or "application/octet-stream",
     )
+
+
+async def _viber_media(message: Message) -> tuple[bytes, str]:
+    """The file at the address Viber gave (it expires: then Unavailable), at most MAX_BYTES."""
+    url = str((message.payload or {}).get("media_url") or "")
+    if not url.startswith(("https://", "http://")):
+        raise Unavailable(message.id)
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=30)) as http, http.get(url) as response:
+            if response.status >= 400 or (response.content_length or 0) > MAX_BYTES:
+                raise Unavailable(message.id)
+            content = await response.content.read(MAX_BYTES + 1)
+            media_type = response.headers.get("Content-Type", "application/octet-stream")
+    except (ClientError, OSError, TimeoutError) as exc:
+        raise Unavailable(message.id) from exc
+    if len(content) > MAX_BYTES:
+        raise Unavailable(message.id)
+    return content, media_type
 
 
 def _audit(session: AsyncSession, staff: Staff, conversation_id: int, message: Message, now: datetime) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy import delete
 
-from bot.i18n import N_
+from bot.i18n import N_, Translations
 from db.models import Consent, Message
 from handlers import menu
 from handlers.turn import Button, Turn
@@ -52,16 +52,23 @@ def needs_consent(turn: Turn) -> bool:
     return person.consent != "given" or (person.consent_version or 0) < CONSENT_VERSION
 
 
-def ask_language(turn: Turn, *, invalid: bool = False) -> None:
-    """The picker speaks all three locales at once: nobody has chosen yet, so none comes first by default."""
-    suggested = turn.translations.guess(turn.inbound.language_code) or turn.person.locale
+def language_picker(
+    translations: Translations, suggested: str | None, *, invalid: bool = False
+) -> tuple[str, list[list[Button]]]:
+    """The picker's text and buttons; it speaks all three locales at once, the suggested one first."""
     order = sorted(LANGUAGE_BUTTONS, key=lambda item: item[0] != suggested)
     buttons = [[Button(("✓ " if code == suggested else "") + label, f"lang:{code}")] for code, label in order]
     key = (
         N_("That choice is not available. Please choose a language:") if invalid else N_("Please choose your language:")
     )
-    lines = [turn.translations(code).gettext(key) for code in ("sq", "sr-Latn", "sr-Cyrl")]
-    turn.say("\n".join(lines), buttons)
+    lines = [translations(code).gettext(key) for code in ("sq", "sr-Latn", "sr-Cyrl")]
+    return "\n".join(lines), buttons
+
+
+def ask_language(turn: Turn, *, invalid: bool = False) -> None:
+    """The picker speaks all three locales at once: nobody has chosen yet, so none comes first by default."""
+    suggested = turn.translations.guess(turn.inbound.language_code) or turn.person.locale
+    turn.say(*language_picker(turn.translations, suggested, invalid=invalid))
     turn.set_state(flow="onboarding", step="lang", **_carried(turn))
 
 

@@ -1,8 +1,8 @@
 """One person, written the same way on every channel: the end-to-end scenarios run on each app.
 
-`channel_homeward` starts Homeward with Telegram (against the fake Bot API) and WhatsApp (against
-the fake Graph API, its webhook called through Homeward's own web app); `chat(n)` is a person on
-the channel under test, who says, presses and reads what arrived.
+`running` starts Homeward with Telegram (against the fake Bot API), WhatsApp (against the fake
+Graph API) and Viber (against the fake Viber API), the webhooks called through Homeward's own web
+app; `chat(n)` is a person on the channel under test, who says, presses and reads what arrived.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from typing import Protocol
 import httpx
 
 from bot.app import Homeward
-from bot.channels import telegram, whatsapp
+from bot.channels import telegram, viber, whatsapp
 from bot.config import Settings
-from bot.server import WHATSAPP_PATH, web_app
-from tests import fakegraph
+from bot.server import VIBER_PATH, WHATSAPP_PATH, web_app
+from tests import fakegraph, fakeviber
 from tests.fakebot import FakeBotApi, Person
 from tests.fakegraph import FakeGraphApi, WaPerson
+from tests.fakeviber import FakeViberApi, ViberPerson
 
-CHANNELS = (telegram.CHANNEL, whatsapp.CHANNEL)
+CHANNELS = (telegram.CHANNEL, whatsapp.CHANNEL, viber.CHANNEL)
 
 
 class Chat(Protocol):
@@ -109,6 +110,43 @@ class WhatsAppChat:
         return self.buttons()
 
 
+class ViberChat:
+    def __init__(self, api: FakeViberApi, number: int, name: str) -> None:
+        self.api = api
+        self.person = ViberPerson(api, f"vb{number:08d}Q1dKeTZ3PT0=", name)
+        self.id = self.person.id
+
+    async def says(self, text: str) -> object:
+        return await self.person.says(text)
+
+    async def presses(self, data: str) -> object:
+        return await self.person.presses(data)
+
+    def texts(self) -> list[str]:
+        return self.person.texts()
+
+    def buttons(self, index: int = -1) -> list[str]:
+        return self.person.buttons(index)
+
+    async def wait_sent(self, count: int) -> list[str]:
+        await self.api.wait_for(lambda: len(self.texts()) >= count)
+        return self.texts()
+
+    async def wait_text(self, fragment: str, after: int = 0) -> str:
+        await self.api.wait_for(lambda: any(fragment in t for t in self.texts()[after:]))
+        return next(t for t in self.texts()[after:] if fragment in t)
+
+    async def wait_button(self, data: str) -> list[str]:
+        await self.api.wait_for(lambda: _offered(self, data))
+        return self.buttons()
+
+
+def with_viber(settings: Settings, api: FakeViberApi | None) -> Settings:
+    if api is None:
+        return settings
+    return settings.model_copy(update={"viber_api_base": api.base, "viber_token": fakeviber.TOKEN})
+
+
 def with_whatsapp(settings: Settings, graph: FakeGraphApi) -> Settings:
     return settings.model_copy(
         update={
@@ -121,8 +159,8 @@ def with_whatsapp(settings: Settings, graph: FakeGraphApi) -> Settings:
     )
 
 
-def connect(app: Homeward, graph: FakeGraphApi) -> httpx.AsyncClient:
-    """Meta's webhook calls, made by the fake to Homeward's web app."""
+def connect(app: Homeward, graph: FakeGraphApi, viber_api: FakeViberApi | None = None) -> httpx.AsyncClient:
+    """Meta's and Viber's webhook calls, made by the fakes to Homeward's web app."""
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=web_app(app, webhook=False, console=False)), base_url="http://homeward"
     )
@@ -130,38 +168,65 @@ def connect(app: Homeward, graph: FakeGraphApi) -> httpx.AsyncClient:
     async def post(body: bytes, headers: dict[str, str]) -> int:
         return (await http.post(WHATSAPP_PATH, content=body, headers=headers)).status_code
 
+    async def call_viber(body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        answer = await http.post(VIBER_PATH, content=body, headers=headers)
+        return answer.status_code, answer.content
+
     graph.post = post
+    if viber_api is not None:
+        viber_api.post = call_viber
     return http
 
 
 class Apps:
     """A running Homeward speaking every channel, and how to reach a person on the one under test."""
 
-    def __init__(self, app: Homeward, channel: str, fake: FakeBotApi, graph: FakeGraphApi) -> None:
+    def __init__(
+        self,
+        app: Homeward,
+        channel: str,
+        fake: FakeBotApi,
+        graph: FakeGraphApi,
+        viber_api: FakeViberApi | None = None,
+        configured: Settings | None = None,
+    ) -> None:
         self.app = app
         self.channel = channel
         self.fake = fake
         self.graph = graph
+        self.viber = viber_api
+        self.configured = configured or app.settings  # the settings every process of the test starts from
 
     def chat(
         self, number: int, name: str = "Arta", language_code: str | None = None, channel: str | None = None
     ) -> Chat:
         if (channel or self.channel) == whatsapp.CHANNEL:
             return WhatsAppChat(self.graph, number, name)
+        if (channel or self.channel) == viber.CHANNEL:
+            assert self.viber is not None, "the test starts a fake Viber API"
+            return ViberChat(self.viber, number, name)
         return TelegramChat(self.fake, number, name, language_code)
 
 
 async def running(
-    settings: Settings, channel: str, fake: FakeBotApi, graph: FakeGraphApi, **kw: object
+    settings: Settings,
+    channel: str,
+    fake: FakeBotApi,
+    graph: FakeGraphApi,
+    viber_api: FakeViberApi | None = None,
+    **kw: object,
 ) -> AsyncIterator[Apps]:
-    app = Homeward(with_whatsapp(settings, graph), **kw)  # type: ignore[arg-type]
-    http = connect(app, graph)
+    configured = with_viber(with_whatsapp(settings, graph), viber_api)
+    app = Homeward(configured, **kw)  # type: ignore[arg-type]
+    http = connect(app, graph, viber_api)
     await app.start()
     try:
-        yield Apps(app, channel, fake, graph)
+        yield Apps(app, channel, fake, graph, viber_api, configured)
     finally:
         await app.stop()
         await graph.stop()
+        if viber_api is not None:
+            await viber_api.stop()
         await http.aclose()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from bot.channels import whatsapp
+from bot.channels import viber, whatsapp
 from bot.channels.labels import SHORT_LABELS, shortener
 from bot.forms.prompts import choice_label
 from bot.i18n import LOCALES, Translations, Translator
@@ -25,6 +25,7 @@ from bot.outbox import split_text
 from bot.questionnaires import Questionnaires
 from handlers.menu import ITEMS
 from tests.fakegraph import FakeGraphApi
+from tests.fakeviber import FakeViberApi, buttons_of
 from tests.test_catalogs import code_messages, fields
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,6 +102,22 @@ def _check_whatsapp(messages: list[dict[str, Any]], labels: list[str], shorten: 
         assert _never_cut(label, shown, shorten(label)), (label, shown)
 
 
+def _check_viber(messages: list[dict[str, Any]], labels: list[str], shorten: Any) -> None:
+    """Each message passes the fake Viber API's checks; every choice is offered once, no word cut."""
+    checker = FakeViberApi()
+    offered: list[tuple[str, str]] = []
+    for message in messages:
+        body = {"receiver": "vb1", "min_api_version": viber.MIN_API_VERSION, "sender": {"name": "Homeward"}}
+        problem = checker.check({**body, **message})
+        assert problem is None, problem
+        offered += [(b["ActionBody"], b["Text"]) for b in (message.get("keyboard") or {}).get("Buttons") or []]
+    assert [ident for ident, _ in offered] == [f"x:{i}" for i in range(len(labels))]
+    for (_, shown), label in zip(offered, labels, strict=True):
+        assert _never_cut(label, shown, shorten(label)), (label, shown)
+    if len(labels) <= viber.MAX_BUTTONS:
+        assert sum(bool(buttons_of(m)) for m in messages) == (1 if labels else 0)  # one keyboard, on the last part
+
+
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_text_fits_every_channel(locale: str) -> None:
     t = _translations()(locale)
@@ -111,6 +128,8 @@ def test_every_text_fits_every_channel(locale: str) -> None:
         for part in split_text(text):
             _check_whatsapp(whatsapp.render({"text": part}, t, shorten), [], shorten)
             _check_whatsapp(whatsapp.render(_payload(part, two), t, shorten), two, shorten)
+            _check_viber(viber.render({"text": part}, shorten), [], shorten)
+            _check_viber(viber.render(_payload(part, two), shorten), two, shorten)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -123,8 +142,10 @@ def test_every_button_label_fits_every_channel(locale: str) -> None:
     for label in labels:
         for together in ([label], [label, *longest], [label, *labels[:11]]):
             _check_whatsapp(whatsapp.render(_payload(body, together), t, shorten), together, shorten)
+            _check_viber(viber.render(_payload(body, together), shorten), together, shorten)
     menu = [t.gettext(label) for _key, label, _cap in ITEMS]
     _check_whatsapp(whatsapp.render(_payload(body, menu), t, shorten), menu, shorten)
+    _check_viber(viber.render(_payload(body, menu), shorten), menu, shorten)
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -135,6 +156,7 @@ def test_labels_from_content_fit_every_channel(locale: str) -> None:
     assert len(sets) >= 2 and len(sets[1]) == 38
     for labels in sets:
         _check_whatsapp(whatsapp.render(_payload("?", labels), t, shorten), labels, shorten)
+        _check_viber(viber.render(_payload("?", labels), shorten), labels, shorten)
 
 
 def test_short_labels_fit_reply_buttons() -> None:
@@ -147,3 +169,22 @@ def test_short_labels_fit_reply_buttons() -> None:
 def test_a_cut_word_is_caught() -> None:
     assert not _never_cut("Ndryshoni datën e kthimit", "Ndryshoni dat…", None)
     assert _never_cut("Ndryshoni datën e kthimit", "Ndryshoni datën…", None)
+
+
+def test_viber_splits_long_texts_and_lays_buttons_out_side_by_side_when_they_fit() -> None:
+    t = _translations()("sq")
+    shorten = shortener(t)
+    long = ("Fjali e gjatë për kthimin në shtëpi. " * 400).strip()
+    parts = viber.render({"text": long, "buttons": [[{"text": "Po", "data": "x:0"}]]}, shorten)
+    assert len(parts) == 3 and all(len(p["text"]) <= viber.MAX_TEXT for p in parts)
+    assert "".join(p["text"] for p in parts).replace(" ", "") == long.replace(" ", "")
+    assert [bool(buttons_of(p)) for p in parts] == [False, False, True]
+    two = {"text": "?", "buttons": [[{"text": "Po", "data": "a:1"}, {"text": "Jo", "data": "a:2"}]]}
+    pair = viber.render(two, shorten)
+    assert [(b["Columns"], b["Rows"]) for b in pair[0]["keyboard"]["Buttons"]] == [(3, 1), (3, 1)]
+    label = t.gettext("Talk to a caseworker")
+    wide = [[{"text": label + " " + label, "data": "a:1"}, {"text": "Jo", "data": "a:2"}]]
+    laid = viber.render({"text": "?", "buttons": wide}, shorten)[0]["keyboard"]["Buttons"]
+    assert [(b["Columns"], b["Rows"]) for b in laid] == [(6, 2), (6, 1)]
+    many = viber.render(_payload("?", [f"Zgjedhja {i}" for i in range(30)]), shorten)
+    assert [len(buttons_of(m)) for m in many] == [24, 6]

@@ -1,4 +1,4 @@
-"""The Telegram stories, on every channel: the same person, the same words, on Telegram and on WhatsApp."""
+"""The Telegram stories, on every channel: the same person, the same words, on Telegram, WhatsApp and Viber."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import Homeward
-from bot.channels import whatsapp
+from bot.channels import viber, whatsapp
 from bot.config import Settings
-from bot.server import WHATSAPP_PATH
+from bot.server import VIBER_PATH, WHATSAPP_PATH
 from db.models import Beneficiary, Message, OutboxItem
-from tests import fakegraph
-from tests.chats import CHANNELS, Apps, connect, onboard, running, with_whatsapp
+from tests import fakegraph, fakeviber
+from tests.chats import CHANNELS, Apps, connect, onboard, running
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
+from tests.fakeviber import FakeViberApi
 
 LOCALE_WORDS = {
     "sq": ("Si kujdesemi për të dhënat tuaja", "Si mund t'ju ndihmoj?"),
@@ -29,9 +30,11 @@ LOCALE_WORDS = {
 @pytest.fixture(params=CHANNELS)
 async def apps(request: pytest.FixtureRequest, settings: Settings, fake: FakeBotApi) -> AsyncIterator[Apps]:
     graph = await FakeGraphApi().start()
-    async for running_apps in running(settings, request.param, fake, graph):
+    viber_api = await FakeViberApi().start()
+    async for running_apps in running(settings, request.param, fake, graph, viber_api):
         yield running_apps
     assert graph.violations == []
+    assert viber_api.violations == []
 
 
 @pytest.mark.parametrize("locale", ["sq", "sr-Cyrl", "sr-Latn"])
@@ -96,7 +99,11 @@ async def test_mydata_then_delete_erases_everything(apps: Apps) -> None:
     sent = len(chat.texts())
     await chat.says("/mydata")
     await chat.wait_text("Ja gjithçka që ruajmë", sent)
-    if apps.channel == "whatsapp":
+    if apps.channel == "viber":  # Viber takes files only from a public address: the copy comes as messages
+        assert apps.viber is not None
+        await apps.viber.wait_for(lambda: sum("letërnjoftimi për Besnikun" in t for t in chat.texts()[sent:]) >= 1)
+        files = "\n".join(chat.texts()[sent:]).encode()
+    elif apps.channel == "whatsapp":
         await apps.graph.wait_for(lambda: len(apps.graph.uploads) == 2)
         files = b"".join(apps.graph.uploads.values())
         documents = [m for m in apps.graph.messages(chat.id) if m["type"] == "document"]
@@ -136,13 +143,13 @@ async def test_hand_off_and_a_caseworker_reply_reach_the_app(apps: Apps) -> None
         await sign_in(http, "amra")
         token = await csrf(http)
         page = (await http.get(f"/conversations/{cid}")).text
-        assert {"telegram": "Telegram", "whatsapp": "WhatsApp"}[apps.channel] in page
+        assert {"telegram": "Telegram", "whatsapp": "WhatsApp", "viber": "Viber"}[apps.channel] in page
         await http.post(f"/conversations/{cid}/take", data={"csrf": token})
         sent = len(chat.texts())
         await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita Luan, jam Amra."})
         await chat.wait_text("Mirëdita Luan, jam Amra.", sent)
         listed = (await http.get(f"/inbox?view=open&app={apps.channel}")).text
-        other = (await http.get("/inbox?view=open&app=viber")).text
+        other = (await http.get(f"/inbox?view=open&app={'web' if apps.channel == 'viber' else 'viber'}")).text
     assert "Luan" in listed and "Luan" not in other
 
 
@@ -154,7 +161,7 @@ async def test_a_crash_between_storing_and_answering_answers_once(apps: Apps, se
     await apps.app.stop()
     sent = len(chat.texts())
     # A process stores the next message, then dies before its turn runs (no engine, no delivery).
-    first = Homeward(with_whatsapp(settings, apps.graph))
+    first = Homeward(apps.configured)
     if apps.channel == "whatsapp":
         body = {
             "object": "whatsapp_business_account",
@@ -174,19 +181,26 @@ async def test_a_crash_between_storing_and_answering_answers_once(apps: Apps, se
         events, _ = whatsapp.split_webhook(body)
         stored = await first.store_events("whatsapp", events)
         redelivered = json.dumps(body).encode()
+    elif apps.channel == "viber":
+        callback = chat.person.message_body({"type": "text", "text": "ku me shku te doktori"})  # type: ignore[attr-defined]
+        stored = await first.store_events("viber", viber.read_callback(callback).stored)
+        redelivered = json.dumps(callback).encode()
     else:
         update = await chat.says("ku me shku te doktori")  # Telegram keeps offering it until confirmed
         stored = await first.store_telegram([(update["update_id"], chat.id, json.dumps(update))])  # type: ignore[index]
     assert len(stored) == 1
     await first.stop()
     assert len(chat.texts()) == sent
-    second = Homeward(with_whatsapp(settings, apps.graph))
-    http = connect(second, apps.graph)
+    second = Homeward(apps.configured)
+    http = connect(second, apps.graph, apps.viber)
     await second.start()
     try:
         if apps.channel == "whatsapp":  # Meta saw no 200 and sends the webhook again: it must not run twice
             signature = {"X-Hub-Signature-256": fakegraph.sign(fakegraph.APP_SECRET, redelivered)}
             assert (await http.post(WHATSAPP_PATH, content=redelivered, headers=signature)).status_code == 200
+        if apps.channel == "viber":  # so does Viber
+            signature = {"X-Viber-Content-Signature": fakeviber.sign(fakeviber.TOKEN, redelivered)}
+            assert (await http.post(VIBER_PATH, content=redelivered, headers=signature)).status_code == 200
         await chat.wait_text("Te mjeku", sent)
         await second.turns.wait_idle()
         await second.delivery.drain()
@@ -195,4 +209,4 @@ async def test_a_crash_between_storing_and_answering_answers_once(apps: Apps, se
     finally:
         await second.stop()
         await http.aclose()
-    apps.app = Homeward(with_whatsapp(settings, apps.graph))  # the fixture stops it, as it stops any
+    apps.app = Homeward(apps.configured)  # the fixture stops it, as it stops any

@@ -13,6 +13,10 @@ from typing import Any, Protocol
 
 from bot.events import Inbound
 
+# Apps where a person's own message makes the bot reachable again (Viber subscribes whoever writes,
+# without a `subscribed` callback): a message from them lifts a block.
+WRITING_SUBSCRIBES = frozenset({"viber"})
+
 
 @dataclass(frozen=True)
 class Identity:
