@@ -6,7 +6,7 @@ to one municipality cannot act on another's groups."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 
 import httpx
 from sqlalchemy import func, select
@@ -242,6 +242,32 @@ async def test_a_cancelled_place_is_offered_to_the_next_in_line_at_once(
         again = await http.post(f"/youth/signups/{first_id}/cancel", data={"csrf": token})
         assert again.status_code == 400 and f"Nuk ka regjistrim aktiv me numrin {first_id}." in _result(again.text)
         assert len(await _audit(app, "youth.cancel")) == 1
+
+
+async def test_a_place_cancelled_at_night_is_offered_when_the_day_starts(
+    clocked: tuple[Homeward, FixedClock], fake: FakeBotApi
+) -> None:
+    app, clock = clocked
+    async with client(app) as http:
+        token = await _coordinator(app, http, "mira", "sq")
+        await _programme_and_group(http, token, capacity=1)
+        await signed_up(fake, 9751, "Arta Krasniqi", "sq", "01.01.2003")
+        second, _ = await signed_up(fake, 9752, "Besa Hoxha", "sq", "05.06.2005")
+        first_id = (await _enrolments(app))[0].id
+        clock.set(datetime(2026, 5, 10, 21, 0, tzinfo=UTC))  # 23:00 in Prishtina
+        await sign_in(http, "mira")  # the afternoon's session has ended
+        token = await csrf(http)
+        before = second.count()
+        done = await http.post(f"/youth/signups/{first_id}/cancel", data={"csrf": token})
+        assert done.status_code == 200, done.text[-3000:]
+        said = _result(done.text)
+        assert "Regjistrimi u anulua: Arta Krasniqi." in said
+        assert "Vendet e lira u ofrohen të radhës në listë kur të fillojë dita." in said
+        assert [e.status for e in await _enrolments(app)] == ["cancelled", "waiting"]
+    clock.set(datetime(2026, 5, 11, 8, 0, tzinfo=UTC))  # 10:00 in Prishtina: the window opens
+    counts = await app.youth.run_once()
+    assert counts["offered"] == 1
+    assert "është liruar një vend" in (await fake.wait_sent(before + 1, second.person.id))[-1]
 
 
 async def test_an_announcement_is_previewed_in_both_languages_and_scripts_then_queued_with_counts(

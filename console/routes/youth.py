@@ -24,6 +24,7 @@ from bot.municipalities import Municipalities
 from bot.youth import coordination
 from bot.youth.coordination import CANCELLABLE, Refused
 from bot.youth.eligibility import DEFAULT_MAX_AGE, DEFAULT_MIN_AGE
+from bot.youth.enrolments import waiting_list
 from bot.youth.waiting import ACTIVE
 from console import cohorts, exports, ui
 from console.access import Staff
@@ -309,9 +310,13 @@ async def cancel(request: Request, staff: YouthCoordinator, signup_id: int) -> R
         e = done.enrolment
         lines = [t.gettext("Sign-up of {name} cancelled.", name=_name(t, e.full_name, e.id))]
         if done.held_place and e.cohort_id is not None:
-            lines += await _offer_freed(request, session, t, e.cohort_id) or [
-                t.gettext("Nobody is waiting: the place is free.")
-            ]
+            offered = await _offer_freed(request, session, t, e.cohort_id)
+            if offered:
+                lines += offered
+            elif await waiting_list(session, e.cohort_id):
+                lines.append(t.gettext("The group has begun, so nobody on the waiting list is offered the place."))
+            else:
+                lines.append(t.gettext("Nobody is waiting: the place is free."))
         return lines
 
     return await _act(request, staff, action)
