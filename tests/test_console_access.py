@@ -50,6 +50,12 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("GET", "/followups/export?format=csv", P.EXPORT_ALL),
     ("GET", "/youth", P.YOUTH),
     ("GET", "/youth/export?format=csv", P.YOUTH),
+    ("POST", "/youth/programmes", P.YOUTH),
+    ("POST", "/youth/cohorts", P.YOUTH),
+    ("POST", "/youth/cohorts/{coid}/capacity", P.YOUTH),
+    ("POST", "/youth/cohorts/{coid}/announce", P.YOUTH),
+    ("POST", "/youth/signups/{suid}/guardian", P.YOUTH),
+    ("POST", "/youth/signups/{suid}/cancel", P.YOUTH),
     ("GET", "/knowledge", P.KNOWLEDGE),
     ("GET", "/audit", P.AUDIT),
     ("GET", "/staff", P.STAFF),
@@ -116,7 +122,9 @@ def test_the_walk_covers_every_route() -> None:
             .replace("{rid}", "{reply_id}")
             .replace("{ctid}", "{contact_id}")
             .replace("{nm}", "{name}")
-            .replace("{sid}", "{staff_id}"),
+            .replace("{sid}", "{staff_id}")
+            .replace("{coid}", "{cohort_id}")
+            .replace("{suid}", "{signup_id}"),
         )
         for m, p, _ in GUARDED
     }
@@ -127,7 +135,7 @@ async def test_without_a_session_every_guarded_route_refuses(homeward: Homeward)
     cid = await person_with_transcript(homeward, municipality="Prizren", texts=["lična karta"])
     async with client(homeward) as http:
         for method, path, _ in GUARDED:
-            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1)
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1, coid=1, suid=1)
             response = await http.request(method, url, data={"csrf": "x", "text": "hi"} if method == "POST" else None)
             if method == "GET":
                 assert response.status_code == 303 and response.headers["location"].startswith("/login"), url
@@ -151,7 +159,7 @@ async def test_each_role_reaches_exactly_its_routes(homeward: Homeward, role: st
         for method, path, permission in GUARDED:
             if path == "/logout":
                 continue  # walked last: it ends the session
-            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1)
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1, coid=1, suid=1)
             data = (
                 {
                     "csrf": token,

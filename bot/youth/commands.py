@@ -1,9 +1,9 @@
 """`homeward youth …`: programmes and cohorts, sign-ups and the waiting list, guardian consent, announcements.
 
-For coordinators until the console shows sign-ups. Every change is written to the audit log with
-the name given in `--by`. Announcements, and the message telling a young person that their
-guardian's consent was recorded, are queued in the outbox; a running `homeward serve`, `bot` or
-`worker` delivers them.
+The console's youth page does the same through `bot.youth.coordination`, with the signed-in
+person as the actor. Every change is written to the audit log with the name given in `--by`.
+Announcements, and the message telling a young person that their guardian's consent was
+recorded, are queued in the outbox; a running `homeward serve`, `bot` or `worker` delivers them.
 """
 
 from __future__ import annotations
@@ -22,15 +22,12 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.i18n import Translations
 from bot.municipalities import Municipalities
-from bot.youth.announcements import announce
+from bot.youth import coordination
+from bot.youth.coordination import Refused
 from bot.youth.eligibility import DEFAULT_MAX_AGE, DEFAULT_MIN_AGE
-from bot.youth.enrolments import cancel, holding, status_with_place, waiting_list, waiting_position
-from bot.youth.notices import send, status_line
-from bot.youth.waiting import ACTIVE, HOLDING
+from bot.youth.enrolments import holding, waiting_list, waiting_position
 from db.migrate import upgrade_async
-from db.models import AuditEntry
 from db.youth import Cohort, Enrolment, Programme
-from handlers.turn import Reply
 
 
 def _day(value: str) -> date:
@@ -117,38 +114,27 @@ async def _in_transaction(command: Command, args: argparse.Namespace, settings: 
         await db.dispose()
 
 
-def _audit(session: AsyncSession, who: str, action: str, target: str, **detail: Any) -> None:
-    session.add(AuditEntry(at=Clock().now(), actor=f"staff:{who}", action=action, target=target, detail=detail or None))
-
-
-async def _programme(session: AsyncSession, code: str) -> Programme | None:
-    return (await session.execute(select(Programme).where(Programme.code == code))).scalar_one_or_none()
-
-
-def _fail(message: str) -> int:
-    print(message, file=sys.stderr)
+def _fail(refused: Refused) -> int:
+    print(refused.english(), file=sys.stderr)
     return 2
 
 
 async def programme_add(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    if await _programme(session, args.code) is not None:
-        return _fail(f"a programme with the code {args.code!r} exists already")
-    if not 0 < args.min_age <= args.max_age:
-        return _fail("the age range must be like 15 to 24")
-    programme = Programme(
-        code=args.code,
-        name_sq=args.name_sq,
-        name_sr=args.name_sr,
-        min_age=args.min_age,
-        max_age=args.max_age,
-        offer_hours=args.offer_hours,
-        active=True,
-        created_at=Clock().now(),
-    )
-    session.add(programme)
-    await session.flush()
-    _audit(session, args.by, "youth.programme_add", f"programme:{programme.id}", code=args.code)
-    print(f"programme {programme.id} {args.code}: ages {args.min_age}-{args.max_age}")
+    try:
+        programme = await coordination.add_programme(
+            session,
+            args.by,
+            Clock().now(),
+            code=args.code,
+            name_sq=args.name_sq,
+            name_sr=args.name_sr,
+            min_age=args.min_age,
+            max_age=args.max_age,
+            offer_hours=args.offer_hours,
+        )
+    except Refused as refused:
+        return _fail(refused)
+    print(f"programme {programme.id} {programme.code}: ages {programme.min_age}-{programme.max_age}")
     return 0
 
 
@@ -162,31 +148,27 @@ async def programmes(args: argparse.Namespace, settings: Settings, session: Asyn
 
 
 async def cohort_add(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    programme = await _programme(session, args.programme)
-    if programme is None:
-        return _fail(f"no programme with the code {args.programme!r}")
-    municipality = None if args.municipality == "any" else args.municipality
-    if (
-        municipality is not None
-        and Municipalities.load(settings.content_dir / "municipalities.csv").get(municipality) is None
-    ):
-        return _fail(f"unknown municipality {municipality!r}; use an id from municipalities.csv, or any")
-    if args.capacity < 1 or (args.ends is not None and args.ends < args.starts):
-        return _fail("capacity must be at least 1, and the end on or after the start")
-    cohort = Cohort(
-        programme_id=programme.id,
-        name_sq=args.name_sq,
-        name_sr=args.name_sr,
-        municipality=municipality,
-        starts_on=args.starts,
-        ends_on=args.ends,
-        capacity=args.capacity,
-        created_at=Clock().now(),
+    registry = Municipalities.load(settings.content_dir / "municipalities.csv")
+    try:
+        cohort = await coordination.add_cohort(
+            session,
+            args.by,
+            Clock().now(),
+            programme_code=args.programme,
+            name_sq=args.name_sq,
+            name_sr=args.name_sr,
+            municipality=None if args.municipality == "any" else args.municipality,
+            known_municipality=lambda m: registry.get(m) is not None,
+            starts=args.starts,
+            ends=args.ends,
+            capacity=args.capacity,
+        )
+    except Refused as refused:
+        return _fail(refused)
+    print(
+        f"cohort {cohort.id}: {cohort.name_sq}, {cohort.municipality or 'any'}, from {cohort.starts_on}, "
+        f"{cohort.capacity} places"
     )
-    session.add(cohort)
-    await session.flush()
-    _audit(session, args.by, "youth.cohort_add", f"cohort:{cohort.id}", programme=args.programme)
-    print(f"cohort {cohort.id}: {args.name_sq}, {municipality or 'any'}, from {args.starts}, {args.capacity} places")
     return 0
 
 
@@ -226,62 +208,39 @@ async def signups(args: argparse.Namespace, settings: Settings, session: AsyncSe
 
 
 async def guardian_confirm(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    enrolment = await session.get(Enrolment, args.signup)
-    if enrolment is None or enrolment.status not in ACTIVE:
-        return _fail(f"no active sign-up {args.signup}")
-    if enrolment.guardian_state == "not_needed":
-        return _fail(f"sign-up {args.signup} is of someone 18 or older: no guardian consent is needed")
-    now = Clock().now()
-    enrolment.guardian_state, enrolment.guardian_confirmed_at = "confirmed", now
-    enrolment.guardian_confirmed_by = f"staff:{args.by}"
-    enrolment.guardian_token_hash = None
-    enrolment.media_consent = bool(enrolment.media_consent and args.media == "yes")
-    if enrolment.status == "pending_guardian":
-        enrolment.status = status_with_place(enrolment)
-    enrolment.updated_at = now
-    # The young person is told, in their own language, as when the guardian answers in the chat.
-    cohort = await session.get(Cohort, enrolment.cohort_id) if enrolment.cohort_id else None
-    position = await waiting_position(session, enrolment)
-    skipped = await send(
-        session,
-        Translations(settings.locales_dir, settings.timezone),
-        enrolment.beneficiary_id,
-        lambda t: Reply(
-            t.gettext("Your parent or guardian has agreed.") + " " + status_line(t, enrolment, cohort, position)
-        ),
-        now,
+    translations = Translations(settings.locales_dir, settings.timezone)
+    try:
+        done = await coordination.confirm_guardian(
+            session, translations, args.by, Clock().now(), args.signup, media=args.media == "yes"
+        )
+    except Refused as refused:
+        return _fail(refused)
+    told = "told" if done.skipped is None else f"not told ({done.skipped})"
+    print(
+        f"sign-up {done.enrolment.id}: guardian consent recorded; status {done.enrolment.status}; "
+        f"the young person {told}"
     )
-    _audit(session, args.by, "youth.guardian_confirm", f"signup:{enrolment.id}", media=args.media)
-    told = "told" if skipped is None else f"not told ({skipped})"
-    print(f"sign-up {enrolment.id}: guardian consent recorded; status {enrolment.status}; the young person {told}")
     return 0
 
 
 async def cancel_signup(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    enrolment = await session.get(Enrolment, args.signup)
-    if enrolment is None or enrolment.status not in (*ACTIVE, "duplicate", "choosing"):
-        return _fail(f"no active sign-up {args.signup}")
-    held = enrolment.status in HOLDING
-    cancel(enrolment, Clock().now(), "coordinator")
-    _audit(session, args.by, "youth.cancel", f"signup:{enrolment.id}")
-    print(f"sign-up {enrolment.id} cancelled" + ("; its place goes to the next in line" if held else ""))
+    try:
+        done = await coordination.cancel_sign_up(session, args.by, Clock().now(), args.signup)
+    except Refused as refused:
+        return _fail(refused)
+    onward = "; its place goes to the next in line" if done.held_place else ""
+    print(f"sign-up {done.enrolment.id} cancelled{onward}")
     return 0
 
 
 async def announce_command(args: argparse.Namespace, settings: Settings, session: AsyncSession) -> int:
-    cohort = await session.get(Cohort, args.cohort)
-    if cohort is None:
-        return _fail(f"no cohort {args.cohort}")
     translations = Translations(settings.locales_dir, settings.timezone)
-    outcome = await announce(session, translations, cohort, args.sq, args.sr, args.by, Clock().now())
-    _audit(
-        session,
-        args.by,
-        "youth.announce",
-        f"cohort:{cohort.id}",
-        queued=outcome.queued,
-        skipped=dict(outcome.skipped),
-    )
+    try:
+        outcome = await coordination.announce_to_cohort(
+            session, translations, args.by, Clock().now(), args.cohort, args.sq, args.sr
+        )
+    except Refused as refused:
+        return _fail(refused)
     skipped = ", ".join(f"{n} {why}" for why, n in sorted(outcome.skipped.items())) or "none"
     print(f"{outcome.queued} messages queued; skipped: {skipped}")
     return 0

@@ -53,7 +53,7 @@ class YouthScheduler:
     async def run_once(self) -> dict[str, int]:
         now = self.clock.now()
         counts = {"expired": 0, "offered": 0, "reminded": 0, "skipped": 0}
-        if into_window(now, self.policy) != now:
+        if not self.in_window(now):
             return counts  # night in Kosovo: nothing goes out until the window opens
         async with self.db.transaction() as session:
             if not await first_in_line(session, "homeward:youth-pass"):
@@ -106,31 +106,40 @@ class YouthScheduler:
             .all()
         )
         for cohort in cohorts:
-            programme = await session.get(Programme, cohort.programme_id)
-            hours = programme.offer_hours if programme is not None else 48
-            # Someone who cannot be reached lapses at once, and the place goes further down the list.
-            while offers := await offers_due(session, cohort):
-                for enrolment in offers:
-                    enrolment.status = "offered"
-                    enrolment.offer_expires_at = offer_deadline(now, hours, self.policy)
-                    enrolment.updated_at = now
-                    skipped = await send(
-                        session,
-                        self.translations,
-                        enrolment.beneficiary_id,
-                        partial(self._offer_reply, enrolment=enrolment, cohort=cohort),
-                        now,
-                    )
-                    if skipped is None:
-                        counts["offered"] += 1
-                    else:
-                        enrolment.status, enrolment.offer_expires_at, enrolment.cancel_reason = (
-                            "lapsed",
-                            None,
-                            skipped,
-                        )
-                        counts["skipped"] += 1
-                await session.flush()
+            for _enrolment, skipped in await self.offer_places(session, cohort, now):
+                counts["offered" if skipped is None else "skipped"] += 1
+
+    def in_window(self, now: datetime) -> bool:
+        """Whether offers may go out now (daytime in Kosovo)."""
+        return into_window(now, self.policy) == now
+
+    async def offer_places(
+        self, session: AsyncSession, cohort: Cohort, now: datetime
+    ) -> list[tuple[Enrolment, str | None]]:
+        """Offer the free places of `cohort` to the first in line; each offer with why it was skipped, if so."""
+        made: list[tuple[Enrolment, str | None]] = []
+        if cohort.starts_on <= now.astimezone(KOSOVO).date():
+            return made  # a group that has begun takes nobody from its waiting list
+        programme = await session.get(Programme, cohort.programme_id)
+        hours = programme.offer_hours if programme is not None else 48
+        # Someone who cannot be reached lapses at once, and the place goes further down the list.
+        while offers := await offers_due(session, cohort):
+            for enrolment in offers:
+                enrolment.status = "offered"
+                enrolment.offer_expires_at = offer_deadline(now, hours, self.policy)
+                enrolment.updated_at = now
+                skipped = await send(
+                    session,
+                    self.translations,
+                    enrolment.beneficiary_id,
+                    partial(self._offer_reply, enrolment=enrolment, cohort=cohort),
+                    now,
+                )
+                if skipped is not None:
+                    enrolment.status, enrolment.offer_expires_at, enrolment.cancel_reason = "lapsed", None, skipped
+                made.append((enrolment, skipped))
+            await session.flush()
+        return made
 
     @staticmethod
     def _offer_reply(t: Translator, enrolment: Enrolment, cohort: Cohort) -> Reply:
