@@ -63,10 +63,12 @@ async def run_export(
             else:
                 out = sys.stdout.buffer if fmt == "xlsx" else sys.stdout
             if what == "transcripts":
-                count = await export_transcripts(db, fmt, out, since, redacted=redacted)
+                count = await export_transcripts(db, fmt, out, since, redacted=redacted, timezone=settings.timezone)
             elif what == "followups":
                 forms = Questionnaires.load(settings.content_dir / "forms")
-                count = await export_followups(db, forms.items[FORM_ID], fmt, out, since, locale, redacted)
+                count = await export_followups(
+                    db, forms.items[FORM_ID], fmt, out, since, locale, redacted, timezone=settings.timezone
+                )
             elif what == "signups":
                 forms = Questionnaires.load(settings.content_dir / "forms")
                 count = await export_signups(

@@ -113,7 +113,9 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Se
             exported = await http.get(f"/conversations/{cid}/export?format=csv")
             rows = list(csv.DictReader(io.StringIO(exported.text)))
             cli = [r async for r in transcript_records(app.db)]
-            assert [r["message"] for r in rows] == [str(r["message"]) for r in cli]
+            assert [r["message"] for r in rows] == ["" if r["message"] is None else str(r["message"]) for r in cli]
+            notes = [r for r in rows if r["kind"] == "note"]
+            assert [(n["author"], n["text"]) for n in notes] == [("staff:amra", "Needs an ID appointment")]
             assert any(r["author"] == "staff:amra" for r in rows)
         async with app.db.sessions() as session:
             conversation = await session.get(Conversation, cid)

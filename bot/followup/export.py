@@ -6,6 +6,7 @@ import sys
 from collections.abc import Iterator
 from datetime import date, datetime
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -13,8 +14,11 @@ from bot.followup.contacts import FORM_ID
 from bot.forms import export as form_export
 from bot.questionnaires import Questionnaire
 from bot.redaction import redact
+from bot.transcripts import KOSOVO
 from db.models import Beneficiary, Submission
 from db.session import Database
+
+LOCAL_COLUMNS = ("started_at_local", "completed_at_local")
 
 
 def _masked(value: Any, names: list[str]) -> Any:
@@ -55,6 +59,22 @@ async def submissions(
     return out
 
 
+def _with_local_times(
+    headers: list[str], rows: Iterator[list[Any]], subs: list[dict[str, Any]], zone: ZoneInfo
+) -> tuple[list[str], Iterator[list[Any]]]:
+    """`started_at_local` and `completed_at_local` (Kosovo time, with the offset) after the UTC columns."""
+    at = headers.index("completed_at") + 1
+
+    def local(value: datetime | None) -> str | None:
+        return value.astimezone(zone).isoformat() if value is not None else None
+
+    def generate() -> Iterator[list[Any]]:
+        for sub, row in zip(subs, rows, strict=True):
+            yield [*row[:at], local(sub["started_at"]), local(sub["completed_at"]), *row[at:]]
+
+    return [*headers[:at], *LOCAL_COLUMNS, *headers[at:]], generate()
+
+
 def _with_progress(rows: Iterator[list[Any]], total: int, stream: IO[str]) -> Iterator[list[Any]]:
     """Rows passed through, with a counter on the terminal when standard error is one."""
     show = stream.isatty()
@@ -75,9 +95,12 @@ async def export(
     since: datetime | None = None,
     locale: str | None = None,
     redacted: bool = False,
+    *,
+    timezone: str = KOSOVO,
 ) -> int:
     subs = await submissions(db, questionnaire, since, redacted)
     headers, rows = form_export.rows(questionnaire.form, subs, locale)
+    headers, rows = _with_local_times(headers, rows, subs, ZoneInfo(timezone))
     data = _with_progress(rows, len(subs), sys.stderr)
     if fmt == "csv":
         return form_export.write_csv(headers, data, out)

@@ -34,7 +34,9 @@ async def audit_log(
 ) -> Response:
     async with console_of(request).homeward.db.sessions() as session:
         found = await audit.entries(session, actor=actor[:80], action=action[:40], page=max(1, page_number))
-    return page(request, staff, "audit.html", log=found, actor=actor, action=action)
+    t = translator(request, staff)
+    lines = [audit.line(entry, t) for entry in found.entries]
+    return page(request, staff, "audit.html", log=found, lines=lines, actor=actor, action=action)
 
 
 @router.get("/exports")
