@@ -116,6 +116,31 @@ async def _read(
     return PageOut(data=page.data, next=page.next)
 
 
+# The lists read alike: one scope each, `since`, `after` and `limit`, audited under the list's name.
+LISTINGS: tuple[tuple[str, str, str, Callable[..., Awaitable[records.Page]]], ...] = (
+    ("people", "people:read", "People, oldest first", records.people),
+    ("conversations", "conversations:read", "Conversations, by last change", records.conversations),
+    ("submissions", "submissions:read", "Questionnaire submissions, by last change", records.submissions),
+    ("signups", "signups:read", "Youth programme sign-ups, by last change", records.signups),
+)
+
+
+def _listing(
+    api: FastAPI, resource: str, scope: str, summary: str, read: Callable[..., Awaitable[records.Page]]
+) -> None:
+    # The dependency is a default, not an annotation: annotations are strings read from the module.
+    async def listing(
+        request: Request,
+        since: Since = None,
+        after: After = None,
+        limit: Limit = 100,
+        caller: Caller = Depends(scoped(scope)),  # noqa: B008
+    ) -> PageOut:
+        return await _read(request, caller, resource, lambda s: read(s, since=_aware(since), after=after, limit=limit))
+
+    api.get(f"/{resource}", response_model=PageOut, summary=summary, name=resource)(listing)
+
+
 def create_api(homeward: Homeward) -> FastAPI:
     api = FastAPI(
         title="Homeward API",
@@ -137,32 +162,8 @@ def create_api(homeward: Homeward) -> FastAPI:
         problems = [{"field": ".".join(str(p) for p in e["loc"]), "problem": e["msg"]} for e in exc.errors()]
         return JSONResponse({"detail": problems}, status_code=400)
 
-    @api.get("/people", response_model=PageOut, summary="People, oldest first")
-    async def people(
-        request: Request,
-        caller: Annotated[Caller, Depends(scoped("people:read"))],
-        since: Since = None,
-        after: After = None,
-        limit: Limit = 100,
-    ) -> PageOut:
-        return await _read(
-            request, caller, "people", lambda s: records.people(s, since=_aware(since), after=after, limit=limit)
-        )
-
-    @api.get("/conversations", response_model=PageOut, summary="Conversations, by last change")
-    async def conversations(
-        request: Request,
-        caller: Annotated[Caller, Depends(scoped("conversations:read"))],
-        since: Since = None,
-        after: After = None,
-        limit: Limit = 100,
-    ) -> PageOut:
-        return await _read(
-            request,
-            caller,
-            "conversations",
-            lambda s: records.conversations(s, since=_aware(since), after=after, limit=limit),
-        )
+    for path, scope, summary, read in LISTINGS:
+        _listing(api, path, scope, summary, read)
 
     @api.get("/messages", response_model=PageOut, summary="Transcript lines, oldest first")
     async def messages(
@@ -178,33 +179,6 @@ def create_api(homeward: Homeward) -> FastAPI:
             caller,
             f"conversation:{conversation}" if conversation is not None else "messages",
             lambda s: records.messages(s, conversation=conversation, since=_aware(since), after=after, limit=limit),
-        )
-
-    @api.get("/submissions", response_model=PageOut, summary="Questionnaire submissions, by last change")
-    async def submissions(
-        request: Request,
-        caller: Annotated[Caller, Depends(scoped("submissions:read"))],
-        since: Since = None,
-        after: After = None,
-        limit: Limit = 100,
-    ) -> PageOut:
-        return await _read(
-            request,
-            caller,
-            "submissions",
-            lambda s: records.submissions(s, since=_aware(since), after=after, limit=limit),
-        )
-
-    @api.get("/signups", response_model=PageOut, summary="Youth programme sign-ups, by last change")
-    async def signups(
-        request: Request,
-        caller: Annotated[Caller, Depends(scoped("signups:read"))],
-        since: Since = None,
-        after: After = None,
-        limit: Limit = 100,
-    ) -> PageOut:
-        return await _read(
-            request, caller, "signups", lambda s: records.signups(s, since=_aware(since), after=after, limit=limit)
         )
 
     @api.post(

@@ -153,19 +153,7 @@ def _errors(app: FastAPI) -> None:
 
 def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> FastAPI:
     from console.api import create_api
-    from console.routes import (
-        admin,
-        chat,
-        conversations,
-        followups,
-        inbox,
-        integrations,
-        knowledge,
-        reports,
-        sign_in,
-        updates,
-        youth,
-    )
+    from console.routes import MODULES
 
     settings = homeward.settings
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
@@ -181,19 +169,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
     )
     app.mount("/api/v1", create_api(homeward))
     app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")
-    for module in (
-        sign_in,
-        inbox,
-        conversations,
-        admin,
-        chat,
-        followups,
-        youth,
-        knowledge,
-        integrations,
-        reports,
-        updates,
-    ):
+    for module in MODULES:
         app.include_router(module.router)
     _errors(app)
     app.add_middleware(SecurityHeaders)

@@ -6,19 +6,7 @@ import pytest
 
 from bot.app import Homeward
 from console.access import ROLE_PERMISSIONS, Permission
-from console.routes import (
-    admin,
-    chat,
-    conversations,
-    followups,
-    inbox,
-    integrations,
-    knowledge,
-    reports,
-    sign_in,
-    updates,
-    youth,
-)
+from console.routes import MODULES
 from db.models import AuditEntry
 from tests.console_support import add_staff, client, csrf, person_with_transcript
 from tests.console_support import sign_in as log_in
@@ -96,19 +84,7 @@ PUBLIC = {
 def test_the_walk_covers_every_route() -> None:
     declared = {
         (m, path)
-        for module in (
-            sign_in,
-            inbox,
-            conversations,
-            admin,
-            chat,
-            followups,
-            youth,
-            knowledge,
-            integrations,
-            reports,
-            updates,
-        )
+        for module in MODULES
         for route in module.router.routes
         for m in route.methods
         for path in [route.path]
