@@ -12,6 +12,7 @@ import functools
 import logging
 import os
 import socket
+from collections.abc import Callable
 from contextlib import suppress
 from datetime import timedelta
 from typing import Any
@@ -181,6 +182,8 @@ class Homeward:
         # Other systems hear of hand-offs, submissions and sign-ups; an erased person's events go too.
         self.webhooks = webhooks.Dispatcher(self.db, self.clock)
         self.personal_data.erasers.append(webhooks.erase)
+        # Told when a turn committed or a send was recorded (the console's live pages look then).
+        self.change_listeners: list[Callable[[], None]] = []
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
 
@@ -188,8 +191,14 @@ class Homeward:
         """Turns committed: delivery looks at the outbox, and web chat pages of those turns show their replies."""
         self.delivery.wake()
         self.webchat.committed()
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in self.change_listeners:
+            listener()
 
     def _delivered(self, outcome: str, item: Claimed) -> None:
+        self._changed()
         if outcome == "sent" and item.channel == webchat.CHANNEL:
             self.webchat.delivered(item.chat_id, item.id, item.method, item.payload, kept=item.message_id is not None)
 

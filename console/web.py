@@ -21,7 +21,7 @@ from starlette.routing import Mount
 
 from bot.app import Homeward
 from bot.security_headers import SecurityHeaders
-from console import auth, ui
+from console import auth, live, ui
 from console.access import Permission, Staff
 
 SESSION_COOKIE = "hw_session"
@@ -38,6 +38,7 @@ class Console:
     policy: auth.SessionPolicy
     secret: bytes
     stream_seconds: float  # how long a live-update stream lasts before the browser reconnects
+    feed: live.Feed  # one look at what changed for every open page
 
     def now(self) -> datetime:
         return self.homeward.clock.now()
@@ -166,6 +167,7 @@ def create_console(homeward: Homeward, *, stream_seconds: float = 300.0) -> Fast
         ),
         secret=settings.resolved_secret_key().encode(),
         stream_seconds=stream_seconds,
+        feed=live.Feed(homeward.db, homeward.change_listeners),
     )
     app.mount("/api/v1", create_api(homeward))
     app.mount("/static", StaticFiles(directory=ui.STATIC), name="static")

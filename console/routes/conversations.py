@@ -39,6 +39,7 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
         about = await profile.load(session, transcript.person.id) if transcript is not None else None
     if transcript is None or about is None:
         raise NotFound
+    console.feed.ring(("alerts", staff.id))  # read now: the title's count drops on every open page
     locale = transcript.person.locale
     return page(
         request,
@@ -82,6 +83,8 @@ async def events(
             updated = await conversations.statuses(session, conversation_id, sorted(watched))
             if messages:  # shown on an open page: read
                 await notifications.mark_read(session, staff.id, conversation_id, messages[-1].id, console.now())
+        if messages:
+            console.feed.ring(("alerts", staff.id))
         out: list[tuple[str, Any]] = []
         for mid, (status, _error) in updated.items():
             if status not in ("queued", "sending"):
@@ -101,7 +104,14 @@ async def events(
         return out
 
     return StreamingResponse(
-        live.stream(tick, console.homeward.webchat.doorbell, lifetime=console.stream_seconds),
+        live.follow(
+            console.feed,
+            (("conversation", conversation_id),),
+            tick,
+            # Delivery results change no message the feed sees: a page waiting for some looks every second.
+            interval=lambda: 1.0 if watched else live.SLOW_LOOK,
+            lifetime=console.stream_seconds,
+        ),
         media_type="text/event-stream",
     )
 

@@ -87,7 +87,7 @@ async def inbox_events(request: Request, staff: InboxReader) -> Response:
         return [("changed", {})] if changed else []
 
     return StreamingResponse(
-        live.stream(tick, console.homeward.webchat.doorbell, interval=2.0, lifetime=console.stream_seconds),
+        live.follow(console.feed, ("inbox",), tick, interval=lambda: live.SLOW_LOOK, lifetime=console.stream_seconds),
         media_type="text/event-stream",
     )
 
@@ -109,8 +109,12 @@ async def alert_events(request: Request, staff: InboxReader) -> Response:
     async def events() -> AsyncIterator[bytes]:
         for name, data in await tick():  # the state at once: the page's title is right from the start
             yield live.event(name, data)
-        async for chunk in live.stream(
-            tick, console.homeward.webchat.doorbell, interval=2.0, lifetime=console.stream_seconds
+        async for chunk in live.follow(
+            console.feed,
+            ("alerts", ("alerts", staff.id)),
+            tick,
+            interval=lambda: live.SLOW_LOOK,
+            lifetime=console.stream_seconds,
         ):
             yield chunk
 
