@@ -1,7 +1,8 @@
-"""Reports: a period's figures on screen, as CSV tables and as SVG charts for donor reports."""
+"""Reports: a period's figures on screen, as CSV tables and as SVG and PNG charts for donor reports."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated
 
@@ -90,11 +91,18 @@ async def table_csv(
     )
 
 
-@router.get("/reports/chart.svg")
+@router.get("/reports/chart.{kind}")
 async def chart(
-    request: Request, staff: Reader, series: str = "conversations", first: str = "", last: str = "", every: str = "week"
+    request: Request,
+    staff: Reader,
+    kind: str,
+    series: str = "conversations",
+    first: str = "",
+    last: str = "",
+    every: str = "week",
 ) -> Response:
-    if series not in SERIES:
+    """A series as a chart: SVG for the page and the web, PNG for documents that take pictures only."""
+    if series not in SERIES or kind not in ("svg", "png"):
         raise NotFound
     console = console_of(request)
     span = _span(request, first, last, every)
@@ -102,11 +110,15 @@ async def chart(
         rows = [a.row() for a in await reports.activity(session, span, office_hours(console.homeward.services))]
     t = translator(request, staff)
     title, unit = SERIES[series]
-    svg = reports.chart_svg(
+    drawn = (
         t.gettext(title),
         f"{t.date(span.first)} – {t.date(span.last)}",
         [reports.period_label(date.fromisoformat(str(r["period"])), span.every) for r in rows],
         [r[series] if isinstance(r[series], int | float) else None for r in rows],  # type: ignore[misc]
         unit,
     )
-    return Response(svg, media_type="image/svg+xml")
+    if kind == "svg":
+        return Response(reports.chart_svg(*drawn), media_type="image/svg+xml")
+    png = await asyncio.to_thread(reports.chart_png, *drawn)  # a few tens of milliseconds of drawing
+    name = f"homeward-{series}-{span.first.isoformat()}-{span.last.isoformat()}.png"
+    return Response(png, media_type="image/png", headers={"content-disposition": f'inline; filename="{name}"'})
