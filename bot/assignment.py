@@ -30,16 +30,10 @@ ALL = "all"
 
 async def signed_in(session: AsyncSession, now: datetime, idle: timedelta) -> list[tuple[int, list[str]]]:
     """Active caseworkers with a live console session (not expired, used within `idle`): id, municipalities."""
+    live = select(StaffSession.staff_id).where(StaffSession.expires_at > now, StaffSession.last_seen_at > now - idle)
     rows = await session.execute(
         select(StaffUser.id, StaffUser.municipalities)
-        .join(StaffSession, StaffSession.staff_id == StaffUser.id)
-        .where(
-            StaffUser.active.is_(True),
-            StaffUser.role == "caseworker",
-            StaffSession.expires_at > now,
-            StaffSession.last_seen_at > now - idle,
-        )
-        .distinct()
+        .where(StaffUser.active.is_(True), StaffUser.role == "caseworker", StaffUser.id.in_(live))
         .order_by(StaffUser.id)
     )
     return [(staff_id, list(places or [])) for staff_id, places in rows.all()]

@@ -119,6 +119,12 @@ ACTIONS: dict[str, str] = {
     "retention": N_("Removal of data past its retention period"),
 }
 
+# Where automatic assignment found the caseworker (bot.assignment).
+POOLS: dict[str, str] = {
+    "municipality": N_("the caseworkers of the person's municipality"),
+    "all": N_("every caseworker who can see the person"),
+}
+
 # Targets: "kind:id" shown as words; conversations are links.
 TARGETS: dict[str, str] = {
     "conversation": N_("conversation {id}"),
@@ -294,6 +300,8 @@ def details(detail: dict[str, Any] | None, t: Words, action: str = "") -> str:
                 t.gettext(CONVERSATION_STATUS[s]) if s in CONVERSATION_STATUS else s for s in (before, after)
             )
         parts.append(t.gettext("from {before} to {after}", before=_value(before, t), after=_value(after, t)))
+    if action == "conversation.auto_assign" and rest.get("pool") in POOLS:
+        rest["pool"] = t.gettext(POOLS[rest["pool"]])
     for key, value in rest.items():
         if value is None:
             continue

@@ -30,10 +30,10 @@ ROLE_LABELS = {
 MODE_LABELS = {"bot": N_("With the bot"), "human": N_("With a caseworker"), "closed": N_("Conversation closed")}
 # A conversation's status in the caseworkers' queue (bot.ownership.STATUSES).
 CONVERSATION_STATUS = {
-    "open": N_("Open"),
-    "pending": N_("Pending"),
-    "snoozed": N_("Snoozed"),
-    "closed": N_("Closed"),
+    "open": N_("Open, in the queue"),
+    "pending": N_("Pending: waiting for the person or someone else"),
+    "snoozed": N_("Snoozed until a set time"),
+    "closed": N_("Conversation closed"),
 }
 STATUS_LABELS = {
     "received": N_("received"),

@@ -102,9 +102,7 @@ async def test_pending_then_snoozed_in_kosovo_time_then_awake_when_the_time_pass
     assert await snoozes.run_once(app.db, clock.now()) == [cid]
     conversation = await _conversation(app, cid)
     assert (conversation.status, conversation.snoozed_until, conversation.updated_at) == ("open", None, clock.now())
-    assert [(e.actor, e.target) for e in await _audit(app, "conversation.woke")] == [
-        ("snooze", f"conversation:{cid}")
-    ]
+    assert [(e.actor, e.target) for e in await _audit(app, "conversation.woke")] == [("snooze", f"conversation:{cid}")]
     counts = await _counts(app)
     assert (counts["snoozed"], counts["needs_human"], counts["open"]) == (0, 1, 1)
 

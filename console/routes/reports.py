@@ -110,11 +110,12 @@ async def chart(
         rows = [a.row() for a in await reports.activity(session, span, office_hours(console.homeward.services))]
     t = translator(request, staff)
     title, unit = SERIES[series]
+    values: list[float | None] = [v if isinstance(v := r[series], int | float) else None for r in rows]
     drawn = (
         t.gettext(title),
         f"{t.date(span.first)} – {t.date(span.last)}",
         [reports.period_label(date.fromisoformat(str(r["period"])), span.every) for r in rows],
-        [r[series] if isinstance(r[series], int | float) else None for r in rows],  # type: ignore[misc]
+        values,
         unit,
     )
     if kind == "svg":
