@@ -146,7 +146,6 @@ async def test_a_hand_off_answered_and_resolved_shows_in_the_report_csv_and_char
         assert png.headers["content-disposition"] == 'inline; filename="homeward-handoffs-2026-03-02-2026-03-08.png"'
         assert [height for _, height in _bars(png.content)] == [_bars(png.content)[0][1]]  # one bar, as in the SVG
         assert (await http.get(f"/reports/chart.png?series=names&{span}")).status_code == 404
-        assert (await http.get(f"/reports/chart.gif?series=handoffs&{span}")).status_code == 404
         assert (await http.get(f"/reports/people.csv?{span}")).status_code == 404
     async with app.db.sessions() as session:
         exported = list(

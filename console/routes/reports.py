@@ -91,18 +91,24 @@ async def table_csv(
     )
 
 
-@router.get("/reports/chart.{kind}")
-async def chart(
-    request: Request,
-    staff: Reader,
-    kind: str,
-    series: str = "conversations",
-    first: str = "",
-    last: str = "",
-    every: str = "week",
+@router.get("/reports/chart.svg")
+async def chart_svg(
+    request: Request, staff: Reader, series: str = "conversations", first: str = "", last: str = "", every: str = "week"
 ) -> Response:
-    """A series as a chart: SVG for the page and the web, PNG for documents that take pictures only."""
-    if series not in SERIES or kind not in ("svg", "png"):
+    """A series as an SVG chart, for the page and the web."""
+    return await _chart(request, staff, "svg", series, first, last, every)
+
+
+@router.get("/reports/chart.png")
+async def chart_png(
+    request: Request, staff: Reader, series: str = "conversations", first: str = "", last: str = "", every: str = "week"
+) -> Response:
+    """The same chart as a PNG image, for documents that take pictures only."""
+    return await _chart(request, staff, "png", series, first, last, every)
+
+
+async def _chart(request: Request, staff: Staff, kind: str, series: str, first: str, last: str, every: str) -> Response:
+    if series not in SERIES:
         raise NotFound
     console = console_of(request)
     span = _span(request, first, last, every)
