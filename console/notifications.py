@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import ownership
 from console.access import Staff
 from db.models import Beneficiary, Conversation, ConversationRead, Message
 
@@ -85,7 +86,7 @@ class Alerts:
 
 
 async def alerts(session: AsyncSession, staff: Staff) -> Alerts:
-    """The waiting and urgent conversations this staff member may see and has not read."""
+    """The waiting and urgent conversations this staff member may see and has not read (not those snoozed)."""
     query = (
         select(
             func.count(),
@@ -95,7 +96,12 @@ async def alerts(session: AsyncSession, staff: Staff) -> Alerts:
         )
         .select_from(Conversation)
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
-        .where(Conversation.needs_human.is_(True), staff.scope(), _unread(staff.id))
+        .where(
+            Conversation.needs_human.is_(True),
+            or_(Conversation.status != ownership.SNOOZED, Conversation.urgent.is_(True)),  # snoozed: out of sight
+            staff.scope(),
+            _unread(staff.id),
+        )
     )
     waiting, urgent, mine, latest = (await session.execute(query)).one()
     return Alerts(int(waiting), int(urgent), int(mine), latest.isoformat() if latest else "")

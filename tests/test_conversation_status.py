@@ -15,7 +15,7 @@ from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.integrations import records
 from bot.transcripts import transcript_records
-from console import inbox
+from console import inbox, notifications
 from console.access import Staff
 from db.models import AuditEntry, Beneficiary, Conversation
 from db.session import Database
@@ -79,6 +79,8 @@ async def test_pending_then_snoozed_in_kosovo_time_then_awake_when_the_time_pass
         assert shown(app, "Snoozed until {when}", "sq", when="12.5.2026 09:00") in page.text
         counts = await _counts(app)
         assert (counts["snoozed"], counts["needs_human"], counts["unassigned"], counts["pending"]) == (1, 0, 0, 0)
+        async with app.db.sessions() as session:
+            assert (await notifications.alerts(session, _everyone(999))).waiting == 0  # nor in the tab's title
         listed = await http.get("/inbox?view=snoozed")
         assert f"/conversations/{cid}" in listed.text and "12.5.2026 09:00" in listed.text
         assert f"/conversations/{cid}" not in (await http.get("/inbox?view=needs_human")).text
@@ -105,6 +107,8 @@ async def test_pending_then_snoozed_in_kosovo_time_then_awake_when_the_time_pass
     assert [(e.actor, e.target) for e in await _audit(app, "conversation.woke")] == [("snooze", f"conversation:{cid}")]
     counts = await _counts(app)
     assert (counts["snoozed"], counts["needs_human"], counts["open"]) == (0, 1, 1)
+    async with app.db.sessions() as session:
+        assert (await notifications.alerts(session, _everyone(999))).waiting == 1
 
 
 async def test_an_urgent_conversation_cannot_be_snoozed_and_marking_one_urgent_wakes_it(
