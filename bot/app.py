@@ -20,6 +20,7 @@ from typing import Any
 from aiogram import Bot
 from sqlalchemy import select
 
+from bot import snoozes
 from bot.channels import Channel, labels, receipts, telegram, viber, webchat, whatsapp
 from bot.clock import Clock
 from bot.config import Settings
@@ -286,7 +287,7 @@ class Homeward:
             self.services.extras["bot_username"] = me.username
 
     async def _schedule(self, every: float = 60.0) -> None:
-        """The follow-up pass once a minute, retention once a day; the plans live in the database."""
+        """The follow-up pass and snoozes ending once a minute, retention once a day; the plans live in the database."""
         last_retention = None
         while not self.stop_event.is_set():
             try:
@@ -297,6 +298,10 @@ class Homeward:
                 await self.youth.run_once()
             except Exception:
                 log.exception("youth programme pass failed; trying again next time")
+            try:
+                await snoozes.run_once(self.db, self.clock.now())
+            except Exception:
+                log.exception("waking snoozed conversations failed; trying again next time")
             today = self.clock.now().date()
             if last_retention != today:
                 try:

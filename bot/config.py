@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     office_days: str = "1-5"
     office_hours: str = "08:00-16:00"
     console_session_idle_minutes: int = 60
+    # A new hand-off goes round robin to a signed-in caseworker of the person's municipality (then any who
+    # can see the person); off, it waits unassigned in the queue.
+    auto_assign: bool = False
     console_session_max_hours: int = 12
     # Behind a reverse proxy: the proxies (addresses or networks, comma-separated) whose X-Forwarded-For
     # is believed; every limit by address counts the address they name. Empty: the peer's own address.

@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot import linking, ownership
+from bot import linking, ownership, snoozes
 from bot.channels import WRITING_SUBSCRIBES, Decoded, GroupChat, Identity, Incoming, MembershipChange, Partly
 from bot.failures import describe
 from bot.i18n import Translations
@@ -352,7 +352,8 @@ class Engine:
             services=self.services,
             now=now,
         )
-        ownership.person_wrote(conversation)
+        if ownership.person_wrote(conversation, now):
+            snoozes.woke(session, conversation.id, "person", now)
         danger = safety.in_danger(inbound)
         keep = person.consent in ("given", "pending")
         if keep:

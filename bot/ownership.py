@@ -15,6 +15,20 @@ for the caseworker, except a message from someone who may be in danger, which ge
 (`handlers.safety`) and flags the conversation urgent for its caseworker. `needs_human`
 means "a person is waiting for a caseworker's answer": set by a request, cleared by a reply.
 The engine and the console both change a conversation only through these functions.
+
+Beside who owns it, an open conversation has a status for the caseworkers' queue:
+
+```mermaid
+stateDiagram-v2
+    open --> pending: caseworker (waiting on the person or another party)
+    open --> snoozed: caseworker, until a time
+    pending --> open: caseworker
+    snoozed --> open: the time passes · the person writes · urgent
+    pending --> closed: caseworker closes (so do open and snoozed)
+```
+
+A snoozed conversation is hidden from the open views until it wakes. Closing resets the status,
+so a closed conversation the person opens again is open.
 """
 
 from __future__ import annotations
@@ -24,6 +38,30 @@ from datetime import datetime
 from db.models import Conversation
 
 BOT, HUMAN, CLOSED = "bot", "human", "closed"
+OPEN, PENDING, SNOOZED = "open", "pending", "snoozed"
+STATUSES = (OPEN, PENDING, SNOOZED, CLOSED)
+
+
+def status_of(conversation: Conversation) -> str:
+    """open, pending, snoozed or closed: what the inbox and the API call the conversation."""
+    return CLOSED if conversation.mode == CLOSED else (conversation.status or OPEN)
+
+
+def set_status(conversation: Conversation, status: str, now: datetime, until: datetime | None = None) -> None:
+    """Open, pending, or snoozed `until` a later time (closing is `close`)."""
+    if status not in (OPEN, PENDING, SNOOZED) or (status == SNOOZED) != (until is not None):
+        raise ValueError(status)
+    conversation.status = status
+    conversation.snoozed_until = until
+    conversation.updated_at = now
+
+
+def wake(conversation: Conversation, now: datetime) -> bool:
+    """A snoozed conversation is open again; True if it was snoozed."""
+    if conversation.status != SNOOZED:
+        return False
+    set_status(conversation, OPEN, now)
+    return True
 
 
 def bot_answers(conversation: Conversation, inbound_kind: str) -> bool:
@@ -36,10 +74,13 @@ def bot_answers(conversation: Conversation, inbound_kind: str) -> bool:
     return conversation.mode != HUMAN or inbound_kind in ("command", "button")
 
 
-def person_wrote(conversation: Conversation) -> None:
-    """A closed conversation opens again, with the bot, when the person writes."""
+def person_wrote(conversation: Conversation, now: datetime) -> bool:
+    """A closed conversation opens again, with the bot, when the person writes; a snoozed one wakes.
+
+    True when it woke from a snooze (the engine records that)."""
     if conversation.mode == CLOSED:
         conversation.mode = BOT
+    return wake(conversation, now)
 
 
 def request_human(conversation: Conversation, *, urgent: bool, now: datetime) -> None:
@@ -50,13 +91,17 @@ def request_human(conversation: Conversation, *, urgent: bool, now: datetime) ->
     conversation.needs_human = True
     conversation.urgent = conversation.urgent or urgent
     conversation.updated_at = now
+    if urgent:
+        wake(conversation, now)
 
 
 def flag_danger(conversation: Conversation, now: datetime) -> None:
-    """The person may be in danger: urgent, and waiting for a caseworker, whoever owns the conversation."""
+    """The person may be in danger: urgent, waiting for a caseworker, whoever owns the conversation, and
+    never snoozed."""
     conversation.urgent = True
     conversation.needs_human = True
     conversation.updated_at = now
+    wake(conversation, now)
 
 
 def take_over(conversation: Conversation, staff_id: int, now: datetime) -> None:
@@ -88,7 +133,7 @@ def close(conversation: Conversation, now: datetime) -> None:
     conversation.mode = CLOSED
     conversation.needs_human = False
     conversation.urgent = False
-    conversation.updated_at = now
+    set_status(conversation, OPEN, now)
 
 
 def assign(conversation: Conversation, staff_id: int | None, now: datetime) -> None:

@@ -1,6 +1,7 @@
 """Transcript export: every message and caseworker note of every conversation, as JSONL, CSV or XLSX.
 
-Each record carries its time twice: `created_at` in UTC (what integrations read) and
+Each record also carries its conversation's status (`open`, `pending`, `snoozed`, `closed`) and, when
+snoozed, `snoozed_until_local`. Each record carries its time twice: `created_at` in UTC (what integrations read) and
 `created_at_local` in Kosovo time with the offset. A button press shows the label the person
 tapped, never the button's data. Caseworker notes are records of their own (`kind: note`, author
 `staff:<name>`), in time order among the messages of their conversation.
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import ownership
 from bot.redaction import redact
 from bot.spreadsheet import Sheet
 from bot.tapped import tapped_label
@@ -44,6 +46,8 @@ FIELDS = (
     "channel",
     "municipality",
     "labels",
+    "conversation_status",
+    "snoozed_until_local",
 )
 BUTTON_DATA = re.compile(r"^[a-z][a-z0-9_]*:\S*$")  # "kb:t:health.costs:6", "menu:services"
 
@@ -75,19 +79,35 @@ async def _notes(
     return found
 
 
-async def _contexts(
-    session: AsyncSession, ids: list[int]
-) -> dict[int, tuple[int, str | None, str, str | None, list[str]]]:
-    """beneficiary, name, channel, municipality and labels of the conversations that only hold notes."""
+# What every record of a conversation repeats: beneficiary, name, channel, municipality, labels, and the
+# conversation's status with the end of its snooze.
+Context = tuple[int, str | None, str, str | None, list[str], str, datetime | None]
+CONTEXT_COLUMNS = (
+    Beneficiary.municipality,
+    Conversation.labels,
+    Conversation.mode,
+    Conversation.status,
+    Conversation.snoozed_until,
+)
+
+
+def _context(beneficiary_id: int, name: str | None, channel: str, row: Sequence[Any]) -> Context:
+    municipality, labels, mode, status, until = row
+    shown = ownership.CLOSED if mode == ownership.CLOSED else status or ownership.OPEN
+    return (beneficiary_id, name, channel, municipality, list(labels or []), shown, until)
+
+
+async def _contexts(session: AsyncSession, ids: list[int]) -> dict[int, Context]:
+    """The context of the conversations that only hold notes."""
     if not ids:
         return {}
     query = (
         select(Conversation.id, Beneficiary.id, Beneficiary.display_name, Beneficiary.channel)
-        .add_columns(Beneficiary.municipality, Conversation.labels)
+        .add_columns(*CONTEXT_COLUMNS)
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
         .where(Conversation.id.in_(ids))
     )
-    return {row[0]: (row[1], row[2], row[3], row[4], list(row[5] or [])) for row in await session.execute(query)}
+    return {row[0]: _context(row[1], row[2], row[3], row[4:]) for row in await session.execute(query)}
 
 
 async def transcript_records(
@@ -105,10 +125,19 @@ async def transcript_records(
     messages and notes.
     """
     zone = ZoneInfo(timezone)
-    Context = tuple[int, str | None, str, str | None, list[str]]
+
+    def about(context: Context) -> dict[str, Any]:
+        _, _, channel, municipality, labels, status, until = context
+        return {
+            "channel": channel,
+            "municipality": municipality,
+            "labels": labels,
+            "conversation_status": status,
+            "snoozed_until_local": until.astimezone(zone).isoformat() if until else None,
+        }
 
     def note_record(note: Note, context: Context) -> dict[str, Any]:
-        beneficiary_id, name, channel, municipality, labels = context
+        beneficiary_id, name = context[0], context[1]
         return {
             "beneficiary": beneficiary_id,
             "conversation": note.conversation_id,
@@ -123,14 +152,12 @@ async def transcript_records(
             "channel_message_id": None,
             "status": None,
             "error": None,
-            "channel": channel,
-            "municipality": municipality,
-            "labels": labels,
+            **about(context),
         }
 
     query = (
         select(Message, Conversation.beneficiary_id, Beneficiary.display_name, Beneficiary.channel)
-        .add_columns(Beneficiary.municipality, Conversation.labels)
+        .add_columns(*CONTEXT_COLUMNS)
         .join(Conversation, Conversation.id == Message.conversation_id)
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
         .order_by(Message.conversation_id, Message.id)
@@ -161,7 +188,7 @@ async def transcript_records(
             if not rows:
                 break
             after = (rows[-1][0].conversation_id, rows[-1][0].id)
-            for message, beneficiary_id, name, channel, municipality, labels in rows:
+            for message, beneficiary_id, name, channel, *rest in rows:
                 if message.conversation_id != current:
                     if current is not None and context is not None:
                         for note in notes.pop(current, []):
@@ -173,7 +200,7 @@ async def transcript_records(
                         for note in notes.pop(conversation_id):
                             yield note_record(note, contexts[conversation_id])
                     current = message.conversation_id
-                    context = (beneficiary_id, name, channel, municipality, list(labels or []))
+                    context = _context(beneficiary_id, name, channel, rest)
                 waiting = notes.get(message.conversation_id, [])
                 while waiting and context is not None and waiting[0].created_at < message.created_at:
                     yield note_record(waiting.pop(0), context)
@@ -192,9 +219,7 @@ async def transcript_records(
                     "channel_message_id": message.channel_message_id,
                     "status": message.status,
                     "error": message.error,
-                    "channel": channel,
-                    "municipality": municipality,
-                    "labels": list(labels or []),
+                    **about(context or _context(beneficiary_id, name, channel, rest)),
                 }
         if current is not None and context is not None:
             for note in notes.pop(current, []):

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from console.ui import ROLE_LABELS
+from console.ui import CONVERSATION_STATUS, ROLE_LABELS
 from db.models import AuditEntry
 
 PAGE = 100
@@ -78,6 +78,9 @@ ACTIONS: dict[str, str] = {
     "conversation.assign": N_("Conversation assigned"),
     "conversation.labels": N_("Labels changed"),
     "conversation.urgent": N_("Urgent flag changed"),
+    "conversation.status": N_("Conversation status changed"),
+    "conversation.woke": N_("Snoozed conversation opened again"),
+    "conversation.auto_assign": N_("Conversation assigned automatically"),
     "note.add": N_("Note added"),
     "file.read": N_("File opened"),
     "person.return_date": N_("Return date changed"),
@@ -114,6 +117,12 @@ ACTIONS: dict[str, str] = {
     "mydata.download": N_("The person downloaded their data"),
     "erase": N_("Erasure of a person's data"),
     "retention": N_("Removal of data past its retention period"),
+}
+
+# Where automatic assignment found the caseworker (bot.assignment).
+POOLS: dict[str, str] = {
+    "municipality": N_("the caseworkers of the person's municipality"),
+    "all": N_("every caseworker who can see the person"),
 }
 
 # Targets: "kind:id" shown as words; conversations are links.
@@ -156,6 +165,9 @@ KEYS: dict[str, str] = {
     "waves": N_("Waves"),
     "was": N_("Status before"),
     "reason": N_("Reason"),
+    "until": N_("Snoozed until"),
+    "was_until": N_("Was snoozed until"),
+    "pool": N_("Chosen among"),
     "query": N_("Searched for"),
     "scopes": N_("Scopes"),
     "events": N_("Events"),
@@ -201,6 +213,10 @@ def who(actor: str, t: Words) -> str:
         return t.gettext("the person (no. {id})", id=name)
     if actor == "retention":
         return t.gettext("the retention schedule")
+    if actor == "snooze":
+        return t.gettext("the end of the snooze")
+    if actor == "assignment":
+        return t.gettext("automatic assignment")
     return actor
 
 
@@ -279,7 +295,13 @@ def details(detail: dict[str, Any] | None, t: Words, action: str = "") -> str:
         before, after = rest.pop("from"), rest.pop("to")
         if action == "staff.role":  # role codes as the staff page names them
             before, after = (t.gettext(ROLE_LABELS[r]) if r in ROLE_LABELS else r for r in (before, after))
+        elif action == "conversation.status":
+            before, after = (
+                t.gettext(CONVERSATION_STATUS[s]) if s in CONVERSATION_STATUS else s for s in (before, after)
+            )
         parts.append(t.gettext("from {before} to {after}", before=_value(before, t), after=_value(after, t)))
+    if action == "conversation.auto_assign" and rest.get("pool") in POOLS:
+        rest["pool"] = t.gettext(POOLS[rest["pool"]])
     for key, value in rest.items():
         if value is None:
             continue

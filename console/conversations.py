@@ -8,7 +8,8 @@ like any bot reply, and appears in the transcript under `staff:<name>`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from bot.outbox import LANE_CASEWORKER, queue_reply
 from bot.text import cyrillic_to_latin
 from console import audit
 from console.access import Staff
-from db.models import Beneficiary, Conversation, Message
+from db.models import AuditEntry, Beneficiary, Conversation, Message
 from db.staff import Note, StaffUser
 from handlers.turn import Reply
 
@@ -46,7 +47,11 @@ REASONS = {
         "This person has not agreed to follow-up questions, has stopped them, or has blocked the bot."
     ),
     "wave_in_handoff": N_("Hand the conversation back to the bot first: the bot asks the follow-up questions."),
+    "snooze_time": N_("Choose a time to snooze until, later than now and within 90 days."),
+    "snooze_urgent": N_("An urgent conversation cannot be snoozed. Remove the urgent flag first."),
+    "status_closed": N_("This conversation is closed. It opens again when the person writes."),
 }
+MAX_SNOOZE = timedelta(days=90)
 
 
 class Refused(Exception):
@@ -65,6 +70,7 @@ class Transcript:
     notes: list[Note] = field(default_factory=list)
     staff_names: dict[int, str] = field(default_factory=dict)
     assignable: dict[int, str] = field(default_factory=dict)  # who may be given this conversation
+    auto_assigned: tuple[datetime, int | None] | None = None  # the last automatic assignment: when, to whom
 
 
 async def _find(
@@ -142,8 +148,24 @@ async def open_transcript(
         target=f"conversation:{conversation_id}",
         detail={"messages": len(messages), "last": messages[-1].id if messages else None},
     )
+    automatic = (
+        await session.execute(
+            select(AuditEntry.at, AuditEntry.detail)
+            .where(
+                AuditEntry.action == "conversation.auto_assign", AuditEntry.target == f"conversation:{conversation_id}"
+            )
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
+    ).first()
     return Transcript(
-        conversation, person, messages, notes, await staff_names(session), await assignable(session, person)
+        conversation,
+        person,
+        messages,
+        notes,
+        await staff_names(session),
+        await assignable(session, person),
+        (automatic[0], (automatic[1] or {}).get("to")) if automatic else None,
     )
 
 
@@ -391,10 +413,60 @@ async def set_labels(session: AsyncSession, staff: Staff, conversation_id: int, 
     )
 
 
+def snooze_time(value: str, tz: ZoneInfo, now: datetime) -> datetime:
+    """A time typed on the page (a local date and time, in Kosovo) as UTC; Refused if not a later time."""
+    try:
+        local = datetime.fromisoformat(value.strip())
+    except ValueError as exc:
+        raise Refused("snooze_time") from exc
+    until = (local if local.tzinfo else local.replace(tzinfo=tz)).astimezone(now.tzinfo)
+    if not now < until <= now + MAX_SNOOZE:
+        raise Refused("snooze_time")
+    return until
+
+
+async def set_status(
+    session: AsyncSession,
+    staff: Staff,
+    conversation_id: int,
+    status: str,
+    until: datetime | None,
+    now: datetime,
+) -> None:
+    """Open, pending, or snoozed until a time (closing is `close`: the person is told)."""
+    conversation, _ = await acting(session, staff, conversation_id, now)
+    if status not in (ownership.OPEN, ownership.PENDING, ownership.SNOOZED):
+        raise Refused("snooze_time")
+    if conversation.mode == ownership.CLOSED:
+        raise Refused("status_closed")
+    previous, previous_until = ownership.status_of(conversation), conversation.snoozed_until
+    if status == ownership.SNOOZED and conversation.urgent:
+        # An urgent conversation always shows: the flag comes off first, on purpose.
+        raise Refused("snooze_urgent")
+    ownership.set_status(conversation, status, now, until if status == ownership.SNOOZED else None)
+    audit.record(
+        session,
+        actor=staff.actor,
+        action="conversation.status",
+        now=now,
+        target=f"conversation:{conversation_id}",
+        detail={
+            "from": previous,
+            "to": status,
+            **({"until": until.isoformat()} if status == ownership.SNOOZED and until else {}),
+            **({"was_until": previous_until.isoformat()} if previous_until else {}),
+        },
+    )
+
+
 async def set_urgent(session: AsyncSession, staff: Staff, conversation_id: int, urgent: bool, now: datetime) -> None:
     conversation, _ = await acting(session, staff, conversation_id, now)
     conversation.urgent = urgent
     conversation.updated_at = now
+    if urgent and ownership.wake(conversation, now):
+        audit.record(
+            session, actor=staff.actor, action="conversation.woke", now=now, target=f"conversation:{conversation_id}"
+        )
     audit.record(
         session,
         actor=staff.actor,

@@ -52,15 +52,26 @@ def add_filter(
         FILTERS[k] = f
 
 
-add_filter("open", N_("Open"), lambda staff: Conversation.mode != ownership.CLOSED)
-add_filter("needs_human", N_("Needs a caseworker"), lambda staff: Conversation.needs_human.is_(True))
+def _status(status: str) -> ColumnElement[bool]:
+    return and_(Conversation.mode != ownership.CLOSED, Conversation.status == status)
+
+
+def _awake() -> ColumnElement[bool]:
+    """Not snoozed: a snoozed conversation stays out of the open views until it wakes (urgent ones always wake)."""
+    return or_(Conversation.status != ownership.SNOOZED, Conversation.urgent.is_(True))
+
+
+add_filter("open", N_("Open"), lambda staff: _status(ownership.OPEN))
+add_filter("needs_human", N_("Needs a caseworker"), lambda staff: and_(Conversation.needs_human.is_(True), _awake()))
 add_filter("urgent", N_("Urgent"), lambda staff: Conversation.urgent.is_(True))
-add_filter("mine", N_("Assigned to me"), lambda staff: Conversation.assignee_id == staff.id)
+add_filter("mine", N_("Assigned to me"), lambda staff: and_(Conversation.assignee_id == staff.id, _awake()))
 add_filter(
     "unassigned",
     N_("Unassigned"),
-    lambda staff: and_(Conversation.assignee_id.is_(None), Conversation.mode != ownership.CLOSED),
+    lambda staff: and_(Conversation.assignee_id.is_(None), Conversation.mode != ownership.CLOSED, _awake()),
 )
+add_filter("pending", N_("Pending"), lambda staff: _status(ownership.PENDING))
+add_filter("snoozed", N_("Snoozed"), lambda staff: _status(ownership.SNOOZED))
 add_filter("closed", N_("Closed"), lambda staff: Conversation.mode == ownership.CLOSED)
 
 
@@ -90,6 +101,8 @@ class Row:
     channel: str
     preview: str | None
     preview_author: str | None
+    status: str = ownership.OPEN  # open | pending | snoozed | closed
+    snoozed_until: datetime | None = None
 
 
 @dataclass
@@ -168,6 +181,8 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
                 person.channel,
                 (text or "")[:160] or None,
                 author,
+                ownership.status_of(conversation),
+                conversation.snoozed_until,
             )
         )
     return Inbox(rows, await counts(session, staff, query), query, has_more=len(found) > PAGE)

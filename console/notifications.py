@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import ownership
 from console.access import Staff
 from db.models import Beneficiary, Conversation, ConversationRead, Message
 
@@ -77,6 +78,7 @@ async def unread_among(session: AsyncSession, staff: Staff, conversation_ids: li
 class Alerts:
     waiting: int  # waiting for a caseworker, with something unread
     urgent: int  # of those, marked urgent
+    mine: int  # of those, assigned to this staff member (by hand or automatically)
     latest: str  # when the newest of them began to wait: a new hand-off changes it
 
     def as_dict(self) -> dict[str, object]:
@@ -84,16 +86,22 @@ class Alerts:
 
 
 async def alerts(session: AsyncSession, staff: Staff) -> Alerts:
-    """The waiting and urgent conversations this staff member may see and has not read."""
+    """The waiting and urgent conversations this staff member may see and has not read (not those snoozed)."""
     query = (
         select(
             func.count(),
             func.count().filter(Conversation.urgent.is_(True)),
+            func.count().filter(Conversation.assignee_id == staff.id),
             func.max(Conversation.handoff_at),
         )
         .select_from(Conversation)
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
-        .where(Conversation.needs_human.is_(True), staff.scope(), _unread(staff.id))
+        .where(
+            Conversation.needs_human.is_(True),
+            or_(Conversation.status != ownership.SNOOZED, Conversation.urgent.is_(True)),  # snoozed: out of sight
+            staff.scope(),
+            _unread(staff.id),
+        )
     )
-    waiting, urgent, latest = (await session.execute(query)).one()
-    return Alerts(int(waiting), int(urgent), latest.isoformat() if latest else "")
+    waiting, urgent, mine, latest = (await session.execute(query)).one()
+    return Alerts(int(waiting), int(urgent), int(mine), latest.isoformat() if latest else "")

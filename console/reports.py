@@ -6,7 +6,9 @@ since a hand-off on Friday evening answered on Monday morning waited minutes of 
 Everything here is an aggregate; no report shows a person or a line of a transcript.
 
 The tables go out as CSV and the series as SVG charts (`chart_svg`), drawn here without a
-plotting library: the browser renders the text, so Albanian and Serbian letters always show.
+plotting library: the browser renders the text, so Albanian and Serbian letters always show. The
+same chart as PNG (`chart_png`) is for documents that take pictures only (a donor report in Word):
+drawn by matplotlib's Agg renderer with its own DejaVu Sans, which has Albanian and Cyrillic letters.
 """
 
 from __future__ import annotations
@@ -287,6 +289,39 @@ def chart_svg(title: str, subtitle: str, labels: Sequence[str], values: Sequence
             )
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+PNG_DPI = 200  # 7.2 × 3.4 inches, as the SVG's 720 × 340 points: 1440 × 680 pixels
+BAR_COLOUR = "#2f6f9f"
+
+
+def chart_png(
+    title: str, subtitle: str, labels: Sequence[str], values: Sequence[float | None], unit: str = ""
+) -> bytes:
+    """The bar chart of `chart_svg` as a PNG image, sharp enough to print."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported when a PNG is asked for
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7.2, 3.4), dpi=PNG_DPI, facecolor="white")
+    FigureCanvasAgg(figure)
+    axes = figure.add_axes((0.08, 0.12, 0.9, 0.66))
+    figure.text(0.015, 0.93, title, fontsize=12, color="#111", family="DejaVu Sans")
+    figure.text(0.015, 0.86, subtitle, fontsize=9, color="#444", family="DejaVu Sans")
+    numbers = [v or 0.0 for v in values]
+    positions = list(range(len(values)))
+    axes.bar(positions, numbers, width=0.7, color=BAR_COLOUR, linewidth=0, antialiased=False)
+    peak = max(numbers, default=0.0) or 1.0
+    axes.set_ylim(0, peak)
+    axes.set_xlim(-0.5, max(len(values), 1) - 0.5)
+    axes.set_yticks([0, peak], ["0", f"{_number(peak)}{unit}"], fontsize=8, family="DejaVu Sans")
+    every_label = -(-len(labels) // 8) or 1  # at most eight labels under the axis, as in the SVG
+    axes.set_xticks(positions[::every_label], list(labels)[::every_label], fontsize=8, family="DejaVu Sans")
+    for side in ("top", "right", "left"):
+        axes.spines[side].set_visible(False)
+    axes.spines["bottom"].set_color("#555")
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=PNG_DPI, facecolor="white", metadata={"Title": f"{title} · {subtitle}"})
+    return out.getvalue()
 
 
 def _number(value: float) -> str:

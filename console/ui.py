@@ -28,6 +28,13 @@ ROLE_LABELS = {
     "viewer": N_("Viewer"),
 }
 MODE_LABELS = {"bot": N_("With the bot"), "human": N_("With a caseworker"), "closed": N_("Conversation closed")}
+# A conversation's status in the caseworkers' queue (bot.ownership.STATUSES).
+CONVERSATION_STATUS = {
+    "open": N_("Open, in the queue"),
+    "pending": N_("Pending: waiting for the person or someone else"),
+    "snoozed": N_("Snoozed until a set time"),
+    "closed": N_("Conversation closed"),
+}
 STATUS_LABELS = {
     "received": N_("received"),
     "queued": N_("waiting to be sent"),
@@ -129,6 +136,7 @@ def environment() -> Environment:
         ROLE_LABELS=ROLE_LABELS,
         MODE_LABELS=MODE_LABELS,
         STATUS_LABELS=STATUS_LABELS,
+        CONVERSATION_STATUS=CONVERSATION_STATUS,
         KIND_LABELS=KIND_LABELS,
         APP_NAMES=APP_NAMES,
         LOCALES=LOCALES,

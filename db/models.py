@@ -143,6 +143,10 @@ class Conversation(Base):
     updated_at: Mapped[datetime]
     last_message_at: Mapped[datetime | None]
     handoff_at: Mapped[datetime | None] = mapped_column(index=True)  # when the person last began to wait
+    # open | pending (waiting on the person or another party) | snoozed (hidden until `snoozed_until`);
+    # a closed conversation is closed by its mode, whatever this says (see `bot.ownership.status_of`).
+    status: Mapped[str] = mapped_column(String(8), default="open")
+    snoozed_until: Mapped[datetime | None] = mapped_column(index=True)
 
     beneficiary: Mapped[Beneficiary] = relationship(back_populates="conversation")
 
@@ -156,6 +160,7 @@ class Conversation(Base):
             urgent=False,
             needs_human=False,
             labels=[],
+            status="open",
             created_at=now,
             updated_at=now,
         )

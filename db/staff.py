@@ -88,6 +88,19 @@ class CannedReply(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class AssignmentTurn(Base):
+    """Whose turn it is in one pool of automatic assignment: the last caseworker given a hand-off there.
+
+    Kept in the database, so that every process that runs turns follows one rotation.
+    """
+
+    __tablename__ = "assignment_turns"
+
+    pool: Mapped[str] = mapped_column(String(48), primary_key=True)  # "municipality:<id>" or "all"
+    last_staff_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
 # The inbox reads conversations newest first, narrowed by one flag at a time.
 _conversations = Conversation.__table__.c
 Index("ix_conversations_last_message_at", _conversations.last_message_at)
@@ -99,4 +112,4 @@ Index("ix_conversations_assignee", _conversations.assignee_id, _conversations.la
 Index("ix_beneficiaries_municipality", Beneficiary.__table__.c.municipality, Beneficiary.__table__.c.id)
 Index("ix_beneficiaries_locale", Beneficiary.__table__.c.locale)
 
-__all__ = ["ROLES", "CannedReply", "LoginAttempt", "Note", "StaffSession", "StaffUser"]
+__all__ = ["ROLES", "AssignmentTurn", "CannedReply", "LoginAttempt", "Note", "StaffSession", "StaffUser"]

@@ -10,6 +10,7 @@ stateDiagram-v2
 The person is told, in their language, when a caseworker will answer: within office hours
 "today", otherwise the next opening time, in Kosovo's time zone. Office hours come from the
 settings (`office_days`, ISO weekdays like "1-5"; `office_hours`, like "08:00-16:00").
+With `auto_assign` on, a new hand-off is given to a signed-in caseworker in turn (`bot.assignment`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot import handoffs, ownership
+from bot import assignment, handoffs, ownership
 from bot.services import Services
 from handlers import menu, onboarding
 from handlers.routes import Router
@@ -84,6 +85,10 @@ async def request_handoff(turn: Turn, urgent: bool = False) -> None:
         return
     if not turn.conversation.needs_human:
         handoffs.began(turn.session, turn.conversation, urgent=urgent, now=turn.now)
+        settings = turn.services.settings
+        if settings.auto_assign:
+            idle = timedelta(minutes=settings.console_session_idle_minutes)
+            await assignment.assign_new_handoff(turn.session, turn.conversation, turn.person, turn.now, idle)
     ownership.request_human(turn.conversation, urgent=urgent, now=turn.now)
     hours = office_hours(turn.services)
     if hours.is_open(turn.now):

@@ -31,6 +31,7 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("POST", "/conversations/{cid}/assign", P.ACT),
     ("POST", "/conversations/{cid}/labels", P.ACT),
     ("POST", "/conversations/{cid}/urgent", P.ACT),
+    ("POST", "/conversations/{cid}/status", P.ACT),
     ("POST", "/conversations/{cid}/notes", P.ACT),
     ("POST", "/conversations/{cid}/return-date", P.ACT),
     ("POST", "/conversations/{cid}/followups/{ctid}/send", P.ACT),
@@ -68,6 +69,7 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("GET", "/reports", P.REPORTS),
     ("GET", "/reports/{table}.csv", P.REPORTS),
     ("GET", "/reports/chart.svg", P.REPORTS),
+    ("GET", "/reports/chart.png", P.REPORTS),
     ("POST", "/language", P.DASHBOARD),
     ("POST", "/logout", P.DASHBOARD),
 ]

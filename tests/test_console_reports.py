@@ -1,13 +1,15 @@
-"""Reports: conversations, hand-offs and response times per period, as a page, CSV and SVG charts."""
+"""Reports: conversations, hand-offs and response times per period, as a page, CSV, and SVG and PNG charts."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from PIL import Image, ImageColor
 from sqlalchemy import select
 
 from bot.app import Homeward
@@ -45,6 +47,45 @@ def test_periods_are_kosovo_weeks_and_months() -> None:
     months = reports.parse_range("2026-03-31", "2026-01-15", "month", date(2026, 4, 1), KOSOVO)
     assert months.periods() == [date(2026, 1, 1), date(2026, 2, 1), date(2026, 3, 1)]  # swapped into order
     assert reports.parse_range("", "", "fortnight", date(2026, 4, 1), KOSOVO).every == "week"
+
+
+def _bars(png: bytes) -> list[tuple[int, int]]:
+    """The bars of a PNG chart: (left edge, height in pixels) of each run of columns in the bar colour."""
+    image = Image.open(io.BytesIO(png))
+    image.load()
+    assert image.format == "PNG"
+    pixels = image.convert("RGB")
+    colour = ImageColor.getrgb(reports.BAR_COLOUR)
+    width, height = pixels.size
+    heights = [sum(1 for y in range(height) if pixels.getpixel((x, y)) == colour) for x in range(width)]
+    bars: list[tuple[int, int]] = []
+    for x, h in enumerate(heights):
+        if h and (x == 0 or not heights[x - 1]):
+            bars.append((x, h))
+    return bars
+
+
+def test_the_png_chart_is_an_image_of_the_same_bars_as_the_svg() -> None:
+    labels, values = ["2.3.", "9.3.", "16.3.", "23.3."], [2, 4, None, 8]
+    png = reports.chart_png("Предаје · Kalime", "2.3.2026 – 29.3.2026", labels, values)
+    image = Image.open(io.BytesIO(png))
+    assert (image.format, image.size) == ("PNG", (1440, 680))  # 7.2 × 3.4 inches at 200 dpi, for Word
+    assert round(image.info["dpi"][0]) == reports.PNG_DPI
+    bars = _bars(png)
+    svg = reports.chart_svg("Предаје · Kalime", "2.3.2026 – 29.3.2026", labels, values)
+    svg_bars = [float(h) for h in re.findall(r'<rect x="[^"]+" y="[^"]+" width="[^"]+" height="([^"]+)"', svg)]
+    assert len(bars) == len(svg_bars) == 3  # the empty week has no bar in either
+    # Heights grow with the values as in the SVG (the axis line covers the same foot of every bar): to a pixel.
+    per_unit = (bars[2][1] - bars[0][1]) / (8 - 2)
+    foot = 2 * per_unit - bars[0][1]
+    assert (
+        per_unit > 40
+        and [abs(per_unit * v - foot - h) <= 1 for (_, h), v in zip(bars, [2, 4, 8], strict=True)] == [True] * 3
+    )
+    assert [h / svg_bars[-1] for h in svg_bars] == [0.25, 0.5, 1.0]
+    # In order, left to right, with the gap of the empty week between the second and the third.
+    step = bars[1][0] - bars[0][0]
+    assert abs(bars[2][0] - bars[1][0] - 2 * step) <= 2
 
 
 async def test_a_hand_off_answered_and_resolved_shows_in_the_report_csv_and_chart(
@@ -100,6 +141,11 @@ async def test_a_hand_off_answered_and_resolved_shows_in_the_report_csv_and_char
         assert chart.text.startswith("<svg") and chart.text.count("<rect") == 2  # the background and one bar
         assert "Kalime te menaxheri i rastit" in chart.text or "Предаје" in chart.text
         assert (await http.get(f"/reports/chart.svg?series=names&{span}")).status_code == 404
+        png = await http.get(f"/reports/chart.png?series=handoffs&{span}")
+        assert png.headers["content-type"] == "image/png"
+        assert png.headers["content-disposition"] == 'inline; filename="homeward-handoffs-2026-03-02-2026-03-08.png"'
+        assert [height for _, height in _bars(png.content)] == [_bars(png.content)[0][1]]  # one bar, as in the SVG
+        assert (await http.get(f"/reports/chart.png?series=names&{span}")).status_code == 404
         assert (await http.get(f"/reports/people.csv?{span}")).status_code == 404
     async with app.db.sessions() as session:
         exported = list(

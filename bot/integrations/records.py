@@ -18,6 +18,7 @@ from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from bot import ownership
 from db.models import Beneficiary, Conversation, Message, Submission
 from db.staff import StaffUser
 from db.youth import Enrolment, Programme
@@ -123,6 +124,8 @@ async def conversations(session: AsyncSession, *, since: datetime | None, after:
                 "id": c.id,
                 "person": c.beneficiary_id,
                 "mode": c.mode,
+                "status": ownership.status_of(c),
+                "snoozed_until": _iso(c.snoozed_until),
                 "urgent": c.urgent,
                 "needs_human": c.needs_human,
                 "assignee": assignee,

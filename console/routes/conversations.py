@@ -1,14 +1,18 @@
-"""One conversation: transcript, live updates, media, notes; take over, reply, return to the bot, close."""
+"""One conversation: transcript, live updates, media, notes; take over, reply, return to the bot, close;
+its status (open, pending, snoozed until a time)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import ownership
 from console import canned, cohorts, conversations, exports, files, followups, live, notifications, profile, ui
 from console.access import Permission
 from console.web import (
@@ -60,8 +64,19 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
         enrolment_statuses=cohorts.ENROLMENT_STATUS,
         guardian_states=cohorts.GUARDIAN_STATES,
         latest_return=profile.latest_return(console.now()).isoformat(),
+        snooze_value=_local(transcript.conversation.snoozed_until or console.now() + timedelta(days=1), request),
+        snooze_min=_local(console.now(), request),
         earliest_return=profile.EARLIEST_RETURN.isoformat(),
     )
+
+
+def _zone(request: Request) -> ZoneInfo:
+    return ZoneInfo(console_of(request).homeward.settings.timezone)
+
+
+def _local(moment: datetime, request: Request) -> str:
+    """A moment as a date-and-time field shows it: Kosovo time, to the minute."""
+    return moment.astimezone(_zone(request)).strftime("%Y-%m-%dT%H:%M")
 
 
 @router.get("/events")
@@ -235,6 +250,20 @@ async def urgent(request: Request, staff: CaseActor, conversation_id: int, urgen
     return await _act(
         request, conversation_id, lambda s: conversations.set_urgent(s, staff, conversation_id, flag, now)
     )
+
+
+@router.post("/status")
+async def status(
+    request: Request, staff: CaseActor, conversation_id: int, status: str = Form(""), until: str = Form("")
+) -> Response:
+    now = console_of(request).now()
+    zone = _zone(request)
+
+    async def act(session: AsyncSession) -> None:
+        when = conversations.snooze_time(until, zone, now) if status == ownership.SNOOZED else None
+        await conversations.set_status(session, staff, conversation_id, status, when, now)
+
+    return await _act(request, conversation_id, act)
 
 
 @router.post("/return-date")

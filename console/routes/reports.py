@@ -1,7 +1,8 @@
-"""Reports: a period's figures on screen, as CSV tables and as SVG charts for donor reports."""
+"""Reports: a period's figures on screen, as CSV tables and as SVG and PNG charts for donor reports."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 from typing import Annotated
 
@@ -91,9 +92,22 @@ async def table_csv(
 
 
 @router.get("/reports/chart.svg")
-async def chart(
+async def chart_svg(
     request: Request, staff: Reader, series: str = "conversations", first: str = "", last: str = "", every: str = "week"
 ) -> Response:
+    """A series as an SVG chart, for the page and the web."""
+    return await _chart(request, staff, "svg", series, first, last, every)
+
+
+@router.get("/reports/chart.png")
+async def chart_png(
+    request: Request, staff: Reader, series: str = "conversations", first: str = "", last: str = "", every: str = "week"
+) -> Response:
+    """The same chart as a PNG image, for documents that take pictures only."""
+    return await _chart(request, staff, "png", series, first, last, every)
+
+
+async def _chart(request: Request, staff: Staff, kind: str, series: str, first: str, last: str, every: str) -> Response:
     if series not in SERIES:
         raise NotFound
     console = console_of(request)
@@ -102,11 +116,16 @@ async def chart(
         rows = [a.row() for a in await reports.activity(session, span, office_hours(console.homeward.services))]
     t = translator(request, staff)
     title, unit = SERIES[series]
-    svg = reports.chart_svg(
+    values: list[float | None] = [v if isinstance(v := r[series], int | float) else None for r in rows]
+    drawn = (
         t.gettext(title),
         f"{t.date(span.first)} – {t.date(span.last)}",
         [reports.period_label(date.fromisoformat(str(r["period"])), span.every) for r in rows],
-        [r[series] if isinstance(r[series], int | float) else None for r in rows],  # type: ignore[misc]
+        values,
         unit,
     )
-    return Response(svg, media_type="image/svg+xml")
+    if kind == "svg":
+        return Response(reports.chart_svg(*drawn), media_type="image/svg+xml")
+    png = await asyncio.to_thread(reports.chart_png, *drawn)  # a few tens of milliseconds of drawing
+    name = f"homeward-{series}-{span.first.isoformat()}-{span.last.isoformat()}.png"
+    return Response(png, media_type="image/png", headers={"content-disposition": f'inline; filename="{name}"'})

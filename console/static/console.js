@@ -121,10 +121,13 @@ function alerts(body) {
     alerts: (now) => {
       document.title = now.waiting ? `(${now.waiting}) ${title}` : title;
       const more = before && (now.latest !== before.latest || now.urgent > before.urgent) && now.waiting > 0;
-      if (more && on()) {
+      // One more waiting conversation assigned to this caseworker (by hand or automatically) says so.
+      const given = before && now.mine > before.mine;
+      if ((more || given) && on()) {
         ring();
         if ("Notification" in window && Notification.permission === "granted") {
-          new Notification(body.dataset.alertText, { tag: "homeward-waiting" });
+          const text = given ? body.dataset.assignedText : body.dataset.alertText;
+          new Notification(text, { tag: "homeward-waiting" });
         }
       }
       before = now;
