@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Translations
 from bot.outbox import LANE_ANNOUNCEMENT, PURPOSES, WINDOWS, queue_reply
 from bot.youth.coordination import PREVIEW_LOCALES, Refused, check_announcement
 from bot.youth.enrolments import name_in
@@ -200,7 +199,6 @@ async def reach(
 
 async def send(
     session: AsyncSession,
-    translations: Translations,
     templates: dict[str, str],
     *,
     author: str,
@@ -230,7 +228,6 @@ async def send(
         line = None
         if reason is None and conversation is not None:
             locale = person.locale or "sq"
-            translations(locale)  # the person's catalog exists: an unknown locale fails here, not at sending
             lines = await queue_reply(
                 session,
                 person=person,

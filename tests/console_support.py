@@ -291,7 +291,6 @@ async def a_broadcast(
     async with app.db.transaction() as session:
         broadcast, _ = await broadcasts.send(
             session,
-            app.translations,
             app.settings.whatsapp_templates,
             author=author,
             token=f"test-{author}-{text_sq}"[:32],

@@ -200,7 +200,6 @@ async def send(request: Request, staff: Broadcaster) -> Response:
             segment = await _checked(request, session, staff, form)
             broadcast, found = await broadcasts.send(
                 session,
-                console.homeward.translations,
                 console.homeward.settings.whatsapp_templates,
                 author=staff.name,
                 token=token,
