@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.outbox import LANE_ANNOUNCEMENT, PURPOSES, WINDOWS, queue_reply
@@ -284,3 +284,12 @@ async def counts(session: AsyncSession, broadcast_id: int) -> Counts:
             found.failed += n
             found.failures[(error or "")[:80]] += n
     return found
+
+
+async def erase(session: AsyncSession, person: Beneficiary) -> None:
+    """An erased person's recipient rows keep nothing of them: no link, app or language; they count as erased."""
+    await session.execute(
+        update(BroadcastRecipient)
+        .where(BroadcastRecipient.beneficiary_id == person.id)
+        .values(beneficiary_id=None, channel="", locale=None)
+    )

@@ -276,3 +276,27 @@ async def test_a_reply_is_not_held_behind_a_large_broadcast(database_url: str) -
         assert texts.index("reply") < 300 and texts.count(TEXTS["text_sq"]) < 300
     finally:
         await db.dispose()
+
+
+async def test_a_person_erased_after_a_broadcast_is_counted_as_erased_and_left_no_trace_in_it(
+    homeward: Homeward,
+) -> None:
+    ids = await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    bid = await a_broadcast(homeward, "drita")
+    async with homeward.db.transaction() as session:
+        before = await broadcasts.counts(session, bid)
+        person = await session.get(Beneficiary, ids["marko"])
+        assert person is not None
+        await homeward.personal_data.erase(session, person, actor="person", chat_key=None, now=homeward.clock.now())
+    async with homeward.db.sessions() as session:
+        after = await broadcasts.counts(session, bid)
+        rows = (
+            await session.execute(
+                select(BroadcastRecipient.beneficiary_id, BroadcastRecipient.channel, BroadcastRecipient.locale)
+            )
+        ).all()
+    assert before.total == after.total == 4 and not before.skipped
+    assert after.skipped == {"erased": 1} and after.queued + after.sent == 3
+    assert (ids["marko"], "whatsapp", "sr-Latn") not in [tuple(r) for r in rows]
+    assert sum(1 for r in rows if r.beneficiary_id is None and r.channel == "" and r.locale is None) == 1
