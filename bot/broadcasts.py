@@ -16,6 +16,7 @@ or skipped at sending (the window closed in the meantime, the person blocked the
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ FOLLOWUP_STATES = ("due", "overdue", "completed", "none")
 WAVES = (1, 2, 3)
 MAX_TEXT = 3500  # one message on every channel, whatever the script
 SENT = ("sent", "delivered", "read")
+CYRILLIC = re.compile("[\u0400-\u04ff]")
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,8 @@ def check_texts(text_sq: str, text_sr: str) -> tuple[str, str]:
     text_sq, text_sr = check_announcement(text_sq, text_sr)
     if len(text_sq) > MAX_TEXT or len(text_sr) > MAX_TEXT:
         raise Refused("text_too_long", limit=MAX_TEXT)
+    if not CYRILLIC.search(text_sr):  # else Cyrillic readers would get Latin, and Latin readers the same
+        raise Refused("not_cyrillic")
     return text_sq, text_sr
 
 

@@ -21,7 +21,7 @@ from bot.pacing import Pacer
 from bot.ratelimit import LocalLimiter
 from db.broadcasts import Broadcast, BroadcastRecipient
 from db.encryption import Keyring
-from db.models import AuditEntry, Beneficiary, Conversation, OutboxItem
+from db.models import AuditEntry, Beneficiary, Conversation, Message, OutboxItem
 from db.session import Database
 from handlers.turn import Reply
 from tests.console_support import (
@@ -300,3 +300,51 @@ async def test_a_person_erased_after_a_broadcast_is_counted_as_erased_and_left_n
     assert after.skipped == {"erased": 1} and after.queued + after.sent == 3
     assert (ids["marko"], "whatsapp", "sr-Latn") not in [tuple(r) for r in rows]
     assert sum(1 for r in rows if r.beneficiary_id is None and r.channel == "" and r.locale is None) == 1
+
+
+async def test_the_counts_read_each_line_once_by_its_delivery_status(homeward: Homeward) -> None:
+    """Sent (delivered and read too), waiting, skipped by WhatsApp's window at sending, refused by a person
+    who blocked the bot (Viber: unsubscribed) meanwhile, and failed with the platform's reason."""
+    ids = await _people(homeward)
+    await homeward.stop()  # nothing is delivered while the lines are given their statuses by hand
+    bid = await a_broadcast(homeward, "drita")
+    outcomes = {
+        "arta": ("read", None),
+        "jovana": ("failed", "receiverNotSubscribed: the person unsubscribed"),
+        "marko": ("skipped", "outside_window"),
+        "besa": ("failed", "Bad Request: message text is empty"),
+    }
+    async with homeward.db.transaction() as session:
+        lines = dict(
+            (
+                await session.execute(
+                    select(BroadcastRecipient.beneficiary_id, BroadcastRecipient.message_id).where(
+                        BroadcastRecipient.broadcast_id == bid
+                    )
+                )
+            ).all()
+        )
+        assert (await broadcasts.counts(session, bid)).queued == 4
+        for name, (status, error) in outcomes.items():
+            await session.execute(
+                update(Message).where(Message.id == lines[ids[name]]).values(status=status, error=error)
+            )
+        await session.execute(update(Beneficiary).where(Beneficiary.id == ids["jovana"]).values(blocked=True))
+    async with homeward.db.sessions() as session:
+        found = await broadcasts.counts(session, bid)
+    assert (found.queued, found.sent, found.failed) == (0, 1, 1)
+    assert found.skipped == {"unsubscribed": 1, "outside_window": 1}
+    assert found.failures == {"Bad Request: message text is empty": 1}
+
+
+async def test_serbian_is_written_in_cyrillic(homeward: Homeward) -> None:
+    await add_staff(homeward, "drita", "admin")
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        latin = {"csrf": await csrf(http), "text_sq": "Takim nesër.", "text_sr": "Sastanak sutra."}
+        refused = await http.post("/broadcasts/preview", data=latin)
+    assert (
+        refused.status_code == 400
+        and 'id="broadcast-error"' in refused.text
+        and "broadcast-preview" not in refused.text
+    )

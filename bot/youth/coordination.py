@@ -51,6 +51,7 @@ REASONS = {
     "empty_text": N_("Write the announcement in both languages: Albanian and Serbian."),
     "segment": N_("Choose who gets the message from the lists offered."),
     "text_too_long": N_("The message is too long: at most {limit} characters in each language."),
+    "not_cyrillic": N_("Write the Serbian text in Cyrillic. Readers of the Latin script get it transliterated."),
 }
 
 
