@@ -60,6 +60,7 @@ async def test_an_admin_composes_previews_and_sends_a_broadcast_in_a_browser(
     await expect(page.locator("#broadcast-counts")).to_be_visible()
     await expect(page.locator("dd[data-count=sent]")).to_have_text("2", timeout=10_000)
     problems += [("counts", v) for v in await _serious(page)]
+    await page.screenshot(path=str(tmp_path / f"broadcast-{viewport['width']}.png"), full_page=True)
     if viewport == PHONE:
         width = await page.evaluate("document.documentElement.scrollWidth")
         if width > PHONE["width"]:
