@@ -5,6 +5,7 @@ reason; the broadcast's page counts it all as delivery proceeds."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -151,6 +152,8 @@ async def test_a_broadcast_reaches_each_person_once_in_their_language_and_script
         await asyncio.sleep(0.3)  # anything sent twice would have arrived by now
         for chat, locale in reached.items():
             assert _broadcasts_in(chat) == [TEXTS[locale]], (chat.id, chat.texts()[-3:])
+        late = [m for m in apps.graph.messages(wa_sq_late.id) if TEXT_SQ in json.dumps(m, ensure_ascii=False)]
+        assert [(m["type"], m["template"]["name"]) for m in late] == [("template", "announcement_sq")]
         for chat in (wa_cyrl_late, vb_gone, tg_stopped, tg_declined, tg_erased):
             assert _broadcasts_in(chat) == [], chat.id
         assert counts == {"queued": 0, "sent": 6, "failed": 0, "skipped": 5}
