@@ -20,7 +20,7 @@ from typing import Any
 from aiogram import Bot
 from sqlalchemy import select
 
-from bot import snoozes
+from bot import broadcasts, snoozes
 from bot.channels import Channel, labels, receipts, telegram, viber, webchat, whatsapp
 from bot.clock import Clock
 from bot.config import Settings
@@ -76,6 +76,7 @@ class Homeward:
         youth.register(self.router, self.services)
         self.personal_data.sections.append(youth_data.section)
         self.personal_data.erasers.insert(0, youth_data.erase)
+        self.personal_data.erasers.append(broadcasts.erase)  # who got a broadcast no longer points at them
         self.senders: dict[str, Sender] = {}
         self.channels: dict[str, Channel] = {}
         self.bot: Bot | None = None

@@ -72,8 +72,10 @@ async def queue_reply(
     author: str = "bot",
     lane: int = LANE_REPLY,
     keep: bool = True,
-) -> None:
-    """Add `reply` to the transcript (when `keep`) and to the outbox, in the caller's transaction."""
+) -> list[int | None]:
+    """Add `reply` to the transcript (when `keep`) and to the outbox, in the caller's transaction.
+
+    Returns the transcript lines queued, one per part (None for each when not `keep`)."""
     sends: list[tuple[str, str, str, dict[str, object]]] = []  # (kind, text, method, payload)
     if reply.document is not None:
         name, content = reply.document
@@ -86,8 +88,9 @@ async def queue_reply(
             if i == len(parts) - 1 and reply.buttons:
                 message["buttons"] = _buttons_payload(reply)
             sends.append(("text", part, "sendMessage", message))
+    lines: list[int | None] = []
     for kind, text, method, payload in sends:
-        await _queue(
+        line = await _queue(
             session,
             person,
             conversation,
@@ -101,6 +104,8 @@ async def queue_reply(
             method=method,
             payload=payload,
         )
+        lines.append(line)
+    return lines
 
 
 async def _queue(
@@ -117,7 +122,7 @@ async def _queue(
     text: str,
     method: str,
     payload: dict[str, object],
-) -> None:
+) -> int | None:
     line_id = None
     if keep:
         line_id = await append(
@@ -149,6 +154,7 @@ async def _queue(
         lane=lane,
         message_id=line_id,
     )
+    return line_id
 
 
 def channel_context(person: Beneficiary, lane: int, line_id: int | None) -> dict[str, object]:

@@ -14,6 +14,7 @@
 | follow-up figures     | yes   | yes (own municipalities) | no             | yes    |
 | follow-up results     | yes   | yes (own municipalities) | no             | no     |
 | youth programmes      | yes   | no                    | yes (own municipalities) | no |
+| broadcasts            | yes   | no                    | yes (own municipalities) | no |
 | knowledge-base review | yes   | yes (own municipalities) | no             | no     |
 | API tokens, webhooks  | yes   | no                    | no                | no     |
 | reports (aggregates)  | yes   | no                    | no                | yes    |
@@ -47,6 +48,7 @@ class Permission(StrEnum):
     FOLLOWUPS = "followups"
     FOLLOWUP_RESULTS = "followup_results"
     YOUTH = "youth"
+    BROADCAST = "broadcast"
     KNOWLEDGE = "knowledge"
     INTEGRATIONS = "integrations"
     REPORTS = "reports"
@@ -69,7 +71,7 @@ _CASEWORK = frozenset(
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
     "admin": frozenset(Permission),
     "caseworker": _CASEWORK,
-    "youth_coordinator": frozenset({Permission.DASHBOARD, Permission.YOUTH}),
+    "youth_coordinator": frozenset({Permission.DASHBOARD, Permission.YOUTH, Permission.BROADCAST}),
     "viewer": frozenset({Permission.DASHBOARD, Permission.FOLLOWUPS, Permission.REPORTS}),
 }
 

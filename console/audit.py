@@ -94,6 +94,8 @@ ACTIONS: dict[str, str] = {
     "youth.guardian_confirm": N_("Guardian's consent confirmed"),
     "youth.cancel": N_("Sign-up cancelled"),
     "youth.announce": N_("Announcement to a cohort"),
+    "broadcast.preview": N_("Broadcast previewed: how many it reaches"),
+    "broadcast.send": N_("Broadcast sent"),
     "export.transcripts": N_("Export of transcripts"),
     "export.followups": N_("Export of follow-up answers"),
     "export.signups": N_("Export of youth sign-ups"),

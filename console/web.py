@@ -105,6 +105,7 @@ Auditor = Annotated[Staff, Depends(allowed(Permission.AUDIT))]
 CannedManager = Annotated[Staff, Depends(allowed(Permission.CANNED_MANAGE))]
 FollowupReader = Annotated[Staff, Depends(allowed(Permission.FOLLOWUPS))]
 YouthCoordinator = Annotated[Staff, Depends(allowed(Permission.YOUTH))]
+Broadcaster = Annotated[Staff, Depends(allowed(Permission.BROADCAST))]
 KnowledgeReviewer = Annotated[Staff, Depends(allowed(Permission.KNOWLEDGE))]
 
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+import db.broadcasts
 import db.integrations
 import db.staff
 import db.youth  # noqa: F401  (the youth programme's tables, likewise)

@@ -280,3 +280,24 @@ async def add_question(
                 created_at=app.clock.now() - timedelta(minutes=minutes_ago),
             )
         )
+
+
+async def a_broadcast(
+    app: Homeward, author: str, text_sq: str = "Takim nesër.", text_sr: str = "Састанак сутра."
+) -> int:
+    """A broadcast to everyone, sent through the service as the console sends it; returns its id."""
+    from bot import broadcasts
+
+    async with app.db.transaction() as session:
+        broadcast, _ = await broadcasts.send(
+            session,
+            app.settings.whatsapp_templates,
+            author=author,
+            token=f"test-{author}-{text_sq}"[:32],
+            segment=broadcasts.Segment(),
+            scope=None,
+            text_sq=text_sq,
+            text_sr=text_sr,
+            now=app.clock.now(),
+        )
+        return broadcast.id

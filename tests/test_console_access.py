@@ -45,6 +45,10 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("POST", "/youth/cohorts/{coid}/announce", P.YOUTH),
     ("POST", "/youth/signups/{suid}/guardian", P.YOUTH),
     ("POST", "/youth/signups/{suid}/cancel", P.YOUTH),
+    ("GET", "/broadcasts", P.BROADCAST),
+    ("POST", "/broadcasts/preview", P.BROADCAST),
+    ("POST", "/broadcasts", P.BROADCAST),
+    ("GET", "/broadcasts/{bid}", P.BROADCAST),
     ("GET", "/knowledge", P.KNOWLEDGE),
     ("GET", "/audit", P.AUDIT),
     ("GET", "/staff", P.STAFF),
@@ -102,7 +106,8 @@ def test_the_walk_covers_every_route() -> None:
             .replace("{nm}", "{name}")
             .replace("{sid}", "{staff_id}")
             .replace("{coid}", "{cohort_id}")
-            .replace("{suid}", "{signup_id}"),
+            .replace("{suid}", "{signup_id}")
+            .replace("{bid}", "{broadcast_id}"),
         )
         for m, p, _ in GUARDED
     }
@@ -113,7 +118,7 @@ async def test_without_a_session_every_guarded_route_refuses(homeward: Homeward)
     cid = await person_with_transcript(homeward, municipality="Prizren", texts=["lična karta"])
     async with client(homeward) as http:
         for method, path, _ in GUARDED:
-            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1, coid=1, suid=1)
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1, coid=1, suid=1, bid=1)
             response = await http.request(method, url, data={"csrf": "x", "text": "hi"} if method == "POST" else None)
             if method == "GET":
                 assert response.status_code == 303 and response.headers["location"].startswith("/login"), url
@@ -137,7 +142,7 @@ async def test_each_role_reaches_exactly_its_routes(homeward: Homeward, role: st
         for method, path, permission in GUARDED:
             if path == "/logout":
                 continue  # walked last: it ends the session
-            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1, coid=1, suid=1)
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", sid=1, coid=1, suid=1, bid=1)
             data = (
                 {
                     "csrf": token,

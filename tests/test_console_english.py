@@ -6,13 +6,14 @@ from pathlib import Path
 
 from bot.app import Homeward
 from bot.i18n import LOCALES, Translations
-from tests.console_support import add_staff, client, csrf, person_with_transcript, sign_in
+from tests.console_support import a_broadcast, add_staff, client, csrf, person_with_transcript, sign_in
 from tests.test_console_access import GUARDED
 
 
 async def test_a_staff_member_reads_every_console_page_in_english(homeward: Homeward) -> None:
     cid = await person_with_transcript(homeward, municipality="mitrovice-veriore", texts=["Где је дом здравља?"])
     await add_staff(homeward, "anna", "admin")
+    bid = await a_broadcast(homeward, "anna")
     async with client(homeward) as http:
         await sign_in(http, "anna")
         assert "Sign out" not in (await http.get("/dashboard")).text  # Albanian and Serbian until chosen
@@ -28,7 +29,7 @@ async def test_a_staff_member_reads_every_console_page_in_english(homeward: Home
                 or path.endswith((".csv", ".svg", ".png", "/file", "/events"))
             ):
                 continue  # redirects, downloads and streams have no page
-            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity")
+            url = path.format(cid=cid, mid=1, rid=1, ctid=1, nm="x", table="activity", bid=bid)
             page = await http.get(url)
             assert page.status_code == 200, (url, page.status_code)
             assert 'lang="en"' in page.text, url

@@ -49,6 +49,9 @@ REASONS = {
     "no_guardian_needed": N_("Sign-up {number} is of someone 18 or older: no guardian consent is needed."),
     "out_of_reach": N_("This is outside the municipalities you work for."),
     "empty_text": N_("Write the announcement in both languages: Albanian and Serbian."),
+    "segment": N_("Choose who gets the message from the lists offered."),
+    "text_too_long": N_("The message is too long: at most {limit} characters in each language."),
+    "not_cyrillic": N_("Write the Serbian text in Cyrillic. Readers of the Latin script get it transliterated."),
 }
 
 

@@ -2,6 +2,7 @@
 
 from console.routes import (
     admin,
+    broadcasts,
     chat,
     conversations,
     followups,
@@ -15,4 +16,17 @@ from console.routes import (
 )
 
 # Every router of the console, in the order they are included (the route walk test reads this too).
-MODULES = (sign_in, inbox, conversations, admin, chat, followups, youth, knowledge, integrations, reports, updates)
+MODULES = (
+    sign_in,
+    inbox,
+    conversations,
+    admin,
+    chat,
+    followups,
+    youth,
+    broadcasts,
+    knowledge,
+    integrations,
+    reports,
+    updates,
+)

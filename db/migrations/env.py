@@ -7,6 +7,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import db.broadcasts
 import db.integrations
 import db.staff
 import db.youth  # noqa: F401  (the youth programme's tables, for autogenerate)

@@ -20,6 +20,7 @@ PAGES = [
     "/dashboard",
     "/followups",
     "/youth",
+    "/broadcasts",
     "/knowledge",
     "/audit",
     "/staff",

@@ -1,0 +1,350 @@
+"""Broadcasts in the console: who may send them, to whom (segments, municipalities), with CSRF and the audit
+log; and that replies to people are not held behind a large broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import func, select, update
+
+from bot import broadcasts
+from bot.app import Homeward
+from bot.broadcasts import Segment
+from bot.clock import Clock
+from bot.delivery import Delivery
+from bot.outbox import LANE_ANNOUNCEMENT, queue_reply
+from bot.pacing import Pacer
+from bot.ratelimit import LocalLimiter
+from db.broadcasts import Broadcast, BroadcastRecipient
+from db.encryption import Keyring
+from db.models import AuditEntry, Beneficiary, Conversation, Message, OutboxItem
+from db.session import Database
+from handlers.turn import Reply
+from tests.console_support import (
+    a_broadcast,
+    add_cohort,
+    add_followup,
+    add_sign_up,
+    add_staff,
+    client,
+    csrf,
+    person_of,
+    person_with_transcript,
+    sign_in,
+)
+from tests.test_delivery_lanes import RecordingSender
+
+TEXTS = {"text_sq": "Nesër zyra është e mbyllur.", "text_sr": "Сутра је канцеларија затворена."}
+_TOKEN = re.compile(r'name="token" value="([0-9a-f]+)"')
+_REACH = re.compile(r'id="broadcast-reach"><strong>[^<]*?(\d+)')
+
+
+async def _people(app: Homeward) -> dict[str, int]:
+    """Four people across municipalities, languages, apps, follow-up states and a youth group: name → person id."""
+    arta = await person_with_transcript(app, municipality="prizren", texts=["tung"], name="Arta", chat_id="1")
+    jovana = await person_with_transcript(
+        app, municipality="prizren", texts=["здраво"], name="Jovana", locale="sr-Cyrl", chat_id="2"
+    )
+    marko = await person_with_transcript(
+        app, municipality="gjilan", texts=["zdravo"], name="Marko", locale="sr-Latn", chat_id="3"
+    )
+    besa = await person_with_transcript(app, municipality="gjilan", texts=["tung"], name="Besa", chat_id="4")
+    await add_followup(app, arta, 1, "sent")  # invited, open: due
+    await add_followup(app, jovana, 1, "answered")
+    await add_followup(app, marko, 1, "expired")  # not answered in time: overdue
+    await add_followup(app, marko, 2, "sent")
+    programme, cohort = await add_cohort(app, municipality="prizren")
+    await add_sign_up(app, arta, programme, cohort, "confirmed", full_name="Arta")
+    await add_sign_up(app, besa, programme, cohort, "cancelled", full_name="Besa")
+    ids = {name: await person_of(app, cid) for name, cid in (("arta", arta), ("jovana", jovana))}
+    ids |= {name: await person_of(app, cid) for name, cid in (("marko", marko), ("besa", besa))}
+    ids["cohort"] = cohort
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        await session.execute(update(Beneficiary).where(Beneficiary.id == ids["jovana"]).values(channel="viber"))
+        await session.execute(
+            update(Beneficiary).where(Beneficiary.id == ids["marko"]).values(channel="whatsapp", last_contact_at=now)
+        )
+    return ids
+
+
+async def test_segments_pick_people_by_language_place_group_follow_up_and_app(homeward: Homeward) -> None:
+    ids = await _people(homeward)
+    names = {v: k for k, v in ids.items() if k != "cohort"}
+    now = homeward.clock.now()
+
+    async def who(segment: Segment, scope: tuple[str, ...] | None = None) -> list[str]:
+        async with homeward.db.sessions() as session:
+            found = await broadcasts.reach(session, segment, scope, {}, now)
+        return sorted(names[person.id] for person, _, reason in found.people if reason is None)
+
+    assert await who(Segment()) == ["arta", "besa", "jovana", "marko"]
+    assert await who(Segment(language="sq")) == ["arta", "besa"]
+    assert await who(Segment(language="sr")) == ["jovana", "marko"]
+    assert await who(Segment(municipality="gjilan")) == ["besa", "marko"]
+    assert await who(Segment(), scope=("prizren",)) == ["arta", "jovana"]
+    assert await who(Segment(municipality="gjilan"), scope=("prizren",)) == []
+    assert await who(Segment(cohort=ids["cohort"])) == ["arta"]  # a cancelled sign-up is no longer in the group
+    assert await who(Segment(wave=1, followup="due")) == ["arta"]
+    assert await who(Segment(wave=1, followup="overdue")) == ["marko"]
+    assert await who(Segment(wave=1, followup="completed")) == ["jovana"]
+    assert await who(Segment(wave=1, followup="none")) == ["besa"]
+    assert await who(Segment(followup="due")) == ["arta", "marko"]  # any wave
+    assert await who(Segment(wave=2, followup="none")) == ["arta", "besa", "jovana"]
+    assert await who(Segment(channel="viber")) == ["jovana"]
+    assert await who(Segment(channel="whatsapp", language="sr")) == ["marko"]
+    # Past WhatsApp's 24 hours: skipped without an approved template for the person's language, sent with one.
+    later = now + timedelta(hours=25)
+    async with homeward.db.sessions() as session:
+        without = await broadcasts.reach(session, Segment(channel="whatsapp"), None, {}, later)
+        with_one = await broadcasts.reach(
+            session, Segment(channel="whatsapp"), None, {"announcement:sr-Latn": "announcement_sr"}, later
+        )
+    assert without.reached == 0 and without.skipped == {"outside_window": 1}
+    assert with_one.reached == 1 and not with_one.skipped
+
+
+async def _preview_and_send(http: httpx.AsyncClient, **segment: str) -> tuple[httpx.Response, httpx.Response | None]:
+    form = {"csrf": await csrf(http), **TEXTS, **segment}
+    preview = await http.post("/broadcasts/preview", data=form)
+    token = _TOKEN.search(preview.text)
+    if token is None:
+        return preview, None
+    return preview, await http.post("/broadcasts", data={**form, "token": token.group(1)})
+
+
+async def test_caseworkers_and_viewers_may_not_broadcast(homeward: Homeward) -> None:
+    await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    bid = await a_broadcast(homeward, "drita")
+    for name, role in (("amra", "caseworker"), ("vera", "viewer")):
+        await add_staff(homeward, name, role)
+        async with client(homeward) as http:
+            await sign_in(http, name)
+            assert 'href="/broadcasts"' not in (await http.get("/dashboard")).text
+            assert (await http.get("/broadcasts")).status_code == 403
+            assert (await http.get(f"/broadcasts/{bid}")).status_code == 403
+            preview, sent = await _preview_and_send(http)
+            assert preview.status_code == 403 and sent is None
+    async with homeward.db.sessions() as session:
+        assert (await session.execute(select(func.count()).select_from(Broadcast))).scalar_one() == 1
+
+
+async def test_a_coordinator_reaches_only_their_municipalities(homeward: Homeward) -> None:
+    ids = await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    everyone = await a_broadcast(homeward, "drita")
+    await add_staff(homeward, "yll", "youth_coordinator", ("prizren",))
+    async with client(homeward) as http:
+        await sign_in(http, "yll")
+        assert 'href="/broadcasts"' in (await http.get("/youth")).text
+        listing = await http.get("/broadcasts")
+        assert listing.status_code == 200 and f'href="/broadcasts/{everyone}"' not in listing.text
+        assert (await http.get(f"/broadcasts/{everyone}")).status_code == 403
+        elsewhere, sent = await _preview_and_send(http, municipality="gjilan")
+        assert elsewhere.status_code == 403 and sent is None
+        preview, sent = await _preview_and_send(http)
+        reach = _REACH.search(preview.text)
+        assert reach is not None and reach.group(1) == "2"
+        assert sent is not None and sent.status_code == 303
+        own = await http.get(sent.headers["location"])
+        assert own.status_code == 200 and 'data-count="queued">2<' in own.text.replace("</dd>", "<")
+        assert f'href="{sent.headers["location"]}"' in (await http.get("/broadcasts")).text
+    async with homeward.db.sessions() as session:
+        broadcast = (await session.execute(select(Broadcast).where(Broadcast.author == "yll"))).scalar_one()
+        got = (
+            await session.execute(
+                select(BroadcastRecipient.beneficiary_id).where(BroadcastRecipient.broadcast_id == broadcast.id)
+            )
+        ).scalars()
+        entries = (
+            await session.execute(
+                select(AuditEntry.action, AuditEntry.target)
+                .where(AuditEntry.actor == "staff:yll")
+                .order_by(AuditEntry.id)
+            )
+        ).all()
+    assert broadcast.scope == ["prizren"] and sorted(got) == sorted([ids["arta"], ids["jovana"]])
+    assert [tuple(e) for e in entries if e[0].startswith("broadcast.")] == [
+        ("broadcast.preview", None),
+        ("broadcast.send", f"broadcast:{broadcast.id}"),
+    ]
+
+
+async def test_an_admin_reaches_every_municipality_and_forms_need_the_csrf_token(homeward: Homeward) -> None:
+    await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        forged = await http.post("/broadcasts/preview", data={**TEXTS})
+        assert forged.status_code == 403
+        wrong = await http.post("/broadcasts", data={**TEXTS, "csrf": "x" * 43, "token": "a" * 32})
+        assert wrong.status_code == 403
+        empty = await http.post("/broadcasts/preview", data={"csrf": await csrf(http), "text_sq": "x", "text_sr": " "})
+        assert empty.status_code == 400 and 'id="broadcast-error"' in empty.text
+        unknown = await http.post("/broadcasts/preview", data={"csrf": await csrf(http), **TEXTS, "channel": "sms"})
+        assert unknown.status_code == 400
+        unpreviewed = await http.post("/broadcasts", data={"csrf": await csrf(http), **TEXTS})
+        assert unpreviewed.status_code == 400
+        preview, sent = await _preview_and_send(http, language="sr")
+        reach = _REACH.search(preview.text)
+        assert reach is not None and reach.group(1) == "2" and sent is not None and sent.status_code == 303
+        everyone = await http.post("/broadcasts/preview", data={"csrf": await csrf(http), **TEXTS})
+        reach = _REACH.search(everyone.text)
+        assert reach is not None and reach.group(1) == "4"
+    async with homeward.db.sessions() as session:
+        rows = (await session.execute(select(OutboxItem.payload, OutboxItem.lane))).all()
+        actions = (
+            await session.execute(select(AuditEntry.action).where(AuditEntry.action.startswith("broadcast")))
+        ).all()
+    assert sorted(p["text"] for p, lane in rows if lane == LANE_ANNOUNCEMENT) == sorted(
+        [TEXTS["text_sr"], "Sutra je kancelarija zatvorena."]
+    )
+    assert [a for (a,) in actions] == ["broadcast.preview", "broadcast.send", "broadcast.preview"]
+
+
+async def test_a_reply_is_not_held_behind_a_large_broadcast(database_url: str) -> None:
+    """300 people get a broadcast at 50 messages a second; a reply to someone else goes out within about a second."""
+    db = Database(database_url, keyring=Keyring(["k"]))
+    sender = RecordingSender()
+    delivery = Delivery(
+        db,
+        {"telegram": sender},
+        Clock(),
+        LocalLimiter(Pacer(global_rate=50, chat_rate=1, chat_burst=1)),
+        worker_id="w1",
+    )
+    now = Clock().now()
+    try:
+        async with db.transaction() as session:
+            for n in range(301):
+                person = Beneficiary(
+                    channel="telegram",
+                    channel_ref=f"ref-{n}",
+                    channel_user_id=str(5000 + n),
+                    chat_id=str(5000 + n),
+                    locale="sq" if n else "sr-Cyrl",
+                    consent="given",
+                    opted_out=False,
+                    blocked=False,
+                    created_at=now,
+                )
+                session.add(person)
+                await session.flush()
+                session.add(Conversation.opened(person.id, now))
+        async with db.transaction() as session:
+            _, found = await broadcasts.send(
+                session,
+                {},
+                author="drita",
+                token="t" * 32,
+                segment=Segment(language="sq"),
+                scope=None,
+                now=now,
+                **TEXTS,
+            )
+        assert found.reached == 300
+        stop = asyncio.Event()
+        task = asyncio.create_task(delivery.run(stop))
+        while len(sender.sent) < 5:  # the broadcast is under way
+            await asyncio.sleep(0.01)
+        asked = time.monotonic()
+        sent_when_asked = len(sender.sent)
+        async with db.transaction() as session:
+            person, conversation = (
+                await session.execute(
+                    select(Beneficiary, Conversation)
+                    .join(Conversation, Conversation.beneficiary_id == Beneficiary.id)
+                    .where(Beneficiary.chat_id == "5000")
+                )
+            ).one()
+            await queue_reply(
+                session, person=person, conversation=conversation, chat_id="5000", reply=Reply("reply"), now=now
+            )
+        delivery.wake()
+        while not any(text == "reply" for _, _, text in sender.sent) and time.monotonic() - asked < 30:
+            await asyncio.sleep(0.005)
+        stop.set()
+        await task
+        texts = [text for _, _, text in sender.sent]
+        # Counted in messages, not seconds: at most about one second's worth of the broadcast went first.
+        assert texts.index("reply") - sent_when_asked <= 50
+        assert texts.index("reply") < 300 and texts.count(TEXTS["text_sq"]) < 300
+    finally:
+        await db.dispose()
+
+
+async def test_a_person_erased_after_a_broadcast_is_counted_as_erased_and_left_no_trace_in_it(
+    homeward: Homeward,
+) -> None:
+    ids = await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    bid = await a_broadcast(homeward, "drita")
+    async with homeward.db.transaction() as session:
+        before = await broadcasts.counts(session, bid)
+        person = await session.get(Beneficiary, ids["marko"])
+        assert person is not None
+        await homeward.personal_data.erase(session, person, actor="person", chat_key=None, now=homeward.clock.now())
+    async with homeward.db.sessions() as session:
+        after = await broadcasts.counts(session, bid)
+        rows = (
+            await session.execute(
+                select(BroadcastRecipient.beneficiary_id, BroadcastRecipient.channel, BroadcastRecipient.locale)
+            )
+        ).all()
+    assert before.total == after.total == 4 and not before.skipped
+    assert after.skipped == {"erased": 1} and after.queued + after.sent == 3
+    assert (ids["marko"], "whatsapp", "sr-Latn") not in [tuple(r) for r in rows]
+    assert sum(1 for r in rows if r.beneficiary_id is None and r.channel == "" and r.locale is None) == 1
+
+
+async def test_the_counts_read_each_line_once_by_its_delivery_status(homeward: Homeward) -> None:
+    """Sent (delivered and read too), waiting, skipped by WhatsApp's window at sending, refused by a person
+    who blocked the bot (Viber: unsubscribed) meanwhile, and failed with the platform's reason."""
+    ids = await _people(homeward)
+    await homeward.stop()  # nothing is delivered while the lines are given their statuses by hand
+    bid = await a_broadcast(homeward, "drita")
+    outcomes = {
+        "arta": ("read", None),
+        "jovana": ("failed", "receiverNotSubscribed: the person unsubscribed"),
+        "marko": ("skipped", "outside_window"),
+        "besa": ("failed", "Bad Request: message text is empty"),
+    }
+    async with homeward.db.transaction() as session:
+        lines = dict(
+            (
+                await session.execute(
+                    select(BroadcastRecipient.beneficiary_id, BroadcastRecipient.message_id).where(
+                        BroadcastRecipient.broadcast_id == bid
+                    )
+                )
+            ).all()
+        )
+        assert (await broadcasts.counts(session, bid)).queued == 4
+        for name, (status, error) in outcomes.items():
+            await session.execute(
+                update(Message).where(Message.id == lines[ids[name]]).values(status=status, error=error)
+            )
+        await session.execute(update(Beneficiary).where(Beneficiary.id == ids["jovana"]).values(blocked=True))
+    async with homeward.db.sessions() as session:
+        found = await broadcasts.counts(session, bid)
+    assert (found.queued, found.sent, found.failed) == (0, 1, 1)
+    assert found.skipped == {"unsubscribed": 1, "outside_window": 1}
+    assert found.failures == {"Bad Request: message text is empty": 1}
+
+
+async def test_serbian_is_written_in_cyrillic(homeward: Homeward) -> None:
+    await add_staff(homeward, "drita", "admin")
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        latin = {"csrf": await csrf(http), "text_sq": "Takim nesër.", "text_sr": "Sastanak sutra."}
+        refused = await http.post("/broadcasts/preview", data=latin)
+    assert (
+        refused.status_code == 400
+        and 'id="broadcast-error"' in refused.text
+        and "broadcast-preview" not in refused.text
+    )
