@@ -34,7 +34,19 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
-from bot.channels import Blocked, Decoded, Identity, Incoming, MembershipChange, Permanent, RetryLater, Sent, Transient
+from bot.channels import (
+    Blocked,
+    Decoded,
+    Identity,
+    Incoming,
+    MembershipChange,
+    Parts,
+    Permanent,
+    RetryLater,
+    Sent,
+    Transient,
+    send_parts,
+)
 from bot.channels.labels import Shortener
 from bot.channels.receipts import Receipt
 from bot.channels.whatsapp import words_within
@@ -355,6 +367,7 @@ class ViberSender:
     """Outbox rows → Viber messages, rendered within the limits; remembers which line each token is."""
 
     KEEP = 10_000  # message tokens remembered for receipts arriving before delivery records them
+    parted = True  # a row of several messages resumes after the last one Viber accepted
 
     def __init__(
         self,
@@ -389,7 +402,7 @@ class ViberSender:
         if early is not None and self.record is not None:
             await self.record([Receipt(line, *early)])
 
-    async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent:
+    async def send(self, method: str, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> Sent:
         if method == "answerCallbackQuery":
             return Sent(None)  # a keyboard reply needs no answer
         locale = str(payload.get("locale") or "sq")
@@ -404,12 +417,14 @@ class ViberSender:
             raise Permanent(f"unknown method {method}")
         if self.unsubscribed is not None and await self.unsubscribed(chat_id):
             raise Blocked("receiverNotSubscribed: the person unsubscribed")  # never messaged, not even tried
+
+        async def send_one(message: dict[str, Any]) -> str:
+            token = await self.client.send_message(chat_id, message)
+            await self._remember(token, payload.get("line"))
+            return token
+
         try:
-            sent = ""
-            for message in messages:
-                sent = await self.client.send_message(chat_id, message)
-                await self._remember(sent, payload.get("line"))
-            return Sent(sent or None)
+            return await send_parts(messages, send_one, parts)
         except ViberError as exc:
             raise classify(exc) from exc
         except (TimeoutError, ClientError, OSError) as exc:
