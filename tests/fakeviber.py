@@ -21,12 +21,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
 from bot.channels.viber import sign
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-9a652d3b0b48b3b7"
+CHAT_URI = "homeward"  # the bot account's URI, as in its links
 
 Poster = Callable[[bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
 
@@ -222,7 +224,7 @@ class FakeViberApi:
             return _status(2, "invalidAuthToken")
         return web.json_response(
             {"status": 0, "status_message": "ok", "id": "pa:75346594275468546724", "name": "Homeward",
-             "uri": "homeward", "webhook": self.webhook or ""}
+             "uri": CHAT_URI, "webhook": self.webhook or ""}
         )  # fmt: skip
 
 
@@ -247,9 +249,10 @@ class ViberPerson:
     def _token(self) -> int:
         return 7_000_000_000_000_000_000 + next(self._ids)
 
-    async def opens(self, *, subscribed: bool = False) -> dict[str, Any]:
-        """Opens the conversation with the bot: returns the welcome message Homeward answered with."""
-        body = {
+    async def opens(self, *, subscribed: bool = False, link: str | None = None) -> dict[str, Any]:
+        """Opens the conversation with the bot, maybe through a deep link (`viber://pa?chatURI=…&context=…`):
+        returns the welcome message Homeward answered with."""
+        body: dict[str, Any] = {
             "event": "conversation_started",
             "timestamp": int(time.time() * 1000),
             "message_token": self._token(),
@@ -257,6 +260,10 @@ class ViberPerson:
             "user": self._user(),
             "subscribed": subscribed,
         }
+        if link is not None:
+            query = parse_qs(urlsplit(link).query)
+            assert link.startswith("viber://pa?") and query.get("chatURI") == [CHAT_URI], f"not this bot: {link}"
+            body["context"] = query["context"][0]
         status, welcome = await self.api.callback(body)
         assert status == 200, f"the webhook answered {status}"
         if welcome:

@@ -73,6 +73,8 @@ RECEIPTS = {"delivered": "delivered", "seen": "read", "failed": "failed"}
 MEDIA = {"picture": "photo", "video": "video", "file": "document", "sticker": "sticker"}
 # A keyboard button's data, as the handlers write it ("lang:sq", "kb:more:12:1"); a link is not one.
 BUTTON_DATA = re.compile(r"^[a-z]+:(?!//)\S+$")
+# A deep link's context, kept as a start parameter is on Telegram (the longer or stranger is ignored).
+CONTEXT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Viber's status codes (the API answers HTTP 200 with a status; 0 is ok).
 NOT_SUBSCRIBED = 6
 TOO_MANY_REQUESTS = 12
@@ -156,10 +158,20 @@ def read_callback(body: Any) -> Callback:
         return Callback(event, receipt=(token, user, RECEIPTS[event], error))
     if event == "conversation_started":
         user_id = _user_of(body)
+        stored = []
+        if context_of(body):  # a deep link's parameter: a `/start <context>` turn
+            token = str(body["message_token"])
+            stored = [(event_id(token), user_id, json.dumps(body, ensure_ascii=False))]
         if body.get("subscribed"):
-            return Callback(event)
-        return Callback(event, welcome=user_id, language=(body.get("user") or {}).get("language"))
+            return Callback(event, stored=stored)
+        return Callback(event, stored=stored, welcome=user_id, language=(body.get("user") or {}).get("language"))
     return Callback(event)  # webhook (the address check), client_status, and kinds still to come
+
+
+def context_of(body: dict[str, Any]) -> str:
+    """The deep link's parameter of a `conversation_started` (`viber://pa?chatURI=…&context=…`), or ""."""
+    context = str(body.get("context") or "").strip()
+    return context if CONTEXT.match(context) else ""
 
 
 def decode(raw: str) -> Decoded:
@@ -170,6 +182,24 @@ def decode(raw: str) -> Decoded:
         return MembershipChange(CHANNEL, str(body["user"]["id"]), blocked=False)
     if event == "unsubscribed":
         return MembershipChange(CHANNEL, str(body["user_id"]), blocked=True)
+    if event == "conversation_started":
+        # Opened through a deep link: `/start <context>`, like Telegram's start parameter. Someone not yet
+        # subscribed got the welcome in Viber's answer and can be sent nothing else: the turn runs (the
+        # parameter waits in the state, a link code links) and its replies are not sent.
+        user = body["user"]
+        context = context_of(body)
+        inbound = Inbound(
+            kind="command",
+            text=f"/start {context}",
+            command="start",
+            args=context,
+            channel_message_id=str(body["message_token"])[:128],
+            update_id=event_id(str(body["message_token"])),
+            display_name=user.get("name"),
+            language_code=user.get("language"),
+            answered=not body.get("subscribed"),
+        )
+        return Incoming(Identity(CHANNEL, str(user["id"]), str(user["id"])), inbound)
     sender = body["sender"]
     user = str(sender["id"])
     identity = Identity(CHANNEL, user, user)
