@@ -9,14 +9,16 @@ HMAC-SHA256 hex of the body with the bot's token). A `message`, `subscribed` or 
 callback is stored as an inbox row (idempotent on its `message_token`); `delivered`, `seen` and
 `failed` update the transcript line the message token was sent for; `conversation_started` is
 answered with the one welcome message Viber lets a bot send before the person subscribes (the
-language picker); `webhook` (Viber checking the address) is answered 200.
+language picker), and one opened through a deep link is also stored, to run as `/start <context>`;
+`webhook` (Viber checking the address) is answered 200.
 
 Out: an outbox row is rendered within Viber's limits (`render`): texts of at most 7,000 characters
 (split like the other apps'), a keyboard of at most 24 buttons on the last part, laid out on a grid
 of 6 columns; a label too long for its button takes the catalog's shorter label, else it gets a
 full-width button of two lines, and only then whole words with an ellipsis — never a cut word.
 A keyboard button sends its data back as the message's text (silently: the person does not see
-it), which `decode` reads as a button press.
+it), which `decode` reads as a button press. A file goes as its caption, then a `file` message
+whose address is a one-time link to Homeward (`bot.channels.files`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from bot.channels import (
     Transient,
     send_parts,
 )
+from bot.channels.files import FileLinks
 from bot.channels.labels import Shortener
 from bot.channels.receipts import Receipt
 from bot.channels.whatsapp import words_within
@@ -64,6 +67,7 @@ CHARS_PER_COLUMN = 6  # what one column shows on one line of a phone's keyboard
 MAX_BUTTON_TEXT = 250
 MAX_ACTION_BODY = 255
 MAX_SENDER_NAME = 28
+MAX_FILE_NAME = 256
 MIN_API_VERSION = 3  # silent keyboard replies
 # Callbacks we ask Viber for (`set_webhook`'s event_types; message, subscribed and conversation_started
 # always come).
@@ -406,8 +410,10 @@ class ViberSender:
         shorteners: dict[str, Shortener],
         record: Callable[[list[Receipt]], Awaitable[None]] | None = None,
         unsubscribed: Callable[[str], Awaitable[bool]] | None = None,
+        files: FileLinks | None = None,
     ) -> None:
         self.client = client
+        self.files = files  # files go as one-time links to Homeward, where it has a public address
         self.unsubscribed = unsubscribed
         self.translations = translations
         self.shorteners = shorteners
@@ -432,15 +438,29 @@ class ViberSender:
         if early is not None and self.record is not None:
             await self.record([Receipt(line, *early)])
 
+    def _document(self, payload: dict[str, Any], locale: str, shorten: Shortener) -> list[dict[str, Any]]:
+        """A file: its caption, then a `file` message whose address is a one-time link to Homeward. Without a
+        public address Viber cannot fetch it: the person is told so, and gets its content as messages."""
+        caption = str(payload.get("caption") or "")
+        content = str(payload.get("content") or "")
+        if self.files is not None and self.files.available:
+            name = str(payload.get("file_name") or "file.txt")[:MAX_FILE_NAME]
+            messages: list[dict[str, Any]] = [{"type": "text", "text": caption}] if caption.strip() else []
+            messages.append({"type": "file", "file_name": name, "size": max(1, len(content.encode("utf-8")))})
+            return messages
+        note = self.translations(locale).gettext(
+            "Files cannot be sent in Viber here, because Homeward has no public address set up for them. "
+            "Here is the same content as text."
+        )
+        return render({"text": "\n\n".join(p for p in (caption, note, content) if p)}, shorten)
+
     async def send(self, method: str, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> Sent:
         if method == "answerCallbackQuery":
             return Sent(None)  # a keyboard reply needs no answer
         locale = str(payload.get("locale") or "sq")
         shorten = self.shorteners.get(locale) or self.shorteners["sq"]
         if method == "sendDocument":
-            # Viber takes files only from a public address; the file's text goes as messages instead.
-            text = "\n\n".join(p for p in (str(payload.get("caption") or ""), str(payload.get("content") or "")) if p)
-            messages = render({"text": text}, shorten)
+            messages = self._document(payload, locale, shorten)
         elif method == "sendMessage":
             messages = render(payload, shorten)
         else:
@@ -449,6 +469,9 @@ class ViberSender:
             raise Blocked("receiverNotSubscribed: the person unsubscribed")  # never messaged, not even tried
 
         async def send_one(message: dict[str, Any]) -> str:
+            if message["type"] == "file" and self.files is not None:  # kept only when its turn comes
+                media = await self.files.link(CHANNEL, chat_id, message["file_name"], str(payload.get("content") or ""))
+                message = {**message, "media": media}
             token = await self.client.send_message(chat_id, message)
             await self._remember(token, payload.get("line"))
             return token
