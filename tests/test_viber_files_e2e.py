@@ -136,3 +136,28 @@ async def test_without_a_public_address_the_person_is_told_and_gets_the_content_
     await viber_api.wait_for(lambda: sum("nuk mund të dërgohen" in t for t in chat.texts()) == 2)
     assert not any(m["type"] == "file" for m in viber_api.messages(chat.id))
     assert any("letërnjoftimi për Besnikun" in t for t in chat.texts())
+
+
+async def test_a_file_refused_once_goes_once_after_its_caption_and_leaves_no_copy_behind(
+    apps: Apps, viber_api: FakeViberApi, clock: FixedClock
+) -> None:
+    refused: list[dict[str, object]] = []
+
+    def once(body: dict[str, object]) -> tuple[int, str] | None:
+        if body.get("type") == "file" and not refused:
+            refused.append(body)
+            return (10, "webhookNotSet")  # Viber not ready: tried again later
+        return None
+
+    chat = ViberChat(viber_api, 54, "Erza")
+    await onboard(chat, "sq")
+    viber_api.fault = once
+    await chat.says("/mydata")
+    await viber_api.wait_for(lambda: bool(refused))
+    await apps.app.turns.wait_idle()
+    clock.advance(timedelta(seconds=15))
+    await viber_api.wait_for(lambda: len(viber_api.files) == 2)
+    kinds = [str(m.get("text") or m["type"]) for m in viber_api.messages(chat.id)]
+    assert kinds.count("Të dhënat tuaja (JSON)") == 1 and kinds.count("file") == 2
+    async with apps.app.db.sessions() as session:
+        assert (await session.execute(select(ChatFile))).scalars().all() == []

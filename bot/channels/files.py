@@ -63,9 +63,15 @@ class FileLinks:
     def available(self) -> bool:
         return self.public_url is not None
 
-    async def link(self, channel: str, chat_id: str, name: str, content: str) -> str:
+    async def link(self, channel: str, chat_id: str, name: str, content: str) -> tuple[int, str]:
+        """Keep the file; returns its id and the link to it."""
         assert self.public_url is not None, "links need Homeward's public address"
         owner = owner_of(channel, chat_id)
         file_id = await keep_file(self.db, self.clock.now(), owner, name, content)
         signature = file_signature(self.key, file_id, owner)
-        return f"{self.public_url}{PATH}/{file_id}/{signature}/{quote(name[:128], safe='')}"
+        return file_id, f"{self.public_url}{PATH}/{file_id}/{signature}/{quote(name[:128], safe='')}"
+
+    async def discard(self, file_id: int) -> None:
+        """A file whose message did not go: its retry keeps it anew."""
+        async with self.db.transaction() as session:
+            await session.execute(delete(ChatFile).where(ChatFile.id == file_id))

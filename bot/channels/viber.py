@@ -470,9 +470,15 @@ class ViberSender:
 
         async def send_one(message: dict[str, Any]) -> str:
             if message["type"] == "file" and self.files is not None:  # kept only when its turn comes
-                media = await self.files.link(CHANNEL, chat_id, message["file_name"], str(payload.get("content") or ""))
-                message = {**message, "media": media}
-            token = await self.client.send_message(chat_id, message)
+                content = str(payload.get("content") or "")
+                file_id, media = await self.files.link(CHANNEL, chat_id, message["file_name"], content)
+                try:
+                    token = await self.client.send_message(chat_id, {**message, "media": media})
+                except ViberError:  # refused: nobody can fetch it (after a timeout it may be, so it stays)
+                    await self.files.discard(file_id)
+                    raise
+            else:
+                token = await self.client.send_message(chat_id, message)
             await self._remember(token, payload.get("line"))
             return token
 
