@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.events import Button, Reply
 from bot.outbox import queue_reply, split_text
 from db.models import Beneficiary, Conversation, OutboxItem
-from tests.chats import Apps, Chat, onboard, running
+from tests.chats import Apps, Chat, onboard, running, waiting_retry
 from tests.fakebot import FakeBotApi, Fault
 from tests.fakegraph import FakeGraphApi
 from tests.fakeviber import FakeViberApi
@@ -143,15 +143,7 @@ async def test_a_reply_refused_part_way_resumes_after_the_parts_that_went_out(
     api = apps.graph if apps.channel == whatsapp.CHANNEL else apps.viber
     assert api is not None
     await api.wait_for(lambda: bool(refused))
-    async with apps.app.db.sessions() as session:
-        row = (await session.execute(select(OutboxItem).order_by(OutboxItem.id.desc()))).scalars().first()
-        assert row is not None
-        for _ in range(100):  # the refusal is recorded: the row waits for its retry, one part confirmed
-            await session.refresh(row)
-            if row.status == "pending":
-                break
-            await asyncio.sleep(0.05)
-        assert row.status == "pending" and row.parts_sent == 1
+    assert (await waiting_retry(apps.app)).parts_sent == 1  # the first part confirmed
     clock.advance(timedelta(seconds=15))  # the retry falls due (back-off, or the app's pause)
     await api.wait_for(lambda: len(_received(apps, chat)) >= before + len(expected))
     await apps.app.turns.wait_idle()
@@ -194,7 +186,7 @@ async def test_telegram_sends_each_part_of_a_long_reply_as_its_own_row_and_retri
     assert len(expected) >= 2
     await _queue(apps, chat, Reply(text))
     await fake.wait_for(lambda: calls[0] >= 2)
-    await asyncio.sleep(0.3)
+    await waiting_retry(apps.app)
     clock.advance(timedelta(seconds=15))
     await chat.wait_sent(before + len(expected))
     await asyncio.sleep(0.3)

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from bot.clock import FixedClock
 from bot.config import Settings
 from db.models import AuditEntry, Beneficiary, ChatFile
-from tests.chats import Apps, ViberChat, onboard, running
+from tests.chats import Apps, ViberChat, onboard, running, waiting_retry
 from tests.console_support import client
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
@@ -154,7 +154,7 @@ async def test_a_file_refused_once_goes_once_after_its_caption_and_leaves_no_cop
     viber_api.fault = once
     await chat.says("/mydata")
     await viber_api.wait_for(lambda: bool(refused))
-    await apps.app.turns.wait_idle()
+    assert (await waiting_retry(apps.app)).parts_sent == 1  # its caption confirmed
     clock.advance(timedelta(seconds=15))
     await viber_api.wait_for(lambda: len(viber_api.files) == 2)
     kinds = [str(m.get("text") or m["type"]) for m in viber_api.messages(chat.id)]
