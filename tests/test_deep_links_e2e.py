@@ -17,6 +17,7 @@ from tests.chats import Apps, TelegramChat, ViberChat, WhatsAppChat, onboard, ru
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
 from tests.fakeviber import FakeViberApi, buttons_of
+from tests.youth_steps import add_programme
 
 LINK = re.compile(r"^(Telegram|Viber|WhatsApp): (\S+)$", re.MULTILINE)
 CODE = re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{4}")
@@ -161,3 +162,29 @@ async def test_a_used_code_link_is_a_plain_start_and_never_where_the_person_came
     async with apps.app.db.sessions() as session:
         people = (await session.execute(select(Beneficiary).order_by(Beneficiary.id))).scalars().all()
     assert len(people) == 2 and people[1].source is None and people[1].consent == "pending"
+
+
+@pytest.fixture
+async def youth_apps(
+    settings: Settings, fake: FakeBotApi, viber_api: FakeViberApi, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Apps]:
+    await add_programme(settings, monkeypatch, capacity=10, municipality="prishtine")
+    graph = await FakeGraphApi().start()
+    async for running_apps in running(settings, "viber", fake, graph, viber_api):
+        yield running_apps
+    assert viber_api.violations == []
+
+
+async def test_a_deep_link_opened_before_subscribing_waits_for_the_tap_even_for_someone_known(
+    youth_apps: Apps, viber_api: FakeViberApi
+) -> None:
+    on_viber = ViberChat(viber_api, 48, "Drita")
+    await onboard(on_viber, "sq")
+    await on_viber.person.unsubscribes()
+    await youth_apps.app.turns.wait_idle()
+    sent = len(on_viber.texts())
+    await on_viber.person.opens(link="viber://pa?chatURI=homeward&context=youth_school12")
+    await youth_apps.app.turns.wait_idle()
+    assert len(on_viber.texts()) == sent  # nothing can reach them yet
+    await on_viber.presses("lang:sq")
+    await on_viber.wait_text("Ura mes nesh", sent)  # the youth sign-up the link was for, now seen
