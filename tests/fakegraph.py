@@ -11,7 +11,7 @@ was none. Each accepted message is reported back through the webhook as `sent`, 
 signed with the app secret like Meta's.
 
 A `WaPerson` writes to Homeward through the same webhook: text, button and list replies (only to
-buttons that were offered), media and location.
+buttons that were offered), media and location, and the text a wa.me link fills in (`opens`).
 """
 
 from __future__ import annotations
