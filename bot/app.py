@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from bot import broadcasts, snoozes
 from bot.channels import Channel, labels, receipts, telegram, viber, webchat, whatsapp
+from bot.channels.files import FileLinks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Claimed, Delivery, Sender
@@ -112,7 +113,12 @@ class Homeward:
                 settings.viber_api_base, settings.viber_token, settings.viber_sender_name, settings.viber_sender_avatar
             )
             self.viber_sender = viber.ViberSender(
-                self.viber, self.translations, {loc: labels.shortener(self.translations(loc)) for loc in LOCALES}
+                self.viber,
+                self.translations,
+                {loc: labels.shortener(self.translations(loc)) for loc in LOCALES},
+                files=FileLinks(
+                    self.db, self.clock, self.services.pseudonym_key, settings.public_url or settings.webhook_url
+                ),
             )
             self.senders[viber.CHANNEL] = self.viber_sender
             self.channels[viber.CHANNEL] = Channel(viber.CHANNEL, viber.decode, self.viber_sender)

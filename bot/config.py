@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     whatsapp_phone_number_id: str | None = None
     whatsapp_app_secret: str | None = None
     whatsapp_verify_token: str | None = None
+    # The number people write to, for wa.me links (`+383 44 000 000` or digits); without it, no link.
+    whatsapp_phone_number: str | None = None
     # Approved templates for messages outside the 24-hour window, as JSON: {"<purpose>:<locale>": name},
     # purposes `followup`, `caseworker`, `announcement`; locales `sq`, `sr-Cyrl`, `sr-Latn`.
     whatsapp_templates: dict[str, str] = {}
@@ -46,7 +48,12 @@ class Settings(BaseSettings):
     viber_rate_per_second: float = 30.0
     viber_rate_chat_per_second: float = 1.0
     viber_rate_chat_burst: int = 5
+    # The bot account's URI (`viber://pa?chatURI=<uri>`), for links that open it; without it, no link.
+    viber_chat_uri: str | None = None
     webhook_url: str | None = None
+    # Homeward's public https address for links a person opens (files for /mydata on Viber);
+    # `webhook_url` when unset.
+    public_url: str | None = None
     webhook_secret: str | None = None
     redis_url: str | None = None
     secret_key: str | None = None

@@ -26,7 +26,7 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Select, Table, and_, bindparam, case, exists, or_, select, true, update
 from sqlalchemy.orm import aliased
 
-from bot.channels import Blocked, RetryLater, SendError, Sent, Skipped, Transient
+from bot.channels import Blocked, PartedSender, Parts, RetryLater, SendError, Sent, Skipped, Transient
 from bot.clock import Clock
 from bot.outbox import LANE_CASEWORKER, LANE_REPLY
 from bot.ratelimit import Limiter
@@ -56,6 +56,7 @@ class Claimed:
     message_id: int | None
     beneficiary_id: int | None
     lane: int = 0
+    parts_sent: int = 0  # messages of this row the platform already confirmed
 
 
 class Delivery:
@@ -201,6 +202,7 @@ class Delivery:
                 outbox.c.message_id,
                 outbox.c.beneficiary_id,
                 outbox.c.lane,
+                outbox.c.parts_sent,
             )
             .where(
                 OutboxItem.status == "pending",
@@ -363,8 +365,13 @@ class Delivery:
 
     async def _deliver(self, item: Claimed) -> None:
         outcome: Sent | SendError
+        sender = self.senders[item.channel]
         try:
-            outcome = await self.senders[item.channel].send(item.method, item.chat_id, item.payload)
+            if getattr(sender, "parted", False):  # one row, maybe several messages: resumed where it stopped
+                parts = Parts(item.parts_sent, functools.partial(self._parts_confirmed, item))
+                outcome = await cast(PartedSender, sender).send(item.method, item.chat_id, item.payload, parts)
+            else:
+                outcome = await sender.send(item.method, item.chat_id, item.payload)
         except SendError as exc:
             outcome = exc
         except Exception as exc:  # an unexpected client error is treated as transient, never lost
@@ -374,6 +381,16 @@ class Delivery:
             self.throttled += 1
             await self._limiter(item.channel).pause(outcome.seconds + random.uniform(0.05, 0.5))
         await self._record(item, outcome)
+
+    async def _parts_confirmed(self, item: Claimed, count: int) -> None:
+        """The first `count` messages of a row went out: recorded before the next is sent, so a retry
+        skips them. Should this fail, the send fails too (transient): a retry resends from the last record."""
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(OutboxItem)
+                .where(OutboxItem.id == item.id, OutboxItem.claimed_by == self.worker_id)
+                .values(parts_sent=count)
+            )
 
     def _limiter(self, channel: str) -> Limiter:
         return self.limiters.get(channel, self.limiter)

@@ -309,7 +309,8 @@ class Engine:
             )
             session.add(person)
             await session.flush()
-        if (inbound.kind == "command" and inbound.command == "start") or identity.channel in WRITING_SUBSCRIBES:
+        started = inbound.kind == "command" and inbound.command == "start" and not inbound.answered
+        if started or (identity.channel in WRITING_SUBSCRIBES and not inbound.answered):
             person.blocked = False  # whoever starts the bot has it open, whatever a send once concluded
         if person.consent in ("given", "pending"):
             person.channel = identity.channel  # a person with linked apps is answered where they wrote last
@@ -335,12 +336,16 @@ class Engine:
 
     async def _turn(self, session: AsyncSession, identity: Identity, inbound: Inbound, now: datetime) -> Beneficiary:
         code = linking.looks_like_code(inbound.text) if inbound.kind == "text" else None
+        if inbound.kind == "command" and inbound.command == "start":
+            code = linking.code_in_start(inbound.args)  # a deep link that carries the code
         if code is not None:
             ref = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
             if await linking.redeem(session, self.services.pseudonym_key, code, identity.channel, ref, now):
                 # This app is now the person's who asked for the code: their turn, told so by the router.
                 payload = {**inbound.payload, linking.LINKED_COMMAND: True}
                 inbound = replace(inbound, kind="command", command=linking.LINKED_COMMAND, payload=payload)
+            elif inbound.kind == "command":
+                inbound = replace(inbound, args="")  # a used or expired code's link: a plain start, no source
         person = await self._person(session, identity, inbound, now)
         conversation = await self._conversation(session, person, now)
         turn = Turn(
@@ -401,7 +406,9 @@ class Engine:
                 )
                 .values(raw=None)
             )
-        for reply in turn.replies:
+        # A turn the channel already answered itself (Viber's welcome to someone not yet subscribed, who
+        # can be sent nothing else) queues no replies; its state (a deep link's parameter) waits for the next.
+        for reply in [] if inbound.answered else turn.replies:
             await queue_reply(
                 session,
                 person=person,

@@ -47,3 +47,6 @@ class Inbound:
     language_code: str | None = None
     display_name: str | None = None
     sent_at: datetime | None = None  # when the person sent it, as the channel says
+    # The channel answered this event itself (Viber's welcome to someone not yet subscribed): the turn
+    # runs, its replies are not sent.
+    answered: bool = False

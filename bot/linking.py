@@ -24,6 +24,7 @@ CODE_LIFETIME = timedelta(minutes=15)
 LINKED_COMMAND = "linked"  # what a redeemed code becomes for the router: a command only the engine gives
 ALPHABET = "ACDEFHJKLMNPRTUVWXY34679"  # no 0/O, 1/I, 2/Z, 5/S, 8/B: read aloud or retyped without doubt
 CODE_SHAPE = re.compile(r"^\s*([A-Za-z0-9]{4})[- ]?([A-Za-z0-9]{4})\s*$")
+START_PREFIX = "link_"  # a start parameter carrying a code: `/start link_K7PM4QXA`, from an app's deep link
 
 
 def _hash(key: bytes, code: str) -> str:
@@ -34,6 +35,17 @@ def looks_like_code(text: str | None) -> str | None:
     """The code in a typed message (`ABCD-EFGH`, any case, with or without the dash), or None."""
     match = CODE_SHAPE.match(text or "")
     return (match.group(1) + match.group(2)).upper() if match else None
+
+
+def start_parameter(code: str) -> str:
+    """The deep-link start parameter that carries `code` (`K7PM-4QXA` → `link_K7PM4QXA`)."""
+    return START_PREFIX + code.replace("-", "")
+
+
+def code_in_start(args: str) -> str | None:
+    """The code in a `/start` parameter made by `start_parameter`, or None."""
+    args = args.strip()
+    return looks_like_code(args[len(START_PREFIX) :]) if args.startswith(START_PREFIX) else None
 
 
 async def new_code(session: AsyncSession, key: bytes, person: Beneficiary, now: datetime) -> str:

@@ -18,9 +18,10 @@ from sqlalchemy import delete, select
 
 from bot.app import Homeward
 from bot.channels import webchat
+from bot.channels.files import file_signature
 from bot.engine import pseudonym
 from bot.inbox import store_updates
-from db.models import AuditEntry, Beneficiary, ChatFile, Conversation, Message, OutboxItem
+from db.models import AuditEntry, Beneficiary, ChatFile, Conversation, LinkedIdentity, Message, OutboxItem
 
 COOKIE = "hw_visitor"
 
@@ -114,10 +115,6 @@ class Line:
             "file": self.file,
             "chose": self.chose,
         }
-
-
-def file_signature(key: bytes, file_id: int, visitor: str) -> str:
-    return hmac.new(key, f"chat-file:{file_id}:{visitor}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 async def person_of(app: Homeward, visitor: str) -> Beneficiary | None:
@@ -235,23 +232,42 @@ async def take_file(app: Homeward, visitor: str, file_id: int, signature: str) -
     """A file's name and content, once: the link stops working when taken or expired. Audited."""
     if not hmac.compare_digest(file_signature(app.services.pseudonym_key, file_id, visitor), signature):
         return None
+    return await _take(app, file_id, visitor, pseudonym(app.services.pseudonym_key, webchat.CHANNEL, visitor))
+
+
+async def take_app_file(app: Homeward, file_id: int, signature: str) -> tuple[str, bytes] | None:
+    """A file sent in an app as a link (Viber), once, to whoever has the link: its signature names its owner."""
+    async with app.db.sessions() as session:
+        owner = (await session.execute(select(ChatFile.chat_id).where(ChatFile.id == file_id))).scalar_one_or_none()
+    channel, _, chat_id = (owner or "").partition(":")
+    if owner is None or not chat_id:
+        return None  # gone, or a web chat file (those need the visitor's cookie)
+    if not hmac.compare_digest(file_signature(app.services.pseudonym_key, file_id, owner), signature):
+        return None
+    return await _take(app, file_id, owner, pseudonym(app.services.pseudonym_key, channel, chat_id))
+
+
+async def _take(app: Homeward, file_id: int, owner: str, ref: str) -> tuple[str, bytes] | None:
     now = app.clock.now()
-    ref = pseudonym(app.services.pseudonym_key, webchat.CHANNEL, visitor)
     async with app.db.transaction() as session:
         row = (
             await session.execute(
-                select(ChatFile).where(ChatFile.id == file_id, ChatFile.chat_id == visitor, ChatFile.expires_at > now)
+                select(ChatFile).where(ChatFile.id == file_id, ChatFile.chat_id == owner, ChatFile.expires_at > now)
             )
         ).scalar_one_or_none()
         if row is None:
             return None
         name, content = row.file_name, str(row.content.get("text", ""))
-        taken = await session.execute(delete(ChatFile).where(ChatFile.id == file_id, ChatFile.chat_id == visitor))
+        taken = await session.execute(delete(ChatFile).where(ChatFile.id == file_id, ChatFile.chat_id == owner))
         if taken.rowcount != 1:  # type: ignore[attr-defined]
             return None
         person = (
             await session.execute(select(Beneficiary.id).where(Beneficiary.channel_ref == ref))
         ).scalar_one_or_none()
+        if person is None:  # an app linked to a person who started elsewhere
+            person = (
+                await session.execute(select(LinkedIdentity.beneficiary_id).where(LinkedIdentity.channel_ref == ref))
+            ).scalar_one_or_none()
         session.add(
             AuditEntry(
                 at=now,

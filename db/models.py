@@ -265,6 +265,9 @@ class OutboxItem(Base):
     lane: Mapped[int] = mapped_column(Integer, default=0)  # 0 reply, 1 caseworker, 2 follow-up, 3 announcement
     status: Mapped[str] = mapped_column(String(10), default="pending")  # pending | sending | sent | failed
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Messages of this call the platform confirmed (a long text in parts, a text then its buttons): a retry
+    # resumes after them, so nobody gets a part twice.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None]

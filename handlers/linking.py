@@ -3,14 +3,16 @@
 ```mermaid
 stateDiagram-v2
     [*] --> code: menu → Link another app, or /link
-    code --> linked: the code typed in another app within 15 minutes (the engine redeems it)
+    code --> linked: the code typed in another app within 15 minutes, or its link opened there (the engine redeems it)
     linked --> [*]: "the apps are linked", menu
+    linked --> waiting: opened in Viber before subscribing (only the welcome can be sent)
+    waiting --> [*]: the next turn (the language tapped in the welcome) says "the apps are linked"
 ```
 """
 
 from __future__ import annotations
 
-from bot import linking
+from bot import linking, links
 from bot.services import Services
 from handlers import fallback, menu, onboarding
 from handlers.routes import Router
@@ -28,13 +30,16 @@ async def show_code(turn: Turn) -> None:
         onboarding.ask_consent(turn)
         return
     code = await linking.new_code(turn.session, turn.services.pseudonym_key, turn.person, turn.now)
-    turn.say(
-        t.gettext(
-            "Your code is {code}. Open Homeward in your other app (Telegram, Viber or WhatsApp) and send "
-            "this code there within 15 minutes. Then both apps are one conversation, with the same consents.",
-            code=code,
-        )
+    text = t.gettext(
+        "Your code is {code}. Open Homeward in your other app (Telegram, Viber or WhatsApp) and send "
+        "this code there within 15 minutes. Then both apps are one conversation, with the same consents.",
+        code=code,
     )
+    found = links.other_apps(turn.services, turn.person.channel, linking.start_parameter(code))
+    if found:
+        text += "\n\n" + t.gettext("Or open the link for your other app on this phone:")
+        text += "".join(f"\n{name}: {link}" for name, link in found)
+    turn.say(text)
 
 
 async def linked(turn: Turn) -> None:
@@ -42,11 +47,28 @@ async def linked(turn: Turn) -> None:
     if not turn.inbound.payload.get(linking.LINKED_COMMAND):
         fallback.unknown_command(turn)  # typed as a command: only a redeemed code links
         return
+    if turn.inbound.answered:  # nothing can be sent yet: said at the next turn, after onboarding's step
+        turn.set_state(flow="onboarding", start_payload=linking.LINKED_COMMAND)
+        return
+    _say_linked(turn)
+
+
+def _say_linked(turn: Turn) -> None:
     menu.show(turn, intro=turn.t.gettext("Done: this app is now linked. Your conversation continues here."))
+
+
+async def linked_later(turn: Turn, payload: str) -> bool:
+    """The continuation of a link redeemed while the app could send nothing (Viber before subscribing)."""
+    if payload != linking.LINKED_COMMAND:
+        return False
+    _say_linked(turn)
+    return True
 
 
 def register(router: Router, services: Services) -> None:
     router.commands["link"] = show_code
     router.commands[linking.LINKED_COMMAND] = linked
     menu.ACTIONS["link"] = show_code
+    if linked_later not in onboarding.START_CONTINUATIONS:
+        onboarding.START_CONTINUATIONS.append(linked_later)
     services.extras.setdefault("capabilities", set()).add(CAPABILITY)

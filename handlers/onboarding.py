@@ -47,9 +47,14 @@ async def continue_start(turn: Turn) -> bool:
 
 
 def needs_consent(turn: Turn) -> bool:
-    """True until consent to the current notice is given (a person who declined may change their mind)."""
+    """True until consent to the current notice is given (a person who declined may change their mind).
+
+    Also true in a turn the app already answered itself (Viber's welcome to someone not yet subscribed):
+    nothing else reaches the person until they tap it, so a deep link's parameter waits for that tap
+    as it waits for consent, rather than running unseen.
+    """
     person = turn.person
-    return person.consent != "given" or (person.consent_version or 0) < CONSENT_VERSION
+    return turn.inbound.answered or person.consent != "given" or (person.consent_version or 0) < CONSENT_VERSION
 
 
 def language_picker(

@@ -7,15 +7,18 @@ app; `chat(n)` is a person on the channel under test, who says, presses and read
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 import httpx
+from sqlalchemy import select
 
 from bot.app import Homeward
 from bot.channels import telegram, viber, whatsapp
 from bot.config import Settings
 from bot.server import VIBER_PATH, WHATSAPP_PATH, web_app
+from db.models import OutboxItem
 from tests import fakegraph, fakeviber
 from tests.fakebot import FakeBotApi, Person
 from tests.fakegraph import FakeGraphApi, WaPerson
@@ -239,3 +242,18 @@ async def onboard(chat: Chat, locale: str = "sq", consent: str = "yes") -> int:
     await chat.presses(f"consent:{consent}")
     await chat.wait_button("menu:privacy")
     return len(chat.texts())
+
+
+async def waiting_retry(app: Homeward) -> OutboxItem:
+    """The outbox row whose refusal was recorded and that waits for its retry: a test may move the clock
+    on only then (moved before, the retry would be due later than the test's clock ever gets)."""
+    for _ in range(200):
+        async with app.db.sessions() as session:
+            found = await session.execute(
+                select(OutboxItem).where(OutboxItem.status == "pending", OutboxItem.last_error.is_not(None))
+            )
+            row = found.scalars().first()
+        if row is not None:
+            return row
+        await asyncio.sleep(0.05)
+    raise TimeoutError("no refused send waits for its retry")

@@ -11,7 +11,7 @@ was none. Each accepted message is reported back through the webhook as `sent`, 
 signed with the app secret like Meta's.
 
 A `WaPerson` writes to Homeward through the same webhook: text, button and list replies (only to
-buttons that were offered), media and location.
+buttons that were offered), media and location, and the text a wa.me link fills in (`opens`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
@@ -33,6 +34,7 @@ TOKEN = "EAAG-test-whatsapp-token"
 PHONE_NUMBER_ID = "100200300"
 APP_SECRET = "whatsapp-app-secret"
 VERIFY_TOKEN = "whatsapp-verify-token"
+DISPLAY_NUMBER = "+383 44 000 000"  # the number people write to, as in wa.me links
 WINDOW = timedelta(hours=24)
 
 Poster = Callable[[bytes, dict[str, str]], Awaitable[int]]
@@ -300,9 +302,7 @@ class FakeGraphApi:
             return _error(190, "Invalid OAuth access token.", 401)
         node = request.match_info["node"]
         if node == PHONE_NUMBER_ID:
-            return web.json_response(
-                {"id": node, "display_phone_number": "+383 44 000 000", "verified_name": "Homeward"}
-            )
+            return web.json_response({"id": node, "display_phone_number": DISPLAY_NUMBER, "verified_name": "Homeward"})
         if node in self.media:
             _content, mime = self.media[node]
             return web.json_response({"id": node, "url": f"{self.base}/download/{node}", "mime_type": mime})
@@ -378,6 +378,13 @@ class WaPerson:
 
     async def says(self, text: str) -> dict[str, Any]:
         return await self.send(self._message("text", text={"body": text}))
+
+    async def opens(self, link: str) -> dict[str, Any]:
+        """Opens a wa.me link to the business number and sends the text it fills in, as WhatsApp does."""
+        parts = urlsplit(link)
+        number = "".join(c for c in DISPLAY_NUMBER if c.isdigit())
+        assert parts.scheme == "https" and parts.netloc == "wa.me" and parts.path == f"/{number}", link
+        return await self.says(parse_qs(parts.query)["text"][0])
 
     async def presses(self, data: str) -> dict[str, Any]:
         """Tap a reply button or list row Homeward offered (the newest offer with that id)."""

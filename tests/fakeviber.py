@@ -4,7 +4,9 @@ It answers `POST /pa/send_message`, `/pa/set_webhook` and `/pa/get_account_info`
 the platform's rules the way the real API does: the `X-Viber-Auth-Token`, a sender name of at most
 28 characters, texts of 1 to 7,000 characters, keyboards of 1 to 24 buttons (Columns 1 to 6,
 Rows 1 to 2, a reply's ActionBody of 1 to 255 characters, a Text of at most 250) and a receiver
-who is subscribed (status 6, `receiverNotSubscribed`, otherwise). Every violation is also kept in
+who is subscribed (status 6, `receiverNotSubscribed`, otherwise); a `file` message needs an address
+ending in a name with an extension, a size of 1 byte to 50 MB, a name of at most 256 characters and
+not a kind Viber refuses, and is fetched from its address as Viber does (`fetch`). Every violation is also kept in
 `violations`, so a test can assert there was none. Each accepted message is reported back through
 the webhook as `delivered`; every callback is signed with the token like Viber's.
 
@@ -21,12 +23,20 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
 from bot.channels.viber import sign
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-9a652d3b0b48b3b7"
+CHAT_URI = "homeward"  # the bot account's URI, as in its links
+# Viber refuses files of these kinds (its "forbidden file formats").
+FORBIDDEN_EXTENSIONS = frozenset(
+    "apk app bat bin cmd com command cpl csh dll dmg exe gadget inf1 ins inx ipa isu job jse ksh lnk msc msi msp mst "
+    "osx out paf pif prg ps1 reg rgs run scr sct shb shs u3 vb vbe vbs vbscript workflow ws wsf".split()
+)
+Fetcher = Callable[[str], Awaitable[tuple[int, bytes]]]
 
 Poster = Callable[[bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
 
@@ -57,6 +67,8 @@ class FakeViberApi:
         self.welcomes: dict[str, list[dict[str, Any]]] = {}  # user id → welcome messages answered
         self.webhook: str | None = None
         self.post: Poster | None = None
+        self.fetch: Fetcher | None = None  # how Viber's servers reach Homeward's file links
+        self.files: dict[str, bytes] = {}  # message token → the file fetched for it
         self.answers: list[int] = []
         self.receipts_answered = 0
         self._tokens = itertools.count(5_491_000_000_000_000_001)
@@ -155,6 +167,12 @@ class FakeViberApi:
             return _status(6, "receiverNotSubscribed")
         token = str(next(self._tokens))
         message = {k: v for k, v in body.items() if k not in ("receiver", "sender", "min_api_version")}
+        if message.get("type") == "file" and self.fetch is not None:  # Viber takes the file from its address
+            status, content = await self.fetch(str(message["media"]))
+            if status != 200:
+                self.violations.append(f"file address answered {status}")
+                return _status(3, f"badData: the file address answered {status}")
+            self.files[token] = content
         self.sent.append(Sent(to, message, token))
         self._event.set()
         if self.receipts:
@@ -166,6 +184,8 @@ class FakeViberApi:
         sender = body.get("sender") or {}
         if not 1 <= len(str(sender.get("name") or "")) <= 28:
             return "sender name of 1 to 28 characters"
+        if body.get("type") == "file":
+            return self.check_file(body)
         if body.get("type") != "text":
             return f"unsupported message type {body.get('type')!r}"
         text = str(body.get("text") or "")
@@ -195,6 +215,21 @@ class FakeViberApi:
                 return "button Text longer than 250"
         return None
 
+    def check_file(self, body: dict[str, Any]) -> str | None:
+        """A `file` message: an http(s) address whose last segment has the file's extension, a size of
+        1 byte to 50 MB, a name of at most 256 characters and not of a kind Viber refuses."""
+        media, name, size = str(body.get("media") or ""), str(body.get("file_name") or ""), body.get("size")
+        last = urlsplit(media).path.rsplit("/", 1)[-1]
+        if urlsplit(media).scheme not in ("http", "https") or "." not in last:
+            return "file media must be an address ending in a name with an extension"
+        if not isinstance(size, int) or not 1 <= size <= 50 * 1024 * 1024:
+            return f"file size {size!r} (1 byte to 50 MB)"
+        if not 1 <= len(name) <= 256:
+            return "file_name of 1 to 256 characters"
+        if name.rsplit(".", 1)[-1].lower() in FORBIDDEN_EXTENSIONS:
+            return f"a file of a kind Viber refuses: {name}"
+        return None
+
     async def _set_webhook(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("X-Viber-Auth-Token") != TOKEN:
             return _status(2, "invalidAuthToken")
@@ -222,7 +257,7 @@ class FakeViberApi:
             return _status(2, "invalidAuthToken")
         return web.json_response(
             {"status": 0, "status_message": "ok", "id": "pa:75346594275468546724", "name": "Homeward",
-             "uri": "homeward", "webhook": self.webhook or ""}
+             "uri": CHAT_URI, "webhook": self.webhook or ""}
         )  # fmt: skip
 
 
@@ -247,9 +282,10 @@ class ViberPerson:
     def _token(self) -> int:
         return 7_000_000_000_000_000_000 + next(self._ids)
 
-    async def opens(self, *, subscribed: bool = False) -> dict[str, Any]:
-        """Opens the conversation with the bot: returns the welcome message Homeward answered with."""
-        body = {
+    async def opens(self, *, subscribed: bool = False, link: str | None = None) -> dict[str, Any]:
+        """Opens the conversation with the bot, maybe through a deep link (`viber://pa?chatURI=…&context=…`):
+        returns the welcome message Homeward answered with."""
+        body: dict[str, Any] = {
             "event": "conversation_started",
             "timestamp": int(time.time() * 1000),
             "message_token": self._token(),
@@ -257,6 +293,10 @@ class ViberPerson:
             "user": self._user(),
             "subscribed": subscribed,
         }
+        if link is not None:
+            query = parse_qs(urlsplit(link).query)
+            assert link.startswith("viber://pa?") and query.get("chatURI") == [CHAT_URI], f"not this bot: {link}"
+            body["context"] = query["context"][0]
         status, welcome = await self.api.callback(body)
         assert status == 200, f"the webhook answered {status}"
         if welcome:

@@ -84,6 +84,7 @@ PUBLIC = {
     ("POST", "/chat/messages"),
     ("GET", "/chat/events"),
     ("GET", "/chat/files/{file_id}/{signature}"),  # the visitor's own cookie and a signed, one-time link
+    ("GET", "/chat/files/{file_id}/{signature}/{name}"),  # a signed, one-time link sent in an app (Viber)
 }
 
 

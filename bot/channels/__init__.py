@@ -8,8 +8,9 @@ imports `handlers/`.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from bot.events import Inbound
 
@@ -107,6 +108,41 @@ class Sender(Protocol):
     """Sends one outbox row; raises a `SendError` saying what a failure means."""
 
     async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent: ...
+
+
+@dataclass(frozen=True)
+class Parts:
+    """Where a send of several messages stands (a long text in parts, a text and then its buttons).
+
+    `done` messages were confirmed by the platform in earlier attempts; `confirmed(n)` records, durably,
+    that the first `n` are. A retry after a failure part-way resumes after the last confirmed one, so
+    the person gets each message once (only one in flight at a crash can go twice).
+    """
+
+    done: int
+    confirmed: Callable[[int], Awaitable[None]]
+
+
+class PartedSender(Protocol):
+    """A sender whose one outbox row may become several messages: it resumes where `parts` says."""
+
+    async def send(self, method: str, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> Sent: ...
+
+
+Message = TypeVar("Message")
+
+
+async def send_parts(
+    messages: Sequence[Message], send_one: Callable[[Message], Awaitable[str]], parts: Parts | None
+) -> Sent:
+    """Send `messages` in order, from the first not yet confirmed; each confirmation but the last is
+    recorded (the last is the row's own `sent`). Returns the last message's id."""
+    sent = ""
+    for index in range(parts.done if parts is not None else 0, len(messages)):
+        sent = await send_one(messages[index])
+        if parts is not None and index + 1 < len(messages):
+            await parts.confirmed(index + 1)
+    return Sent(sent or None)
 
 
 class Decoder(Protocol):

@@ -9,14 +9,16 @@ HMAC-SHA256 hex of the body with the bot's token). A `message`, `subscribed` or 
 callback is stored as an inbox row (idempotent on its `message_token`); `delivered`, `seen` and
 `failed` update the transcript line the message token was sent for; `conversation_started` is
 answered with the one welcome message Viber lets a bot send before the person subscribes (the
-language picker); `webhook` (Viber checking the address) is answered 200.
+language picker), and one opened through a deep link is also stored, to run as `/start <context>`;
+`webhook` (Viber checking the address) is answered 200.
 
 Out: an outbox row is rendered within Viber's limits (`render`): texts of at most 7,000 characters
 (split like the other apps'), a keyboard of at most 24 buttons on the last part, laid out on a grid
 of 6 columns; a label too long for its button takes the catalog's shorter label, else it gets a
 full-width button of two lines, and only then whole words with an ellipsis — never a cut word.
 A keyboard button sends its data back as the message's text (silently: the person does not see
-it), which `decode` reads as a button press.
+it), which `decode` reads as a button press. A file goes as its caption, then a `file` message
+whose address is a one-time link to Homeward (`bot.channels.files`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,20 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
-from bot.channels import Blocked, Decoded, Identity, Incoming, MembershipChange, Permanent, RetryLater, Sent, Transient
+from bot.channels import (
+    Blocked,
+    Decoded,
+    Identity,
+    Incoming,
+    MembershipChange,
+    Parts,
+    Permanent,
+    RetryLater,
+    Sent,
+    Transient,
+    send_parts,
+)
+from bot.channels.files import FileLinks
 from bot.channels.labels import Shortener
 from bot.channels.receipts import Receipt
 from bot.channels.whatsapp import words_within
@@ -52,6 +67,7 @@ CHARS_PER_COLUMN = 6  # what one column shows on one line of a phone's keyboard
 MAX_BUTTON_TEXT = 250
 MAX_ACTION_BODY = 255
 MAX_SENDER_NAME = 28
+MAX_FILE_NAME = 256
 MIN_API_VERSION = 3  # silent keyboard replies
 # Callbacks we ask Viber for (`set_webhook`'s event_types; message, subscribed and conversation_started
 # always come).
@@ -61,6 +77,8 @@ RECEIPTS = {"delivered": "delivered", "seen": "read", "failed": "failed"}
 MEDIA = {"picture": "photo", "video": "video", "file": "document", "sticker": "sticker"}
 # A keyboard button's data, as the handlers write it ("lang:sq", "kb:more:12:1"); a link is not one.
 BUTTON_DATA = re.compile(r"^[a-z]+:(?!//)\S+$")
+# A deep link's context, kept as a start parameter is on Telegram (the longer or stranger is ignored).
+CONTEXT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Viber's status codes (the API answers HTTP 200 with a status; 0 is ok).
 NOT_SUBSCRIBED = 6
 TOO_MANY_REQUESTS = 12
@@ -144,10 +162,20 @@ def read_callback(body: Any) -> Callback:
         return Callback(event, receipt=(token, user, RECEIPTS[event], error))
     if event == "conversation_started":
         user_id = _user_of(body)
+        stored = []
+        if context_of(body):  # a deep link's parameter: a `/start <context>` turn
+            token = str(body["message_token"])
+            stored = [(event_id(token), user_id, json.dumps(body, ensure_ascii=False))]
         if body.get("subscribed"):
-            return Callback(event)
-        return Callback(event, welcome=user_id, language=(body.get("user") or {}).get("language"))
+            return Callback(event, stored=stored)
+        return Callback(event, stored=stored, welcome=user_id, language=(body.get("user") or {}).get("language"))
     return Callback(event)  # webhook (the address check), client_status, and kinds still to come
+
+
+def context_of(body: dict[str, Any]) -> str:
+    """The deep link's parameter of a `conversation_started` (`viber://pa?chatURI=…&context=…`), or ""."""
+    context = str(body.get("context") or "").strip()
+    return context if CONTEXT.match(context) else ""
 
 
 def decode(raw: str) -> Decoded:
@@ -158,6 +186,24 @@ def decode(raw: str) -> Decoded:
         return MembershipChange(CHANNEL, str(body["user"]["id"]), blocked=False)
     if event == "unsubscribed":
         return MembershipChange(CHANNEL, str(body["user_id"]), blocked=True)
+    if event == "conversation_started":
+        # Opened through a deep link: `/start <context>`, like Telegram's start parameter. Someone not yet
+        # subscribed got the welcome in Viber's answer and can be sent nothing else: the turn runs (the
+        # parameter waits in the state, a link code links) and its replies are not sent.
+        user = body["user"]
+        context = context_of(body)
+        inbound = Inbound(
+            kind="command",
+            text=f"/start {context}",
+            command="start",
+            args=context,
+            channel_message_id=str(body["message_token"])[:128],
+            update_id=event_id(str(body["message_token"])),
+            display_name=user.get("name"),
+            language_code=user.get("language"),
+            answered=not body.get("subscribed"),
+        )
+        return Incoming(Identity(CHANNEL, str(user["id"]), str(user["id"])), inbound)
     sender = body["sender"]
     user = str(sender["id"])
     identity = Identity(CHANNEL, user, user)
@@ -355,6 +401,7 @@ class ViberSender:
     """Outbox rows → Viber messages, rendered within the limits; remembers which line each token is."""
 
     KEEP = 10_000  # message tokens remembered for receipts arriving before delivery records them
+    parted = True  # a row of several messages resumes after the last one Viber accepted
 
     def __init__(
         self,
@@ -363,8 +410,10 @@ class ViberSender:
         shorteners: dict[str, Shortener],
         record: Callable[[list[Receipt]], Awaitable[None]] | None = None,
         unsubscribed: Callable[[str], Awaitable[bool]] | None = None,
+        files: FileLinks | None = None,
     ) -> None:
         self.client = client
+        self.files = files  # files go as one-time links to Homeward, where it has a public address
         self.unsubscribed = unsubscribed
         self.translations = translations
         self.shorteners = shorteners
@@ -389,27 +438,52 @@ class ViberSender:
         if early is not None and self.record is not None:
             await self.record([Receipt(line, *early)])
 
-    async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent:
+    def _document(self, payload: dict[str, Any], locale: str, shorten: Shortener) -> list[dict[str, Any]]:
+        """A file: its caption, then a `file` message whose address is a one-time link to Homeward. Without a
+        public address Viber cannot fetch it: the person is told so, and gets its content as messages."""
+        caption = str(payload.get("caption") or "")
+        content = str(payload.get("content") or "")
+        if self.files is not None and self.files.available:
+            name = str(payload.get("file_name") or "file.txt")[:MAX_FILE_NAME]
+            messages: list[dict[str, Any]] = [{"type": "text", "text": caption}] if caption.strip() else []
+            messages.append({"type": "file", "file_name": name, "size": max(1, len(content.encode("utf-8")))})
+            return messages
+        note = self.translations(locale).gettext(
+            "Files cannot be sent in Viber here, because Homeward has no public address set up for them. "
+            "Here is the same content as text."
+        )
+        return render({"text": "\n\n".join(p for p in (caption, note, content) if p)}, shorten)
+
+    async def send(self, method: str, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> Sent:
         if method == "answerCallbackQuery":
             return Sent(None)  # a keyboard reply needs no answer
         locale = str(payload.get("locale") or "sq")
         shorten = self.shorteners.get(locale) or self.shorteners["sq"]
         if method == "sendDocument":
-            # Viber takes files only from a public address; the file's text goes as messages instead.
-            text = "\n\n".join(p for p in (str(payload.get("caption") or ""), str(payload.get("content") or "")) if p)
-            messages = render({"text": text}, shorten)
+            messages = self._document(payload, locale, shorten)
         elif method == "sendMessage":
             messages = render(payload, shorten)
         else:
             raise Permanent(f"unknown method {method}")
         if self.unsubscribed is not None and await self.unsubscribed(chat_id):
             raise Blocked("receiverNotSubscribed: the person unsubscribed")  # never messaged, not even tried
+
+        async def send_one(message: dict[str, Any]) -> str:
+            if message["type"] == "file" and self.files is not None:  # kept only when its turn comes
+                content = str(payload.get("content") or "")
+                file_id, media = await self.files.link(CHANNEL, chat_id, message["file_name"], content)
+                try:
+                    token = await self.client.send_message(chat_id, {**message, "media": media})
+                except ViberError:  # refused: nobody can fetch it (after a timeout it may be, so it stays)
+                    await self.files.discard(file_id)
+                    raise
+            else:
+                token = await self.client.send_message(chat_id, message)
+            await self._remember(token, payload.get("line"))
+            return token
+
         try:
-            sent = ""
-            for message in messages:
-                sent = await self.client.send_message(chat_id, message)
-                await self._remember(sent, payload.get("line"))
-            return Sent(sent or None)
+            return await send_parts(messages, send_one, parts)
         except ViberError as exc:
             raise classify(exc) from exc
         except (TimeoutError, ClientError, OSError) as exc:

@@ -23,13 +23,14 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels import Decoded, Identity, Incoming, Permanent, Sent
+from bot.channels.files import keep_file, owner_of
 from bot.clock import Clock
 from bot.events import Inbound
 from db.models import Beneficiary, ChatFile
@@ -40,7 +41,6 @@ MAX_TEXT = 4096
 MAILBOX_SIZE = 50
 SHOWN_PER_VISITOR = 200  # outbox rows a page already showed from the transcript, remembered per visitor
 SHOWN_VISITORS = 10_000
-FILE_LIFETIME = timedelta(minutes=15)
 FILE_PREFIX = "file:"
 
 
@@ -245,19 +245,8 @@ class WebChat:
     async def _keep_file(self, chat_id: str, payload: dict[str, Any]) -> int:
         if self.db is None:
             raise Permanent("files cannot be kept without a database")
-        now = self.clock.now()
-        async with self.db.transaction() as session:
-            await session.execute(delete(ChatFile).where(ChatFile.expires_at <= now))
-            row = ChatFile(
-                chat_id=chat_id,
-                file_name=str(payload.get("file_name") or "file.txt")[:128],
-                content={"text": str(payload.get("content") or "")},
-                created_at=now,
-                expires_at=now + FILE_LIFETIME,
-            )
-            session.add(row)
-            await session.flush()
-            return row.id
+        name = str(payload.get("file_name") or "file.txt")
+        return await keep_file(self.db, self.clock.now(), chat_id, name, str(payload.get("content") or ""))
 
     def collect(self, chat_id: str) -> list[Delivered]:
         """What was delivered to a person without a transcript, once; the page shows it and it is gone."""
@@ -266,6 +255,7 @@ class WebChat:
 
 
 async def erase_files(session: AsyncSession, person: Beneficiary) -> None:
-    """A person's files waiting for download go with the rest of their data."""
-    if person.channel == CHANNEL and person.chat_id:
-        await session.execute(delete(ChatFile).where(ChatFile.chat_id == person.chat_id))
+    """A person's files waiting for download go with the rest of their data (the web chat's, an app's)."""
+    if person.chat_id:
+        owner = person.chat_id if person.channel == CHANNEL else owner_of(person.channel, person.chat_id)
+        await session.execute(delete(ChatFile).where(ChatFile.chat_id == owner))

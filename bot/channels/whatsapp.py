@@ -29,7 +29,18 @@ from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, FormData
 
-from bot.channels import Decoded, Identity, Incoming, Permanent, RetryLater, Sent, Skipped, Transient
+from bot.channels import (
+    Decoded,
+    Identity,
+    Incoming,
+    Parts,
+    Permanent,
+    RetryLater,
+    Sent,
+    Skipped,
+    Transient,
+    send_parts,
+)
 from bot.channels.labels import Shortener
 from bot.channels.receipts import Receipt
 from bot.clock import Clock
@@ -410,7 +421,12 @@ def classify(exc: GraphError) -> Exception:
 
 
 class WhatsAppSender:
-    """Outbox rows → Graph API messages: rendered within the limits, the 24-hour window kept."""
+    """Outbox rows → Graph API messages: rendered within the limits, the 24-hour window kept.
+
+    A row of several messages (a long text, then its buttons) resumes after the last one Meta accepted.
+    """
+
+    parted = True
 
     def __init__(
         self,
@@ -426,7 +442,7 @@ class WhatsAppSender:
         self.templates = templates
         self.shorten_for = shorten_for
 
-    async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent:
+    async def send(self, method: str, chat_id: str, payload: dict[str, Any], parts: Parts | None = None) -> Sent:
         if method == "answerCallbackQuery":
             return Sent(None)  # WhatsApp has no button answer to send
         locale = str(payload.get("locale") or "sq")
@@ -437,6 +453,10 @@ class WhatsAppSender:
             extra["biz_opaque_callback_data"] = f"line:{payload['line']}"
         try:
             if self._outside_window(payload):
+                if parts is not None and parts.done:
+                    # Its first messages went out while the window was open; the rest may not go free,
+                    # and the template would repeat what the person already has.
+                    raise Skipped("outside_window")
                 return Sent(await self.client.send_message(chat_id, {**self._template(payload, locale), **extra}))
             if method == "sendDocument":
                 content = str(payload.get("content") or "").encode()
@@ -452,10 +472,9 @@ class WhatsAppSender:
             if method != "sendMessage":
                 raise Permanent(f"unknown method {method}")
             messages = render(payload, self.translations(locale), self.shorten_for(locale))
-            sent = ""
-            for message in messages:
-                sent = await self.client.send_message(chat_id, {**message, **extra})
-            return Sent(sent or None)
+            return await send_parts(
+                messages, lambda message: self.client.send_message(chat_id, {**message, **extra}), parts
+            )
         except GraphError as exc:
             raise classify(exc) from exc
         except (TimeoutError, ClientError, OSError) as exc:

@@ -216,7 +216,23 @@ async def chat_file(request: Request, file_id: int, signature: str) -> Response:
         t = ui.interface(console.homeward.translations, None)
         text = t.gettext("This link was already used or has expired. Send /mydata for a new one.")
         return Response(text, status_code=404, media_type="text/plain; charset=utf-8")
-    name, content = taken
+    return _file_response(*taken)
+
+
+@router.get("/files/{file_id}/{signature}/{name}")
+async def app_file(request: Request, file_id: int, signature: str, name: str) -> Response:
+    """A /mydata file sent in an app as a link (Viber's file message), once, within its lifetime; no cookie:
+    the signed link is the key. The name at the end is for the app (Viber wants an extension there)."""
+    console = console_of(request)
+    if not 0 < file_id < MAX_CURSOR:
+        return Response(status_code=404)
+    taken = await chat.take_app_file(console.homeward, file_id, signature)
+    if taken is None:
+        return Response(status_code=404)
+    return _file_response(*taken)
+
+
+def _file_response(name: str, content: bytes) -> Response:
     kind = next((media for ext, media in FILE_TYPES.items() if name.endswith(ext)), "application/octet-stream")
     safe = "".join(c for c in name if c.isalnum() or c in "-_.") or "file"
     return Response(content, media_type=kind, headers={"content-disposition": f'attachment; filename="{safe}"'})
