@@ -38,11 +38,17 @@ class Settings(BaseSettings):
     whatsapp_rate_per_second: float = 60.0  # Cloud API: 80 messages a second per number
     whatsapp_rate_chat_per_second: float = 1.0
     whatsapp_rate_chat_burst: int = 5
+    # The business number people write to, international digits (38344000000): links that open a chat
+    # with Homeward on WhatsApp (https://wa.me/<number>?text=…) are made only when it is set.
+    whatsapp_number: str | None = None
     # Viber REST bot API: without a token the channel stays off; the token also signs Viber's callbacks.
     viber_api_base: str = "https://chatapi.viber.com"
     viber_token: str | None = None
     viber_sender_name: str = "Homeward"  # shown above each message, at most 28 characters
     viber_sender_avatar: str | None = None  # an image address, shown beside the name
+    # The bot account's URI (its `uri` in get_account_info): links that open the chat with Homeward on
+    # Viber (viber://pa?chatURI=<uri>&context=…) are made only when it is set.
+    viber_chat_uri: str | None = None
     viber_rate_per_second: float = 30.0
     viber_rate_chat_per_second: float = 1.0
     viber_rate_chat_burst: int = 5

@@ -68,7 +68,8 @@ def language_picker(
 def ask_language(turn: Turn, *, invalid: bool = False) -> None:
     """The picker speaks all three locales at once: nobody has chosen yet, so none comes first by default."""
     suggested = turn.translations.guess(turn.inbound.language_code) or turn.person.locale
-    turn.say(*language_picker(turn.translations, suggested, invalid=invalid))
+    if not turn.inbound.payload.get("welcomed"):  # on Viber the app's welcome already showed the picker
+        turn.say(*language_picker(turn.translations, suggested, invalid=invalid))
     turn.set_state(flow="onboarding", step="lang", **_carried(turn))
 
 

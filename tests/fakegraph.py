@@ -33,6 +33,7 @@ TOKEN = "EAAG-test-whatsapp-token"
 PHONE_NUMBER_ID = "100200300"
 APP_SECRET = "whatsapp-app-secret"
 VERIFY_TOKEN = "whatsapp-verify-token"
+DISPLAY_NUMBER = "38344000000"  # the business number people write to
 WINDOW = timedelta(hours=24)
 
 Poster = Callable[[bytes, dict[str, str]], Awaitable[int]]
@@ -333,7 +334,12 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 def choices_of(message: dict[str, Any]) -> list[tuple[str, str]]:
-    """(id, title) of the buttons or list rows a message offers."""
+    """(id, title) of the buttons or list rows a message offers (a template's quick replies: payload, Yes/No)."""
+    if message.get("type") == "template":
+        payloads = [
+            c["parameters"][0]["payload"] for c in message["template"].get("components") or [] if c["type"] == "button"
+        ]
+        return list(zip(payloads, ("Yes", "No"), strict=False))
     if message.get("type") != "interactive":
         return []
     interactive = message["interactive"]
@@ -356,7 +362,7 @@ class WaPerson:
     def _value(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
             "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "38344000000", "phone_number_id": PHONE_NUMBER_ID},
+            "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
             "contacts": [{"profile": {"name": self.name}, "wa_id": self.id}],
             "messages": [message],
         }
@@ -409,5 +415,9 @@ class WaPerson:
         return self.api.texts(self.id)
 
     def buttons(self, index: int = -1) -> list[str]:
+        return [ident for ident, _ in self.choices(index)]
+
+    def choices(self, index: int = -1) -> list[tuple[str, str]]:
+        """(id, title) of the `index`-th message that offered buttons or a list."""
         offers = [m for m in self.api.messages(self.id) if choices_of(m)]
-        return [ident for ident, _ in choices_of(offers[index])]
+        return choices_of(offers[index])

@@ -27,6 +27,7 @@ from aiohttp import web
 from bot.channels.viber import sign
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-9a652d3b0b48b3b7"
+ACCOUNT_URI = "homeward"  # the bot account's URI, which viber://pa?chatURI= links name
 
 Poster = Callable[[bytes, dict[str, str]], Awaitable[tuple[int, bytes]]]
 
@@ -222,7 +223,7 @@ class FakeViberApi:
             return _status(2, "invalidAuthToken")
         return web.json_response(
             {"status": 0, "status_message": "ok", "id": "pa:75346594275468546724", "name": "Homeward",
-             "uri": "homeward", "webhook": self.webhook or ""}
+             "uri": ACCOUNT_URI, "webhook": self.webhook or ""}
         )  # fmt: skip
 
 
@@ -247,9 +248,10 @@ class ViberPerson:
     def _token(self) -> int:
         return 7_000_000_000_000_000_000 + next(self._ids)
 
-    async def opens(self, *, subscribed: bool = False) -> dict[str, Any]:
-        """Opens the conversation with the bot: returns the welcome message Homeward answered with."""
-        body = {
+    async def opens(self, *, subscribed: bool = False, context: str | None = None) -> dict[str, Any]:
+        """Opens the conversation with the bot (from a link: with its `context`): returns the welcome
+        message Homeward answered with."""
+        body: dict[str, Any] = {
             "event": "conversation_started",
             "timestamp": int(time.time() * 1000),
             "message_token": self._token(),
@@ -257,6 +259,8 @@ class ViberPerson:
             "user": self._user(),
             "subscribed": subscribed,
         }
+        if context is not None:
+            body["context"] = context
         status, welcome = await self.api.callback(body)
         assert status == 200, f"the webhook answered {status}"
         if welcome:
@@ -308,5 +312,9 @@ class ViberPerson:
         return self.api.texts(self.id)
 
     def buttons(self, index: int = -1) -> list[str]:
+        return [data for data, _ in self.choices(index)]
+
+    def choices(self, index: int = -1) -> list[tuple[str, str]]:
+        """(ActionBody, Text) of the keyboard of the `index`-th message that carried one."""
         offers = [m for m in self.api.messages(self.id) if buttons_of(m)]
-        return buttons_of(offers[index])
+        return [(str(b["ActionBody"]), str(b.get("Text") or "")) for b in offers[index]["keyboard"]["Buttons"]]

@@ -9,7 +9,8 @@ HMAC-SHA256 hex of the body with the bot's token). A `message`, `subscribed` or 
 callback is stored as an inbox row (idempotent on its `message_token`); `delivered`, `seen` and
 `failed` update the transcript line the message token was sent for; `conversation_started` is
 answered with the one welcome message Viber lets a bot send before the person subscribes (the
-language picker); `webhook` (Viber checking the address) is answered 200.
+language picker), and stored too when a link opened it with a start payload as its `context`
+(read as `/start <payload>`); `webhook` (Viber checking the address) is answered 200.
 
 Out: an outbox row is rendered within Viber's limits (`render`): texts of at most 7,000 characters
 (split like the other apps'), a keyboard of at most 24 buttons on the last part, laid out on a grid
@@ -61,6 +62,8 @@ RECEIPTS = {"delivered": "delivered", "seen": "read", "failed": "failed"}
 MEDIA = {"picture": "photo", "video": "video", "file": "document", "sticker": "sticker"}
 # A keyboard button's data, as the handlers write it ("lang:sq", "kb:more:12:1"); a link is not one.
 BUTTON_DATA = re.compile(r"^[a-z]+:(?!//)\S+$")
+# A link's start payload, carried as a conversation's `context` (what `/start <payload>` carries elsewhere).
+START_CONTEXT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 # Viber's status codes (the API answers HTTP 200 with a status; 0 is ok).
 NOT_SUBSCRIBED = 6
 TOO_MANY_REQUESTS = 12
@@ -144,9 +147,12 @@ def read_callback(body: Any) -> Callback:
         return Callback(event, receipt=(token, user, RECEIPTS[event], error))
     if event == "conversation_started":
         user_id = _user_of(body)
+        stored = []
+        if START_CONTEXT.match(str(body.get("context") or "")):  # opened from a link: /start <context>
+            stored = [(event_id(str(body["message_token"])), user_id, json.dumps(body, ensure_ascii=False))]
         if body.get("subscribed"):
-            return Callback(event)
-        return Callback(event, welcome=user_id, language=(body.get("user") or {}).get("language"))
+            return Callback(event, stored=stored)
+        return Callback(event, stored=stored, welcome=user_id, language=(body.get("user") or {}).get("language"))
     return Callback(event)  # webhook (the address check), client_status, and kinds still to come
 
 
@@ -158,6 +164,8 @@ def decode(raw: str) -> Decoded:
         return MembershipChange(CHANNEL, str(body["user"]["id"]), blocked=False)
     if event == "unsubscribed":
         return MembershipChange(CHANNEL, str(body["user_id"]), blocked=True)
+    if event == "conversation_started":
+        return _opened_from_link(body)
     sender = body["sender"]
     user = str(sender["id"])
     identity = Identity(CHANNEL, user, user)
@@ -210,6 +218,32 @@ def decode(raw: str) -> Decoded:
             ),
         )
     return Incoming(identity, Inbound(kind="other", **base))
+
+
+def _opened_from_link(body: dict[str, Any]) -> Decoded:
+    """A chat opened from a link (`viber://pa?chatURI=…&context=<payload>`) reads as `/start <payload>`.
+
+    A person not yet subscribed was already answered with the welcome, the language picker
+    (`welcomed`): the picker is not sent again, and nothing else can be sent until they write.
+    """
+    user = body["user"]
+    context = str(body["context"])
+    timestamp = body.get("timestamp")
+    return Incoming(
+        Identity(CHANNEL, str(user["id"]), str(user["id"])),
+        Inbound(
+            kind="command",
+            text=f"/start {context}",
+            command="start",
+            args=context,
+            payload={"welcomed": not body.get("subscribed")},
+            channel_message_id=str(body["message_token"])[:128],
+            update_id=event_id(str(body["message_token"])),
+            display_name=user.get("name"),
+            language_code=user.get("language"),
+            sent_at=datetime.fromtimestamp(int(timestamp) / 1000, UTC) if isinstance(timestamp, int) else None,
+        ),
+    )
 
 
 # ---- rendering ------------------------------------------------------------------------------------
