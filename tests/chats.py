@@ -266,7 +266,6 @@ class WebChat:
     """
 
     channel = webchat.CHANNEL
-    STREAM_SECONDS = 0.1  # each look at the live stream lasts this long, then the page reconnects
 
     def __init__(self, apps: Apps) -> None:
         self.apps = apps
@@ -286,7 +285,7 @@ class WebChat:
     def http(self) -> httpx.AsyncClient:
         app = self.apps.app
         if id(app) not in self._http:
-            transport = httpx.ASGITransport(app=create_console(app, stream_seconds=self.STREAM_SECONDS))
+            transport = httpx.ASGITransport(app=create_console(app))
             client = httpx.AsyncClient(transport=transport, base_url="http://chat.test", cookies=self.cookies)
             self._http[id(app)] = client
             self.apps.closing.append(client)
@@ -325,16 +324,16 @@ class WebChat:
         return event
 
     async def read(self) -> None:
-        """One round of the page's live stream."""
+        """What the page's live stream shows next: the lines its every tick reads (`/chat/events` itself,
+        whose rounds last a second, has its own tests)."""
         if not self.token:
             return
-        response = await self.http().get(f"/chat/events?after={self.cursor}")
-        assert response.status_code == 200
-        for block in response.text.split("\n\n"):
-            if block.startswith("event: line"):
-                line = json.loads(block.split("data: ", 1)[1])
-                self.cursor = line["cursor"]
-                (self.mine if line["mine"] or line["chose"] else self.lines).append(line)
+        shown, self.cursor = await chat_page.lines_after(self.apps.app, self.identity, self.cursor)
+        for line in shown:
+            (self.mine if line.mine or line.chose else self.lines).append(line.as_json())
+        if not shown:  # until the page's bell rings (a turn of this visitor committed), or a moment
+            with self.apps.app.webchat.bells.listening(self.identity) as bell:
+                await bell.wait(0.05)
 
     async def catch_up(self) -> None:
         await self.read()

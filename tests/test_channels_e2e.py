@@ -13,6 +13,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -53,9 +54,13 @@ async def apps(request: pytest.FixtureRequest, settings: Settings, fake: FakeBot
             "whatsapp_templates": TEMPLATES,
             "whatsapp_number": "+383 44 000 000",  # written as people write it
             "viber_chat_uri": fakeviber.ACCOUNT_URI,
-            # A person on the chat page writes at machine speed here; its limits have their own tests.
+            # People write at machine speed here; the chat page's limits and pacing have their own tests.
             "webchat_messages_per_visitor": 1000,
             "webchat_messages_per_address": 1000,
+            "whatsapp_rate_chat_per_second": settings.rate_chat_per_second,
+            "whatsapp_rate_chat_burst": settings.rate_chat_burst,
+            "viber_rate_chat_per_second": settings.rate_chat_per_second,
+            "viber_rate_chat_burst": settings.rate_chat_burst,
         }
     )
     async for running_apps in running(configured, request.param, fake, graph, viber_api, clock=clock):
@@ -174,10 +179,15 @@ async def test_mydata_then_delete_erases_everything(apps: Apps) -> None:
         files = b"".join([await chat.download(file) for file in chat.files()])
         assert all(file["name"].startswith("homeward-data-") for file in chat.files())
     elif apps.channel == "whatsapp":
-        await apps.graph.wait_for(lambda: len(apps.graph.uploads) == 2)
-        files = b"".join(apps.graph.uploads.values())
-        documents = [m for m in apps.graph.messages(chat.id) if m["type"] == "document"]
-        assert len(documents) == 2 and all(d["document"]["filename"].startswith("homeward-data-") for d in documents)
+
+        def documents() -> list[dict[str, Any]]:
+            return [m for m in apps.graph.messages(chat.id) if m["type"] == "document"]
+
+        await apps.graph.wait_for(lambda: len(documents()) == 2)  # each uploaded, then sent
+        files = b"".join(apps.graph.uploads[d["document"]["id"]] for d in documents())
+        assert len(apps.graph.uploads) == 2 and all(
+            d["document"]["filename"].startswith("homeward-data-") for d in documents()
+        )
     else:
         await apps.fake.wait_for(lambda: len(apps.fake.sent("sendDocument", chat.id)) == 2)
         calls = apps.fake.sent("sendDocument", chat.id)
