@@ -1,7 +1,8 @@
 """A parent's or guardian's consent for a sign-up of someone under 18, given from their own messaging account.
 
 The young person forwards a one-time link (`/start g_<token>`, valid for 7 days; only its hash is
-stored). Whoever opens it first claims it; their answer uses it up and the young person is told.
+stored) that opens the app they use themselves (`bot.channels.links`; from the web chat, any app
+this deployment speaks). Whoever opens it first claims it; their answer uses it up and the young person is told.
 
 The consent must come from another person than the young one: from a chat identity that is an
 account of one person (`GUARDIAN_CHANNELS`) and is not the young person's. The web chat is not
