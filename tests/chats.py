@@ -10,6 +10,7 @@ the fakes for the three apps, by the chat page's routes for the web.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import time
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from sqlalchemy import func, select
 
 from bot.app import Homeward
 from bot.channels import telegram, viber, webchat, whatsapp
@@ -25,6 +27,7 @@ from bot.config import Settings
 from bot.server import VIBER_PATH, WHATSAPP_PATH, web_app
 from console import chat as chat_page
 from console.web import create_console
+from db.models import OutboxItem
 from tests import fakegraph, fakeviber
 from tests.fakebot import BOT_USER, FakeBotApi, Person
 from tests.fakegraph import FakeGraphApi, WaPerson
@@ -493,3 +496,41 @@ async def onboard(chat: Chat, locale: str = "sq", consent: str = "yes") -> int:
     await chat.presses(f"consent:{consent}")
     await chat.wait_button("menu:privacy")
     return len(chat.texts())
+
+
+async def settled(apps: Apps) -> None:
+    """Every turn run and every reply sent: what the person reads is all there is."""
+    for _ in range(500):
+        await apps.app.turns.wait_idle()
+        async with apps.app.db.sessions() as session:
+            open_rows = (
+                await session.execute(
+                    select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
+                )
+            ).scalar_one()
+        if not open_rows:
+            return
+        apps.app.delivery.wake()
+        await asyncio.sleep(0.02)
+    raise TimeoutError("replies still waiting")
+
+
+async def act(apps: Apps, chat: Chat, *, says: str | None = None, presses: str | None = None) -> list[str]:
+    """The person writes or taps; returns every reply that brings."""
+    before = len(chat.texts())
+    if says is not None:
+        await chat.says(says)
+    else:
+        await chat.presses(presses or "")
+    await chat.wait_sent(before + 1)  # heard (Telegram's updates are fetched by polling)
+    await settled(apps)
+    await chat.catch_up()
+    return chat.texts()[before:]
+
+
+def button(chat: Chat, action: str) -> str:
+    """The current question's button whose last part is `action` (n, d, s, c0, t2…)."""
+    for data in chat.buttons():
+        if data.rsplit(":", 1)[-1] == action:
+            return data
+    raise AssertionError(f"no button {action!r} in {chat.buttons()}")

@@ -26,7 +26,7 @@ from db.models import Beneficiary, FollowupContact, Message, OutboxItem, Submiss
 from db.youth import Enrolment
 from handlers.onboarding import LANGUAGE_BUTTONS
 from tests import fakegraph, fakeviber
-from tests.chats import CHANNELS, Apps, Chat, WebChat, connect, onboard, running, taps
+from tests.chats import CHANNELS, Apps, Chat, WebChat, act, button, connect, onboard, running, settled, taps
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
 from tests.fakeviber import FakeViberApi
@@ -68,44 +68,6 @@ async def apps(request: pytest.FixtureRequest, settings: Settings, fake: FakeBot
     assert fake.violations == []
     assert graph.violations == []
     assert viber_api.violations == []
-
-
-async def settled(apps: Apps) -> None:
-    """Every turn run and every reply sent: what the person reads is all there is."""
-    for _ in range(500):
-        await apps.app.turns.wait_idle()
-        async with apps.app.db.sessions() as session:
-            open_rows = (
-                await session.execute(
-                    select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
-                )
-            ).scalar_one()
-        if not open_rows:
-            return
-        apps.app.delivery.wake()
-        await asyncio.sleep(0.02)
-    raise TimeoutError("replies still waiting")
-
-
-async def act(apps: Apps, chat: Chat, *, says: str | None = None, presses: str | None = None) -> list[str]:
-    """The person writes or taps; returns every reply that brings."""
-    before = len(chat.texts())
-    if says is not None:
-        await chat.says(says)
-    else:
-        await chat.presses(presses or "")
-    await chat.wait_sent(before + 1)  # heard (Telegram's updates are fetched by polling)
-    await settled(apps)
-    await chat.catch_up()
-    return chat.texts()[before:]
-
-
-def button(chat: Chat, action: str) -> str:
-    """The current question's button whose last part is `action` (n, d, s, c0, t2…)."""
-    for data in chat.buttons():
-        if data.rsplit(":", 1)[-1] == action:
-            return data
-    raise AssertionError(f"no button {action!r} in {chat.buttons()}")
 
 
 @pytest.mark.parametrize("locale", LOCALES)
