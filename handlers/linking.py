@@ -12,7 +12,8 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from bot import linking, links
+from bot import linking
+from bot.channels import links
 from bot.services import Services
 from handlers import fallback, menu, onboarding
 from handlers.routes import Router
@@ -35,7 +36,12 @@ async def show_code(turn: Turn) -> None:
         "this code there within 15 minutes. Then both apps are one conversation, with the same consents.",
         code=code,
     )
-    found = links.other_apps(turn.services, turn.person.channel, linking.start_parameter(code))
+    found = links.other_apps(
+        turn.services.settings,
+        turn.services.extras.get("bot_username"),
+        turn.person.channel or "",
+        linking.start_parameter(code),
+    )
     if found:
         text += "\n\n" + t.gettext("Or open the link for your other app on this phone:")
         text += "".join(f"\n{name}: {link}" for name, link in found)

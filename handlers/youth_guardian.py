@@ -1,7 +1,8 @@
 """A parent's or guardian's consent for a sign-up of someone under 18, given from their own messaging account.
 
 The young person forwards a one-time link (`/start g_<token>`, valid for 7 days; only its hash is
-stored). Whoever opens it first claims it; their answer uses it up and the young person is told.
+stored) that opens the app they use themselves (`bot.channels.links`; from the web chat, any app
+this deployment speaks). Whoever opens it first claims it; their answer uses it up and the young person is told.
 
 The consent must come from another person than the young one: from a chat identity that is an
 account of one person (`GUARDIAN_CHANNELS`) and is not the young person's. The web chat is not
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.channels import links
 from bot.youth.enrolments import by_guardian_token, cancel, waiting_position
 from bot.youth.notices import group_line, send, status_line
 from bot.youth.waiting import ACTIVE
@@ -36,7 +38,7 @@ from handlers.youth_signup import CONSENT_VERSION, place_name, stale
 
 # Channels where a chat identity is one person's own account, tied to a phone number (Telegram,
 # WhatsApp, Viber); a web chat session proves nobody's identity.
-GUARDIAN_CHANNELS = frozenset({"telegram", "whatsapp", "viber"})
+GUARDIAN_CHANNELS = frozenset(links.PHONE_APPS)
 
 
 def _link_usable(enrolment: Enrolment | None, now: datetime) -> bool:
@@ -70,9 +72,11 @@ async def guardian_opened(turn: Turn, token: str) -> None:
         menu.show(
             turn,
             intro=t.gettext(
-                "This link works only in the parent's or guardian's own Telegram account, so that we know "
-                "the consent comes from them. Please open it there. If you cannot use Telegram, please "
-                "contact the programme's coordinator, who can record your consent."
+                "This link works only in the parent's or guardian's own messaging app ({apps}), so that we "
+                "know the consent comes from them. Please open it there. If they cannot use any of these "
+                "apps, please contact the programme's coordinator, who can record the consent.",
+                apps=", ".join(links.APP_NAMES[app] for app in links.apps_on(turn.services.settings))
+                or links.APP_NAMES["telegram"],
             ),
         )
         return
@@ -80,8 +84,9 @@ async def guardian_opened(turn: Turn, token: str) -> None:
         menu.show(
             turn,
             intro=t.gettext(
-                "This link is for your parent or guardian. Please send it to them: they need to open it in "
-                "their own Telegram account."
+                "This link is for your parent or guardian. Please send it to them: they need to open it on "
+                "their own phone, in the {app} app.",
+                app=links.APP_NAMES.get(turn.person.channel or "", turn.person.channel or ""),
             ),
         )
         return

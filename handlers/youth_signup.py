@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from bot.channels import links
 from bot.forms.prompts import form_text
 from bot.municipalities import Municipalities
 from bot.questionnaires import Questionnaire
@@ -315,19 +316,49 @@ async def summary(turn: Turn, enrolment: Enrolment) -> str:
     return "\n\n".join([t.gettext("Your sign-up"), group, "\n".join(d for d in details if d), status])
 
 
-def _link(turn: Turn, token: str) -> str:
-    username = turn.services.extras.get("bot_username")
-    return f"https://t.me/{username}?start={GUARDIAN_PREFIX}{token}" if username else f"/start {GUARDIAN_PREFIX}{token}"
-
-
 def guardian_link_text(turn: Turn, enrolment: Enrolment) -> str:
-    token = new_guardian_link(enrolment, turn.now)
-    return turn.t.gettext(
+    """A new one-time link for the guardian, for the app the young person writes from.
+
+    From the web chat (where a guardian cannot confirm) the links of every app this deployment
+    speaks; where no link can be made, the code to send and the app to send it in.
+    """
+    t = turn.t
+    payload = GUARDIAN_PREFIX + new_guardian_link(enrolment, turn.now)
+    settings = turn.services.settings
+    channel = turn.person.channel
+    apps = [channel] if channel in links.PHONE_APPS else links.apps_on(settings)
+    made = [
+        (app, link)
+        for app in apps
+        if (link := links.start_link(app, payload, settings, turn.services.extras.get("bot_username")))
+    ]
+    guardian, days = enrolment.guardian_name or "", 7
+    if len(made) == 1:
+        return t.gettext(
+            "Because you are under 18, your parent or guardian ({guardian}) needs to agree. Please send them "
+            "this link. They open it on their own phone, in the {app} app; it works once, for {days} days:\n{link}",
+            guardian=guardian,
+            app=links.APP_NAMES[made[0][0]],
+            days=days,
+            link=made[0][1],
+        )
+    if made:
+        return t.gettext(
+            "Because you are under 18, your parent or guardian ({guardian}) needs to agree. Please send them "
+            "one of these links. They open it on their own phone, in the app they use; it works once, "
+            "for {days} days:\n{links}",
+            guardian=guardian,
+            days=days,
+            links="\n".join(f"{links.APP_NAMES[app]}: {link}" for app, link in made),
+        )
+    return t.gettext(
         "Because you are under 18, your parent or guardian ({guardian}) needs to agree. Please send them "
-        "this link. They open it in their own Telegram account; it works once, for {days} days:\n{link}",
-        guardian=enrolment.guardian_name or "",
-        days=7,
-        link=_link(turn, token),
+        "this code. They write to Homeward from their own phone, in the {app} app, and send the code as "
+        "a message; it works once, for {days} days:\n{code}",
+        guardian=guardian,
+        app=" / ".join(links.APP_NAMES[app] for app in apps or links.PHONE_APPS),
+        days=days,
+        code=links.start_command(payload),
     )
 
 

@@ -5,6 +5,11 @@ queued by the test and handed out by getUpdates (long polling, offsets confirmed
 Telegram confirms them), and every call is recorded. Faults can be injected per call: an error
 code with a description, a 429 with retry_after, a stall, or a dropped connection. Optional rate
 enforcement answers 429 like Telegram when a global or per-chat limit is exceeded.
+
+It refuses what Telegram refuses, with Telegram's 400 answers: a message text of 0 or more than
+4,096 characters, a caption of more than 1,024, an inline keyboard of more than 100 buttons, and a
+button without text or with callback data of 0 or more than 64 bytes. Each refusal is also kept in
+`violations`, so a test can assert there was none.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class FakeBotApi:
         self._runner: web.AppRunner | None = None
         self.webhook: dict[str, Any] | None = None
         self.files: dict[str, bytes] = {}  # file_id → content, served by getFile and /file/bot<token>/<path>
+        self.violations: list[str] = []
 
     @property
     def base(self) -> str:
@@ -218,6 +224,12 @@ class FakeBotApi:
             )
         if method == "getUpdates":
             return web.json_response({"ok": True, "result": await self._get_updates(params)})
+        problem = check(method, params)
+        if problem is not None:
+            self.violations.append(problem)
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": f"Bad Request: {problem}"}, status=400
+            )
         self.calls.append(Call(method, params, time.monotonic(), request.content_type))
         self._sent_event.set()
         return web.json_response({"ok": True, "result": self._result(method, params)})
@@ -276,6 +288,35 @@ class FakeBotApi:
             return web.Response(status=404)
         self.calls.append(Call("downloadFile", {"path": request.match_info["path"]}, time.monotonic()))
         return web.Response(body=self.files[name], content_type="image/jpeg")
+
+
+def check(method: str, params: dict[str, Any]) -> str | None:
+    """What the Bot API refuses in a sendMessage or sendDocument, as a sentence; None when it is valid."""
+    if method == "sendMessage":
+        text = str(params.get("text") or "")
+        if not text.strip():
+            return "message text is empty"
+        if len(text) > 4096:
+            return f"message is too long ({len(text)} characters, at most 4096)"
+    elif method == "sendDocument":
+        if len(str(params.get("caption") or "")) > 1024:
+            return "message caption is too long"
+    else:
+        return None
+    markup = params.get("reply_markup")
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if rows is None:
+        return None
+    buttons = [button for row in rows for button in row]
+    if len(buttons) > 100:
+        return f"reply markup of {len(buttons)} buttons (at most 100)"
+    for button in buttons:
+        if not str(button.get("text") or "").strip():
+            return "text buttons are unallowed in the inline keyboard"
+        data = str(button.get("callback_data") or "").encode()
+        if not 1 <= len(data) <= 64:
+            return f"BUTTON_DATA_INVALID: callback data of {len(data)} bytes (1 to 64)"
+    return None
 
 
 class Person:
@@ -354,6 +395,19 @@ class Person:
 
     def buttons(self, index: int = -1) -> list[str]:
         """Callback data of the buttons under the bot's `index`-th message to this person that had buttons."""
+        return [data for data, _label in self.choices(index)]
+
+    def choices(self, index: int = -1) -> list[tuple[str, str]]:
+        """(callback data, label) of the buttons under the bot's `index`-th message that had buttons."""
         with_buttons = [p for p in self.api.sent("sendMessage", self.id) if p.get("reply_markup")]
         markup = with_buttons[index]["reply_markup"]
-        return [b["callback_data"] for row in markup["inline_keyboard"] for b in row]
+        return [(b["callback_data"], b["text"]) for row in markup["inline_keyboard"] for b in row]
+
+    def offered(self, data: str) -> bool:
+        """Whether any message the bot sent this person carried a button with this data."""
+        return any(
+            b.get("callback_data") == data
+            for p in self.api.sent("sendMessage", self.id)
+            for row in (p.get("reply_markup") or {}).get("inline_keyboard") or []
+            for b in row
+        )

@@ -34,7 +34,8 @@ TOKEN = "EAAG-test-whatsapp-token"
 PHONE_NUMBER_ID = "100200300"
 APP_SECRET = "whatsapp-app-secret"
 VERIFY_TOKEN = "whatsapp-verify-token"
-DISPLAY_NUMBER = "+383 44 000 000"  # the number people write to, as in wa.me links
+DISPLAY_NUMBER = "+383 44 000 000"  # the number people write to, as people write it
+WA_ME_NUMBER = "".join(c for c in DISPLAY_NUMBER if c.isdigit())  # as wa.me links carry it
 WINDOW = timedelta(hours=24)
 
 Poster = Callable[[bytes, dict[str, str]], Awaitable[int]]
@@ -333,7 +334,12 @@ def text_of(message: dict[str, Any]) -> str:
 
 
 def choices_of(message: dict[str, Any]) -> list[tuple[str, str]]:
-    """(id, title) of the buttons or list rows a message offers."""
+    """(id, title) of the buttons or list rows a message offers (a template's quick replies: payload, Yes/No)."""
+    if message.get("type") == "template":
+        payloads = [
+            c["parameters"][0]["payload"] for c in message["template"].get("components") or [] if c["type"] == "button"
+        ]
+        return list(zip(payloads, ("Yes", "No"), strict=False))
     if message.get("type") != "interactive":
         return []
     interactive = message["interactive"]
@@ -356,7 +362,7 @@ class WaPerson:
     def _value(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
             "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "38344000000", "phone_number_id": PHONE_NUMBER_ID},
+            "metadata": {"display_phone_number": DISPLAY_NUMBER, "phone_number_id": PHONE_NUMBER_ID},
             "contacts": [{"profile": {"name": self.name}, "wa_id": self.id}],
             "messages": [message],
         }
@@ -382,7 +388,7 @@ class WaPerson:
     async def opens(self, link: str) -> dict[str, Any]:
         """Opens a wa.me link to the business number and sends the text it fills in, as WhatsApp does."""
         parts = urlsplit(link)
-        number = "".join(c for c in DISPLAY_NUMBER if c.isdigit())
+        number = WA_ME_NUMBER
         assert parts.scheme == "https" and parts.netloc == "wa.me" and parts.path == f"/{number}", link
         return await self.says(parse_qs(parts.query)["text"][0])
 
@@ -416,5 +422,9 @@ class WaPerson:
         return self.api.texts(self.id)
 
     def buttons(self, index: int = -1) -> list[str]:
+        return [ident for ident, _ in self.choices(index)]
+
+    def choices(self, index: int = -1) -> list[tuple[str, str]]:
+        """(id, title) of the `index`-th message that offered buttons or a list."""
         offers = [m for m in self.api.messages(self.id) if choices_of(m)]
-        return [ident for ident, _ in choices_of(offers[index])]
+        return choices_of(offers[index])

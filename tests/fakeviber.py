@@ -348,5 +348,9 @@ class ViberPerson:
         return self.api.texts(self.id)
 
     def buttons(self, index: int = -1) -> list[str]:
+        return [data for data, _ in self.choices(index)]
+
+    def choices(self, index: int = -1) -> list[tuple[str, str]]:
+        """(ActionBody, Text) of the keyboard of the `index`-th message that carried one."""
         offers = [m for m in self.api.messages(self.id) if buttons_of(m)]
-        return buttons_of(offers[index])
+        return [(str(b["ActionBody"]), str(b.get("Text") or "")) for b in offers[index]["keyboard"]["Buttons"]]

@@ -184,6 +184,27 @@ async def test_writing_again_after_unsubscribing_subscribes(apps: Apps, viber_ap
         assert (await session.execute(select(Beneficiary.blocked))).scalar_one() is False
 
 
+async def test_a_link_opened_before_subscribing_waits_for_the_tap_in_the_welcome(
+    apps: Apps, viber_api: FakeViberApi
+) -> None:
+    chat = ViberChat(viber_api, 18, "Mimoza")
+    await onboard(chat, "sq")
+    await chat.person.unsubscribes()
+    await apps.app.turns.wait_idle()
+    sent = len(chat.texts())
+    link = f"viber://pa?chatURI={fakeviber.CHAT_URI}&context=g_AAAAAAAAAAAAAAAAAAAAAA"
+    welcome = await chat.opens(link)
+    assert welcome is not None and "lang:sq" in buttons_of(welcome)
+    await apps.app.turns.wait_idle()
+    await apps.app.delivery.drain()
+    assert len(chat.texts()) == sent  # nothing can reach someone not subscribed
+    await chat.presses("lang:sq")  # from the welcome: subscribes, and the link's code is read
+    await chat.wait_text("Kjo lidhje nuk vlen më", sent)
+    async with apps.app.db.sessions() as session:
+        commands = (await session.execute(select(Message.text).where(Message.kind == "command"))).scalars().all()
+    assert "/start g_AAAAAAAAAAAAAAAAAAAAAA" in commands
+
+
 async def test_receipts_move_each_line_forward_and_failures_keep_their_reason(
     apps: Apps, viber_api: FakeViberApi
 ) -> None:

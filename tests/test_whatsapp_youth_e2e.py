@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bot.clock import FixedClock
 from bot.config import Settings
-from db.models import OutboxItem
 from db.youth import Enrolment
-from tests.chats import Apps, WhatsAppChat, running
+from tests.chats import Apps, WhatsAppChat, act, button, running
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
 from tests.youth_steps import add_programme
@@ -30,39 +28,6 @@ async def apps(
     async for running_apps in running(settings, "whatsapp", fake, graph, clock=clock):
         yield running_apps, clock
     assert graph.violations == []
-
-
-async def settled(apps: Apps) -> None:
-    """Every turn run and every reply sent: the person has read all there is."""
-    for _ in range(400):
-        await apps.app.turns.wait_idle()
-        async with apps.app.db.sessions() as session:
-            open_rows = (
-                await session.execute(
-                    select(func.count()).select_from(OutboxItem).where(OutboxItem.status.in_(("pending", "sending")))
-                )
-            ).scalar_one()
-        if not open_rows:
-            return
-        await asyncio.sleep(0.02)
-    raise TimeoutError("replies still waiting")
-
-
-async def act(apps: Apps, chat: WhatsAppChat, *, says: str | None = None, presses: str | None = None) -> list[str]:
-    before = len(chat.texts())
-    if says is not None:
-        await chat.says(says)
-    else:
-        await chat.presses(presses or "")
-    await settled(apps)
-    return chat.texts()[before:]
-
-
-def button(chat: WhatsAppChat, action: str) -> str:
-    for data in chat.buttons():
-        if data.rsplit(":", 1)[-1] == action:
-            return data
-    raise AssertionError(f"no button {action!r} in {chat.buttons()}")
 
 
 async def test_a_17_year_old_signs_up_and_the_guardian_confirms_on_whatsapp(
