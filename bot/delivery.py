@@ -95,6 +95,7 @@ class Delivery:
         self._ready: list[tuple[int, int, Claimed]] = []  # claimed, waiting for the limits: (lane, id, item)
         self._ready_changed = asyncio.Event()
         self._busy: set[tuple[str, str]] = set()  # chats with a send on its way: their next row waits
+        self._withdrawn = 0  # counts the times rows were taken back out of the ready queue
         self._claiming = asyncio.Lock()  # a claim and its enqueueing, or a failed send's record
         self._slots = asyncio.Semaphore(concurrency)
         # Bulk lanes (follow-ups, announcements) are claimed only a little ahead of what the rate allows.
@@ -326,15 +327,22 @@ class Delivery:
                 await self._ready_changed.wait()
                 continue
             await self._slots.acquire()
+            slot = True  # one slot in hand; each start uses it and takes the next, while any is free
             now = loop.time()
             shortest = 0.05
-            started = False
+            started: set[int] = set()
+            withdrawn = self._withdrawn
             waiting = sorted(self._ready)
             first: dict[tuple[str, str], int] = {}  # each chat's earliest claimed row: the only one that may go
             for _, row_id, item in waiting:
                 chat = (item.channel, item.chat_id)
                 first[chat] = min(first.get(chat, row_id), row_id)
             for entry in waiting:
+                if not slot:
+                    if self._slots.locked():
+                        break
+                    await self._slots.acquire()  # free: taken at once
+                    slot = True
                 item = entry[2]
                 chat = (item.channel, item.chat_id)
                 if chat in self._busy or first[chat] != item.id:
@@ -345,15 +353,16 @@ class Delivery:
                     continue
                 else:
                     wait, scope = await self._limiter(item.channel).acquire(item.chat_id)
+                    if withdrawn != self._withdrawn:  # rows went back to the queue meanwhile: look again
+                        break
                 if wait <= 0:
-                    self._ready.remove(entry)
-                    heapq.heapify(self._ready)
+                    started.add(item.id)
                     self._busy.add(chat)
                     task = asyncio.create_task(self._deliver(item))
                     self._inflight.add(task)
                     task.add_done_callback(self._done_slot)
-                    started = True
-                    break
+                    slot = False
+                    continue
                 if scope == "chat":
                     chat_not_before[f"{item.channel}:{item.chat_id}"] = now + wait
                     shortest = min(shortest, wait)
@@ -362,8 +371,12 @@ class Delivery:
                 if self.limiters:
                     continue  # one channel's global limit or pause does not hold the others
                 break  # a global limit or a pause holds every chat
-            if not started:
+            if started:
+                self._ready = [entry for entry in self._ready if entry[1] not in started]
+                heapq.heapify(self._ready)
+            if slot:
                 self._slots.release()
+            if not started and withdrawn == self._withdrawn:
                 self._ready_changed.clear()
                 try:
                     await asyncio.wait_for(self._ready_changed.wait(), timeout=max(shortest, 0.001))
@@ -418,6 +431,7 @@ class Delivery:
                 if followers:
                     self._ready = [entry for entry in self._ready if (entry[2].channel, entry[2].chat_id) != chat]
                     heapq.heapify(self._ready)
+                    self._withdrawn += 1
                 await self._record(item, outcome, followers)
         finally:
             self._held.difference_update(f.id for f in followers)
