@@ -21,7 +21,11 @@ receipts' load is part of both runs.
     threshold (the echo does not pace).
 
 Everything runs in this one process (the fakes too, and the webhook calls go through the ASGI apps
-in memory), so the fake's CPU weighs on both runs alike: compare the ratio.
+in memory), so the fake's CPU weighs on both runs alike: compare the ratio. Beside each rate the
+process's CPU time per reply is printed, and its ratio to the echo's ("CPU 0.45x": Homeward costs
+the echo's CPU divided by 0.45). On a machine whose cores are busy with other work the process
+gets only part of a core and the rates follow the CPU ratio; on an idle one they follow how long
+each person waits for their previous reply too.
 
 Nothing may be lost, duplicated or out of order: the echo must send exactly one reply per text
 (its order is printed, not required); Homeward must store every text once (inbox and transcript),
@@ -89,6 +93,10 @@ class Measured:
     @property
     def rate(self) -> float:
         return self.replies / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_each(self) -> float:
+        return self.cpu / self.replies if self.replies else 0.0
 
 
 class ChannelBench:
@@ -592,10 +600,10 @@ async def main() -> int:
     for name, found in results.items():
         echo = found[0]
         for m in found:
-            ratio = "" if m is echo else f"  {m.rate / echo.rate:.2f}x echo"
+            ratio = "" if m is echo else f"  {m.rate / echo.rate:.2f}x echo, CPU {echo.cpu_each / m.cpu_each:.2f}x"
             print(
                 f"{name:9} {m.name:24} {m.rate:8.1f} replies/s "
-                f"({m.replies} in {m.seconds:.2f} s, CPU {m.cpu:.2f} s){ratio:12}"
+                f"({m.replies} in {m.seconds:.2f} s, CPU {1000 * m.cpu_each:.2f} ms a reply){ratio:28}"
                 f"  lost {m.lost}  dup {m.duplicated}  people out of order {m.disordered}"
             )
     met = all(found[1].rate >= 0.5 * found[0].rate for found in results.values())
