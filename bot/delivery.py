@@ -500,6 +500,8 @@ class Delivery:
         self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
     ) -> None:
         outbox, messages = cast(Table, OutboxItem.__table__), cast(Table, Message.__table__)
+        # Rows in ascending id order, as the receipts' updates lock them, so the two wait on each other less.
+        batch = sorted(batch, key=lambda entry: entry[0].id)
         # Transcript lines first, then outbox rows: the order in which an erasure locks them (deleting a
         # line sets its outbox row's message_id to NULL), so the two never wait on each other in a circle.
         lines = [
