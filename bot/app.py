@@ -32,6 +32,7 @@ from bot.i18n import LOCALES, Translations
 from bot.inbox import InboxWriter, store_updates
 from bot.integrations import webhooks
 from bot.kb import KnowledgeBase
+from bot.lookups import Coalesced
 from bot.municipalities import Municipalities
 from bot.pacing import Pacer
 from bot.privacy import PersonalData
@@ -178,6 +179,8 @@ class Homeward:
         if self.viber_sender is not None:
             self.viber_sender.record = self.receipts.record
             self.viber_sender.unsubscribed = self._viber_unsubscribed
+        self._blocked_refs: Coalesced[str, bool] = Coalesced(self._read_blocked, False)
+        self._lines_of_tokens: Coalesced[tuple[str, str], int | None] = Coalesced(self._read_lines, None)
         # Webhooks of the other apps: each request's events stored (several requests to a commit) before 200.
         self.inboxes = {
             name: InboxWriter(functools.partial(self.store_events, name), self.turns.submit)
@@ -227,37 +230,45 @@ class Homeward:
         return {"sender": self.viber.sender, "min_api_version": viber.MIN_API_VERSION, **message}
 
     async def _viber_unsubscribed(self, user_id: str) -> bool:
-        """True when the Viber person unsubscribed (marked blocked) since: nothing is sent to them."""
-        ref = pseudonym(self.services.pseudonym_key, viber.CHANNEL, user_id)
+        """True when the Viber person unsubscribed (marked blocked) since: nothing is sent to them.
+
+        Sends started together ask in one query (`Coalesced`), not a session each."""
+        return await self._blocked_refs.get(pseudonym(self.services.pseudonym_key, viber.CHANNEL, user_id))
+
+    async def _read_blocked(self, refs: list[str]) -> dict[str, bool]:
         async with self.db.sessions() as session:
-            found = await session.execute(select(Beneficiary.blocked).where(Beneficiary.channel_ref == ref))
-            return bool(found.scalar())
+            found = await session.execute(
+                select(Beneficiary.channel_ref, Beneficiary.blocked).where(Beneficiary.channel_ref.in_(refs))
+            )
+            return {ref: bool(blocked) for ref, blocked in found.all()}
 
     async def viber_receipt(self, token: str, user_id: str, status: str, error: str | None) -> None:
         """A delivered, seen or failed callback → the status of the transcript line its message token was."""
         line = self.viber_sender.lines.get(token) if self.viber_sender is not None else None
         if line is None:  # sent by another process: the line keeps the token of its last message
             ref = pseudonym(self.services.pseudonym_key, viber.CHANNEL, user_id)
-            async with self.db.sessions() as session:
-                line = (
-                    await session.execute(
-                        select(Message.id).where(
-                            Message.conversation_id.in_(
-                                select(Conversation.id)
-                                .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
-                                .where(Beneficiary.channel_ref == ref)
-                            ),
-                            Message.channel_message_id == token,
-                            Message.direction == "out",
-                        )
-                    )
-                ).scalar()
+            line = await self._lines_of_tokens.get((ref, token))
             if line is None and self.viber_sender is not None:
                 line = self.viber_sender.lines.get(token)  # its send returned meanwhile
                 if line is None:
                     self.viber_sender.hold(token, status, error)  # its send has not returned yet
         if line is not None:
             await self.receipts.record([receipts.Receipt(line, status, error)])
+
+    async def _read_lines(self, asked: list[tuple[str, str]]) -> dict[tuple[str, str], int | None]:
+        """Transcript lines by (person, Viber message token), for receipts arriving together."""
+        async with self.db.sessions() as session:
+            found = await session.execute(
+                select(Beneficiary.channel_ref, Message.channel_message_id, Message.id)
+                .join(Conversation, Conversation.id == Message.conversation_id)
+                .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
+                .where(
+                    Beneficiary.channel_ref.in_({ref for ref, _ in asked}),
+                    Message.channel_message_id.in_({token for _, token in asked}),
+                    Message.direction == "out",
+                )
+            )
+            return {(ref, str(token)): line for ref, token, line in found.all()}
 
     def _limiter(self, pacer: Pacer, channel: str) -> Limiter:
         if self.settings.redis_url:

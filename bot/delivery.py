@@ -14,6 +14,7 @@ looks first. A worker restarted under the same id returns its own claims at once
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import heapq
 import logging
@@ -94,6 +95,9 @@ class Delivery:
         self._inflight: set[asyncio.Task[None]] = set()
         self._ready: list[tuple[int, int, Claimed]] = []  # claimed, waiting for the limits: (lane, id, item)
         self._ready_changed = asyncio.Event()
+        self._busy: set[tuple[str, str]] = set()  # chats with a send on its way: their next row waits
+        self._withdrawn = 0  # counts the times rows were taken back out of the ready queue
+        self._claiming = asyncio.Lock()  # a claim and its enqueueing, or a failed send's record
         self._slots = asyncio.Semaphore(concurrency)
         # Bulk lanes (follow-ups, announcements) are claimed only a little ahead of what the rate allows.
         self.bulk_held = bulk_held
@@ -101,6 +105,8 @@ class Delivery:
         self._held: set[int] = set()  # claimed by this worker and not yet recorded or released
         self._sent_batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._sending = 0  # sends started whose answer has not come back yet
+        self._batch_grew = asyncio.Event()  # set as each of them comes back
         self._claim_queries: dict[tuple[Any, ...], Select[Any]] = {}  # a few dozen shapes at most
         self.sent = 0
         self.failed = 0
@@ -174,7 +180,8 @@ class Delivery:
             log.exception("returning unclaimed rows failed; they come back after the lease")
 
     def _claim_query(self, limit: int, lanes: tuple[int, int]) -> Select[Any]:
-        """What a claim reads: each chat's head, due now, in lane order; built once per shape, `now` bound per call."""
+        """What a claim reads: each chat's head (or the rows behind what this worker holds), due now, in lane
+        order; built once per shape, `now` and the worker bound per call."""
         key = (limit, lanes, tuple(self.senders))
         if key not in self._claim_queries:
             self._claim_queries[key] = self._build_claim_query(limit, lanes)
@@ -182,11 +189,19 @@ class Delivery:
 
     def _build_claim_query(self, limit: int, lanes: tuple[int, int]) -> Select[Any]:
         earlier = aliased(OutboxItem)
+        # A chat's first unsent row, or one behind rows only this worker holds: those it sends first, in
+        # order (`_dispatch`), so a person's next reply is claimed while the one before it is on its way.
         head = ~exists().where(
             and_(
                 earlier.channel == OutboxItem.channel,
                 earlier.chat_id == OutboxItem.chat_id,
-                earlier.status.in_(("pending", "sending")),
+                or_(
+                    earlier.status == "pending",
+                    and_(
+                        earlier.status == "sending",
+                        or_(earlier.claimed_by.is_(None), earlier.claimed_by != bindparam("worker")),
+                    ),
+                ),
                 earlier.id < OutboxItem.id,
             )
         )
@@ -223,7 +238,8 @@ class Delivery:
         query = self._claim_query(limit, lanes)
         outbox = cast(Table, OutboxItem.__table__)
         async with self.db.transaction() as session:
-            claimed = [Claimed(*row) for row in (await session.execute(query, {"now": now})).all()]
+            found = await session.execute(query, {"now": now, "worker": self.worker_id})
+            claimed = [Claimed(*row) for row in found.all()]
             if claimed:
                 await session.execute(
                     update(outbox)
@@ -238,16 +254,18 @@ class Delivery:
         live: list[Claimed] = []
         if self._live_due:
             self._live_due = False
-            live = await self._claim(self.concurrency, (LANE_REPLY, LANE_CASEWORKER))
+            async with self._claiming:
+                live = await self._claim(self.concurrency, (LANE_REPLY, LANE_CASEWORKER))
+                self._enqueue(live)  # at once: if the next claim fails, these are still sent
             self._live_due = len(live) == self.concurrency  # a full batch: more may be waiting
-            self._enqueue(live)  # at once: if the next claim fails, these are still sent
         bulk: list[Claimed] = []
         bulk_room = self.bulk_held - sum(1 for _, _, item in self._ready if item.lane > LANE_CASEWORKER)
         if self._bulk_due and bulk_room >= max(1, self.bulk_held // 2):  # top up in batches, not one by one
             self._bulk_due = False
-            bulk = await self._claim(bulk_room, (LANE_CASEWORKER + 1, 99))
+            async with self._claiming:
+                bulk = await self._claim(bulk_room, (LANE_CASEWORKER + 1, 99))
+                self._enqueue(bulk)
             self._bulk_due = len(bulk) == bulk_room
-            self._enqueue(bulk)
         return len(live) + len(bulk)
 
     def _enqueue(self, items: list[Claimed]) -> None:
@@ -311,25 +329,42 @@ class Delivery:
                 await self._ready_changed.wait()
                 continue
             await self._slots.acquire()
+            slot = True  # one slot in hand; each start uses it and takes the next, while any is free
             now = loop.time()
             shortest = 0.05
-            started = False
-            for entry in sorted(self._ready):
+            started: set[int] = set()
+            withdrawn = self._withdrawn
+            waiting = sorted(self._ready)
+            first: dict[tuple[str, str], int] = {}  # each chat's earliest claimed row: the only one that may go
+            for _, row_id, item in waiting:
+                chat = (item.channel, item.chat_id)
+                first[chat] = min(first.get(chat, row_id), row_id)
+            for entry in waiting:
+                if not slot:
+                    if self._slots.locked():
+                        break
+                    await self._slots.acquire()  # free: taken at once
+                    slot = True
                 item = entry[2]
+                chat = (item.channel, item.chat_id)
+                if chat in self._busy or first[chat] != item.id:
+                    continue
                 if item.method not in PACED_METHODS:
                     wait, scope = 0.0, ""
                 elif chat_not_before.get(f"{item.channel}:{item.chat_id}", 0.0) > now:
                     continue
                 else:
                     wait, scope = await self._limiter(item.channel).acquire(item.chat_id)
+                    if withdrawn != self._withdrawn:  # rows went back to the queue meanwhile: look again
+                        break
                 if wait <= 0:
-                    self._ready.remove(entry)
-                    heapq.heapify(self._ready)
+                    started.add(item.id)
+                    self._busy.add(chat)
                     task = asyncio.create_task(self._deliver(item))
                     self._inflight.add(task)
                     task.add_done_callback(self._done_slot)
-                    started = True
-                    break
+                    slot = False
+                    continue
                 if scope == "chat":
                     chat_not_before[f"{item.channel}:{item.chat_id}"] = now + wait
                     shortest = min(shortest, wait)
@@ -338,8 +373,12 @@ class Delivery:
                 if self.limiters:
                     continue  # one channel's global limit or pause does not hold the others
                 break  # a global limit or a pause holds every chat
-            if not started:
+            if started:
+                self._ready = [entry for entry in self._ready if entry[1] not in started]
+                heapq.heapify(self._ready)
+            if slot:
                 self._slots.release()
+            if not started and withdrawn == self._withdrawn:
                 self._ready_changed.clear()
                 try:
                     await asyncio.wait_for(self._ready_changed.wait(), timeout=max(shortest, 0.001))
@@ -366,6 +405,7 @@ class Delivery:
     async def _deliver(self, item: Claimed) -> None:
         outcome: Sent | SendError
         sender = self.senders[item.channel]
+        self._sending += 1
         try:
             if getattr(sender, "parted", False):  # one row, maybe several messages: resumed where it stopped
                 parts = Parts(item.parts_sent, functools.partial(self._parts_confirmed, item))
@@ -377,10 +417,33 @@ class Delivery:
         except Exception as exc:  # an unexpected client error is treated as transient, never lost
             log.exception("unexpected send error")
             outcome = Transient(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._sending -= 1
+            self._batch_grew.set()
+        chat = (item.channel, item.chat_id)
+        if isinstance(outcome, Sent):  # the chat's next row may go now; this one is recorded meanwhile
+            self._busy.discard(chat)
+            self._ready_changed.set()
+            await self._record(item, outcome)
+            return
         if isinstance(outcome, RetryLater):
             self.throttled += 1
             await self._limiter(item.channel).pause(outcome.seconds + random.uniform(0.05, 0.5))
-        await self._record(item, outcome)
+        followers: list[Claimed] = []
+        try:
+            # No claim is under way meanwhile, so every row claimed behind this one is in the ready queue;
+            # they must not overtake it and go back to the queue with its result, behind it again.
+            async with self._claiming:
+                followers = [entry[2] for entry in self._ready if (entry[2].channel, entry[2].chat_id) == chat]
+                if followers:
+                    self._ready = [entry for entry in self._ready if (entry[2].channel, entry[2].chat_id) != chat]
+                    heapq.heapify(self._ready)
+                    self._withdrawn += 1
+                await self._record(item, outcome, followers)
+        finally:
+            self._held.difference_update(f.id for f in followers)
+            self._busy.discard(chat)
+            self._ready_changed.set()
 
     async def _parts_confirmed(self, item: Claimed, count: int) -> None:
         """The first `count` messages of a row went out: recorded before the next is sent, so a retry
@@ -395,12 +458,12 @@ class Delivery:
     def _limiter(self, channel: str) -> Limiter:
         return self.limiters.get(channel, self.limiter)
 
-    async def _record(self, item: Claimed, outcome: Sent | SendError) -> None:
+    async def _record(self, item: Claimed, outcome: Sent | SendError, followers: list[Claimed] | None = None) -> None:
         now = self.clock.now()
         if isinstance(outcome, Sent):
             await self._record_sent(item, outcome, now)
         else:
-            await self._retrying(lambda session: self._apply(session, item, outcome, now))
+            await self._retrying(lambda session: self._apply(session, item, outcome, now, followers or []))
         if item.lane <= LANE_CASEWORKER:
             self._live_due = True
         else:
@@ -434,7 +497,15 @@ class Delivery:
         await asyncio.shield(done)
 
     async def _flush_sent(self) -> None:
-        await asyncio.sleep(SENT_BATCH_SECONDS)
+        # Until every send now in flight has come back, or SENT_BATCH_SECONDS at most: a chat's next
+        # message waits for this record, so waiting out the whole interval when nothing else can join
+        # would only add to each person's wait.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SENT_BATCH_SECONDS
+        while self._sending and (left := deadline - loop.time()) > 0:
+            self._batch_grew.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._batch_grew.wait(), timeout=left)
         while self._sent_batch:
             batch, self._sent_batch = self._sent_batch, []
             await self._retrying(functools.partial(self._apply_sent, batch=batch))
@@ -446,6 +517,8 @@ class Delivery:
         self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
     ) -> None:
         outbox, messages = cast(Table, OutboxItem.__table__), cast(Table, Message.__table__)
+        # Rows in ascending id order, as the receipts' updates lock them, so the two wait on each other less.
+        batch = sorted(batch, key=lambda entry: entry[0].id)
         # Transcript lines first, then outbox rows: the order in which an erasure locks them (deleting a
         # line sets its outbox row's message_id to NULL), so the two never wait on each other in a circle.
         lines = [
@@ -492,8 +565,23 @@ class Delivery:
             await session.execute(update(outbox).where(outbox.c.id.in_(documents)).values(payload={}))
         self.sent += len(batch)
 
-    async def _apply(self, session: Any, item: Claimed, outcome: SendError, now: datetime) -> None:
-        """A send that did not go through: retry later, or fail with the reason (and a block stops the chat)."""
+    async def _apply(
+        self, session: Any, item: Claimed, outcome: SendError, now: datetime, followers: list[Claimed]
+    ) -> None:
+        """A send that did not go through: retry later, or fail with the reason (and a block stops the chat).
+
+        `followers`, the chat's rows claimed behind it, go back to the queue first: behind this row again,
+        or failed with the chat's other queued rows when the person blocked the bot."""
+        if followers:
+            await session.execute(
+                update(OutboxItem)
+                .where(
+                    OutboxItem.id.in_([f.id for f in followers]),
+                    OutboxItem.status == "sending",
+                    OutboxItem.claimed_by == self.worker_id,
+                )
+                .values(status="pending", claimed_by=None, claimed_at=None)
+            )
         row = await session.get(OutboxItem, item.id)
         if row is None:
             return

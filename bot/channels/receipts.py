@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from sqlalchemy import update
 
 from db.models import Message
-from db.session import Database
+from db.session import Database, lost_a_race
+
+RACE_RETRIES = 3  # a receipt's lines may be locked by delivery recording the same sends (PostgreSQL)
 
 RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
 
@@ -33,12 +35,24 @@ async def record(db: Database, receipts: list[Receipt]) -> int:
     """Apply receipts to their transcript lines in one transaction; returns how many lines changed.
 
     One UPDATE per kind of receipt (and per failure reason), each line's current status in its WHERE.
+    Delivery records the same lines' sends meanwhile: a transaction PostgreSQL picks as the loser of a
+    deadlock between the two is run again, up to RACE_RETRIES times.
     """
     if not receipts:
         return 0
     groups: dict[tuple[str, str | None], set[int]] = {}
     for receipt in receipts:
         groups.setdefault((receipt.status, receipt.error), set()).add(receipt.line_id)
+    for attempt in range(RACE_RETRIES + 1):
+        try:
+            return await _record(db, groups)
+        except Exception as exc:  # PostgreSQL chose this commit as a deadlock's loser: it rolled back
+            if not lost_a_race(exc) or attempt == RACE_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _record(db: Database, groups: dict[tuple[str, str | None], set[int]]) -> int:
     changed = 0
     async with db.transaction() as session:
         for status, error in sorted(groups, key=lambda key: RANK.get(key[0], 9)):
