@@ -15,7 +15,7 @@ import db.integrations
 import db.staff
 import db.youth  # noqa: F401
 from bot.engine import pseudonym
-from db.encryption import PREFIX, EncryptedJSON, EncryptedText, Keyring
+from db.encryption import PREFIX, EncryptedBytes, EncryptedJSON, EncryptedText, Keyring
 from db.models import Base, Beneficiary
 from db.session import Database
 
@@ -25,7 +25,7 @@ def encrypted_columns() -> list[tuple[Table, Column[object]]]:
         (table, column)
         for table in Base.metadata.sorted_tables
         for column in table.columns
-        if isinstance(column.type, EncryptedJSON | EncryptedText)
+        if isinstance(column.type, EncryptedJSON | EncryptedText | EncryptedBytes)
     ]
 
 

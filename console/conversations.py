@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import handoffs, ownership
 from bot.i18n import N_, Translations
+from bot.media import Kept, summaries
 from bot.outbox import LANE_CASEWORKER, queue_reply
 from bot.text import cyrillic_to_latin
 from console import audit
@@ -65,6 +66,7 @@ class Transcript:
     notes: list[Note] = field(default_factory=list)
     staff_names: dict[int, str] = field(default_factory=dict)
     assignable: dict[int, str] = field(default_factory=dict)  # who may be given this conversation
+    media: dict[int, Kept] = field(default_factory=dict)  # files kept, by transcript line
 
 
 async def _find(
@@ -143,7 +145,13 @@ async def open_transcript(
         detail={"messages": len(messages), "last": messages[-1].id if messages else None},
     )
     return Transcript(
-        conversation, person, messages, notes, await staff_names(session), await assignable(session, person)
+        conversation,
+        person,
+        messages,
+        notes,
+        await staff_names(session),
+        await assignable(session, person),
+        await summaries(session, [m.id for m in messages if m.file_id]),
     )
 
 

@@ -55,6 +55,7 @@ from bot.channels import (
 )
 from bot.events import Inbound
 from bot.failures import field_paths
+from bot.media import Fetched, Fetcher, Gone, TooBig, Unreachable
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -559,6 +560,33 @@ class TelegramSender:
             raise Transient(str(exc)) from exc
         except (TimeoutError, OSError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+
+def file_fetcher(bot: Bot) -> Fetcher:
+    """A person's file through the Bot API (getFile, then the download), with the bot's token kept inside."""
+
+    async def fetch(file_id: str, payload: dict[str, Any], most: int) -> Fetched:
+        try:
+            info = await bot.get_file(file_id)
+            if (info.file_size or 0) > most:
+                raise TooBig(file_id)
+            if not info.file_path:
+                raise Gone(file_id)
+            data = await bot.download_file(info.file_path)
+        except TelegramBadRequest as exc:
+            if "too big" in exc.message:
+                raise TooBig(file_id) from exc
+            raise Gone(file_id) from exc  # an id Telegram no longer knows
+        except (TelegramAPIError, ClientError, OSError, TimeoutError) as exc:
+            raise Unreachable(type(exc).__name__) from exc
+        if data is None:
+            raise Gone(file_id)
+        content = data.read(most + 1)
+        if len(content) > most:
+            raise TooBig(file_id)
+        return Fetched(content, None, None)
+
+    return fetch
 
 
 StoreBatch = Callable[[list[tuple[int, str, str]]], Awaitable[list[tuple[str, int]]]]

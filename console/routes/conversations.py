@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.media import summaries
 from console import canned, cohorts, conversations, exports, files, followups, live, notifications, profile, ui
 from console.access import Permission
 from console.web import (
@@ -45,6 +46,7 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
         staff,
         "conversation.html",
         c=transcript,
+        media_limit=console.homeward.settings.media_max_bytes // 1_000_000,
         error=error,
         reasons=conversations.REASONS,
         canned=[(r.title, canned.text_for(r, locale)) for r in replies],
@@ -80,6 +82,7 @@ async def events(
                 return [("gone", {})]
             conversation, messages = found
             updated = await conversations.statuses(session, conversation_id, sorted(watched))
+            kept = await summaries(session, [m.id for m in messages if m.file_id])
             if messages:  # shown on an open page: read
                 await notifications.mark_read(session, staff.id, conversation_id, messages[-1].id, console.now())
         out: list[tuple[str, Any]] = []
@@ -91,7 +94,15 @@ async def events(
         if messages:
             cursor[0] = messages[-1].id
             watched.update(m.id for m in messages if m.status in ("queued", "sending"))
-            html = ui.render(console.env, "_messages.html", t, messages=messages, conversation_id=conversation_id)
+            html = ui.render(
+                console.env,
+                "_messages.html",
+                t,
+                messages=messages,
+                conversation_id=conversation_id,
+                media=kept,
+                media_limit=console.homeward.settings.media_max_bytes // 1_000_000,
+            )
             out.append(
                 (
                     "messages",
@@ -108,32 +119,24 @@ async def events(
 
 @router.get("/messages/{message_id}/file")
 async def media(request: Request, staff: TranscriptReader, conversation_id: int, message_id: int) -> Response:
+    """A file the person sent, from what Homeward keeps; every view audited (`console.files`)."""
     console = console_of(request)
-    fetched = None
+    store = console.homeward.media
     async with console.homeward.db.transaction() as session:
         found = await conversations.media_message(session, staff, conversation_id, message_id, console.now())
-        if found is not None:
-            message, channel = found
-            try:
-                fetched = await files.fetch(
-                    console.homeward.bot,
-                    session,
-                    staff,
-                    conversation_id,
-                    message,
-                    channel,
-                    console.now(),
-                    graph=console.homeward.graph,
-                )
-            except files.Unavailable:
-                fetched = None
-    if fetched is None:
-        raise NotFound
-    return Response(
-        fetched.content,
-        media_type=fetched.media_type,
-        headers={"content-disposition": f'attachment; filename="{fetched.filename}"'},
-    )
+        if found is None:
+            raise NotFound
+        message, channel = found
+        kept = await store.kept(session, message.id)
+    if kept is None or kept.status == "failed":
+        kept = await files.kept_or_fetched(store, message, channel)
+    try:
+        served = files.served(kept, message)
+    except files.Unavailable as exc:
+        raise NotFound from exc
+    async with console.homeward.db.transaction() as session:
+        files.record(session, staff, conversation_id, message, console.now())
+    return Response(served.content, media_type=served.media_type, headers=served.headers)
 
 
 @router.get("/export")
