@@ -79,7 +79,6 @@ ACTIONS: dict[str, str] = {
     "conversation.labels": N_("Labels changed"),
     "conversation.urgent": N_("Urgent flag changed"),
     "note.add": N_("Note added"),
-    "file.read": N_("File opened"),
     "media.view": N_("Photo, recording or document viewed"),
     "person.return_date": N_("Return date changed"),
     "followup.send_now": N_("Follow-up sent early"),

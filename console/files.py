@@ -20,8 +20,6 @@ from console import audit
 from console.access import Staff
 from db.models import MediaFile, Message
 
-ACTION = "media.view"
-
 
 class Unavailable(Exception):
     """Nothing to serve: no file, an app whose files are not fetched, or a file expired, refused or unreachable."""
@@ -68,7 +66,7 @@ def record(session: AsyncSession, staff: Staff, conversation_id: int, message: M
     audit.record(
         session,
         actor=staff.actor,
-        action=ACTION,
+        action="media.view",
         now=now,
         target=f"conversation:{conversation_id}",
         detail={"message": message.id, "kind": message.kind},

@@ -91,7 +91,11 @@ def test_serbian_is_written_in_cyrillic_and_latin_is_derived(catalogs: dict[str,
             continue
         strings = [message.string] if isinstance(message.string, str) else list(message.string)
         for s in strings:
-            letters = re.sub(r"\{[^}]*\}|/[a-z]+|Homeward|JSON|CSV|SVG|VOC-UP|IOM|RSS|URA|DIMAK|AWO|Prishtinë", "", s)
+            letters = re.sub(
+                r"\{[^}]*\}|/[a-z]+|Homeward|JSON|CSV|SVG|PDF|JPEG|PNG|WebP|VOC-UP|IOM|RSS|URA|DIMAK|AWO|Prishtinë",
+                "",
+                s,
+            )
             assert not re.search(r"[A-Za-zčćšžđČĆŠŽĐ]{3,}", letters), f"Latin in the Cyrillic catalog: {s!r}"
     latin = Translations(ROOT / "locales")("sr-Latn")
     assert latin.gettext("Language") == cyrillic_to_latin(Translations(ROOT / "locales")("sr-Cyrl").gettext("Language"))

@@ -19,7 +19,7 @@ from bot.server import VIBER_PATH
 from db.models import Beneficiary, FollowupContact, InboxUpdate, Message
 from tests import fakeviber
 from tests.chats import Apps, ViberChat, connect, onboard, running
-from tests.console_support import add_staff, client, csrf, sign_in
+from tests.console_support import add_staff, client, csrf, shown, sign_in
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
 from tests.fakeviber import FakeViberApi, buttons_of, sign
@@ -300,7 +300,8 @@ async def test_media_location_contact_and_stickers_reach_the_transcript(apps: Ap
         kept = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
         assert kept.status_code == 200 and kept.content == b"\xff\xd8 a photo"
         page = (await http.get(f"/conversations/{photo.conversation_id}")).text
-        assert "This file has expired" in page and f"/messages/{lines[-2].id}/file" not in page
+        expired = "This file has expired: the app no longer had it when we asked, or its keeping period is over."
+        assert shown(apps.app, expired) in page and f"/messages/{lines[-2].id}/file" not in page
         gone = await http.get(f"/conversations/{photo.conversation_id}/messages/{lines[-2].id}/file")
         assert gone.status_code == 404
 

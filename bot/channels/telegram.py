@@ -233,6 +233,12 @@ def _typed_context(message: Message) -> dict[str, Any]:
     return _context(message.model_dump(mode="json", include=CONTEXT_FIELDS, exclude_none=True))
 
 
+def _file_details(item: Any) -> dict[str, str]:
+    """A file's own name and type, where the app gives them (documents, audio, video)."""
+    found = {key: getattr(item, key, None) for key in ("file_name", "mime_type")}
+    return {key: value[:128] for key, value in found.items() if isinstance(value, str) and value}
+
+
 def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound:
     base: dict[str, Any] = {
         "channel_message_id": str(message.message_id),
@@ -262,7 +268,7 @@ def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound
                 kind="document" if kind == "animation" else kind,
                 text=message.caption,
                 file_id=item.file_id,
-                payload={"file_unique_id": item.file_unique_id, **context},
+                payload={"file_unique_id": item.file_unique_id, **_file_details(item), **context},
                 **base,
             )
     if message.location is not None:

@@ -124,10 +124,10 @@ async def media(request: Request, staff: TranscriptReader, conversation_id: int,
     store = console.homeward.media
     async with console.homeward.db.transaction() as session:
         found = await conversations.media_message(session, staff, conversation_id, message_id, console.now())
-        if found is None:
-            raise NotFound
-        message, channel = found
-        kept = await store.kept(session, message.id)
+        kept = await store.kept(session, message_id) if found is not None else None
+    if found is None:  # raised once the refusal's audit row is committed
+        raise NotFound
+    message, channel = found
     if kept is None or kept.status == "failed":
         kept = await files.kept_or_fetched(store, message, channel)
     try:
