@@ -19,14 +19,17 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from sqlalchemy import Column, Text, func, select
+from sqlalchemy import Column, Text, func, select, text
 from sqlalchemy.engine import make_url
 
 from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings
+from bot.keys import rotate
 from bot.media import sniff
+from db.encryption import Keyring
 from db.models import AuditEntry, Beneficiary, MediaFile, Message
+from db.session import Database
 from tests import fakegraph, fakeviber
 from tests.chats import Apps, Chat, TelegramChat, ViberChat, WhatsAppChat, onboard, running
 from tests.console_support import add_staff, client, shown, sign_in
@@ -264,6 +267,10 @@ async def test_retention_ends_the_keeping_then_erases_with_the_transcript(homewa
     assert await _tokens(homeward) == [None]
     if not ON_POSTGRESQL:
         assert piece not in _db_files(homeward.settings.database_url)
+    else:  # the server's files: the table was vacuumed once the run committed
+        async with homeward.db.sessions() as session:
+            vacuumed = text("SELECT last_vacuum FROM pg_stat_user_tables WHERE relname = 'media'")
+            assert (await session.execute(vacuumed)).scalar_one() is not None
     await add_staff(homeward, "besa", "caseworker")
     async with client(homeward) as http:
         await sign_in(http, "besa")
@@ -275,6 +282,28 @@ async def test_retention_ends_the_keeping_then_erases_with_the_transcript(homewa
     assert report["people"] == 1
     async with homeward.db.sessions() as session:
         assert (await session.execute(select(func.count()).select_from(MediaFile))).scalar_one() == 0
+
+
+async def test_a_key_rotation_re_encrypts_the_kept_files(settings: Settings, fake: FakeBotApi) -> None:
+    app = Homeward(settings)
+    await app.start()
+    try:
+        await _telegram_media(app, fake, Person(fake, 8104, "Arta", language_code="sq"), {"photo-k": PHOTO})
+        (before,) = await _tokens(app)
+    finally:
+        await app.stop()
+    rotating = Database(settings.database_url, keyring=Keyring(["new-key", "test-secret-key"]))
+    counts = await rotate(rotating, Keyring(["new-key", "test-secret-key"]), "new-key")
+    await rotating.dispose()
+    assert counts["media.content"] == 1
+    new_only = Database(settings.database_url, keyring=Keyring(["new-key"]))
+    try:
+        async with new_only.sessions() as session:
+            kept = (await session.execute(select(MediaFile))).scalar_one()
+            after = (await session.execute(select(Column("content", Text)).select_from(MediaFile.__table__))).scalar()
+    finally:
+        await new_only.dispose()
+    assert kept.content == PHOTO and after != before
 
 
 # ---- the web chat page -------------------------------------------------------------------------------
