@@ -31,6 +31,7 @@ from bot.integrations import webhooks
 from bot.kb import KnowledgeBase
 from bot.media import Fetcher, MediaStore
 from bot.media import erase as erase_media
+from bot.media import section as media_section
 from bot.municipalities import Municipalities
 from bot.pacing import Pacer
 from bot.privacy import PersonalData
@@ -166,6 +167,7 @@ class Homeward:
             fetchers[viber.CHANNEL] = viber.fetch_media
         self.media = MediaStore(self.db, self.clock, fetchers, settings.media_max_bytes)
         self.personal_data.erasers.append(erase_media)
+        self.personal_data.sections.append(media_section)
         self.engine = Engine(
             self.db,
             self.translations,

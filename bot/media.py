@@ -385,6 +385,20 @@ def line_of(message: Message, channel: str) -> Line:
     )
 
 
+async def section(session: AsyncSession, person: Beneficiary) -> tuple[str, Any]:
+    """For /mydata: the files kept of what the person sent (what and when; the files themselves stay here)."""
+    conversation_ids = select(Conversation.id).where(Conversation.beneficiary_id == person.id)
+    rows = await session.execute(
+        select(MediaFile.created_at, MediaFile.file_name, MediaFile.media_type, MediaFile.size, MediaFile.status)
+        .where(MediaFile.conversation_id.in_(conversation_ids))
+        .order_by(MediaFile.id)
+    )
+    return "files", [
+        {"at": at.isoformat(), "name": name, "type": kind, "bytes": size, "kept": status == "stored"}
+        for at, name, kind, size, status in rows.all()
+    ]
+
+
 async def erase(session: AsyncSession, person: Beneficiary) -> None:
     """A person's kept files go with the rest of their data (/delete and retention)."""
     conversation_ids = select(Conversation.id).where(Conversation.beneficiary_id == person.id)

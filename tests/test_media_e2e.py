@@ -10,6 +10,7 @@ the kept bytes, from the rows and from the database files.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from collections.abc import AsyncIterator
@@ -237,6 +238,11 @@ async def _tokens(app: Homeward) -> list[str]:
 async def test_delete_removes_the_kept_files_from_the_rows_and_the_files(homeward: Homeward, fake: FakeBotApi) -> None:
     person = Person(fake, 8102, "Arta", language_code="sq")
     await _telegram_media(homeward, fake, person, {"photo-a": PHOTO})
+    person.says("/mydata")  # the copy of their data lists the file
+    await fake.wait_for(lambda: len(fake.sent("sendDocument", person.id)) == 2)
+    copies = [v for d in fake.sent("sendDocument") for v in d.values() if isinstance(v, dict) and "filename" in v]
+    data = json.loads(next(c["content"] for c in copies if c["filename"].endswith(".json")))
+    assert [(f["type"], f["bytes"], f["kept"]) for f in data["files"]] == [("image/jpeg", len(PHOTO), True)]
     (token,) = await _tokens(homeward)
     piece = token[len("fernet:") + 40 : len("fernet:") + 120].encode()
     await homeward.db.cleanup.wait()
