@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,7 +50,8 @@ OFFICE = {
 OLD_OFFICE = {"application/msword", "application/vnd.ms-excel", "application/vnd.ms-powerpoint"}
 # What a person may send from the web chat page: a photo or a document.
 UPLOAD_TYPES = {"image/jpeg", "image/png", "image/webp", "application/pdf"}
-PASS_SIZE = 50  # transcript lines looked at per step of the pass
+PASS_SIZE = 50  # transcript lines with files looked at per step of the pass
+LOOK_BACK = 200  # transcript lines behind the last pass's end that each pass looks at again
 PASS_EVERY = 30.0  # seconds between passes when nothing wakes it
 
 
@@ -225,10 +226,15 @@ class MediaStore:
             return int(last or 0)
 
     async def run_once(self) -> int:
-        """Keep the files of the transcript lines written since the last pass; returns how many were looked at."""
+        """Keep the files of the transcript lines written since the last pass; returns how many were looked at.
+
+        Each pass looks a little behind where the last one ended (`LOOK_BACK` lines): on PostgreSQL a
+        turn can commit after a later one, and its line would otherwise be passed over.
+        """
         async with self._lock:
             if self._cursor is None:
                 self._cursor = await self._start()
+            low = max(0, self._cursor - LOOK_BACK)
             done = 0
             while True:
                 async with self.db.sessions() as session:
@@ -238,7 +244,7 @@ class MediaStore:
                             .join(Conversation, Conversation.id == Message.conversation_id)
                             .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
                             .where(
-                                Message.id > self._cursor,
+                                Message.id > low,
                                 Message.direction == "in",
                                 Message.file_id.isnot(None),
                                 Message.kind.in_(KINDS),
@@ -254,13 +260,17 @@ class MediaStore:
                             )
                         ).scalars()
                     )
-                if not rows:
-                    return done
+                    if not rows:  # nothing since: the pass starts from the newest line next time
+                        newest = (await session.execute(select(func.max(Message.id)))).scalar()
+                        self._cursor = max(self._cursor, int(newest or 0))
                 for message, channel in rows:
                     if message.id not in known:
                         await self.keep(line_of(message, channel))
-                    self._cursor = message.id
-                    done += 1
+                        done += 1
+                    self._cursor = max(self._cursor, message.id)
+                if len(rows) < PASS_SIZE:
+                    return done
+                low = rows[-1][0].id
 
     async def kept(self, session: AsyncSession, message_id: int) -> MediaFile | None:
         return (await session.execute(select(MediaFile).where(MediaFile.message_id == message_id))).scalar()

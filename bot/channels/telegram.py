@@ -37,7 +37,7 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BufferedInputFile, InputFile, Message, Update, User
-from aiohttp import ClientError, ClientTimeout
+from aiohttp import ClientError, ClientResponseError, ClientTimeout
 from pydantic import ValidationError
 
 from bot.channels import (
@@ -583,6 +583,10 @@ def file_fetcher(bot: Bot) -> Fetcher:
             if "too big" in exc.message:
                 raise TooBig(file_id) from exc
             raise Gone(file_id) from exc  # an id Telegram no longer knows
+        except ClientResponseError as exc:
+            if exc.status in (400, 404):
+                raise Gone(file_id) from exc
+            raise Unreachable(f"HTTP {exc.status}") from exc
         except (TelegramAPIError, ClientError, OSError, TimeoutError) as exc:
             raise Unreachable(type(exc).__name__) from exc
         if data is None:
