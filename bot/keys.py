@@ -37,6 +37,19 @@ async def rotate(db: Database, keyring: Keyring, current_secret: str) -> dict[st
         raw = column.type.impl  # type: ignore[attr-defined]
         stored = Column(column.name, raw)  # read and write the token itself, not the decrypted value
         done = 0
+        if isinstance(column.type, EncryptedBytes):
+            # Files run to megabytes each: one row at a time, each in its own transaction.
+            async with db.sessions() as session:
+                keys = list((await session.execute(select(pk).select_from(table).where(column.isnot(None)))).scalars())
+            for key in keys:
+                async with db.transaction() as session:
+                    token = (await session.execute(select(stored).select_from(table).where(pk == key))).scalar()
+                    if isinstance(token, str) and token.startswith(PREFIX):
+                        fresh = type_coerce(keyring.rotate(token), raw)
+                        await session.execute(update(table).where(pk == key).values({column.name: fresh}))
+                        done += 1
+            counts[f"{table.name}.{column.name}"] = done
+            continue
         async with db.transaction() as session:
             rows = (await session.execute(select(pk, stored).select_from(table).where(column.isnot(None)))).all()
             for key, token in rows:

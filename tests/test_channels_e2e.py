@@ -104,7 +104,8 @@ async def test_mydata_then_delete_erases_everything(apps: Apps) -> None:
         await apps.viber.wait_for(lambda: sum("letërnjoftimi për Besnikun" in t for t in chat.texts()[sent:]) >= 1)
         files = "\n".join(chat.texts()[sent:]).encode()
     elif apps.channel == "whatsapp":
-        await apps.graph.wait_for(lambda: len(apps.graph.uploads) == 2)
+        # Each file is uploaded, then sent as a document: wait for both sends, not only the uploads.
+        await apps.graph.wait_for(lambda: sum(m["type"] == "document" for m in apps.graph.messages(chat.id)) == 2)
         files = b"".join(apps.graph.uploads.values())
         documents = [m for m in apps.graph.messages(chat.id) if m["type"] == "document"]
         assert len(documents) == 2 and all(d["document"]["filename"].startswith("homeward-data-") for d in documents)
