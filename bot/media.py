@@ -157,7 +157,7 @@ class Kept:
 
     @property
     def megabytes(self) -> str:
-        return f"{(self.size or 0) / 1_000_000:.1f}"
+        return f"{max((self.size or 0) / 1_000_000, 0.1):.1f}"  # a small file reads "0.1 MB", not "0.0"
 
 
 async def summaries(session: AsyncSession, message_ids: list[int]) -> dict[int, Kept]:

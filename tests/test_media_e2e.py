@@ -203,6 +203,7 @@ async def test_a_document_opens_a_location_links_to_a_map_and_refused_files_say_
             app, fake, person, {"doc-1": PDF, "photo-html": HTML, "photo-big": PHOTO * 3}
         )
         person.sends(location={"latitude": 42.6629, "longitude": 21.1655})
+        await fake.wait_for(lambda: fake.pending_updates() == 0)
         await app.turns.wait_idle()
         await add_staff(app, "besa", "caseworker")
         async with client(app) as http:
@@ -216,7 +217,7 @@ async def test_a_document_opens_a_location_links_to_a_map_and_refused_files_say_
     assert opened.status_code == 200 and opened.content == PDF
     assert opened.headers["content-type"] == "application/pdf"
     assert opened.headers["content-disposition"] == 'attachment; filename="doc-1.pdf"'
-    assert shown(app, "Open {name} ({size} MB)", name="doc-1.pdf", size="0.0") in page
+    assert shown(app, "Open {name} ({size} MB)", name="doc-1.pdf", size="0.1") in page
     refused = shown(app, "This file was not kept: files of this type are not accepted.")
     assert refused in page and html.status_code == 404  # HTML is never kept, so never served
     assert shown(app, "This file was not kept: it is larger than {limit} MB.", limit=0) in page
@@ -351,7 +352,7 @@ async def test_a_web_visitor_sends_a_photo_and_a_document_and_the_caseworker_see
         seen = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
         opened = await http.get(f"/conversations/{photo.conversation_id}/messages/{document.id}/file")
     assert f'<img src="/conversations/{photo.conversation_id}/messages/{photo.id}/file"' in page
-    assert shown(homeward, "Open {name} ({size} MB)", name="vendimi.pdf", size="0.0") in page
+    assert shown(homeward, "Open {name} ({size} MB)", name="vendimi.pdf", size="0.1") in page
     assert seen.content == PHOTO and seen.headers["content-type"] == "image/jpeg"
     assert opened.content == PDF and opened.headers["content-disposition"] == 'attachment; filename="vendimi.pdf"'
     async with homeward.db.sessions() as session:
