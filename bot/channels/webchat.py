@@ -6,7 +6,8 @@ the same engine and handlers. The page reads the person's transcript and shows e
 as the turn that wrote it has committed: the turn's visitors are rung right after the commit. A
 person without a transcript (consent declined, or data erased) gets what is sent to them held
 briefly in memory for the page to collect. Files (/mydata) are kept, encrypted, for a short time
-behind a one-time link.
+behind a one-time link. A photo or PDF the person sends is kept by the media store (`bot.media`)
+when it comes, and its event names it, like a photo or document on Telegram.
 
 The browser's visitor id is the only credential to its transcript, so it is never stored: the
 channel identity is a keyed hash of it (`visitor_hash`).
