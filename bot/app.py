@@ -33,6 +33,9 @@ from bot.inbox import InboxWriter, store_updates
 from bot.integrations import webhooks
 from bot.kb import KnowledgeBase
 from bot.lookups import Coalesced
+from bot.media import Fetcher, MediaStore
+from bot.media import erase as erase_media
+from bot.media import section as media_section
 from bot.municipalities import Municipalities
 from bot.pacing import Pacer
 from bot.privacy import PersonalData
@@ -164,6 +167,17 @@ class Homeward:
         handoff.register(self.router, self.services)
         if len(set(self.channels) - {webchat.CHANNEL}) > 1:
             linking.register(self.router, self.services)  # one person across the apps this deployment speaks
+        # Files people send, fetched when they arrive and kept encrypted (`bot.media`).
+        fetchers: dict[str, Fetcher] = {}
+        if self.bot is not None:
+            fetchers[telegram.CHANNEL] = telegram.file_fetcher(self.bot)
+        if self.graph is not None:
+            fetchers[whatsapp.CHANNEL] = whatsapp.media_fetcher(self.graph)
+        if self.viber is not None:
+            fetchers[viber.CHANNEL] = viber.fetch_media
+        self.media = MediaStore(self.db, self.clock, fetchers, settings.media_max_bytes)
+        self.personal_data.erasers.append(erase_media)
+        self.personal_data.sections.append(media_section)
         self.engine = Engine(
             self.db,
             self.translations,
@@ -189,7 +203,7 @@ class Homeward:
         }
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.youth = YouthScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
-        self.retention = Retention(self.db, self.personal_data, settings.retention_periods())
+        self.retention = Retention(self.db, self.personal_data, settings.retention_periods(), self.media)
         # Other systems hear of hand-offs, submissions and sign-ups; an erased person's events go too.
         self.webhooks = webhooks.Dispatcher(self.db, self.clock)
         self.personal_data.erasers.append(webhooks.erase)
@@ -202,6 +216,7 @@ class Homeward:
         """Turns committed: delivery looks at the outbox, and web chat pages of those turns show their replies."""
         self.delivery.wake()
         self.webchat.committed()
+        self.media.wake()
         self._changed()
 
     def _changed(self) -> None:
@@ -291,6 +306,7 @@ class Homeward:
             self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
             self._tasks.append(asyncio.create_task(self.webhooks.run(self.stop_event), name="webhooks"))
+            self._tasks.append(asyncio.create_task(self.media.run(self.stop_event), name="media"))
         if polling and self.bot is not None:
             self._tasks.append(asyncio.create_task(self.poller().run(self.stop_event), name="polling"))
 

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     retention_questions_months: int = 6
     retention_audit_years: int = 5
     retention_technical_days: int = 30
+    retention_media_months: int = 24  # files people sent; never longer than their transcript
+    # Files people send: the most bytes kept of one (Telegram hands bots files of 20 MB at most), and
+    # of one photo or document sent from the web chat page.
+    media_max_bytes: int = 20 * 1024 * 1024
+    webchat_upload_max_bytes: int = 10 * 1024 * 1024
     # Console and hand-off: when caseworkers answer (ISO weekdays, local time), and console sessions.
     office_days: str = "1-5"
     office_hours: str = "08:00-16:00"
@@ -115,6 +120,7 @@ class Settings(BaseSettings):
             self.retention_questions_months,
             self.retention_audit_years,
             self.retention_technical_days,
+            self.retention_media_months,
         )
 
     def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

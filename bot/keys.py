@@ -15,7 +15,7 @@ import db.integrations
 import db.staff
 import db.youth  # noqa: F401
 from bot.engine import pseudonym
-from db.encryption import PREFIX, EncryptedJSON, EncryptedText, Keyring
+from db.encryption import PREFIX, EncryptedBytes, EncryptedJSON, EncryptedText, Keyring
 from db.models import Base, Beneficiary
 from db.session import Database
 
@@ -25,7 +25,7 @@ def encrypted_columns() -> list[tuple[Table, Column[object]]]:
         (table, column)
         for table in Base.metadata.sorted_tables
         for column in table.columns
-        if isinstance(column.type, EncryptedJSON | EncryptedText)
+        if isinstance(column.type, EncryptedJSON | EncryptedText | EncryptedBytes)
     ]
 
 
@@ -37,6 +37,19 @@ async def rotate(db: Database, keyring: Keyring, current_secret: str) -> dict[st
         raw = column.type.impl  # type: ignore[attr-defined]
         stored = Column(column.name, raw)  # read and write the token itself, not the decrypted value
         done = 0
+        if isinstance(column.type, EncryptedBytes):
+            # Files run to megabytes each: one row at a time, each in its own transaction.
+            async with db.sessions() as session:
+                keys = list((await session.execute(select(pk).select_from(table).where(column.isnot(None)))).scalars())
+            for key in keys:
+                async with db.transaction() as session:
+                    token = (await session.execute(select(stored).select_from(table).where(pk == key))).scalar()
+                    if isinstance(token, str) and token.startswith(PREFIX):
+                        fresh = type_coerce(keyring.rotate(token), raw)
+                        await session.execute(update(table).where(pk == key).values({column.name: fresh}))
+                        done += 1
+            counts[f"{table.name}.{column.name}"] = done
+            continue
         async with db.transaction() as session:
             rows = (await session.execute(select(pk, stored).select_from(table).where(column.isnot(None)))).all()
             for key, token in rows:

@@ -6,6 +6,7 @@
 | knowledge-base questions (incl. unanswered) | 6 months | deleted |
 | audit log | 5 years | deleted |
 | raw updates and sent outbox rows | 30 days | deleted (the transcript keeps what matters) |
+| files people sent (photos, voice, documents) | 24 months after they came | bytes deleted, the line says "expired" |
 
 `homeward retention --dry-run` reports what would be removed without removing it. What a run removed
 is also cleaned from the database files once it commits (`db.erasure`).
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 
 from bot.followup.schedule import add_months
+from bot.media import MediaStore
 from bot.privacy import PersonalData
 from db import erasure
 from db.models import AuditEntry, Beneficiary, InboxUpdate, KbQuestion, OutboxItem
@@ -31,6 +33,7 @@ class Periods:
     questions_months: int = 6
     audit_years: int = 5
     technical_days: int = 30
+    media_months: int = 24
 
 
 def _months_before(now: datetime, months: int) -> datetime:
@@ -39,10 +42,17 @@ def _months_before(now: datetime, months: int) -> datetime:
 
 
 class Retention:
-    def __init__(self, db: Database, personal_data: PersonalData, periods: Periods = Periods()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        personal_data: PersonalData,
+        periods: Periods = Periods(),
+        media: MediaStore | None = None,
+    ) -> None:
         self.db = db
         self.personal_data = personal_data
         self.periods = periods
+        self.media = media
 
     async def run(self, now: datetime, *, dry_run: bool) -> dict[str, int]:
         """Remove (or, with `dry_run`, count) everything past its period; returns counts per class."""
@@ -82,6 +92,9 @@ class Retention:
                 report[name] = (
                     await session.execute(select(func.count()).select_from(model).where(condition))
                 ).scalar_one()
+            if self.media is not None:
+                media_cutoff = _months_before(now, p.media_months)
+                report["media"] = await self.media.expire(session, media_cutoff, dry_run=dry_run)
             if dry_run:
                 return report
             for name, (model, condition) in rules.items():

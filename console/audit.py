@@ -82,7 +82,7 @@ ACTIONS: dict[str, str] = {
     "conversation.woke": N_("Snoozed conversation opened again"),
     "conversation.auto_assign": N_("Conversation assigned automatically"),
     "note.add": N_("Note added"),
-    "file.read": N_("File opened"),
+    "media.view": N_("Photo, recording or document viewed"),
     "person.return_date": N_("Return date changed"),
     "followup.send_now": N_("Follow-up sent early"),
     "followups.read": N_("Reading follow-up answers"),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, select
 
+from bot import media
 from bot.app import Homeward
 from bot.channels import webchat
 from bot.channels.files import file_signature
@@ -79,6 +81,7 @@ async def submit(
     *,
     text: str | None = None,
     data: str | None = None,
+    file: dict[str, str] | None = None,
     language_code: str | None = None,
 ) -> None:
     """Store what the person did as an inbox row (idempotent on the browser's id), then run its turn.
@@ -86,7 +89,7 @@ async def submit(
     `visitor` is the browser's identity (`identity`), never the cookie's value.
     """
     update_id, raw = webchat.event(
-        visitor, client_id, text=text, data=data, language_code=language_code, now=app.clock.now()
+        visitor, client_id, text=text, data=data, file=file, language_code=language_code, now=app.clock.now()
     )
     chat_key = app.engine.chat_key(webchat.CHANNEL, visitor)
     for _, inbox_id in await store_updates(app.db, app.clock, webchat.CHANNEL, [(update_id, chat_key, raw)]):
@@ -216,10 +219,58 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
                 if fid in ready
                 else {"name": "", "url": ""}  # taken or expired
             )
+        if direction == "in" and kind in webchat.UPLOAD_KINDS and not text:
+            text = "📎 " + str((payload or {}).get("file_name") or "")  # what the person sent: its name
         lines.append(
             Line(str(mid), direction == "in", text or "", buttons, cmid if direction == "in" else None, attached)
         )
     return lines, cursor
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A photo or document sent from the page, or why it was refused (`error`, with words for the person)."""
+
+    error: str | None = None
+    message: str = ""
+
+
+async def upload(
+    app: Homeward, visitor: str, client_id: str, content: bytes | None, name: str, declared: str | None
+) -> Upload:
+    """Keep a photo or document the person sent (checked on its bytes), then run its turn like a message.
+
+    `content` is None when it was larger than the limit. Refusals are worded for the person, in
+    their language: too big, a type that is not accepted, or no conversation yet to keep it in.
+    """
+    person = await person_of(app, visitor)
+    t = app.translations(person.locale if person is not None and person.locale else "sq")
+    if person is None or person.consent != "given":
+        return Upload("not_yet", t.gettext("Please answer the first questions before you send a file."))
+    limit = app.settings.webchat_upload_max_bytes
+    if content is None:
+        return Upload(
+            "too_big",
+            t.gettext(
+                "This file is too large: at most {limit} MB. Please send a smaller photo or PDF.",
+                limit=limit // 1_000_000,
+            ),
+        )
+    media_type = media.sniff(content, declared)
+    if media_type not in media.UPLOAD_TYPES:
+        return Upload(
+            "wrong_type",
+            t.gettext("This kind of file cannot be sent here. Please send a photo (JPEG, PNG or WebP) or a PDF."),
+        )
+    async with app.db.sessions() as session:
+        conversation_id = (
+            await session.execute(select(Conversation.id).where(Conversation.beneficiary_id == person.id))
+        ).scalar_one()
+    ref = f"web:{secrets.token_urlsafe(18)}"
+    kind = "photo" if media_type.startswith("image/") else "document"
+    await app.media.upload(conversation_id, ref, content, media_type, name or None)
+    await submit(app, visitor, client_id, file={"ref": ref, "kind": kind, "name": name[:128], "type": media_type})
+    return Upload()
 
 
 async def forget_expired_files(app: Homeward) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import handoffs, ownership
 from bot.i18n import N_, Translations
+from bot.media import Kept, summaries
 from bot.outbox import LANE_CASEWORKER, queue_reply
 from bot.text import cyrillic_to_latin
 from console import audit
@@ -71,6 +72,7 @@ class Transcript:
     staff_names: dict[int, str] = field(default_factory=dict)
     assignable: dict[int, str] = field(default_factory=dict)  # who may be given this conversation
     auto_assigned: tuple[datetime, int | None] | None = None  # the last automatic assignment: when, to whom
+    media: dict[int, Kept] = field(default_factory=dict)  # files kept, by transcript line
 
 
 async def _find(
@@ -166,6 +168,7 @@ async def open_transcript(
         await staff_names(session),
         await assignable(session, person),
         (automatic[0], (automatic[1] or {}).get("to")) if automatic else None,
+        await summaries(session, [m.id for m in messages if m.file_id]),
     )
 
 

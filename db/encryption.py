@@ -45,6 +45,14 @@ class Keyring:
             raise InvalidToken("not an encrypted value")
         return self._fernet.decrypt(stored[len(PREFIX) :].encode("ascii")).decode("utf-8")
 
+    def encrypt_bytes(self, plain: bytes) -> str:
+        return PREFIX + self._fernet.encrypt(plain).decode("ascii")
+
+    def decrypt_bytes(self, stored: str) -> bytes:
+        if not stored.startswith(PREFIX):
+            raise InvalidToken("not an encrypted value")
+        return self._fernet.decrypt(stored[len(PREFIX) :].encode("ascii"))
+
     def rotate(self, stored: str) -> str:
         return PREFIX + self._fernet.rotate(stored[len(PREFIX) :].encode("ascii")).decode("ascii")
 
@@ -88,3 +96,16 @@ class EncryptedText(TypeDecorator[str]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
         return None if value is None else keyring_of(dialect).decrypt(value)
+
+
+class EncryptedBytes(TypeDecorator[bytes]):
+    """Bytes (a photo, a voice message) stored as a Fernet token in a text column."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: bytes | None, dialect: Dialect) -> str | None:
+        return None if value is None else keyring_of(dialect).encrypt_bytes(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> bytes | None:
+        return None if value is None else keyring_of(dialect).decrypt_bytes(value)

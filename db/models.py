@@ -27,7 +27,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from db.encryption import EncryptedJSON
+from db.encryption import EncryptedBytes, EncryptedJSON
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -325,6 +325,7 @@ __all__ = [
     "GroupNotice",
     "InboxUpdate",
     "KbQuestion",
+    "MediaFile",
     "Message",
     "OutboxItem",
     "Submission",
@@ -420,3 +421,32 @@ class ChatFile(Base):
     content: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON)
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class MediaFile(Base):
+    """A photo, voice message, audio, video or document a person sent, kept encrypted for caseworkers.
+
+    Fetched from the app through its API when it arrives (an upload of the web chat is kept as it
+    comes), so it can be opened after the app forgets it (Viber's addresses expire, Meta keeps
+    media 30 days). `status` says what is kept: `stored` (the bytes, encrypted), or why nothing
+    is: `expired` (the app no longer had it, or the retention period passed), `failed` (the app
+    could not be reached), `too_big` or `refused` (a type that is not kept). `file_ref` is the
+    app's name for the file (for an upload of the web chat, the one the message carries).
+    """
+
+    __tablename__ = "media"
+    __table_args__ = (UniqueConstraint("channel", "file_ref", name="uq_media_channel_file_ref"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), unique=True, nullable=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    file_ref: Mapped[str] = mapped_column(String(256))
+    status: Mapped[str] = mapped_column(String(10))  # stored | expired | failed | too_big | refused
+    media_type: Mapped[str | None] = mapped_column(String(100))
+    file_name: Mapped[str | None] = mapped_column(String(128))
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    content: Mapped[bytes | None] = mapped_column(EncryptedBytes)
+    created_at: Mapped[datetime] = mapped_column(index=True)

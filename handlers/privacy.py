@@ -32,6 +32,7 @@ TITLES = {
     "follow_up_schedule": N_("Follow-up schedule"),
     "questions": N_("Questions to the knowledge base"),
     "sign_ups": N_("Youth programme sign-ups"),
+    "files": N_("Photos and documents you sent"),
 }
 
 

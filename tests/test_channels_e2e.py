@@ -13,7 +13,6 @@ import asyncio
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -141,15 +140,11 @@ async def test_mydata_then_delete_erases_everything(apps: Apps) -> None:
         files = b"".join([await chat.download(file) for file in chat.files()])
         assert all(file["name"].startswith("homeward-data-") for file in chat.files())
     elif apps.channel == "whatsapp":
-
-        def documents() -> list[dict[str, Any]]:
-            return [m for m in apps.graph.messages(chat.id) if m["type"] == "document"]
-
-        await apps.graph.wait_for(lambda: len(documents()) == 2)  # each uploaded, then sent
-        files = b"".join(apps.graph.uploads[d["document"]["id"]] for d in documents())
-        assert len(apps.graph.uploads) == 2 and all(
-            d["document"]["filename"].startswith("homeward-data-") for d in documents()
-        )
+        # Each file is uploaded, then sent as a document: wait for both sends, not only the uploads.
+        await apps.graph.wait_for(lambda: sum(m["type"] == "document" for m in apps.graph.messages(chat.id)) == 2)
+        files = b"".join(apps.graph.uploads.values())
+        documents = [m for m in apps.graph.messages(chat.id) if m["type"] == "document"]
+        assert len(documents) == 2 and all(d["document"]["filename"].startswith("homeward-data-") for d in documents)
     else:
         await apps.fake.wait_for(lambda: len(apps.fake.sent("sendDocument", chat.id)) == 2)
         calls = apps.fake.sent("sendDocument", chat.id)

@@ -82,6 +82,7 @@ PUBLIC = {
     ("POST", "/login"),
     ("GET", "/chat"),
     ("POST", "/chat/messages"),
+    ("POST", "/chat/files"),  # the visitor's own cookie and page token, like a message
     ("GET", "/chat/events"),
     ("GET", "/chat/files/{file_id}/{signature}"),  # the visitor's own cookie and a signed, one-time link
     ("GET", "/chat/files/{file_id}/{signature}/{name}"),  # a signed, one-time link sent in an app (Viber)

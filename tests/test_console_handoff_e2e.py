@@ -68,8 +68,8 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Se
         texts = await fake.wait_sent(sent + 1, person.id)
         assert "sot para orës 16:00" in texts[-1]
         person.says("Ku ta nxjerr letërnjoftimin? Më duhet shëndetësia.")
-        person.sends(photo=[{"file_id": "ph-1", "file_unique_id": "u1", "width": 10, "height": 10}])
         fake.files["ph-1"] = b"\xff\xd8 a photo"
+        person.sends(photo=[{"file_id": "ph-1", "file_unique_id": "u1", "width": 10, "height": 10}])
         await fake.wait_for(lambda: fake.pending_updates() == 0)
         await app.turns.wait_idle()
         assert len(fake.texts(person.id)) == sent + 1  # with a caseworker's queue, the bot stays silent
@@ -85,7 +85,10 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Se
             assert "letërnjoftimin" in page and f"/conversations/{cid}/messages/{photo.id}/file" in page
             media = await http.get(f"/conversations/{cid}/messages/{photo.id}/file")
             assert media.status_code == 200 and media.content == b"\xff\xd8 a photo"
-            assert media.headers["content-disposition"].startswith("attachment")
+            assert media.headers["content-disposition"].startswith("inline")  # a photo, shown in the page
+            assert (
+                media.headers["content-type"] == "image/jpeg" and media.headers["x-content-type-options"] == "nosniff"
+            )
 
             token = await csrf(http)
             refused = await http.post(f"/conversations/{cid}/reply", data={"csrf": token, "text": "Mirëdita"})
@@ -126,7 +129,7 @@ async def test_caseworker_takes_over_replies_and_returns_to_the_bot(settings: Se
         assert {
             "transcript.read",
             "transcript.search",
-            "file.read",
+            "media.view",
             "conversation.take_over",
             "conversation.reply",
             "note.add",

@@ -91,6 +91,7 @@ def test_rotation_knows_every_encrypted_column() -> None:
         "enrolments.full_name",
         "enrolments.guardian_name",
         "enrolments.guardian_contact",
+        "media.content",
     } <= names
 
 

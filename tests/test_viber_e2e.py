@@ -19,7 +19,7 @@ from bot.server import VIBER_PATH
 from db.models import Beneficiary, FollowupContact, InboxUpdate, Message
 from tests import fakeviber
 from tests.chats import Apps, ViberChat, connect, onboard, running
-from tests.console_support import add_staff, client, csrf, sign_in
+from tests.console_support import add_staff, client, csrf, shown, sign_in
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
 from tests.fakeviber import FakeViberApi, buttons_of, sign
@@ -300,9 +300,11 @@ async def test_media_location_contact_and_stickers_reach_the_transcript(apps: Ap
     await chat.person.send({"type": "location", "location": {"lat": 42.66, "lon": 21.16}})
     await chat.person.send({"type": "contact", "contact": {"name": "Agim", "phone_number": "38344111222"}})
     await chat.person.send({"type": "sticker", "sticker_id": 46105})
-    await chat.person.send({"type": "file", "media": "https://dl-media.viber.com/2", "file_name": "a.pdf", "size": 9})
+    gone_file = {"type": "file", "media": f"{viber_api.base}/media/2.pdf", "file_name": "a.pdf", "size": 9}
+    await chat.person.send(gone_file)  # its address expired before it could be fetched
     await chat.person.send({"type": "rich_media", "rich_media": {}})
     await apps.app.turns.wait_idle()
+    await apps.app.media.run_once()
     async with apps.app.db.sessions() as session:
         lines = (
             (await session.execute(select(Message).where(Message.direction == "in").order_by(Message.id)))
@@ -315,10 +317,13 @@ async def test_media_location_contact_and_stickers_reach_the_transcript(apps: Ap
     await add_staff(apps.app, "amra", "caseworker")
     async with client(apps.app) as http:
         await sign_in(http, "amra")
-        media = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
-        assert media.status_code == 200 and media.content == b"\xff\xd8 a photo"
-        del viber_api.media["1.jpg"]  # Viber's address expires
-        gone = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
+        del viber_api.media["1.jpg"]  # Viber's address expires: the photo was kept when it came
+        kept = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
+        assert kept.status_code == 200 and kept.content == b"\xff\xd8 a photo"
+        page = (await http.get(f"/conversations/{photo.conversation_id}")).text
+        expired = "This file has expired: the app no longer had it when we asked, or its keeping period is over."
+        assert shown(apps.app, expired) in page and f"/messages/{lines[-2].id}/file" not in page
+        gone = await http.get(f"/conversations/{photo.conversation_id}/messages/{lines[-2].id}/file")
         assert gone.status_code == 404
 
 

@@ -37,7 +37,7 @@ from aiogram.exceptions import (
 from aiogram.methods import GetUpdates, TelegramMethod
 from aiogram.methods.base import Response, TelegramType
 from aiogram.types import BufferedInputFile, InputFile, Message, Update, User
-from aiohttp import ClientError, ClientTimeout
+from aiohttp import ClientError, ClientResponseError, ClientTimeout
 from pydantic import ValidationError
 
 from bot.channels import (
@@ -55,6 +55,7 @@ from bot.channels import (
 )
 from bot.events import Inbound
 from bot.failures import field_paths
+from bot.media import Fetched, Fetcher, Gone, TooBig, Unreachable
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -232,6 +233,12 @@ def _typed_context(message: Message) -> dict[str, Any]:
     return _context(message.model_dump(mode="json", include=CONTEXT_FIELDS, exclude_none=True))
 
 
+def _file_details(item: Any) -> dict[str, str]:
+    """A file's own name and type, where the app gives them (documents, audio, video)."""
+    found = {key: getattr(item, key, None) for key in ("file_name", "mime_type")}
+    return {key: value[:128] for key, value in found.items() if isinstance(value, str) and value}
+
+
 def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound:
     base: dict[str, Any] = {
         "channel_message_id": str(message.message_id),
@@ -261,7 +268,7 @@ def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound
                 kind="document" if kind == "animation" else kind,
                 text=message.caption,
                 file_id=item.file_id,
-                payload={"file_unique_id": item.file_unique_id, **context},
+                payload={"file_unique_id": item.file_unique_id, **_file_details(item), **context},
                 **base,
             )
     if message.location is not None:
@@ -559,6 +566,37 @@ class TelegramSender:
             raise Transient(str(exc)) from exc
         except (TimeoutError, OSError) as exc:
             raise Transient(f"{type(exc).__name__}: {exc}") from exc
+
+
+def file_fetcher(bot: Bot) -> Fetcher:
+    """A person's file through the Bot API (getFile, then the download), with the bot's token kept inside."""
+
+    async def fetch(file_id: str, payload: dict[str, Any], most: int) -> Fetched:
+        try:
+            info = await bot.get_file(file_id)
+            if (info.file_size or 0) > most:
+                raise TooBig(file_id)
+            if not info.file_path:
+                raise Gone(file_id)
+            data = await bot.download_file(info.file_path)
+        except TelegramBadRequest as exc:
+            if "too big" in exc.message:
+                raise TooBig(file_id) from exc
+            raise Gone(file_id) from exc  # an id Telegram no longer knows
+        except ClientResponseError as exc:
+            if exc.status in (400, 404):
+                raise Gone(file_id) from exc
+            raise Unreachable(f"HTTP {exc.status}") from exc
+        except (TelegramAPIError, ClientError, OSError, TimeoutError) as exc:
+            raise Unreachable(type(exc).__name__) from exc
+        if data is None:
+            raise Gone(file_id)
+        content = data.read(most + 1)
+        if len(content) > most:
+            raise TooBig(file_id)
+        return Fetched(content, None, None)
+
+    return fetch
 
 
 StoreBatch = Callable[[list[tuple[int, str, str]]], Awaitable[list[tuple[str, int]]]]

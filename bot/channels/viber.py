@@ -55,6 +55,7 @@ from bot.channels.receipts import Receipt
 from bot.channels.whatsapp import words_within
 from bot.events import Inbound
 from bot.i18n import Translations
+from bot.media import Fetched, Gone, TooBig, Unreachable
 from bot.outbox import split_text
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ def decode(raw: str) -> Decoded:
         }
         if kind == "sticker":
             payload = {"sticker_id": message.get("sticker_id")}
-        # The message token names the file; the console fetches it from `media_url` while Viber keeps it.
+        # The message token names the file; `bot.media` keeps it from `media_url` as it arrives (the address expires).
         file_id = base["channel_message_id"] if kind != "sticker" and message.get("media") else None
         return Incoming(
             identity,
@@ -321,6 +322,33 @@ def render(payload: dict[str, Any], shorten: Shortener) -> list[dict[str, Any]]:
 
 
 # ---- sending ------------------------------------------------------------------------------------
+
+
+async def fetch_media(token: str, payload: dict[str, Any], most: int) -> Fetched:
+    """The file at the address Viber gave with the message, while it lasts (it expires: then Gone).
+
+    The address is fetched without the bot's token, which goes to Viber's API alone.
+    """
+    url = str(payload.get("media_url") or "")
+    if not url.startswith(("https://", "http://")):
+        raise Gone(token)
+    if isinstance(payload.get("file_size"), int) and payload["file_size"] > most:
+        raise TooBig(token)
+    try:
+        async with ClientSession(timeout=ClientTimeout(total=60)) as http, http.get(url) as response:
+            if response.status in (403, 404, 410):
+                raise Gone(token)
+            if response.status >= 400:
+                raise Unreachable(f"HTTP {response.status}")
+            if (response.content_length or 0) > most:
+                raise TooBig(token)
+            content = await response.content.read(most + 1)
+            declared = response.headers.get("Content-Type")
+    except (ClientError, OSError, TimeoutError) as exc:
+        raise Unreachable(type(exc).__name__) from exc
+    if len(content) > most:
+        raise TooBig(token)
+    return Fetched(content, declared, None)
 
 
 class ViberError(Exception):

@@ -6,7 +6,8 @@ the same engine and handlers. The page reads the person's transcript and shows e
 as the turn that wrote it has committed: the turn's visitors are rung right after the commit. A
 person without a transcript (consent declined, or data erased) gets what is sent to them held
 briefly in memory for the page to collect. Files (/mydata) are kept, encrypted, for a short time
-behind a one-time link.
+behind a one-time link. A photo or PDF the person sends is kept by the media store (`bot.media`)
+when it comes, and its event names it, like a photo or document on Telegram.
 
 The browser's visitor id is the only credential to its transcript, so it is never stored: the
 channel identity is a keyed hash of it (`visitor_hash`).
@@ -42,6 +43,7 @@ MAILBOX_SIZE = 50
 SHOWN_PER_VISITOR = 200  # outbox rows a page already showed from the transcript, remembered per visitor
 SHOWN_VISITORS = 10_000
 FILE_PREFIX = "file:"
+UPLOAD_KINDS = ("photo", "document")  # what a person can send from the page
 
 
 def new_visitor() -> str:
@@ -66,13 +68,15 @@ def event(
     *,
     text: str | None = None,
     data: str | None = None,
+    file: dict[str, str] | None = None,
     language_code: str | None = None,
     now: datetime,
 ) -> tuple[int, str]:
-    """(update id, raw JSON) for one thing the person did on the page: typed text or pressed a button.
+    """(update id, raw JSON) for one thing the person did on the page: typed text, pressed a button, sent a file.
 
     `visitor` is the browser's hashed identity (`visitor_hash`); text longer than MAX_TEXT is
-    refused before it gets here.
+    refused before it gets here. A `file` was kept when it came (`bot.media`): its reference, kind
+    (photo or document), name and type.
     """
     update_id = event_id(visitor, client_message_id)
     raw: dict[str, Any] = {
@@ -83,6 +87,8 @@ def event(
     }
     if data is not None:
         raw["data"] = data[:64]
+    elif file is not None:
+        raw["file"] = {key: str(file.get(key) or "")[:128] for key in ("ref", "kind", "name", "type")}
     else:
         raw["text"] = text or ""
     if language_code:
@@ -105,8 +111,12 @@ def decode(raw: str) -> Decoded:
             identity,
             Inbound(kind="button", data=str(event["data"]), payload={"callback_query_id": ""}, **base),
         )
-    text = str(event.get("text", ""))
     base["channel_message_id"] = str(event.get("message_id", ""))[:32] or None
+    file = event.get("file")
+    if isinstance(file, dict) and file.get("kind") in UPLOAD_KINDS and file.get("ref"):
+        payload = {"file_name": file.get("name") or None, "mime_type": file.get("type") or None}
+        return Incoming(identity, Inbound(kind=str(file["kind"]), file_id=str(file["ref"]), payload=payload, **base))
+    text = str(event.get("text", ""))
     if text.startswith("/"):
         head, _, args = text.partition(" ")
         command = head[1:].lower()

@@ -46,6 +46,7 @@ from bot.channels.receipts import Receipt
 from bot.clock import Clock
 from bot.events import Inbound
 from bot.i18n import Translations, Translator
+from bot.media import Fetched, Fetcher, Gone, TooBig, Unreachable
 from bot.outbox import split_text
 
 log = logging.getLogger(__name__)
@@ -404,6 +405,25 @@ class GraphClient:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+def media_fetcher(client: GraphClient) -> Fetcher:
+    """A received media file through the Graph API (its short-lived URL needs the token, which stays here)."""
+
+    async def fetch(media_id: str, payload: dict[str, Any], most: int) -> Fetched:
+        try:
+            content, media_type = await client.media(media_id)
+        except GraphError as exc:
+            if exc.status in (400, 404, 410) or exc.code == 100:
+                raise Gone(media_id) from exc  # Meta keeps received media 30 days
+            raise Unreachable(str(exc.code)) from exc
+        except (ClientError, OSError, TimeoutError, KeyError) as exc:
+            raise Unreachable(type(exc).__name__) from exc
+        if len(content) > most:
+            raise TooBig(media_id)
+        return Fetched(content, media_type, None)
+
+    return fetch
 
 
 def classify(exc: GraphError) -> Exception:

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
@@ -161,6 +162,44 @@ async def chat_send(request: Request) -> Response:
         data=data,
         language_code=language,
     )
+    return JSONResponse({"ok": True}, status_code=202)
+
+
+@router.post("/files")
+async def chat_upload(request: Request) -> Response:
+    """A photo or document the person sends: the body is the file, its name in `X-File-Name` (URL-encoded).
+
+    Refused politely, in the person's language, when it is too large or not a photo or PDF (read
+    from its bytes, whatever its name says).
+    """
+    console = console_of(request)
+    visitor = _visitor(request)
+    if visitor is None or not auth.same(chat.page_token(console.secret, visitor), request.headers.get("x-chat-token")):
+        return Response(status_code=403)
+    limits, now = _limits(request), time.monotonic()
+    if not limits.messages_per_visitor.allow(visitor, now) or not limits.messages_per_address.allow(
+        _address(request), now
+    ):
+        return _too_many(10)
+    client_id = request.headers.get("x-message-id", "")
+    if not client_id or len(client_id) > 64 or not client_id.replace("-", "").isalnum():
+        return Response(status_code=400)
+    name = unquote(request.headers.get("x-file-name", ""))[:128]
+    name = "".join(c for c in name.replace("\\", "/").rsplit("/", 1)[-1] if c.isprintable())
+    content = await _body(request, console.homeward.settings.webchat_upload_max_bytes)
+    if content is not None and not content:
+        return Response(status_code=400)
+    done = await chat.upload(
+        console.homeward,
+        await chat.identity(console.homeward, visitor),
+        client_id,
+        content,
+        name,
+        request.headers.get("content-type"),
+    )
+    if done.error is not None:
+        status = {"too_big": 413, "wrong_type": 415}.get(done.error, 409)
+        return JSONResponse({"error": done.error, "message": done.message}, status_code=status)
     return JSONResponse({"ok": True}, status_code=202)
 
 

@@ -13,6 +13,7 @@ from fastapi.responses import Response, StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import ownership
+from bot.media import summaries
 from console import canned, cohorts, conversations, exports, files, followups, live, notifications, profile, ui
 from console.access import Permission
 from console.web import (
@@ -50,6 +51,7 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
         staff,
         "conversation.html",
         c=transcript,
+        media_limit=console.homeward.settings.media_max_bytes // 1_000_000,
         error=error,
         reasons=conversations.REASONS,
         canned=[(r.title, canned.text_for(r, locale)) for r in replies],
@@ -96,6 +98,7 @@ async def events(
                 return [("gone", {})]
             conversation, messages = found
             updated = await conversations.statuses(session, conversation_id, sorted(watched))
+            kept = await summaries(session, [m.id for m in messages if m.file_id])
             if messages:  # shown on an open page: read
                 await notifications.mark_read(session, staff.id, conversation_id, messages[-1].id, console.now())
         if messages:
@@ -109,7 +112,15 @@ async def events(
         if messages:
             cursor[0] = messages[-1].id
             watched.update(m.id for m in messages if m.status in ("queued", "sending"))
-            html = ui.render(console.env, "_messages.html", t, messages=messages, conversation_id=conversation_id)
+            html = ui.render(
+                console.env,
+                "_messages.html",
+                t,
+                messages=messages,
+                conversation_id=conversation_id,
+                media=kept,
+                media_limit=console.homeward.settings.media_max_bytes // 1_000_000,
+            )
             out.append(
                 (
                     "messages",
@@ -133,32 +144,24 @@ async def events(
 
 @router.get("/messages/{message_id}/file")
 async def media(request: Request, staff: TranscriptReader, conversation_id: int, message_id: int) -> Response:
+    """A file the person sent, from what Homeward keeps; every view audited (`console.files`)."""
     console = console_of(request)
-    fetched = None
+    store = console.homeward.media
     async with console.homeward.db.transaction() as session:
         found = await conversations.media_message(session, staff, conversation_id, message_id, console.now())
-        if found is not None:
-            message, channel = found
-            try:
-                fetched = await files.fetch(
-                    console.homeward.bot,
-                    session,
-                    staff,
-                    conversation_id,
-                    message,
-                    channel,
-                    console.now(),
-                    graph=console.homeward.graph,
-                )
-            except files.Unavailable:
-                fetched = None
-    if fetched is None:
+        kept = await store.kept(session, message_id) if found is not None else None
+    if found is None:  # raised once the refusal's audit row is committed
         raise NotFound
-    return Response(
-        fetched.content,
-        media_type=fetched.media_type,
-        headers={"content-disposition": f'attachment; filename="{fetched.filename}"'},
-    )
+    message, channel = found
+    if kept is None or kept.status == "failed":
+        kept = await files.kept_or_fetched(store, message, channel)
+    try:
+        served = files.served(kept, message)
+    except files.Unavailable as exc:
+        raise NotFound from exc
+    async with console.homeward.db.transaction() as session:
+        files.record(session, staff, conversation_id, message, console.now())
+    return Response(served.content, media_type=served.media_type, headers=served.headers)
 
 
 @router.get("/export")

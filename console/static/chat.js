@@ -15,6 +15,7 @@ const offline = document.getElementById("offline");
 const notice = document.getElementById("notice");
 const field = document.getElementById("text");
 const compose = document.getElementById("compose");
+const picker = document.getElementById("file");
 let cursor = 0;
 let question = null; // the newest message with buttons: { item, key }
 
@@ -192,6 +193,54 @@ field.addEventListener("keydown", (e) => {
     e.preventDefault();
     compose.requestSubmit();
   }
+});
+
+async function upload(chosen) {
+  // A photo or document: sent as it is; the server checks its size and type and says why it refuses.
+  const id = newId();
+  const item = bubble(true, `📎 ${chosen.name}`, id);
+  if (question) settle(question.item, null);
+  start.hidden = true;
+  reveal();
+  let response;
+  try {
+    response = await fetch("/chat/files", {
+      method: "POST", credentials: "same-origin",
+      headers: {
+        "Content-Type": chosen.type || "application/octet-stream", "X-Chat-Token": token,
+        "X-Message-Id": id, "X-File-Name": encodeURIComponent(chosen.name),
+      },
+      body: chosen,
+    });
+  } catch (error) {
+    item.remove();
+    say("failed");
+    return;
+  }
+  if (response.ok) {
+    say(null);
+    return;
+  }
+  item.remove();
+  if (response.status === 429) {
+    say("tooMany");
+    return;
+  }
+  let answer = {};
+  try { answer = await response.json(); } catch (error) { answer = {}; }
+  if (answer.message) {
+    notice.textContent = answer.message;
+    notice.hidden = false;
+    reveal();
+  } else {
+    say("failed");
+  }
+}
+
+picker.addEventListener("change", () => {
+  const chosen = picker.files[0];
+  picker.value = "";
+  if (chosen) upload(chosen);
 });
 
 start.addEventListener("click", async () => {
