@@ -253,16 +253,21 @@ class Homeward:
         return telegram.Poller(self.bot, self.store_telegram, self.turns.submit, self.settings.poll_timeout_seconds)
 
     async def start(self, *, polling: bool = True, delivery: bool = True) -> None:
-        """Replay unfinished turns, then run delivery and (if a token is set) Telegram polling."""
-        await self.turns.recover()
-        if self.bot is not None:
-            await self._learn_username(self.bot)
+        """Run delivery, replay unfinished turns, then (if a token is set) Telegram polling.
+
+        Delivery comes first: what a stopped process left answered but unsent goes out while the
+        rest starts, and asking Telegram for the bot's name (a network round trip) holds up only
+        polling, which needs it for the links it answers with.
+        """
         if delivery:
             if not self.settings.worker_id:
                 self.delivery.worker_id = self.worker_slot.acquire()
             self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
             self._tasks.append(asyncio.create_task(self.webhooks.run(self.stop_event), name="webhooks"))
+        await self.turns.recover()
+        if self.bot is not None:
+            await self._learn_username(self.bot)
         if polling and self.bot is not None:
             self._tasks.append(asyncio.create_task(self.poller().run(self.stop_event), name="polling"))
 

@@ -199,9 +199,16 @@ def _extra_commands() -> list[CommandAdder]:
     return adders
 
 
+# The long-running commands: they parse without the other commands' modules (the console's,
+# the knowledge base's, the forms'), which a restarting `homeward bot` need not import first.
+RUNNING = ("serve", "bot", "worker")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(_extra_commands())
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    running = bool(given) and given[0] in RUNNING and not {"-h", "--help"} & set(given)
+    parser = build_parser([] if running else _extra_commands())
+    args = parser.parse_args(given)
     settings = Settings()
     logs.configure(settings.log_level)
     func = args.func
