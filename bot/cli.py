@@ -44,7 +44,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve
+    from bot.boot import run as serve
 
     intake = not args.console_only  # beside a `homeward bot` process, the console must not poll as well
     asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=True, intake=intake)))
@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve
+    from bot.boot import run as serve
 
     if not settings.telegram_token:
         print("HOMEWARD_TELEGRAM_TOKEN is not set: the Telegram channel cannot start.", file=sys.stderr)
@@ -65,7 +65,7 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve
+    from bot.boot import run as serve
 
     asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=False, intake=False)))
     return 0
