@@ -161,6 +161,7 @@ async def run_on(url: str, label: str, samples: int, visitors: int, data_dir: Pa
         lifespan="off",
         proxy_headers=False,
         timeout_graceful_shutdown=1,
+        timeout_keep_alive=120,  # a visitor's connection idles while the others are measured (slow when busy)
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())

@@ -10,11 +10,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import os
-import socket
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import timedelta
 from typing import Any
 
 from aiogram import Bot
@@ -22,13 +19,11 @@ from sqlalchemy import select
 
 from bot import broadcasts, snoozes
 from bot.channels import Channel, labels, receipts, telegram, viber, webchat, whatsapp
-from bot.channels.files import FileLinks
 from bot.clock import Clock
 from bot.config import Settings
-from bot.delivery import Claimed, Delivery, Sender
+from bot.delivery import Claimed
 from bot.engine import Engine, pseudonym
 from bot.followup.contacts import FollowupScheduler
-from bot.i18n import LOCALES, Translations
 from bot.inbox import InboxWriter, store_updates
 from bot.integrations import webhooks
 from bot.kb import KnowledgeBase
@@ -37,14 +32,12 @@ from bot.media import Fetcher, MediaStore
 from bot.media import erase as erase_media
 from bot.media import section as media_section
 from bot.municipalities import Municipalities
-from bot.pacing import Pacer
+from bot.outgoing import Outgoing
 from bot.privacy import PersonalData
 from bot.questionnaires import Questionnaires
-from bot.ratelimit import Limiter, LocalLimiter, RedisLimiter
 from bot.retention import Retention
 from bot.services import Services
 from bot.turns import TurnScheduler
-from bot.workers import WorkerSlot
 from bot.youth import privacy as youth_data
 from bot.youth.scheduler import YouthScheduler
 from db.models import Beneficiary, Conversation, Message
@@ -57,11 +50,13 @@ log = logging.getLogger(__name__)
 class Homeward:
     """One running Homeward: the parts a process needs, built from one Settings object."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, outgoing: Outgoing | None = None) -> None:
         self.settings = settings
-        self.clock = clock or Clock()
-        self.db = settings.database()
-        self.translations = Translations(settings.locales_dir, settings.timezone)
+        # The sending half may already be running (`bot.boot` starts it before importing this module).
+        self.outgoing = outgoing or Outgoing(settings, clock or Clock())
+        self.clock = self.outgoing.clock
+        self.db = self.outgoing.db
+        self.translations = self.outgoing.translations
         self.services = Services(
             settings=settings,
             clock=self.clock,
@@ -82,86 +77,23 @@ class Homeward:
         self.personal_data.sections.append(youth_data.section)
         self.personal_data.erasers.insert(0, youth_data.erase)
         self.personal_data.erasers.append(broadcasts.erase)  # who got a broadcast no longer points at them
-        self.senders: dict[str, Sender] = {}
+        self.senders = self.outgoing.senders
+        self.bot = self.outgoing.bot
+        self.graph = self.outgoing.graph
+        self.viber = self.outgoing.viber
+        self.viber_sender = self.outgoing.viber_sender
+        self.worker_slot = self.outgoing.worker_slot
+        self.limiter = self.outgoing.limiter
+        self.delivery = self.outgoing.delivery
+        self.webchat = self.outgoing.webchat
         self.channels: dict[str, Channel] = {}
-        self.bot: Bot | None = None
-        if settings.telegram_token:
-            self.bot = telegram.make_bot(settings.telegram_token, settings.telegram_api_base)
-            self.senders[telegram.CHANNEL] = telegram.TelegramSender(self.bot)
+        if self.bot is not None:
             self.channels[telegram.CHANNEL] = Channel(telegram.CHANNEL, telegram.decode, self.senders[telegram.CHANNEL])
-        limiters: dict[str, Limiter] = {}
-        self.graph: whatsapp.GraphClient | None = None
-        if settings.whatsapp_token and settings.whatsapp_phone_number_id:
-            self.graph = whatsapp.GraphClient(
-                settings.whatsapp_api_base, settings.whatsapp_token, settings.whatsapp_phone_number_id
-            )
-            shorteners = {loc: labels.shortener(self.translations(loc)) for loc in LOCALES}
-            sender = whatsapp.WhatsAppSender(
-                self.graph, self.translations, self.clock, settings.whatsapp_templates, shorteners.__getitem__
-            )
-            self.senders[whatsapp.CHANNEL] = sender
-            self.channels[whatsapp.CHANNEL] = Channel(whatsapp.CHANNEL, whatsapp.decode, sender)
-            limiters[whatsapp.CHANNEL] = self._limiter(
-                Pacer(
-                    settings.whatsapp_rate_per_second,
-                    settings.whatsapp_rate_chat_per_second,
-                    settings.whatsapp_rate_chat_burst,
-                    settings.rate_group_per_minute,
-                ),
-                whatsapp.CHANNEL,
-            )
-        self.viber: viber.ViberClient | None = None
-        self.viber_sender: viber.ViberSender | None = None
-        if settings.viber_token:
-            self.viber = viber.ViberClient(
-                settings.viber_api_base, settings.viber_token, settings.viber_sender_name, settings.viber_sender_avatar
-            )
-            self.viber_sender = viber.ViberSender(
-                self.viber,
-                self.translations,
-                {loc: labels.shortener(self.translations(loc)) for loc in LOCALES},
-                files=FileLinks(
-                    self.db, self.clock, self.services.pseudonym_key, settings.public_url or settings.webhook_url
-                ),
-            )
-            self.senders[viber.CHANNEL] = self.viber_sender
+        if self.outgoing.whatsapp_sender is not None:
+            self.channels[whatsapp.CHANNEL] = Channel(whatsapp.CHANNEL, whatsapp.decode, self.outgoing.whatsapp_sender)
+        if self.viber_sender is not None:
             self.channels[viber.CHANNEL] = Channel(viber.CHANNEL, viber.decode, self.viber_sender)
-            limiters[viber.CHANNEL] = self._limiter(
-                Pacer(
-                    settings.viber_rate_per_second,
-                    settings.viber_rate_chat_per_second,
-                    settings.viber_rate_chat_burst,
-                    settings.rate_group_per_minute,
-                ),
-                viber.CHANNEL,
-            )
-        pacer = Pacer(
-            settings.rate_global_per_second,
-            settings.rate_chat_per_second,
-            settings.rate_chat_burst,
-            settings.rate_group_per_minute,
-            global_burst=settings.rate_global_burst,
-        )
-        self.worker_slot = WorkerSlot(settings.data_dir, settings.database_url)
-        self.limiter: Limiter = RedisLimiter(settings.redis_url, pacer) if settings.redis_url else LocalLimiter(pacer)
-        if limiters and telegram.CHANNEL in self.senders:
-            limiters[telegram.CHANNEL] = self.limiter
-        self.delivery = Delivery(
-            self.db,
-            self.senders,
-            self.clock,
-            self.limiter,
-            # A process that delivers takes its lasting id when it starts (`bot.workers`).
-            worker_id=settings.worker_id or f"{socket.gethostname()}:{os.getpid()}",
-            concurrency=settings.delivery_concurrency,
-            backoff_first=settings.retry_first_seconds,
-            lease=timedelta(seconds=settings.delivery_lease_seconds),
-            limiters=limiters,
-        )
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
-        self.webchat = webchat.WebChat(self.db, self.clock)
-        self.senders[webchat.CHANNEL] = self.webchat
-        self.delivery.on_event = self._delivered
         self.personal_data.erasers.append(webchat.erase_files)
         self.channels[webchat.CHANNEL] = Channel(webchat.CHANNEL, self.webchat.decode, self.webchat)
         handoff.register(self.router, self.services)
@@ -209,13 +141,17 @@ class Homeward:
         self.personal_data.erasers.append(webhooks.erase)
         # Told when a turn committed or a send was recorded (the console's live pages look then).
         self.change_listeners: list[Callable[[], None]] = []
-        self.stop_event = asyncio.Event()
+        self.delivery.on_event = self._delivered
+        self.stop_event = self.outgoing.stop_event
         self._tasks: list[asyncio.Task[Any]] = []
 
     def _committed(self) -> None:
-        """Turns committed: delivery looks at the outbox, and web chat pages of those turns show their replies."""
-        self.delivery.wake()
+        """Turns committed: web chat pages of those turns show their replies, and delivery looks at the outbox.
+
+        The pages first: their streams then read before delivery claims, which a page does not wait for.
+        """
         self.webchat.committed()
+        self.delivery.wake()
         self.media.wake()
         self._changed()
 
@@ -224,9 +160,8 @@ class Homeward:
             listener()
 
     def _delivered(self, outcome: str, item: Claimed) -> None:
+        self.outgoing.delivered(outcome, item)
         self._changed()
-        if outcome == "sent" and item.channel == webchat.CHANNEL:
-            self.webchat.delivered(item.chat_id, item.id, item.method, item.payload, kept=item.message_id is not None)
 
     async def store_telegram(self, batch: list[tuple[int, str, str]]) -> list[tuple[str, int]]:
         keyed = [(uid, self.engine.chat_key(telegram.CHANNEL, chat), raw) for uid, chat, raw in batch]
@@ -285,28 +220,27 @@ class Homeward:
             )
             return {(ref, str(token)): line for ref, token, line in found.all()}
 
-    def _limiter(self, pacer: Pacer, channel: str) -> Limiter:
-        if self.settings.redis_url:
-            return RedisLimiter(self.settings.redis_url, pacer, prefix=f"homeward:rate:{channel}")
-        return LocalLimiter(pacer)
-
     def poller(self) -> telegram.Poller:
         if self.bot is None:
             raise RuntimeError("HOMEWARD_TELEGRAM_TOKEN is not set")
         return telegram.Poller(self.bot, self.store_telegram, self.turns.submit, self.settings.poll_timeout_seconds)
 
     async def start(self, *, polling: bool = True, delivery: bool = True) -> None:
-        """Replay unfinished turns, then run delivery and (if a token is set) Telegram polling."""
-        await self.turns.recover()
-        if self.bot is not None:
-            await self._learn_username(self.bot)
+        """Run delivery, replay unfinished turns, then (if a token is set) Telegram polling.
+
+        Delivery comes first: what a stopped process left answered but unsent goes out while the
+        rest starts, and asking Telegram for the bot's name (a network round trip) holds up only
+        polling, which needs it for the links it answers with.
+        """
         if delivery:
-            if not self.settings.worker_id:
-                self.delivery.worker_id = self.worker_slot.acquire()
-            self._tasks.append(asyncio.create_task(self.delivery.run(self.stop_event), name="delivery"))
+            self._tasks.append(self.outgoing.start())
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
             self._tasks.append(asyncio.create_task(self.webhooks.run(self.stop_event), name="webhooks"))
             self._tasks.append(asyncio.create_task(self.media.run(self.stop_event), name="media"))
+        await self.turns.recover()
+        if self.bot is not None:
+            await self._learn_username(self.bot)
+
         if polling and self.bot is not None:
             self._tasks.append(asyncio.create_task(self.poller().run(self.stop_event), name="polling"))
 
@@ -357,14 +291,4 @@ class Homeward:
         with suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.turns.close()
-        for limiter in {id(x): x for x in (self.limiter, *self.delivery.limiters.values())}.values():
-            if isinstance(limiter, RedisLimiter):
-                await limiter.close()
-        if self.graph is not None:
-            await self.graph.close()
-        if self.viber is not None:
-            await self.viber.close()
-        if self.bot is not None:
-            await self.bot.session.close()
-        await self.db.dispose()
-        self.worker_slot.release()
+        await self.outgoing.close()

@@ -44,7 +44,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve
+    from bot.boot import run as serve
 
     intake = not args.console_only  # beside a `homeward bot` process, the console must not poll as well
     asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=True, intake=intake)))
@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve
+    from bot.boot import run as serve
 
     if not settings.telegram_token:
         print("HOMEWARD_TELEGRAM_TOKEN is not set: the Telegram channel cannot start.", file=sys.stderr)
@@ -65,7 +65,7 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.server import serve
+    from bot.boot import run as serve
 
     asyncio.run(_run_until_signal(lambda stop: serve(settings, stop, console=False, intake=False)))
     return 0
@@ -199,9 +199,16 @@ def _extra_commands() -> list[CommandAdder]:
     return adders
 
 
+# The long-running commands: they parse without the other commands' modules (the console's,
+# the knowledge base's, the forms'), which a restarting `homeward bot` need not import first.
+RUNNING = ("serve", "bot", "worker")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser(_extra_commands())
-    args = parser.parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    running = bool(given) and given[0] in RUNNING and not {"-h", "--help"} & set(given)
+    parser = build_parser([] if running else _extra_commands())
+    args = parser.parse_args(given)
     settings = Settings()
     logs.configure(settings.log_level)
     func = args.func

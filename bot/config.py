@@ -8,12 +8,15 @@ from __future__ import annotations
 import ipaddress
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.retention import Periods
 from db.encryption import Keyring
 from db.session import Database
+
+if TYPE_CHECKING:
+    from bot.retention import Periods
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,6 +118,8 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
 
     def retention_periods(self) -> Periods:
+        from bot.retention import Periods  # and with it what retention removes: not needed to read the settings
+
         return Periods(
             self.retention_people_months,
             self.retention_questions_months,

@@ -103,6 +103,8 @@ class Delivery:
         self.bulk_held = bulk_held
         self.lease = lease
         self._held: set[int] = set()  # claimed by this worker and not yet recorded or released
+        self._live_claimed = False  # the live lanes have been looked at since this worker started
+        self._live_sending: set[asyncio.Task[None]] = set()  # live-lane sends started and not yet recorded
         self._sent_batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._sending = 0  # sends started whose answer has not come back yet
@@ -257,6 +259,7 @@ class Delivery:
             async with self._claiming:
                 live = await self._claim(self.concurrency, (LANE_REPLY, LANE_CASEWORKER))
                 self._enqueue(live)  # at once: if the next claim fails, these are still sent
+            self._live_claimed = True
             self._live_due = len(live) == self.concurrency  # a full batch: more may be waiting
         bulk: list[Claimed] = []
         bulk_room = self.bulk_held - sum(1 for _, _, item in self._ready if item.lane > LANE_CASEWORKER)
@@ -276,6 +279,7 @@ class Delivery:
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
+        self._live_sending.discard(task)
         self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
@@ -310,6 +314,26 @@ class Delivery:
         self._ready_changed.set()
         await dispatcher
         await self.drain()
+
+    async def caught_up(self, seconds: float) -> bool:
+        """Whether, within `seconds`, every reply and caseworker message due is sent and recorded.
+
+        At start-up: the live lanes have been claimed from, nothing more is due there, and nothing
+        claimed from them is waiting or in flight. Bulk lanes (follow-ups, announcements) are paced
+        and are not waited for.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while not (
+            self._live_claimed
+            and not self._live_due
+            and not self._live_sending
+            and not any(item.lane <= LANE_CASEWORKER for _, _, item in self._ready)
+        ):
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return True
 
     async def drain(self) -> None:
         while self._inflight:
@@ -362,6 +386,8 @@ class Delivery:
                     self._busy.add(chat)
                     task = asyncio.create_task(self._deliver(item))
                     self._inflight.add(task)
+                    if item.lane <= LANE_CASEWORKER:
+                        self._live_sending.add(task)
                     task.add_done_callback(self._done_slot)
                     slot = False
                     continue

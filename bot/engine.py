@@ -235,22 +235,33 @@ class Engine:
             session.info["conversations"] = {c.beneficiary_id: c for c in (await session.execute(talks)).scalars()}
 
     async def _oldest_pending_of_chat(self, session: AsyncSession, inbox_id: int) -> int:
+        """Lock the update's chat, then take the chat's oldest pending update up to this one (locked, for the turn).
+
+        Two statements: the lock is taken by the first, so the second reads what was committed
+        while it waited (an earlier update of the chat, received by another process, runs first).
+        """
         chat_key = (
-            await session.execute(select(InboxUpdate.chat_key).where(InboxUpdate.id == inbox_id))
+            await session.execute(
+                select(
+                    InboxUpdate.chat_key, func.pg_advisory_xact_lock(func.hashtextextended(InboxUpdate.chat_key, 0))
+                ).where(InboxUpdate.id == inbox_id)
+            )
         ).scalar_one_or_none()
         if chat_key is None:
             return inbox_id
-        await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(chat_key, 0))))
-        earlier = (
+        oldest = (
             await session.execute(
-                select(func.min(InboxUpdate.id)).where(
-                    InboxUpdate.chat_key == chat_key,
-                    InboxUpdate.status == "pending",
-                    InboxUpdate.id < inbox_id,
-                )
+                select(InboxUpdate)
+                .where(InboxUpdate.chat_key == chat_key, InboxUpdate.status == "pending", InboxUpdate.id <= inbox_id)
+                .order_by(InboxUpdate.id)
+                .limit(1)
+                .with_for_update()
             )
         ).scalar_one_or_none()
-        return earlier if earlier is not None else inbox_id
+        if oldest is None:
+            return inbox_id  # done meanwhile: `_process` finds it so
+        session.info.setdefault("inbox", {})[oldest.id] = oldest  # read and locked: `_process` need not again
+        return int(oldest.id)
 
     async def _process(self, session: AsyncSession, inbox_id: int) -> None:
         row = session.info.get("inbox", {}).get(inbox_id)

@@ -38,7 +38,15 @@ async def store_updates(
     ]
     insert = sqlite.insert if db.is_sqlite else postgresql.insert
     async with db.transaction() as session:
-        await session.execute(insert(InboxUpdate).on_conflict_do_nothing(index_elements=["channel", "update_id"]), rows)
+        stored = await session.execute(
+            insert(InboxUpdate)
+            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+            .returning(InboxUpdate.chat_key, InboxUpdate.id),
+            rows,
+        )
+        new = sorted(((chat_key, inbox_id) for chat_key, inbox_id in stored.all()), key=lambda row: row[1])
+        if len(new) == len(rows):
+            return new  # all new (the usual case): no second look
         found = await session.execute(
             select(InboxUpdate.chat_key, InboxUpdate.id)
             .where(

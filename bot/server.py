@@ -19,6 +19,7 @@ from bot import logs, metrics
 from bot.app import Homeward
 from bot.channels import telegram, viber, whatsapp
 from bot.config import Settings
+from bot.outgoing import Outgoing
 from bot.security_headers import SecurityHeaders
 from db.migrate import upgrade_async
 
@@ -155,11 +156,21 @@ def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
 
 
 async def serve(
-    settings: Settings, stop: asyncio.Event, *, console: bool, webhook: bool = False, intake: bool = True
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    console: bool,
+    webhook: bool = False,
+    intake: bool = True,
+    outgoing: Outgoing | None = None,
 ) -> None:
-    """Run until `stop` is set: migrations, then intake, delivery and (optionally) the web server."""
-    await upgrade_async(settings.database_url)
-    app = Homeward(settings)
+    """Run until `stop` is set: migrations, then intake, delivery and (optionally) the web server.
+
+    Given `outgoing`, the migrations are done and delivery is already running (`bot.boot`).
+    """
+    if outgoing is None:
+        await upgrade_async(settings.database_url)
+    app = Homeward(settings, outgoing=outgoing)
     await app.start(polling=intake and not webhook, delivery=True)
     settle_collector()
     if webhook and app.bot is not None:

@@ -9,10 +9,10 @@ put what a person wrote in one.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from types import TracebackType
 
-from fastapi.exceptions import ValidationException
 from pydantic import ValidationError
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None] | tuple[None, None, None]
@@ -29,7 +29,9 @@ def describe(exc: BaseException) -> str:
         errors = exc.errors(include_input=False, include_url=False, include_context=False)
         found = "; ".join(f"{_where(e['loc'])}: {e['type']}" for e in errors)
         return f"{name}: {len(errors)} validation errors for {exc.title} ({found})"
-    if isinstance(exc, ValidationException):
+    # FastAPI's, when it is loaded at all (a process without the console never imports it).
+    fastapi = sys.modules.get("fastapi.exceptions")
+    if fastapi is not None and isinstance(exc, fastapi.ValidationException):
         found = "; ".join(f"{_where(e.get('loc'))}: {e.get('type')}" for e in exc.errors() if isinstance(e, dict))
         return f"{name}: {len(exc.errors())} validation errors ({found})"
     message = str(exc)

@@ -51,6 +51,9 @@ async def identity(app: Homeward, visitor: str) -> str:
     """
     keys = _keys(app)
     current = webchat.visitor_hash(keys[0], visitor)
+    if current in app.webchat.settled:
+        app.webchat.settle(current)
+        return current
     wanted = pseudonym(keys[0], webchat.CHANNEL, current)
     candidates = {wanted}
     for old in keys:
@@ -64,6 +67,7 @@ async def identity(app: Homeward, visitor: str) -> str:
             )
         ).all()
     if not found or any(ref == wanted for _, ref in found):
+        app.webchat.settle(current)  # a person begun later is made under the current key
         return current
     async with app.db.transaction() as session:
         person = await session.get(Beneficiary, found[0][0])
@@ -71,6 +75,7 @@ async def identity(app: Homeward, visitor: str) -> str:
             person.channel_ref = wanted
             if person.chat_id is not None:
                 person.channel_user_id = person.chat_id = current
+    app.webchat.settle(current)
     return current
 
 
@@ -150,7 +155,8 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
         ).first()
         if found is None or found[0] in ("declined", "erased"):
             return _held_lines(app.webchat.collect(visitor)), 0
-        messages = (
+        # Each line with the send of it still to come, if any, in one statement.
+        rows = (
             await session.execute(
                 select(
                     Message.id,
@@ -160,26 +166,30 @@ async def lines_after(app: Homeward, visitor: str, after: int) -> tuple[list[Lin
                     Message.payload,
                     Message.status,
                     Message.channel_message_id,
+                    OutboxItem.id,
+                )
+                .outerjoin(
+                    OutboxItem,
+                    (OutboxItem.message_id == Message.id)
+                    & (Message.direction == "out")
+                    & Message.status.in_(("queued", "sending"))
+                    & OutboxItem.status.in_(("pending", "sending"))
+                    & (OutboxItem.chat_id == visitor),
                 )
                 .where(Message.conversation_id == found[1], Message.id > after)
                 .order_by(Message.id)
             )
         ).all()
+        messages = list({row[0]: row[:7] for row in rows}.values())  # a line sent in parts has a row per part
         unsent = []  # shown below before delivery: remembered, in case an erasure unlinks them from their lines
-        for mid, direction, kind, _, _, status, _ in messages:
+        for _, direction, kind, _, _, status, _, send in rows:
             if direction == "out" and status in ("queued", "sending"):
                 if kind == "document":
                     break
-                unsent.append(mid)
+                if send is not None:
+                    unsent.append(send)
         if unsent:
-            sends = await session.execute(
-                select(OutboxItem.id).where(
-                    OutboxItem.status.in_(("pending", "sending")),
-                    OutboxItem.chat_id == visitor,
-                    OutboxItem.message_id.in_(unsent),
-                )
-            )
-            app.webchat.shown(visitor, list(sends.scalars()))
+            app.webchat.shown(visitor, unsent)
         files = [
             int(cmid.removeprefix(webchat.FILE_PREFIX))
             for _, direction, kind, _, _, status, cmid in messages

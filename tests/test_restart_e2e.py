@@ -15,8 +15,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -40,12 +42,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _default_env(database_url: str, fake: FakeBotApi, data_dir: Path) -> dict[str, str]:
+def _default_env(database_url: str, fake: FakeBotApi, data_dir: Path, root: Path = ROOT) -> dict[str, str]:
     """What `homeward bot` needs to run here, and nothing else: worker id and lease stay the defaults."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
     env.update(
         {
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),
             "HOMEWARD_DATABASE_URL": database_url,
             "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
             "HOMEWARD_TELEGRAM_API_BASE": fake.base,
@@ -116,14 +118,28 @@ def _started(log_path: Path) -> dict[str, Any] | None:
     return next((entry for entry in _log(log_path) if entry.get("event") == "delivery started"), None)
 
 
-async def test_after_kill_9_a_restarted_bot_takes_its_claims_back_at_once(
-    database_url: str, fake: FakeBotApi, tmp_path: Path
-) -> None:
+@dataclass
+class Restart:
+    """What one kill -9 and restart did: timings, the worker ids, and the outbox afterwards."""
+
+    elapsed: float  # from the restart to the last of the replies arriving
+    running: float  # from the restart to the new process's "delivery started"
+    holders: set[str | None]  # who held the claims when the first process was killed
+    started: dict[str, Any] | None  # the new process's "delivery started" log entry
+    statuses: set[str]  # the outbox rows' statuses afterwards
+    sends: dict[str, int]  # chat id -> how many replies it received
+
+
+async def kill_and_restart(
+    database_url: str, fake: FakeBotApi, tmp_path: Path, root: Path = ROOT, base_id: int = 9300
+) -> Restart:
+    """Twenty people's replies claimed by a `homeward bot` process (run from `root`), which is killed
+    with SIGKILL before sending them; a second process starts at once under the default settings."""
     db = Database(database_url, keyring=Keyring(["k"]))
     hold = Hold()
     fake.injector = hold
-    env = _default_env(database_url, fake, tmp_path / "data")
-    people = [Person(fake, 9300 + i, f"P{i}", "sq") for i in range(PEOPLE)]
+    env = _default_env(database_url, fake, tmp_path / "data", root)
+    people = [Person(fake, base_id + i, f"P{i}", "sq") for i in range(PEOPLE)]
 
     async def claims() -> list[tuple[str, str | None]]:
         async with db.sessions() as session:
@@ -147,7 +163,6 @@ async def test_after_kill_9_a_restarted_bot_takes_its_claims_back_at_once(
             first.send_signal(signal.SIGKILL)
             await asyncio.to_thread(first.wait, 10)
         holders = {by for _, by in await claims()}
-        assert len(holders) == 1 and None not in holders  # the dead process's claims, all still held
         assert fake.texts() == []
         hold.on = False
 
@@ -165,15 +180,26 @@ async def test_after_kill_9_a_restarted_bot_takes_its_claims_back_at_once(
             elapsed = time.monotonic() - restarted
             assert second.poll() is None, (tmp_path / "second.log").read_text()[-3000:]
             started = _started(tmp_path / "second.log")
-        # The restarted process is the same worker, and took the dead one's claims back when it started.
-        assert started is not None and started["worker"] in holders
-        assert started["claims_returned"] == PEOPLE
-        assert {status for status, _ in await claims()} == {"sent"}
-        # How much of it was the new process starting (Python's imports, migrations) and how much delivery.
-        running = datetime.fromisoformat(started["at"]).timestamp() - restarted_wall
-        print(
-            f"\nkill -9 and restart: all {PEOPLE} replies out {elapsed:.2f} s after the restart "
-            f"(the process was delivering after {running:.2f} s; lease {LEASE:.0f} s)"
-        )
+            await asyncio.sleep(0.5)  # a second send of any of them would have arrived by now
+            sends = Counter(str(c.params["chat_id"]) for c in fake.calls if c.method == "sendMessage")
+        running = datetime.fromisoformat(started["at"]).timestamp() - restarted_wall if started else float("nan")
+        return Restart(elapsed, running, holders, started, {status for status, _ in await claims()}, dict(sends))
     finally:
         await db.dispose()
+
+
+async def test_after_kill_9_a_restarted_bot_takes_its_claims_back_at_once(
+    database_url: str, fake: FakeBotApi, tmp_path: Path
+) -> None:
+    done = await kill_and_restart(database_url, fake, tmp_path)
+    assert len(done.holders) == 1 and None not in done.holders  # the dead process's claims, all still held
+    # The restarted process is the same worker, and took the dead one's claims back when it started.
+    assert done.started is not None and done.started["worker"] in done.holders
+    assert done.started["claims_returned"] == PEOPLE
+    assert done.statuses == {"sent"}
+    assert sorted(done.sends.values()) == [1] * PEOPLE  # every person's reply, once
+    # How much of it was the new process starting (Python's imports, migrations) and how much delivery.
+    print(
+        f"\nkill -9 and restart: all {PEOPLE} replies out {done.elapsed:.2f} s after the restart "
+        f"(the process was delivering after {done.running:.2f} s; lease {LEASE:.0f} s)"
+    )

@@ -20,7 +20,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +42,7 @@ MAX_TEXT = 4096
 MAILBOX_SIZE = 50
 SHOWN_PER_VISITOR = 200  # outbox rows a page already showed from the transcript, remembered per visitor
 SHOWN_VISITORS = 10_000
+SETTLED_VISITORS = 10_000  # identities known to need no re-keying, remembered (`console.chat.identity`)
 FILE_PREFIX = "file:"
 UPLOAD_KINDS = ("photo", "document")  # what a person can send from the page
 
@@ -212,6 +213,15 @@ class WebChat:
         self._shown: dict[str, deque[int]] = {}
         self._seq = 0
         self._in_turn: set[str] = set()
+        # Visitor hashes under the current key that no row under an earlier key can stand for: a
+        # page's request needs no look in the database for them. Keys change only with a restart.
+        self.settled: OrderedDict[str, None] = OrderedDict()
+
+    def settle(self, identity: str) -> None:
+        self.settled[identity] = None
+        self.settled.move_to_end(identity)
+        if len(self.settled) > SETTLED_VISITORS:
+            self.settled.popitem(last=False)
 
     def decode(self, raw: str) -> Decoded:
         """`decode`, noting the visitor: their page is rung once the turn has committed."""
