@@ -181,6 +181,7 @@ async def run_homeward(people_count: int, messages: int, database_url: str, data
         whatsapp_rate_chat_per_second=10_000.0,
         whatsapp_rate_chat_burst=1_000,
         flood_messages=10_000,
+        kb_embeddings=False,  # lexical ranking: bench.kb_eval prints what the embeddings cost per question
         _env_file=None,  # type: ignore[call-arg]
     )
     app = Homeward(settings)

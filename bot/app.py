@@ -253,7 +253,13 @@ class Homeward:
         return telegram.Poller(self.bot, self.store_telegram, self.turns.submit, self.settings.poll_timeout_seconds)
 
     async def start(self, *, polling: bool = True, delivery: bool = True) -> None:
-        """Replay unfinished turns, then run delivery and (if a token is set) Telegram polling."""
+        """Replay unfinished turns, then run delivery and (if a token is set) Telegram polling.
+
+        The knowledge base's embedding model loads in a thread of its own meanwhile: questions are
+        ranked lexically until it is ready, so the first reply does not wait for it.
+        """
+        if self.settings.kb_embeddings:
+            self.services.kb.load_embeddings()
         await self.turns.recover()
         if self.bot is not None:
             await self._learn_username(self.bot)
