@@ -23,7 +23,9 @@ from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import (
     Decisions,
     Evaluation,
+    Question,
     Ranker,
+    agreement,
     danger_evaluation,
     decide,
     evaluate,
@@ -95,6 +97,12 @@ def report(name: str, ours: Evaluation, base: Evaluation) -> str:
     )
 
 
+def same_topic_report(rank: Ranker, questions: list[Question]) -> str:
+    """How many of the set's questions asked in all three scripts get the same first topic in each."""
+    same, groups = agreement(rank, questions)
+    return f"  same first topic in sq, sr-Latn and sr-Cyrl: {same}/{groups} questions" if groups else ""
+
+
 def resident_mb() -> float:
     """This process's resident memory in MB (Linux), 0 where it cannot be read."""
     try:
@@ -150,6 +158,8 @@ def main() -> int:
         ours = evaluate(knowledge_base_ranker(kb), questions)
         base = evaluate(keyword_baseline(kb), questions)
         print(report(path.name, ours, base).replace("knowledge base", "lexical       ", 1))
+        if line := same_topic_report(knowledge_base_ranker(kb), questions):
+            print(line)
         print(decisions_report(decide(kb, questions)))
         if embeddings is None:
             continue
@@ -160,6 +170,8 @@ def main() -> int:
         hybrid = evaluate(knowledge_base_ranker(kb), questions)
         print(f"  embedding alone {alone.summary()}")
         print(f"  hybrid          {hybrid.summary()}")
+        if line := same_topic_report(knowledge_base_ranker(kb), questions):
+            print(line)
         print(decisions_report(decide(kb, questions)))
     print(danger_report([path for path in args.sets or DEFAULT_SETS if path.exists()]))
     return 0

@@ -18,7 +18,15 @@ from bot.config import Settings
 from bot.kb import KnowledgeBase
 from bot.kb import semantic as semantic_module
 from bot.kb.commands import DEFAULT_KB_DIR
-from bot.kb.evaluation import SENSITIVE_TOPICS, Question, decide, evaluate, knowledge_base_ranker, read_questions
+from bot.kb.evaluation import (
+    SENSITIVE_TOPICS,
+    Question,
+    agreement,
+    decide,
+    evaluate,
+    knowledge_base_ranker,
+    read_questions,
+)
 from bot.kb.semantic import TopicEmbeddings
 from bot.text import cyrillic_to_latin
 from tests.fakebot import TOKEN, FakeBotApi, Person
@@ -63,6 +71,32 @@ def test_held_out_sets_reach_their_floors_and_beat_lexical(
     assert hybrid.top3 >= lexical.top3, (hybrid.summary(), lexical.summary())
     decisions = decide(hybrid_kb, questions)
     assert len(decisions.confident_wrong) <= most_wrong, decisions.confident_wrong
+
+
+def test_the_same_question_in_albanian_and_serbian_reaches_the_same_topic_more_often(
+    hybrid_kb: KnowledgeBase, lexical_kb: KnowledgeBase
+) -> None:
+    people = read_questions(TESTS / "kb_questions_people.jsonl")
+    same, groups = agreement(knowledge_base_ranker(hybrid_kb), people)
+    lexical_same, _ = agreement(knowledge_base_ranker(lexical_kb), people)
+    assert groups == 72
+    assert same >= 68 and same > lexical_same, (same, lexical_same)
+
+
+def test_agreement_counts_groups_whose_scripts_rank_alike() -> None:
+    questions = [
+        Question("ku me gjet pune", "sq", "employment.jobseeker", group="a"),
+        Question("gde da nadjem posao", "sr", "employment.jobseeker", group="a"),
+        Question("x", "sq", "health.doctor", group="b"),
+        Question("y", "sr", "health.doctor", group="b"),
+        Question("no group", "sq", "health.doctor"),
+    ]
+    firsts = {"x": "health.doctor", "y": "health.costs_insurance"}
+
+    def rank(text: str, lang: str | None) -> list[tuple[str, float]]:
+        return [(firsts.get(text, "employment.jobseeker"), 1.0)]
+
+    assert agreement(rank, questions) == (1, 2)
 
 
 def test_psychosocial_and_emergency_questions_never_get_another_topic(hybrid_kb: KnowledgeBase) -> None:
