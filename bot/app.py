@@ -259,7 +259,7 @@ class Homeward:
         ranked lexically until it is ready, so the first reply does not wait for it.
         """
         if self.settings.kb_embeddings:
-            self.services.kb.load_embeddings()
+            self.services.kb.load_embeddings(cache_dir=self.settings.data_dir / "cache")
         await self.turns.recover()
         if self.bot is not None:
             await self._learn_username(self.bot)

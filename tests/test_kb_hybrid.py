@@ -234,23 +234,47 @@ async def test_a_hybrid_answer_reaches_the_person(
     assert replies[-1].startswith("Kod lekara")
 
 
+class CountingModel:
+    """A two-dimensional stand-in for the model: doctors on one axis, everything else on the other."""
+
+    def __init__(self) -> None:
+        self.queries = 0
+        self.passages = 0
+
+    def passage(self, texts: list[str]) -> list[list[float]]:
+        self.passages += len(texts)
+        return [[1.0, 0.0] if "mjek" in t or "lekar" in t else [0.0, 1.0] for t in texts]
+
+    def query(self, text: str) -> list[float]:
+        self.queries += 1
+        return [1.0, 0.0] if "mjek" in text or "lekar" in text else [0.0, 1.0]
+
+
+TOPICS = [
+    make_topic("health.doctor", ["ku shkoj te mjeku"], ["где је лекар"]),
+    make_topic("employment.jobseeker", ["kerkoj pune"], ["тражим посао"]),
+]
+
+
 def test_topic_embeddings_remember_each_question_once() -> None:
-    class CountingModel:
-        calls = 0
-
-        def passage(self, texts: list[str]) -> list[list[float]]:
-            return [[1.0, 0.0] if "mjek" in t or "лекар" in t else [0.0, 1.0] for t in texts]
-
-        def query(self, text: str) -> list[float]:
-            CountingModel.calls += 1
-            return [1.0, 0.0] if "mjek" in text or "lekar" in text else [0.0, 1.0]
-
-    topics = [
-        make_topic("health.doctor", ["ku shkoj te mjeku"], ["где је лекар"]),
-        make_topic("employment.jobseeker", ["kerkoj pune"], ["тражим посао"]),
-    ]
-    embeddings = TopicEmbeddings(CountingModel(), topics)
+    model = CountingModel()
+    embeddings = TopicEmbeddings(model, TOPICS)
     cyrillic = embeddings.similarities("где је лекар")
     assert embeddings.similarities("gde je lekar") == cyrillic  # one script or the other, one embedding
-    assert CountingModel.calls == 1
+    assert model.queries == 1
     assert cyrillic["health.doctor"] == pytest.approx(1.0) and cyrillic["employment.jobseeker"] == pytest.approx(0.0)
+
+
+def test_topic_embeddings_are_read_back_from_the_cache_until_the_topics_change(tmp_path: Path) -> None:
+    first = CountingModel()
+    built = TopicEmbeddings(first, TOPICS, tmp_path)
+    assert first.passages > 0 and not built.from_cache
+    again = CountingModel()
+    cached = TopicEmbeddings(again, TOPICS, tmp_path)
+    assert again.passages == 0 and cached.from_cache
+    assert cached.similarities("gde je lekar") == built.similarities("gde je lekar")
+    changed = [*TOPICS, make_topic("documents.id_passport", ["leternjoftimi"], ["лична карта"])]
+    third = CountingModel()
+    assert not TopicEmbeddings(third, changed, tmp_path).from_cache
+    assert third.passages > 0
+    assert len(list(tmp_path.glob("kb-embeddings-*.npy"))) == 1  # the stale file is gone

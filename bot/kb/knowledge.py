@@ -119,11 +119,12 @@ class KnowledgeBase:
         """Rank with these topic embeddings from now on (None: lexical ranking only)."""
         self._embeddings = embeddings
 
-    def load_embeddings(self, background: bool = True) -> threading.Thread | None:
+    def load_embeddings(self, background: bool = True, cache_dir: Path | None = None) -> threading.Thread | None:
         """Load the embedding model and embed the topics, in a thread of its own unless told otherwise.
 
         Ranking stays lexical until this is done, and for good when the model is not installed or
-        fails to load (logged as a warning). Returns the thread, or None when run in the caller's.
+        fails to load (logged as a warning). With a cache folder the topic embeddings are kept for
+        the next start. Returns the thread, or None when run in the caller's.
         """
         if self._loading is not None:
             return self._loading
@@ -131,15 +132,16 @@ class KnowledgeBase:
 
         def load() -> None:
             try:
-                embeddings = TopicEmbeddings.build(topics)
+                embeddings = TopicEmbeddings.build(topics, cache_dir)
             except Exception as exc:  # ImportError, a missing model file, a failing engine
                 log.warning("knowledge base: no embedding model (%s); ranking stays lexical", exc)
                 return
             self._embeddings = embeddings
             log.info(
-                "knowledge base: %d topic texts embedded in %.1f s; ranking is hybrid",
+                "knowledge base: %d topic texts embedded in %.1f s%s; ranking is hybrid",
                 embeddings.text_count,
                 embeddings.build_seconds,
+                " (from the cache)" if embeddings.from_cache else "",
             )
 
         if not background:

@@ -14,16 +14,23 @@ to load, ranking stays lexical (see `KnowledgeBase.load_embeddings`).
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from bot.kb.topic import Topic
 from bot.text import cyrillic_to_latin
 
 _CACHE_LIMIT = 2000
+
+log = logging.getLogger(__name__)
 
 
 def topic_texts(topics: Sequence[Topic]) -> tuple[list[str], list[str]]:
@@ -53,14 +60,15 @@ class TopicEmbeddings:
     Safe to call from several threads: the model answers one question at a time.
     """
 
-    def __init__(self, model: Any, topics: Sequence[Topic]) -> None:
+    def __init__(self, model: Any, topics: Sequence[Topic], cache_dir: Path | None = None) -> None:
         import numpy as np
 
         self._np = np
         self._model = model
         texts, labels = topic_texts(topics)
+        self.from_cache = False  # whether the topic embeddings were read back from the cache folder
         start = time.perf_counter()
-        self._passages = np.asarray(model.passage(texts), dtype=np.float32)
+        self._passages = self._embed_topics(texts, cache_dir)
         self.build_seconds = time.perf_counter() - start
         self.text_count = len(texts)
         self._topic_ids = list(dict.fromkeys(labels))
@@ -70,9 +78,46 @@ class TopicEmbeddings:
         self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
 
     @classmethod
-    def build(cls, topics: Sequence[Topic]) -> TopicEmbeddings:
-        """Load the model and embed the topics: tens of seconds of one core; run it off the event loop."""
-        return cls(load_model(), topics)
+    def build(cls, topics: Sequence[Topic], cache_dir: Path | None = None) -> TopicEmbeddings:
+        """Load the model and embed the topics: tens of seconds of one core; run it off the event loop.
+
+        With a cache folder, the topic embeddings are kept there and read back on the next start
+        while the topics and the model are the same.
+        """
+        return cls(load_model(), topics, cache_dir)
+
+    def _embed_topics(self, texts: list[str], cache_dir: Path | None) -> Any:
+        np = self._np
+        if cache_dir is None:
+            return np.asarray(self._model.passage(texts), dtype=np.float32)
+        model = type(self._model)
+        try:
+            version = metadata.version(model.__module__.split(".")[0])
+        except metadata.PackageNotFoundError:
+            version = ""
+        key = hashlib.sha256(
+            "\n".join([f"{model.__module__}.{model.__qualname__} {version}", *texts]).encode()
+        ).hexdigest()[:24]
+        path = cache_dir / f"kb-embeddings-{key}.npy"
+        try:
+            cached = np.load(path)
+            if cached.shape[0] == len(texts):
+                self.from_cache = True
+                return cached
+        except (OSError, ValueError):
+            pass
+        passages = np.asarray(self._model.passage(texts), dtype=np.float32)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            for old in cache_dir.glob("kb-embeddings-*.npy"):
+                old.unlink()
+            partial = path.with_suffix(".partial")
+            with partial.open("wb") as out:
+                np.save(out, passages)
+            os.replace(partial, path)
+        except OSError as exc:
+            log.warning("knowledge base: topic embeddings not cached (%s)", exc)
+        return passages
 
     def forget(self) -> None:
         """Drop the remembered question similarities (a benchmark measures each set from cold)."""
