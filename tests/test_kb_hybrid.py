@@ -162,6 +162,8 @@ def test_when_meaning_points_elsewhere_the_person_gets_choices_not_an_answer(sma
     # The words still put the doctor first; the topic closest in meaning, sharing no word, is offered too.
     assert offered[0] == "health.doctor" and "employment.jobseeker" in offered
     assert all(0 <= score <= 1 for _, score in match.ranked)
+    # The console's margin check asks for the words alone.
+    assert [t for t, _ in small_kb.rank("ku shkoj te mjeku", "sq", lexical=True)] == ["health.doctor"]
 
 
 def test_a_question_sharing_no_word_with_any_topic_still_gets_nothing(small_kb: KnowledgeBase) -> None:

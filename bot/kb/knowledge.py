@@ -163,15 +163,20 @@ class KnowledgeBase:
                     combined[topic_id] = value
         return combined
 
-    def rank(self, text: str, lang: str | None = None, limit: int = 3) -> list[tuple[str, float]]:
-        """Topics for the text, best first, as (topic id, score 0–1); hybrid once embeddings are loaded."""
-        return self._ranking(text, lang)[0][:limit]
+    def rank(
+        self, text: str, lang: str | None = None, limit: int = 3, lexical: bool = False
+    ) -> list[tuple[str, float]]:
+        """Topics for the text, best first, as (topic id, score 0–1); hybrid once embeddings are loaded,
+        unless `lexical` asks for the words alone (a fraction of a millisecond instead of tens)."""
+        return self._ranking(text, lang, lexical)[0][:limit]
 
-    def _ranking(self, text: str, lang: str | None) -> tuple[list[tuple[str, float]], str | None, float]:
+    def _ranking(
+        self, text: str, lang: str | None, lexical: bool = False
+    ) -> tuple[list[tuple[str, float]], str | None, float]:
         """The full ranking, the topic closest in meaning (None while lexical) and the best lexical score."""
         scores = self.lexical_rank(text, lang)
         lexical_best = max(scores.values(), default=0.0)
-        embeddings = self._embeddings
+        embeddings = None if lexical else self._embeddings
         if embeddings is None or not scores:
             ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
             return [(topic_id, round(score, 4)) for topic_id, score in ranked if score > 0], None, lexical_best
