@@ -511,6 +511,7 @@ async def run_homeward(
         secret_key="bench-secret-key",
         data_dir=data,
         flood_messages=10_000,
+        kb_embeddings=False,  # lexical ranking: bench.kb_eval prints what the embeddings cost per question
         _env_file=None,  # type: ignore[call-arg]
         **bench.settings(),
     )

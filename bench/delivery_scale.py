@@ -196,6 +196,7 @@ def _settings(database_url: str, base: str, data_dir: Path, **extra: Any) -> Set
         data_dir=data_dir,
         poll_timeout_seconds=1,
         log_level="WARNING",
+        kb_embeddings=False,  # lexical ranking: bench.kb_eval prints what the embeddings cost per question
         _env_file=None,
         **extra,
     )  # type: ignore[call-arg]

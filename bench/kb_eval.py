@@ -1,16 +1,21 @@
-"""Benchmark of knowledge-base retrieval on the shared development set and the hard set.
+"""Benchmark of knowledge-base retrieval on every question set, lexical and hybrid side by side.
 
 For each set it prints top-1 / top-3 accuracy and median / p95 time per question, for the
-knowledge base and, in the same run, for the naive baseline (verbatim word overlap, no
-folding, stemming or typo tolerance), with the ratios between them.
+lexical ranking, for the hybrid ranking (lexical plus the embedding model, what the bot runs
+once the model is loaded), for the embedding model alone, and for the naive baseline (verbatim
+word overlap, no folding, stemming or typo tolerance). Under each ranking it prints what people
+would get (answer, "not sure" with buttons, nothing) and the confident wrong answers.
+Before the sets it prints what loading the model costs: seconds of start-up and memory.
 It also prints the danger detector's recall on the danger set and its false alarms on the
 ordinary questions (tests/kb_ordinary.jsonl and every question set).
-Run: python -m bench.kb_eval [--kb-dir content/kb] [--set FILE ...]
+Run: python -m bench.kb_eval [--kb-dir content/kb] [--set FILE ...] [--lexical-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from pathlib import Path
 
 from bot.kb import KnowledgeBase
@@ -18,6 +23,9 @@ from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import (
     Decisions,
     Evaluation,
+    Question,
+    Ranker,
+    agreement,
     danger_evaluation,
     decide,
     evaluate,
@@ -27,10 +35,11 @@ from bot.kb.evaluation import (
     read_questions,
 )
 from bot.kb.safety import is_emergency
+from bot.kb.semantic import TopicEmbeddings
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SETS = [
-    ROOT.parent / "shared" / "content" / "kb-dev-questions.jsonl",
+    Path(os.environ.get("HOMEWARD_SHARED_DIR", ROOT.parent / "shared")) / "content" / "kb-dev-questions.jsonl",
     ROOT / "tests" / "kb_questions_hard.jsonl",
     ROOT / "tests" / "kb_questions_unseen.jsonl",
     ROOT / "tests" / "kb_questions_people.jsonl",
@@ -88,11 +97,57 @@ def report(name: str, ours: Evaluation, base: Evaluation) -> str:
     )
 
 
+def same_topic_report(rank: Ranker, questions: list[Question]) -> str:
+    """How many of the set's questions asked in all three scripts get the same first topic in each."""
+    same, groups = agreement(rank, questions)
+    return f"  same first topic in sq, sr-Latn and sr-Cyrl: {same}/{groups} questions" if groups else ""
+
+
+def resident_mb() -> float:
+    """This process's resident memory in MB (Linux), 0 where it cannot be read."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def load_embeddings(kb: KnowledgeBase) -> TopicEmbeddings | None:
+    """Load the model and embed the topics once, printing the start-up time and memory it costs."""
+    before = resident_mb()
+    start = time.perf_counter()
+    try:
+        embeddings = TopicEmbeddings.build([kb.topic(topic_id) for topic_id in kb.topics])
+    except Exception as exc:
+        print(f"embedding model not available ({exc}): lexical ranking only")
+        return None
+    print(
+        f"embedding model loaded and {embeddings.text_count} topic texts embedded in "
+        f"{time.perf_counter() - start:.1f} s (once, in the background at start); "
+        f"memory {before:.0f} MB -> {resident_mb():.0f} MB"
+    )
+    return embeddings
+
+
+def embedding_ranker(embeddings: TopicEmbeddings) -> Ranker:
+    """The embedding model alone: topics by similarity."""
+
+    def rank(text: str, lang: str | None) -> list[tuple[str, float]]:
+        similarities = embeddings.similarities(text)
+        return sorted(similarities.items(), key=lambda item: (-item[1], item[0]))[:3]
+
+    return rank
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb-dir", type=Path, default=DEFAULT_KB_DIR)
     parser.add_argument("--set", type=Path, action="append", dest="sets", help="JSONL question set")
+    parser.add_argument("--lexical-only", action="store_true", help="do not load the embedding model")
     args = parser.parse_args()
+    embeddings = None if args.lexical_only else load_embeddings(KnowledgeBase.load(args.kb_dir))
     for path in args.sets or DEFAULT_SETS:
         if not path.exists():
             print(f"{path.name}: not present, skipped")
@@ -102,7 +157,21 @@ def main() -> int:
         kb = KnowledgeBase.load(args.kb_dir)
         ours = evaluate(knowledge_base_ranker(kb), questions)
         base = evaluate(keyword_baseline(kb), questions)
-        print(report(path.name, ours, base))
+        print(report(path.name, ours, base).replace("knowledge base", "lexical       ", 1))
+        if line := same_topic_report(knowledge_base_ranker(kb), questions):
+            print(line)
+        print(decisions_report(decide(kb, questions)))
+        if embeddings is None:
+            continue
+        embeddings.forget()
+        alone = evaluate(embedding_ranker(embeddings), questions)
+        embeddings.forget()
+        kb.use_embeddings(embeddings)
+        hybrid = evaluate(knowledge_base_ranker(kb), questions)
+        print(f"  embedding alone {alone.summary()}")
+        print(f"  hybrid          {hybrid.summary()}")
+        if line := same_topic_report(knowledge_base_ranker(kb), questions):
+            print(line)
         print(decisions_report(decide(kb, questions)))
     print(danger_report([path for path in args.sets or DEFAULT_SETS if path.exists()]))
     return 0

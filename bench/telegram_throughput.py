@@ -468,6 +468,7 @@ async def run_homeward(server: Server, plan: Plan, database_url: str, label: str
         rate_chat_burst=RATE_CHAT_BURST,
         rate_global_per_second=RATE_GLOBAL_PER_SECOND,
         flood_messages=FLOOD_MESSAGES,
+        kb_embeddings=False,  # lexical ranking: bench.kb_eval prints what the embeddings cost per question
         _env_file=None,  # type: ignore[call-arg]
     )
     app = Homeward(settings)

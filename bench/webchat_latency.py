@@ -147,6 +147,7 @@ async def run_on(url: str, label: str, samples: int, visitors: int, data_dir: Pa
         data_dir=data_dir,
         telegram_token=None,
         webchat_visitors_per_address=10_000,
+        kb_embeddings=False,  # lexical ranking: bench.kb_eval prints what the embeddings cost per question
         _env_file=None,  # type: ignore[call-arg]
     )
     app = Homeward(settings)

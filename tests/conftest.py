@@ -29,6 +29,10 @@ from tests.fakebot import TOKEN, FakeBotApi, Person
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
+# Apps under test rank knowledge-base questions lexically, the same from the first turn to the last;
+# the hybrid ranking has its own tests (tests/test_kb_hybrid.py).
+os.environ.setdefault("HOMEWARD_KB_EMBEDDINGS", "0")
+
 
 def pytest_report_header() -> str:
     return f"database: {os.environ.get('HOMEWARD_TEST_DATABASE_URL', 'sqlite (a file per test)')}"

