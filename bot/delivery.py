@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, case, exists, or_, select, true, update
+from sqlalchemy import CursorResult, Select, Table, and_, bindparam, case, exists, or_, select, true, update
 from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, PartedSender, Parts, RetryLater, SendError, Sent, Skipped, Transient
@@ -260,7 +260,8 @@ class Delivery:
                 live = await self._claim(self.concurrency, (LANE_REPLY, LANE_CASEWORKER))
                 self._enqueue(live)  # at once: if the next claim fails, these are still sent
             self._live_claimed = True
-            self._live_due = len(live) == self.concurrency  # a full batch: more may be waiting
+            # A full batch: more may be waiting; a wake during the claim is kept, not overwritten.
+            self._live_due = self._live_due or len(live) == self.concurrency
         bulk: list[Claimed] = []
         bulk_room = self.bulk_held - sum(1 for _, _, item in self._ready if item.lane > LANE_CASEWORKER)
         if self._bulk_due and bulk_room >= max(1, self.bulk_held // 2):  # top up in batches, not one by one
@@ -268,7 +269,7 @@ class Delivery:
             async with self._claiming:
                 bulk = await self._claim(bulk_room, (LANE_CASEWORKER + 1, 99))
                 self._enqueue(bulk)
-            self._bulk_due = len(bulk) == bulk_room
+            self._bulk_due = self._bulk_due or len(bulk) == bulk_room
         return len(live) + len(bulk)
 
     def _enqueue(self, items: list[Claimed]) -> None:
@@ -475,11 +476,13 @@ class Delivery:
         """The first `count` messages of a row went out: recorded before the next is sent, so a retry
         skips them. Should this fail, the send fails too (transient): a retry resends from the last record."""
         async with self.db.transaction() as session:
-            await session.execute(
+            done = await session.execute(
                 update(OutboxItem)
                 .where(OutboxItem.id == item.id, OutboxItem.claimed_by == self.worker_id)
                 .values(parts_sent=count)
             )
+        if cast(CursorResult[Any], done).rowcount == 0:  # the claim was lost (its lease ran out): stop here
+            raise Transient("the claim on this message was lost before its next part")
 
     def _limiter(self, channel: str) -> Limiter:
         return self.limiters.get(channel, self.limiter)

@@ -219,7 +219,8 @@ class MediaStore:
         fetched when a caseworker opens them.
         """
         async with self.db.sessions() as session:
-            kept = (await session.execute(select(MediaFile.message_id).order_by(MediaFile.message_id.desc()))).scalar()
+            # The newest kept line (a web upload not yet joined to its line has none: PostgreSQL sorts it first).
+            kept = (await session.execute(select(func.max(MediaFile.message_id)))).scalar()
             if kept is not None:
                 return int(kept)
             last = (await session.execute(select(Message.id).order_by(Message.id.desc()).limit(1))).scalar()

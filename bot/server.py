@@ -172,38 +172,40 @@ async def serve(
         await upgrade_async(settings.database_url)
     app = Homeward(settings, outgoing=outgoing)
     await app.start(polling=intake and not webhook, delivery=True)
-    settle_collector()
-    if webhook and app.bot is not None:
-        await app.bot.set_webhook(
-            url=settings.webhook_url.rstrip("/") + WEBHOOK_PATH,  # type: ignore[union-attr]
-            secret_token=settings.webhook_secret,
-            allowed_updates=telegram.ALLOWED_UPDATES,
+    try:  # whatever fails from here on (the webhook's registration, the port), every task stops cleanly
+        settle_collector()
+        if webhook and app.bot is not None:
+            await app.bot.set_webhook(
+                url=settings.webhook_url.rstrip("/") + WEBHOOK_PATH,  # type: ignore[union-attr]
+                secret_token=settings.webhook_secret,
+                allowed_updates=telegram.ALLOWED_UPDATES,
+            )
+        # Every process serves /healthz and /metrics; the console and the webhook only where asked.
+        config = uvicorn.Config(
+            web_app(app, webhook=webhook, console=console),
+            host=settings.console_host,
+            port=settings.console_port,
+            log_level="warning",
+            log_config=None,  # uvicorn's loggers keep no plain-text handlers: they go through bot.logs' JSON
+            lifespan="off",
+            proxy_headers=False,  # a proxy's X-Forwarded-For is believed only as configured (console.addresses)
+            # open live-update streams must not hold a shutdown up
+            timeout_graceful_shutdown=5,
         )
-    # Every process serves /healthz and /metrics; the console and the webhook only where asked.
-    config = uvicorn.Config(
-        web_app(app, webhook=webhook, console=console),
-        host=settings.console_host,
-        port=settings.console_port,
-        log_level="warning",
-        log_config=None,  # uvicorn's loggers keep no plain-text handlers: they go through bot.logs' JSON
-        lifespan="off",
-        proxy_headers=False,  # a proxy's X-Forwarded-For is believed only as configured (console.addresses)
-        # open live-update streams must not hold a shutdown up
-        timeout_graceful_shutdown=5,
-    )
-    server = uvicorn.Server(config)
-    logs.route_all()  # libraries imported since start-up may have attached handlers of their own
-    server_task = asyncio.create_task(server.serve())
-    log.info(
-        "homeward running",
-        extra={
-            "telegram": app.bot is not None,
-            "webhook": webhook,
-            "console": console,
-            "address": f"http://{settings.console_host}:{settings.console_port}",
-        },
-    )
-    await stop.wait()
-    server.should_exit = True
-    await server_task
-    await app.stop()
+        server = uvicorn.Server(config)
+        logs.route_all()  # libraries imported since start-up may have attached handlers of their own
+        server_task = asyncio.create_task(server.serve())
+        log.info(
+            "homeward running",
+            extra={
+                "telegram": app.bot is not None,
+                "webhook": webhook,
+                "console": console,
+                "address": f"http://{settings.console_host}:{settings.console_port}",
+            },
+        )
+        await stop.wait()
+        server.should_exit = True
+        await server_task
+    finally:
+        await app.stop()

@@ -25,6 +25,7 @@ HEARTBEAT = 10.0
 IDLE_STOP = 5.0  # seconds the feed keeps looking after the last page left
 COALESCE = 0.05
 LOOK_LIMIT = 5000
+LOOK_BACK = 200  # message ids looked at again, for transactions that committed out of id order
 SLOW_LOOK = 5.0  # a page's own look, for what the feed cannot see (read marks and changes elsewhere)
 log = logging.getLogger(__name__)
 Tick = Callable[[], Awaitable[list[tuple[str, Any]]]]
@@ -76,6 +77,7 @@ class Feed:
         change_listeners.append(self._wake.ring)
         self._latest: datetime | None = None  # the newest conversations.updated_at seen
         self._last_message: int | None = None
+        self._recent: set[int] = set()  # ids of the last LOOK_BACK seen (`look`)
         self._waiting: set[int] | None = None  # conversations waiting for a caseworker
         self._bells: dict[Hashable, set[Any]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -126,18 +128,20 @@ class Feed:
         async with self.db.sessions() as session:
             if self._last_message is None:
                 self._last_message = (await session.execute(select(func.max(Message.id)))).scalar_one() or 0
+                behind = select(Message.id).where(Message.id > self._last_message - LOOK_BACK)
+                self._recent = set((await session.execute(behind)).scalars())
                 query = select(Conversation.id).where(Conversation.needs_human.is_(True))
                 self._waiting = set((await session.execute(query)).scalars())
                 self._latest = (await session.execute(select(func.max(Conversation.updated_at)))).scalar_one()
                 return
-            new = (
-                await session.execute(
-                    select(Message.id, Message.conversation_id)
-                    .where(Message.id > self._last_message)
-                    .order_by(Message.id)
-                    .limit(LOOK_LIMIT)  # the rest at the next look
-                )
-            ).all()
+            # A little behind the newest id seen: on PostgreSQL a turn can commit after one with a higher id.
+            found = await session.execute(
+                select(Message.id, Message.conversation_id)
+                .where(Message.id > self._last_message - LOOK_BACK)
+                .order_by(Message.id)
+                .limit(LOOK_LIMIT + LOOK_BACK)  # the rest at the next look
+            )
+            new = [(mid, conversation) for mid, conversation in found.all() if mid not in self._recent]
             latest = (await session.execute(select(func.max(Conversation.updated_at)))).scalar_one()
             moved = latest != self._latest
             touched = {conversation for _, conversation in new}
@@ -149,7 +153,9 @@ class Feed:
                 found = await session.execute(select(Conversation.id, Conversation.needs_human).where(condition))
                 changed_rows = [(int(i), bool(w)) for i, w in found.all()]
         if new:
-            self._last_message = max(mid for mid, _ in new)
+            self._last_message = max(self._last_message, *(mid for mid, _ in new))
+            self._recent.update(mid for mid, _ in new)
+            self._recent = {mid for mid in self._recent if mid > self._last_message - LOOK_BACK}
         waiting = self._waiting if self._waiting is not None else set()
         alerts = False
         for conversation, needs_human in changed_rows:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from bot.channels import labels, viber, whatsapp
+from bot.app import Homeward
+from bot.channels import Transient, labels, viber, whatsapp
 from bot.clock import FixedClock
 from bot.config import Settings
 from bot.events import Button, Reply
@@ -191,3 +193,29 @@ async def test_telegram_sends_each_part_of_a_long_reply_as_its_own_row_and_retri
     await chat.wait_sent(before + len(expected))
     await asyncio.sleep(0.3)
     assert chat.texts()[before:] == expected  # each part once, in order
+
+
+async def test_a_part_is_not_recorded_on_a_claim_another_worker_took_over(homeward: Homeward) -> None:
+    """A send whose claim ran out (its lease passed, another worker took the row) stops before its next
+    part: the row's new owner sends the rest, never both."""
+    now = homeward.clock.now()
+    async with homeward.db.transaction() as session:
+        row = OutboxItem(
+            channel="whatsapp",
+            chat_id="38344111222",
+            method="sendMessage",
+            payload={"text": "Pjesa e parë"},
+            status="sending",
+            claimed_by="another-worker",
+            claimed_at=now,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(row)
+        await session.flush()
+        row_id = row.id
+    item = SimpleNamespace(id=row_id)
+    with pytest.raises(Transient):
+        await homeward.delivery._parts_confirmed(item, 1)  # type: ignore[arg-type]
+    async with homeward.db.sessions() as session:
+        assert (await session.get(OutboxItem, row_id)).parts_sent == 0  # type: ignore[union-attr]

@@ -393,7 +393,7 @@ async def test_a_web_upload_too_large_or_of_the_wrong_type_is_refused_politely(s
     finally:
         await app.stop()
     assert big.status_code == 413 and big.json()["error"] == "too_big"
-    assert big.json()["message"] == "Ова датотека је превелика: највише 2 MB. Пошаљите мању фотографију или PDF."
+    assert big.json()["message"] == "Ова датотека је превелика: највише 2 MB. Молимо пошаљите мању фотографију или PDF."
     assert disguised.status_code == 415 and drawing.status_code == 415
     assert disguised.json()["message"].startswith("Ова врста датотеке се овде не може послати.")
     assert forged.status_code == 403 and kept == 0 and lines == 0

@@ -193,6 +193,8 @@ async def _act(request: Request, conversation_id: int, act: Act) -> Response:
     except conversations.Refused as exc:
         return back(f"{where}?error={exc.reason}")
     console.homeward.delivery.wake()
+    # Other caseworkers' pages learn of it now (a status, an assignment may add no message the feed sees).
+    console.feed.ring(("conversation", conversation_id), "alerts", "inbox")
     return back(where)
 
 

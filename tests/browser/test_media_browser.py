@@ -115,7 +115,7 @@ async def test_a_visitor_sends_a_photo_from_the_chat_page_and_a_wrong_file_is_re
     wrong.write_bytes(b"<html><body>not a photo</body></html>")
     await page.set_input_files("#file", str(wrong))
     await expect(page.locator("#notice")).to_have_text(
-        "Ky lloj skedari nuk mund të dërgohet këtu. Ju lutemi, dërgoni një foto (JPEG, PNG ose WebP) ose një PDF."
+        "Ky lloj skedari nuk mund të dërgohet këtu. Ju lutemi dërgoni një foto (JPEG, PNG ose WebP) ose një PDF."
     )
     assert await page.locator("#chat li.msg.in", has_text="foto.jpg").count() == 0
     assert not await _serious(page)
