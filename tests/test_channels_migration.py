@@ -22,6 +22,6 @@ async def test_the_search_index_still_follows_new_lines_after_the_channels_migra
                     "AND column_name IN ('search_vector', 'channel_message_id', 'channel')"
                 )
             )
-            columns = dict(found.tuples().all())
+            columns = {name: length for name, length in found.all()}
             assert "search_vector" in columns and columns["channel_message_id"] == 128 and "channel" in columns
     await engine.dispose()
