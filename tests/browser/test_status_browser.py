@@ -23,7 +23,7 @@ KOSOVO = ZoneInfo("Europe/Belgrade")
     ("locale", "button", "snoozed_until", "snoozed_view"),
     [
         ("en", "Save status", "Snoozed until", "Snoozed"),
-        ("sr-Cyrl", "Сачувај статус", "Одложено до", "Одложени"),
+        ("sr-Cyrl", "Сачувај статус", "Одложен до", "Одложени"),
     ],
 )
 async def test_a_caseworker_snoozes_a_conversation_until_tomorrow_morning(
