@@ -143,13 +143,12 @@ class TelegramChat:
         return self.buttons()
 
 
-class WhatsAppChat:
-    channel = whatsapp.CHANNEL
+class _AppChat:
+    """What a phone on WhatsApp or Viber does, through its fake person; the apps differ in the rest."""
 
-    def __init__(self, api: FakeGraphApi, number: int, name: str) -> None:
-        self.api = api
-        self.person = WaPerson(api, f"38344{number:06d}", name)
-        self.id = self.person.id
+    api: Any
+    person: Any
+    id: str
 
     async def says(self, text: str) -> object:
         return await self.person.says(text)
@@ -180,6 +179,15 @@ class WhatsAppChat:
 
     def choices(self, index: int = -1) -> list[tuple[str, str]]:
         return self.person.choices(index)
+
+
+class WhatsAppChat(_AppChat):
+    channel = whatsapp.CHANNEL
+
+    def __init__(self, api: FakeGraphApi, number: int, name: str) -> None:
+        self.api = api
+        self.person = WaPerson(api, f"38344{number:06d}", name)
+        self.id = self.person.id
 
     async def stored_by(self, app: Homeward, text: str) -> tuple[int, Redeliver]:
         value = self.person._value(self.person._message("text", text={"body": text}))
@@ -203,43 +211,13 @@ class WhatsAppChat:
         return None
 
 
-class ViberChat:
+class ViberChat(_AppChat):
     channel = viber.CHANNEL
 
     def __init__(self, api: FakeViberApi, number: int, name: str) -> None:
         self.api = api
         self.person = ViberPerson(api, f"vb{number:08d}Q1dKeTZ3PT0=", name)
         self.id = self.person.id
-
-    async def says(self, text: str) -> object:
-        return await self.person.says(text)
-
-    async def presses(self, data: str) -> object:
-        return await self.person.presses(data)
-
-    async def catch_up(self) -> None:
-        return None
-
-    def texts(self) -> list[str]:
-        return self.person.texts()
-
-    def buttons(self, index: int = -1) -> list[str]:
-        return self.person.buttons(index)
-
-    async def wait_sent(self, count: int) -> list[str]:
-        await self.api.wait_for(lambda: len(self.texts()) >= count)
-        return self.texts()
-
-    async def wait_text(self, fragment: str, after: int = 0) -> str:
-        await self.api.wait_for(lambda: any(fragment in t for t in self.texts()[after:]))
-        return next(t for t in self.texts()[after:] if fragment in t)
-
-    async def wait_button(self, data: str) -> list[str]:
-        await self.api.wait_for(lambda: _offered(self, data))
-        return self.buttons()
-
-    def choices(self, index: int = -1) -> list[tuple[str, str]]:
-        return self.person.choices(index)
 
     async def stored_by(self, app: Homeward, text: str) -> tuple[int, Redeliver]:
         callback = self.person.message_body({"type": "text", "text": text})
