@@ -52,6 +52,15 @@ class Fault:
 Injector = Callable[[str, dict[str, Any]], Fault | None]
 
 
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """A fake platform's server, listening (port 0: any free one); its runner and the port it got."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+
 @dataclass
 class FakeBotApi:
     host: str = "127.0.0.1"
@@ -84,11 +93,7 @@ class FakeBotApi:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:

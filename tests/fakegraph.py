@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 from aiohttp import web
 
 from bot.channels.whatsapp import sign
+from tests.fakebot import serve
 
 TOKEN = "EAAG-test-whatsapp-token"
 PHONE_NUMBER_ID = "100200300"
@@ -88,11 +89,7 @@ class FakeGraphApi:
         app.router.add_post("/{version}/{phone}/media", self._upload)
         app.router.add_get("/download/{media}", self._download)
         app.router.add_get("/{version}/{node}", self._node)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:

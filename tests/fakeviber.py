@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 from aiohttp import web
 
 from bot.channels.viber import sign
+from tests.fakebot import serve
 
 TOKEN = "4453b6ac12345678-e02c5f12174805f9-9a652d3b0b48b3b7"
 CHAT_URI = "homeward"  # the bot account's URI, as in its links
@@ -86,11 +87,7 @@ class FakeViberApi:
         app.router.add_post("/pa/set_webhook", self._set_webhook)
         app.router.add_post("/pa/get_account_info", self._account)
         app.router.add_get("/media/{name}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve(app, self.host, self.port)
         return self
 
     async def stop(self) -> None:
