@@ -31,7 +31,7 @@ from bot.kb.semantic import TopicEmbeddings
 from bot.text import cyrillic_to_latin
 from tests.fakebot import TOKEN, FakeBotApi, Person
 from tests.steps import onboard
-from tests.test_kb_people import SETS, latin_to_cyrillic, serbian_questions
+from tests.test_kb_people import SCORED_SETS, latin_to_cyrillic, serbian_questions
 from tests.test_kb_ranking import make_topic
 
 TESTS = Path(__file__).resolve().parent
@@ -100,7 +100,7 @@ def test_agreement_counts_groups_whose_scripts_rank_alike() -> None:
 
 
 def test_psychosocial_and_emergency_questions_never_get_another_topic(hybrid_kb: KnowledgeBase) -> None:
-    for path in SETS:
+    for path in SCORED_SETS:
         questions = read_questions(path)
         assert not decide(hybrid_kb, questions).sensitive_wrong, path.name
         for question in questions:

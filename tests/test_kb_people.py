@@ -24,6 +24,10 @@ SETS = [*sorted(TESTS.glob("kb_questions_*.jsonl")), TESTS / "kb_tuning_people.j
 DEV = SHARED / "content" / "kb-dev-questions.jsonl"
 if DEV.exists():
     SETS.append(DEV)
+# Written before a round of tuning and kept out of it: checked for its form and for reaching the
+# same topic in both Serbian scripts, never against an accuracy floor (tests/test_kb_fresh_set.py).
+FRESH = TESTS / "kb_questions_fresh.jsonl"
+SCORED_SETS = [path for path in SETS if path != FRESH]
 KB = KnowledgeBase.load(DEFAULT_KB_DIR)
 PEOPLE = read_questions(TESTS / "kb_questions_people.jsonl")
 
@@ -88,7 +92,7 @@ def test_confident_wrong_answers_are_rare_and_never_about_distress_or_emergencie
     decisions = decide(KB, PEOPLE)
     assert len(decisions.confident_wrong) / decisions.count <= 0.02, decisions.confident_wrong
     assert not decisions.sensitive_wrong, decisions.sensitive_wrong
-    for path in SETS:
+    for path in SCORED_SETS:
         assert not decide(KB, read_questions(path)).sensitive_wrong, path.name
 
 
