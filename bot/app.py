@@ -271,7 +271,7 @@ class Homeward:
             except Exception:
                 log.exception("youth programme pass failed; trying again next time")
             try:
-                await snoozes.run_once(self.db, self.clock.now())
+                await self.wake_snoozes()
             except Exception:
                 log.exception("waking snoozed conversations failed; trying again next time")
             today = self.clock.now().date()
@@ -286,6 +286,13 @@ class Homeward:
                 await asyncio.wait_for(self.stop_event.wait(), timeout=every)
             except TimeoutError:
                 pass
+
+    async def wake_snoozes(self) -> list[int]:
+        """Snoozes whose time has passed end; open pages of those conversations show them open again."""
+        woken = await snoozes.run_once(self.db, self.clock.now())
+        if woken:
+            self._changed()
+        return woken
 
     async def stop(self) -> None:
         self.stop_event.set()
