@@ -134,6 +134,10 @@ class Homeward:
             if name not in (telegram.CHANNEL, webchat.CHANNEL)
         }
         self.followups = FollowupScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
+        # Broadcasts are queued in batches in the background; the scheduler resumes one a stopped process left.
+        self.broadcasts = broadcasts.Queue(
+            self.db, self.clock, settings.whatsapp_templates, on_queued=self.delivery.wake
+        )
         self.youth = YouthScheduler(self.db, self.translations, self.clock, on_queued=self.delivery.wake)
         self.retention = Retention(self.db, self.personal_data, settings.retention_periods(), self.media)
         # Other systems hear of hand-offs, submissions and sign-ups; an erased person's events go too.
@@ -271,7 +275,11 @@ class Homeward:
             except Exception:
                 log.exception("youth programme pass failed; trying again next time")
             try:
-                await snoozes.run_once(self.db, self.clock.now())
+                await self.broadcasts.resume()
+            except Exception:
+                log.exception("resuming broadcasts failed; trying again next time")
+            try:
+                await self.wake_snoozes()
             except Exception:
                 log.exception("waking snoozed conversations failed; trying again next time")
             today = self.clock.now().date()
@@ -287,6 +295,13 @@ class Homeward:
             except TimeoutError:
                 pass
 
+    async def wake_snoozes(self) -> list[int]:
+        """Snoozes whose time has passed end; open pages of those conversations show them open again."""
+        woken = await snoozes.run_once(self.db, self.clock.now())
+        if woken:
+            self._changed()
+        return woken
+
     async def stop(self) -> None:
         self.stop_event.set()
         for task in self._tasks:
@@ -294,5 +309,6 @@ class Homeward:
                 task.cancel()
         with suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.broadcasts.close()  # a batch under way rolls back; the next start resumes before it
         await self.turns.close()
         await self.outgoing.close()

@@ -16,16 +16,22 @@ or skipped at sending (the window closed in the meantime, the person blocked the
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import Clock
 from bot.outbox import LANE_ANNOUNCEMENT, PURPOSES, WINDOWS, queue_reply
 from bot.youth.coordination import PREVIEW_LOCALES, Refused, check_announcement
 from bot.youth.enrolments import name_in
@@ -33,7 +39,7 @@ from bot.youth.notices import skip_reason as notice_skip_reason
 from bot.youth.waiting import ACTIVE
 from db.broadcasts import Broadcast, BroadcastRecipient
 from db.models import Beneficiary, Conversation, FollowupContact, Message
-from db.session import append
+from db.session import Database, append
 from db.youth import Enrolment
 from handlers.turn import Reply
 
@@ -44,6 +50,10 @@ WAVES = (1, 2, 3)
 MAX_TEXT = 3500  # one message on every channel, whatever the script
 SENT = ("sent", "delivered", "read")
 CYRILLIC = re.compile("[\u0400-\u04ff]")
+QUEUING, QUEUED = "queuing", "queued"
+BATCH = 500  # people queued per transaction
+STALE = timedelta(seconds=30)  # a broadcast no batch was queued for this long is resumed by the scheduler
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -201,9 +211,8 @@ async def reach(
     return found
 
 
-async def send(
+async def start(
     session: AsyncSession,
-    templates: dict[str, str],
     *,
     author: str,
     token: str,
@@ -212,10 +221,12 @@ async def send(
     text_sq: str,
     text_sr: str,
     now: datetime,
-) -> tuple[Broadcast, Reach]:
-    """Queue the broadcast for everyone the segment reaches and record each recipient, in one transaction."""
+) -> Broadcast:
+    """Record a broadcast to be queued (`queue_batch`): everyone in the segment now, up to the newest person."""
     text_sq, text_sr = check_texts(text_sq, text_sr)
-    found = await reach(session, segment, scope, templates, now)
+    upto = (await session.execute(select(func.max(Beneficiary.id)))).scalar_one() or 0
+    people = _people(segment, scope, now).where(Beneficiary.id <= upto).order_by(None)
+    count = (await session.execute(people.with_only_columns(func.count(), maintain_column_froms=True))).scalar_one()
     broadcast = Broadcast(
         token=token[:32],
         author=author,
@@ -223,23 +234,68 @@ async def send(
         text_sr=text_sr,
         segment=segment.as_dict(),
         scope=list(scope) if scope is not None else None,
-        recipients=len(found.people),
+        recipients=count,
         created_at=now,
+        state=QUEUING,
+        through=0,
+        upto=upto,
+        progress_at=now,
     )
     session.add(broadcast)
     await session.flush()
-    for person, conversation, reason in found.people:
+    return broadcast
+
+
+async def queue_batch(
+    session: AsyncSession, broadcast_id: int, templates: dict[str, str], now: datetime, *, size: int = BATCH
+) -> Reach | None:
+    """Queue the broadcast for the next `size` people of its segment, after the last one handled; None when
+    there is nothing left to do (finished, or another process handled this batch meanwhile).
+
+    The first statement claims the batch: it updates the broadcast's row only while `through` is still what
+    was read, so on PostgreSQL a second process doing the same waits for the row's lock and then finds it
+    changed; SQLite has one writer at a time. The lines, the recipient rows and the new `through` commit
+    together, so a crash loses the whole batch or none of it: nobody is sent it twice, nobody is missed.
+    """
+    found = (
+        await session.execute(
+            select(Broadcast.through, Broadcast.upto, Broadcast.state).where(Broadcast.id == broadcast_id)
+        )
+    ).one_or_none()
+    if found is None or found.state != QUEUING:
+        return None
+    through, upto = found.through, found.upto
+    claimed = await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id, Broadcast.state == QUEUING, Broadcast.through == through)
+        .values(progress_at=now)
+        .returning(Broadcast.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.scalar() is None:
+        return None
+    broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
+    assert broadcast is not None
+    segment = Segment(**broadcast.segment)
+    query = _people(segment, broadcast.scope, now).where(Beneficiary.id > through, Beneficiary.id <= upto)
+    batch = Reach()
+    for person, conversation in await session.execute(query.limit(size)):
+        reason = skip_reason(person, templates, now)
+        if reason is None and conversation is None:
+            reason = "no_consent"
+        batch.people.append((person, conversation, reason))
+    for person, talk, reason in batch.people:
         line = None
-        if reason is None and conversation is not None:
+        if reason is None and talk is not None:
             locale = person.locale or "sq"
             lines = await queue_reply(
                 session,
                 person=person,
-                conversation=conversation,
+                conversation=talk,
                 chat_id=person.chat_id or "",
-                reply=Reply(text_in(locale, text_sq, text_sr)),
+                reply=Reply(text_in(locale, broadcast.text_sq, broadcast.text_sr)),
                 now=now,
-                author=f"broadcast:{author}",
+                author=f"broadcast:{broadcast.author}",
                 lane=LANE_ANNOUNCEMENT,
             )
             line = lines[-1]
@@ -255,7 +311,140 @@ async def send(
                 "skipped": reason,
             },
         )
+    last = batch.people[-1][0].id if batch.people else upto
+    done = len(batch.people) < size or last >= upto
+    await session.execute(
+        update(Broadcast)
+        .where(Broadcast.id == broadcast_id)
+        .values(through=upto if done else last, state=QUEUED if done else QUEUING, progress_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return batch
+
+
+async def send(
+    session: AsyncSession,
+    templates: dict[str, str],
+    *,
+    author: str,
+    token: str,
+    segment: Segment,
+    scope: Sequence[str] | None,
+    text_sq: str,
+    text_sr: str,
+    now: datetime,
+) -> tuple[Broadcast, Reach]:
+    """Queue the broadcast for everyone the segment reaches in one transaction (a small one, or a test's);
+    the console starts it and leaves the batches to a `Queue`."""
+    broadcast = await start(
+        session, author=author, token=token, segment=segment, scope=scope, text_sq=text_sq, text_sr=text_sr, now=now
+    )
+    found = Reach()
+    while (batch := await queue_batch(session, broadcast.id, templates, now)) is not None:
+        found.people += batch.people
+    await session.refresh(broadcast)
     return broadcast, found
+
+
+@dataclass
+class Progress:
+    """How far the queuing of a broadcast has come: people handled out of those in the segment."""
+
+    state: str
+    handled: int
+    recipients: int
+
+
+async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
+    handled = (
+        await session.execute(
+            select(func.count()).select_from(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == broadcast.id)
+        )
+    ).scalar_one()
+    return Progress(broadcast.state, handled, max(broadcast.recipients, handled))
+
+
+class Queue:
+    """Queues broadcasts in the background, one batch per transaction, each batch handed to delivery at once.
+
+    The console starts one when a broadcast is sent; the scheduler of every process resumes, once a
+    minute, any broadcast whose queuing stopped (its process ended) more than `STALE` ago.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        templates: dict[str, str],
+        *,
+        on_queued: Callable[[], None] = lambda: None,
+        batch: int = BATCH,
+    ) -> None:
+        self.db, self.clock, self.templates = db, clock, templates
+        self.on_queued = on_queued
+        self.batch = batch
+        self._running: dict[int, asyncio.Task[None]] = {}
+
+    def queue(self, broadcast_id: int) -> asyncio.Task[None]:
+        """Queue a broadcast in the background, unless this process does already."""
+        task = self._running.get(broadcast_id)
+        if task is None or task.done():
+            task = asyncio.create_task(self.run(broadcast_id), name=f"broadcast-{broadcast_id}")
+            self._running[broadcast_id] = task
+            task.add_done_callback(lambda _: self._running.pop(broadcast_id, None))
+        return task
+
+    async def run(self, broadcast_id: int) -> None:
+        """Batches until the broadcast is queued for everyone (or another process carries on with it)."""
+        try:
+            while True:
+                async with self.db.transaction() as session:
+                    batch = await queue_batch(session, broadcast_id, self.templates, self.clock.now(), size=self.batch)
+                if batch is None:
+                    return
+                self.on_queued()
+                await asyncio.sleep(0)  # let replies and pages in between batches
+        except Exception:
+            log.exception("queuing broadcast %s stopped; the scheduler resumes it", broadcast_id)
+
+    async def resume(self, stale: timedelta = STALE) -> list[int]:
+        """Start queuing every broadcast left unfinished for longer than `stale`; their ids."""
+        since = self.clock.now() - stale
+        async with self.db.sessions() as session:
+            left = list(
+                (
+                    await session.execute(
+                        select(Broadcast.id).where(
+                            Broadcast.state == QUEUING,
+                            or_(Broadcast.progress_at.is_(None), Broadcast.progress_at < since),
+                        )
+                    )
+                ).scalars()
+            )
+        for broadcast_id in left:
+            self.queue(broadcast_id)
+        return left
+
+    async def wait_idle(self) -> None:
+        """Until this process queues no broadcast."""
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+
+def seal(key: bytes, token: str, author: str, text_sq: str, text_sr: str, segment: Segment) -> str:
+    """What ties a preview's confirmation to what was previewed: the one-time token, who previewed, both texts
+    exactly and the segment. Sending checks it again, so another text or segment cannot go out under it."""
+    shown = json.dumps([token, author, text_sq, text_sr, segment.as_dict()], ensure_ascii=False, sort_keys=True)
+    return hmac.new(key, b"broadcast-preview\0" + shown.encode(), hashlib.sha256).hexdigest()
+
+
+def sealed(key: bytes, given: str, token: str, author: str, text_sq: str, text_sr: str, segment: Segment) -> bool:
+    return hmac.compare_digest(seal(key, token, author, text_sq, text_sr, segment).encode(), given.encode())
 
 
 async def counts(session: AsyncSession, broadcast_id: int) -> Counts:

@@ -7,6 +7,7 @@ like any bot reply, and appears in the transcript under `staff:<name>`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -150,6 +151,20 @@ async def open_transcript(
         target=f"conversation:{conversation_id}",
         detail={"messages": len(messages), "last": messages[-1].id if messages else None},
     )
+    return Transcript(
+        conversation,
+        person,
+        messages,
+        notes,
+        await staff_names(session),
+        await assignable(session, person),
+        await auto_assigned(session, conversation_id),
+        await summaries(session, [m.id for m in messages if m.file_id]),
+    )
+
+
+async def auto_assigned(session: AsyncSession, conversation_id: int) -> tuple[datetime, int | None] | None:
+    """The last automatic assignment of a conversation: when, and to whom."""
     automatic = (
         await session.execute(
             select(AuditEntry.at, AuditEntry.detail)
@@ -160,16 +175,16 @@ async def open_transcript(
             .limit(1)
         )
     ).first()
-    return Transcript(
-        conversation,
-        person,
-        messages,
-        notes,
-        await staff_names(session),
-        await assignable(session, person),
-        (automatic[0], (automatic[1] or {}).get("to")) if automatic else None,
-        await summaries(session, [m.id for m in messages if m.file_id]),
-    )
+    return (automatic[0], (automatic[1] or {}).get("to")) if automatic else None
+
+
+def state_key(conversation: Conversation) -> str:
+    """What the head of a conversation's page shows (owner, status, snooze, assignee, flags), as a short key:
+    an open page whose key differs is out of date."""
+    until = conversation.snoozed_until.isoformat() if conversation.snoozed_until else ""
+    shown = (conversation.mode, ownership.status_of(conversation), until, conversation.assignee_id)
+    flags = (conversation.needs_human, conversation.urgent)
+    return hashlib.sha256(repr((shown, flags)).encode()).hexdigest()[:16]
 
 
 async def messages_after(

@@ -162,7 +162,8 @@ class Feed:
             if needs_human or conversation in waiting:
                 alerts = True
             (waiting.add if needs_human else waiting.discard)(conversation)
-        for conversation in touched:
+        # A conversation's page shows its owner, status and assignee too: changed elsewhere, or a snooze ended.
+        for conversation in touched | {conversation for conversation, _ in changed_rows}:
             self.ring(("conversation", conversation))
         if alerts:
             self.ring("alerts")

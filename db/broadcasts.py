@@ -32,8 +32,15 @@ class Broadcast(Base):
     segment: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # The municipalities the author was limited to when sending (None: every municipality).
     scope: Mapped[list[str] | None] = mapped_column(JSON)
-    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # people in the segment when it was sent
     created_at: Mapped[datetime]
+    # Queued in batches in the background (`bot.broadcasts.Queue`): "queuing" until everyone up to `upto`
+    # (the newest person when it was sent) is handled, in the order of their ids; `through` is the last
+    # person handled, written in the same transaction as their line, so a restart resumes after them.
+    state: Mapped[str] = mapped_column(String(10), default="queued", server_default="queued")
+    through: Mapped[int] = mapped_column(Id, default=0, server_default="0")
+    upto: Mapped[int] = mapped_column(Id, default=0, server_default="0")
+    progress_at: Mapped[datetime | None]  # when the last batch was queued: a queue left this long ago resumes
 
 
 class BroadcastRecipient(Base):

@@ -66,20 +66,24 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     yield str(path)
 
 
-@pytest.fixture
-async def database_url(migrated_template: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, migrated database for each test."""
+async def fresh_database(migrated_template: str, directory: Path) -> str:
+    """The run's PostgreSQL database emptied, or a copy of the SQLite template in `directory`."""
     if os.environ.get("HOMEWARD_TEST_DATABASE_URL"):
         engine = create_engine(migrated_template)
         tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
         async with engine.begin() as conn:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         await engine.dispose()
-        yield migrated_template
-        return
-    path = tmp_path / "homeward.db"
+        return migrated_template
+    path = directory / "homeward.db"
     shutil.copyfile(migrated_template, path)
-    yield f"sqlite+aiosqlite:///{path}"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+@pytest.fixture
+async def database_url(migrated_template: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh, migrated database for each test."""
+    yield await fresh_database(migrated_template, tmp_path)
 
 
 @pytest.fixture
@@ -91,6 +95,10 @@ async def fake() -> AsyncIterator[FakeBotApi]:
 
 @pytest.fixture
 def settings(database_url: str, fake: FakeBotApi, tmp_path: Path) -> Settings:
+    return settings_for(database_url, fake, tmp_path)
+
+
+def settings_for(database_url: str, fake: FakeBotApi, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         telegram_token=TOKEN,

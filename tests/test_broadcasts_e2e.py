@@ -130,14 +130,18 @@ async def test_a_broadcast_reaches_each_person_once_in_their_language_and_script
             assert text in preview.text
         assert re.search(r'id="broadcast-reach"><strong>[^<]*\b6\b', preview.text)
         one_time = re.search(r'name="token" value="([0-9a-f]+)"', preview.text)
-        assert one_time is not None
+        seal = re.search(r'name="seal" value="([0-9a-f]+)"', preview.text)
+        assert one_time is not None and seal is not None
         async with app.db.sessions() as session:
             assert (await session.execute(select(func.count()).select_from(Broadcast))).scalar_one() == 0
-        sent = await http.post("/broadcasts", data={**form, "token": one_time.group(1)})
-        again = await http.post("/broadcasts", data={**form, "token": one_time.group(1)})  # pressed twice
+        sent = await http.post("/broadcasts", data={**form, "token": one_time.group(1), "seal": seal.group(1)})
+        again = await http.post(
+            "/broadcasts", data={**form, "token": one_time.group(1), "seal": seal.group(1)}
+        )  # pressed twice
         assert sent.status_code == again.status_code == 303
         assert sent.headers["location"] == again.headers["location"]
         page_url = sent.headers["location"]
+        await app.broadcasts.wait_idle()  # queued in the background: every line is in the outbox now
 
         reached = {tg_sq: "sq", tg_cyrl: "sr-Cyrl", wa_latn: "sr-Latn", wa_sq_late: "sq", vb_cyrl: "sr-Cyrl"}
         for chat, locale in reached.items():

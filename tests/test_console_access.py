@@ -49,6 +49,7 @@ GUARDED: list[tuple[str, str, Permission | None]] = [
     ("POST", "/broadcasts/preview", P.BROADCAST),
     ("POST", "/broadcasts", P.BROADCAST),
     ("GET", "/broadcasts/{bid}", P.BROADCAST),
+    ("GET", "/broadcasts/{bid}/counts", P.BROADCAST),
     ("GET", "/knowledge", P.KNOWLEDGE),
     ("GET", "/audit", P.AUDIT),
     ("GET", "/staff", P.STAFF),

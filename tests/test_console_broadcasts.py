@@ -13,8 +13,8 @@ from sqlalchemy import func, select, update
 
 from bot import broadcasts
 from bot.app import Homeward
-from bot.broadcasts import Segment
-from bot.clock import Clock
+from bot.broadcasts import Queue, Segment
+from bot.clock import Clock, FixedClock
 from bot.delivery import Delivery
 from bot.outbox import LANE_ANNOUNCEMENT, queue_reply
 from bot.pacing import Pacer
@@ -40,6 +40,7 @@ from tests.test_delivery_lanes import RecordingSender
 
 TEXTS = {"text_sq": "Nesër zyra është e mbyllur.", "text_sr": "Сутра је канцеларија затворена."}
 _TOKEN = re.compile(r'name="token" value="([0-9a-f]+)"')
+_SEAL = re.compile(r'name="seal" value="([0-9a-f]+)"')
 _REACH = re.compile(r'id="broadcast-reach"><strong>[^<]*?(\d+)')
 
 
@@ -111,10 +112,10 @@ async def test_segments_pick_people_by_language_place_group_follow_up_and_app(ho
 async def _preview_and_send(http: httpx.AsyncClient, **segment: str) -> tuple[httpx.Response, httpx.Response | None]:
     form = {"csrf": await csrf(http), **TEXTS, **segment}
     preview = await http.post("/broadcasts/preview", data=form)
-    token = _TOKEN.search(preview.text)
-    if token is None:
+    token, seal = _TOKEN.search(preview.text), _SEAL.search(preview.text)
+    if token is None or seal is None:
         return preview, None
-    return preview, await http.post("/broadcasts", data={**form, "token": token.group(1)})
+    return preview, await http.post("/broadcasts", data={**form, "token": token.group(1), "seal": seal.group(1)})
 
 
 async def test_caseworkers_and_viewers_may_not_broadcast(homeward: Homeward) -> None:
@@ -151,8 +152,10 @@ async def test_a_coordinator_reaches_only_their_municipalities(homeward: Homewar
         reach = _REACH.search(preview.text)
         assert reach is not None and reach.group(1) == "2"
         assert sent is not None and sent.status_code == 303
+        await homeward.broadcasts.wait_idle()  # queued in the background
         own = await http.get(sent.headers["location"])
-        assert own.status_code == 200 and 'data-count="queued">2<' in own.text.replace("</dd>", "<")
+        shown = dict(re.findall(r'data-count="(\w+)">(\d+)<', own.text))
+        assert own.status_code == 200 and int(shown["queued"]) + int(shown["sent"]) == 2  # delivery may be quick
         assert f'href="{sent.headers["location"]}"' in (await http.get("/broadcasts")).text
     async with homeward.db.sessions() as session:
         broadcast = (await session.execute(select(Broadcast).where(Broadcast.author == "yll"))).scalar_one()
@@ -348,3 +351,156 @@ async def test_serbian_is_written_in_cyrillic(homeward: Homeward) -> None:
         and 'id="broadcast-error"' in refused.text
         and "broadcast-preview" not in refused.text
     )
+
+
+async def test_a_broadcast_is_sent_only_with_the_text_and_segment_previewed(homeward: Homeward) -> None:
+    """The confirmation is sealed with what the preview showed: another text or segment under it is refused."""
+    await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "en", "next": "/broadcasts"})
+        form = {"csrf": await csrf(http), **TEXTS, "language": "sr"}
+        preview = await http.post("/broadcasts/preview", data=form)
+        token, seal = _TOKEN.search(preview.text), _SEAL.search(preview.text)
+        assert token is not None and seal is not None
+        sealed = {**form, "token": token.group(1), "seal": seal.group(1)}
+        other_text = await http.post("/broadcasts", data={**sealed, "text_sq": "Zyra është e hapur."})
+        other_segment = await http.post("/broadcasts", data={**sealed, "language": ""})
+        unsealed = await http.post("/broadcasts", data={**sealed, "seal": ""})
+        for refused in (other_text, other_segment, unsealed):
+            assert refused.status_code == 400
+            assert "This is not the text or the segment you previewed, so nothing was sent." in refused.text
+            assert 'id="broadcast-error"' in refused.text
+        async with homeward.db.sessions() as session:
+            assert (await session.execute(select(func.count()).select_from(Broadcast))).scalar_one() == 0
+        sent = await http.post("/broadcasts", data=sealed)  # exactly as previewed
+        assert sent.status_code == 303
+    await homeward.broadcasts.wait_idle()
+    async with homeward.db.sessions() as session:
+        texts = sorted(
+            (await session.execute(select(Message.text).where(Message.author == "broadcast:drita"))).scalars()
+        )
+    assert texts == sorted([TEXTS["text_sr"], "Sutra je kancelarija zatvorena."])
+
+
+async def test_the_request_only_records_the_broadcast_and_its_page_follows_the_queuing(homeward: Homeward) -> None:
+    """Sending answers before anyone is queued; the counts' JSON shows the preparation, then the lines."""
+    await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    started: list[int] = []
+    homeward.broadcasts.queue = started.append  # type: ignore[method-assign,assignment]  # held, to look between
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "en", "next": "/broadcasts"})
+        _, sent = await _preview_and_send(http)
+        assert sent is not None and sent.status_code == 303
+        bid = int(sent.headers["location"].rsplit("/", 1)[1])
+        assert started == [bid]
+        before = (await http.get(f"/broadcasts/{bid}/counts")).json()
+        page = await http.get(f"/broadcasts/{bid}")
+        assert f'data-follow="/broadcasts/{bid}/counts"' in page.text and 'http-equiv="refresh"' not in page.text
+        assert "Preparing the messages: 0 of 4 people." in page.text
+        await broadcasts.Queue(homeward.db, homeward.clock, {}, batch=3).run(bid)
+        after = (await http.get(f"/broadcasts/{bid}/counts")).json()
+    assert before["state"] == "queuing" and (before["handled"], before["recipients"]) == (0, 4)
+    assert before["progress"] == "Preparing the messages: 0 of 4 people." and before["done"] is False
+    assert after["state"] == "queued" and after["handled"] == 4 and after["progress"] == ""
+    assert after["queued"] + after["sent"] + after["failed"] + after["skipped"] == 4
+
+
+async def _crowd(app: Homeward, n: int) -> None:
+    now = app.clock.now()
+    async with app.db.transaction() as session:
+        for i in range(n):
+            person = Beneficiary(
+                channel="telegram",
+                channel_ref=f"crowd-{i}",
+                channel_user_id=str(7000 + i),
+                chat_id=str(7000 + i),
+                locale=("sq", "sr-Cyrl", "sr-Latn")[i % 3],
+                municipality="prizren",
+                consent="given" if i % 7 else "declined",  # some are skipped, and must be recorded once too
+                opted_out=False,
+                blocked=False,
+                created_at=now,
+            )
+            session.add(person)
+            await session.flush()
+            session.add(Conversation.opened(person.id, now))
+
+
+async def _each_once(app: Homeward, bid: int, n: int) -> None:
+    async with app.db.sessions() as session:
+        people = list(
+            (
+                await session.execute(
+                    select(BroadcastRecipient.beneficiary_id).where(BroadcastRecipient.broadcast_id == bid)
+                )
+            ).scalars()
+        )
+        lines = (
+            await session.execute(
+                select(Message.conversation_id, func.count())
+                .where(Message.author == "broadcast:drita")
+                .group_by(Message.conversation_id)
+            )
+        ).all()
+        broadcast = await session.get(Broadcast, bid)
+    assert len(people) == len(set(people)) == n  # everyone recorded, once
+    assert lines and all(count == 1 for _, count in lines)  # no line twice
+    assert len(lines) == sum(1 for i in range(n) if i % 7)  # and everyone who may get it has theirs
+    assert broadcast is not None and broadcast.state == "queued" and broadcast.through == broadcast.upto
+
+
+async def test_a_broadcast_stopped_mid_queue_resumes_where_it_stopped(homeward: Homeward) -> None:
+    """Two batches committed, the third lost with its process: the next start queues everyone else, once."""
+    await homeward.stop()  # this test is the only one queuing
+    await _crowd(homeward, 25)
+    now = homeward.clock.now()
+    async with homeward.db.transaction() as session:
+        broadcast = await broadcasts.start(
+            session, author="drita", token="r" * 32, segment=Segment(), scope=None, now=now, **TEXTS
+        )
+        bid = broadcast.id
+    assert broadcast.recipients == 25
+    for _ in range(2):
+        async with homeward.db.transaction() as session:
+            assert await broadcasts.queue_batch(session, bid, {}, now, size=10) is not None
+
+    class Crash(Exception):
+        pass
+
+    try:
+        async with homeward.db.transaction() as session:
+            batch = await broadcasts.queue_batch(session, bid, {}, now, size=10)
+            assert batch is not None and len(batch.people) == 5
+            raise Crash  # the process ends before the last batch commits
+    except Crash:
+        pass
+    async with homeward.db.sessions() as session:
+        stopped = await session.get(Broadcast, bid)
+        assert stopped is not None
+        handled = await broadcasts.progress(session, stopped)
+    assert (handled.state, handled.handled, handled.recipients) == ("queuing", 20, 25)
+
+    later = Queue(homeward.db, FixedClock(now + timedelta(minutes=1)), {}, batch=10)  # the next process
+    assert await later.resume(stale=timedelta(minutes=5)) == []  # still recent: perhaps another process works on it
+    assert await later.resume() == [bid]
+    await later.wait_idle()
+    await _each_once(homeward, bid, 25)
+
+
+async def test_two_processes_queuing_the_same_broadcast_send_it_once(homeward: Homeward) -> None:
+    await homeward.stop()
+    await _crowd(homeward, 40)
+    now = homeward.clock.now()
+    async with homeward.db.transaction() as session:
+        bid = (
+            await broadcasts.start(
+                session, author="drita", token="c" * 32, segment=Segment(), scope=None, now=now, **TEXTS
+            )
+        ).id
+    one, two = (Queue(homeward.db, homeward.clock, {}, batch=6) for _ in range(2))
+    await asyncio.gather(one.run(bid), two.run(bid))
+    await _each_once(homeward, bid, 40)

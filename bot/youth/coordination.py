@@ -52,6 +52,9 @@ REASONS = {
     "segment": N_("Choose who gets the message from the lists offered."),
     "text_too_long": N_("The message is too long: at most {limit} characters in each language."),
     "not_cyrillic": N_("Write the Serbian text in Cyrillic. Readers of the Latin script get it transliterated."),
+    "not_previewed": N_(
+        "This is not the text or the segment you previewed, so nothing was sent. Preview the broadcast again."
+    ),
 }
 
 

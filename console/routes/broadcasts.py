@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -158,6 +158,7 @@ async def preview(request: Request, staff: Broadcaster) -> Response:
         async with console.homeward.db.transaction() as session:
             segment = await _checked(request, session, staff, form)
             texts = broadcasts.preview(form["text_sq"], form["text_sr"])
+            texts_sent = broadcasts.check_texts(form["text_sq"], form["text_sr"])
             found = await broadcasts.reach(
                 session, segment, _scope(staff), console.homeward.settings.whatsapp_templates, now
             )
@@ -171,23 +172,28 @@ async def preview(request: Request, staff: Broadcaster) -> Response:
     except Refused as refused:
         status, error = _refused(request, staff, refused)
         return await _page(request, staff, status=status, error=error, form=form)
+    token = secrets.token_hex(16)
     shown = {
         "texts": texts,
         "reached": found.reached,
         "by_locale": found.by_locale,
         "skipped": found.skipped,
         "segment": segment.as_dict(),
-        "token": secrets.token_hex(16),
+        "token": token,
+        "seal": broadcasts.seal(console.secret, token, staff.actor, *texts_sent, segment),
     }
     return await _page(request, staff, preview=shown, form=form)
 
 
 @router.post("")
 async def send(request: Request, staff: Broadcaster) -> Response:
-    """Send a previewed broadcast: queued for everyone the segment reaches, each in their language and script."""
+    """Send a previewed broadcast: recorded now, queued in the background for everyone the segment reaches,
+    each in their language and script; the page of its counts follows."""
     console = console_of(request)
     form = await _form(request)
-    token = str((await request.form()).get("token", ""))[:32]
+    posted = await request.form()
+    token = str(posted.get("token", ""))[:32]
+    given_seal = str(posted.get("seal", ""))[:64]
     now = console.now()
     if len(token) < 16:
         return await _page(request, staff, status=400, form=form)  # sent only from a preview
@@ -198,15 +204,17 @@ async def send(request: Request, staff: Broadcaster) -> Response:
     try:
         async with console.homeward.db.transaction() as session:
             segment = await _checked(request, session, staff, form)
-            broadcast, found = await broadcasts.send(
+            text_sq, text_sr = broadcasts.check_texts(form["text_sq"], form["text_sr"])
+            if not broadcasts.sealed(console.secret, given_seal, token, staff.actor, text_sq, text_sr, segment):
+                raise Refused("not_previewed")
+            broadcast = await broadcasts.start(
                 session,
-                console.homeward.settings.whatsapp_templates,
                 author=staff.name,
                 token=token,
                 segment=segment,
                 scope=_scope(staff),
-                text_sq=form["text_sq"],
-                text_sr=form["text_sr"],
+                text_sq=text_sq,
+                text_sr=text_sr,
                 now=now,
             )
             audit.record(
@@ -215,7 +223,7 @@ async def send(request: Request, staff: Broadcaster) -> Response:
                 action="broadcast.send",
                 now=now,
                 target=f"broadcast:{broadcast.id}",
-                detail={"segment": segment.as_dict(), "queued": found.reached, "skipped": dict(found.skipped)},
+                detail={"segment": segment.as_dict(), "recipients": broadcast.recipients},
             )
     except Refused as refused:
         status, error = _refused(request, staff, refused)
@@ -226,15 +234,12 @@ async def send(request: Request, staff: Broadcaster) -> Response:
         if earlier is None:
             raise
         return back(f"/broadcasts/{earlier}")
-    console.homeward.delivery.wake()
+    console.homeward.broadcasts.queue(broadcast.id)
     return back(f"/broadcasts/{broadcast.id}")
 
 
-@router.get("/{broadcast_id}")
-async def one(request: Request, staff: Broadcaster, broadcast_id: int) -> Response:
-    """A broadcast's counts as delivery proceeds: queued, sent, failed, and skipped with the reasons."""
+async def _visible(request: Request, staff: Staff, broadcast_id: int) -> tuple[Broadcast, broadcasts.Counts, Any]:
     console = console_of(request)
-    t = translator(request, staff)
     async with console.homeward.db.sessions() as session:
         broadcast = await session.get(Broadcast, broadcast_id)
         if broadcast is None:
@@ -242,7 +247,53 @@ async def one(request: Request, staff: Broadcaster, broadcast_id: int) -> Respon
         if not _within(staff, broadcast):
             raise Forbidden
         counts = await broadcasts.counts(session, broadcast.id)
-        cohort = broadcast.segment.get("cohort")
+        progress = await broadcasts.progress(session, broadcast)
+    return broadcast, counts, progress
+
+
+@router.get("/{broadcast_id}/counts")
+async def counts(request: Request, staff: Broadcaster, broadcast_id: int) -> Response:
+    """The counts alone, for the broadcast's page to follow while it is queued and sent (a small JSON)."""
+    t = translator(request, staff)
+    _, found, progress = await _visible(request, staff, broadcast_id)
+    return JSONResponse(
+        {
+            "queued": found.queued,
+            "sent": found.sent,
+            "failed": found.failed,
+            "skipped": sum(found.skipped.values()),
+            "reasons": {
+                reason: [t.gettext(SKIP_REASONS.get(reason, reason)), n] for reason, n in found.skipped.items()
+            },
+            "state": progress.state,
+            "handled": progress.handled,
+            "recipients": progress.recipients,
+            "progress": _progress_text(t, progress),
+            "done": progress.state == broadcasts.QUEUED and found.queued == 0,
+        },
+        headers={"cache-control": "no-store"},
+    )
+
+
+def _progress_text(t: ui.Interface, progress: broadcasts.Progress) -> str:
+    if progress.state == broadcasts.QUEUED:
+        return ""
+    return t.ngettext(
+        "Preparing the messages: {handled} of {n} person.",
+        "Preparing the messages: {handled} of {n} people.",
+        progress.recipients,
+        handled=progress.handled,
+    )
+
+
+@router.get("/{broadcast_id}")
+async def one(request: Request, staff: Broadcaster, broadcast_id: int) -> Response:
+    """A broadcast's counts as delivery proceeds: queued, sent, failed, and skipped with the reasons."""
+    console = console_of(request)
+    t = translator(request, staff)
+    broadcast, counts, progress = await _visible(request, staff, broadcast_id)
+    cohort = broadcast.segment.get("cohort")
+    async with console.homeward.db.sessions() as session:
         group = await session.get(Cohort, cohort) if cohort is not None else None
     named = cohorts.names(t.locale)
     cohort_names = {group.id: named(group.name_sq, group.name_sr)} if group is not None else {}
@@ -252,6 +303,9 @@ async def one(request: Request, staff: Broadcaster, broadcast_id: int) -> Respon
         "broadcast.html",
         broadcast=broadcast,
         counts=counts,
+        progress=progress,
+        progress_text=_progress_text(t, progress),
+        done=progress.state == broadcasts.QUEUED and counts.queued == 0,
         texts={
             locale: broadcasts.text_in(locale, broadcast.text_sq, broadcast.text_sr)
             for locale in coordination.PREVIEW_LOCALES

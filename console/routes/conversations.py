@@ -26,6 +26,7 @@ from console.web import (
     page,
     translator,
 )
+from db.models import Conversation
 
 router = APIRouter(prefix="/conversations/{conversation_id}")
 Act = Callable[[AsyncSession], Awaitable[None]]
@@ -69,6 +70,7 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
         snooze_value=_local(transcript.conversation.snoozed_until or console.now() + timedelta(days=1), request),
         snooze_min=_local(console.now(), request),
         earliest_return=profile.EARLIEST_RETURN.isoformat(),
+        state_key=conversations.state_key(transcript.conversation),
     )
 
 
@@ -83,12 +85,20 @@ def _local(moment: datetime, request: Request) -> str:
 
 @router.get("/events")
 async def events(
-    request: Request, staff: TranscriptReader, conversation_id: int, after: int = 0, pending: str = ""
+    request: Request,
+    staff: TranscriptReader,
+    conversation_id: int,
+    after: int = 0,
+    pending: str = "",
+    state: str = "",
 ) -> Response:
-    """Messages after `after`, and delivery results of those listed in `pending` (comma-separated ids)."""
+    """Messages after `after`, delivery results of those listed in `pending` (comma-separated ids), and the
+    head of the page (owner, status, assignee) again whenever it no longer matches `state`
+    (`conversations.state_key`): another caseworker changed it, or a snooze ended."""
     console = console_of(request)
     t = translator(request, staff)
     cursor = [after]
+    shown = [state[:32]]
     watched = {int(i) for i in pending.split(",")[:200] if i.isdigit()}
 
     async def tick() -> list[tuple[str, Any]]:
@@ -101,9 +111,16 @@ async def events(
             kept = await summaries(session, [m.id for m in messages if m.file_id])
             if messages:  # shown on an open page: read
                 await notifications.mark_read(session, staff.id, conversation_id, messages[-1].id, console.now())
+            key = conversations.state_key(conversation)
+            head = None
+            if key != shown[0]:
+                shown[0] = key
+                head = await _head(request, session, t, conversation, key)
         if messages:
             console.feed.ring(("alerts", staff.id))
         out: list[tuple[str, Any]] = []
+        if head is not None:
+            out.append(("state", head))
         for mid, (status, _error) in updated.items():
             if status not in ("queued", "sending"):
                 watched.discard(mid)
@@ -140,6 +157,31 @@ async def events(
         ),
         media_type="text/event-stream",
     )
+
+
+async def _head(
+    request: Request, session: AsyncSession, t: ui.Interface, conversation: Conversation, key: str
+) -> dict[str, Any]:
+    """The head of a conversation's page as it stands, and the values its status and assignment forms show."""
+    console = console_of(request)
+    html = ui.render(
+        console.env,
+        "_conversation_state.html",
+        t,
+        conv=conversation,
+        staff_names=await conversations.staff_names(session),
+        auto_assigned=await conversations.auto_assigned(session, conversation.id),
+        state_key=key,
+    )
+    until = conversation.snoozed_until
+    return {
+        "html": html,
+        "state": key,
+        "mode": conversation.mode,
+        "status": conversation.status or ownership.OPEN,
+        "until": _local(until, request) if until else "",
+        "assignee": str(conversation.assignee_id or ""),
+    }
 
 
 @router.get("/messages/{message_id}/file")

@@ -1,5 +1,6 @@
 // Live updates for the console: the inbox refreshes its list, an open conversation receives new
-// messages and delivery results. Everything inserted was rendered (and escaped) by the server.
+// messages, delivery results and changes of its status and assignee, a broadcast's page its counts.
+// Everything inserted was rendered (and escaped) by the server, or set as text.
 "use strict";
 
 function follow(url, handlers) {
@@ -42,7 +43,24 @@ function liveTranscript(list) {
   const bottom = () => { list.scrollTop = list.scrollHeight; window.scrollTo(0, document.body.scrollHeight); };
   const waiting = () => Array.from(list.querySelectorAll('.status[data-status="queued"], .status[data-status="sending"]'))
     .map((s) => s.closest("li").dataset.id).join(",");
-  follow(() => `${base}?after=${last}&pending=${waiting()}`, {
+  // The head of the page (owner, status, assignee) as the server last showed it: another caseworker's change
+  // or the end of a snooze sends it again.
+  let state = new URL(list.dataset.events, location.href).searchParams.get("state") || "";
+  follow(() => `${base}?after=${last}&pending=${waiting()}&state=${state}`, {
+    state: (data) => {
+      state = data.state;
+      const here = document.getElementById("conversation-state");
+      const fresh = fragment(data.html).firstElementChild;
+      if (here && fresh) here.replaceWith(fresh);
+      // The forms show it too, unless the caseworker is choosing in them right now.
+      const keep = (id, value) => {
+        const field = document.getElementById(id);
+        if (field && document.activeElement !== field) field.value = value;
+      };
+      keep("status-choice", data.status);
+      if (data.until) keep("snooze-until", data.until);
+      keep("assignee-choice", data.assignee);
+    },
     messages: (data) => {
       for (const item of Array.from(fragment(data.html).children)) {
         if (!document.getElementById(item.id)) list.appendChild(item);
@@ -58,6 +76,45 @@ function liveTranscript(list) {
     },
   });
   if (!location.hash) bottom();
+}
+
+function liveCounts(figures) {
+  // A broadcast's page follows its counts (a small JSON) while it is prepared and sent, and stops once all went.
+  const shown = (id, text) => {
+    const element = document.getElementById(id);
+    if (element) { element.textContent = text; element.hidden = !text; }
+  };
+  const look = async () => {
+    let data = null;
+    try {
+      const response = await fetch(figures.dataset.follow, { credentials: "same-origin" });
+      if (response.ok) data = await response.json();
+    } catch (e) { /* offline for a moment: the next look */ }
+    if (data) {
+      for (const name of ["queued", "sent", "failed", "skipped"]) {
+        const cell = figures.querySelector(`dd[data-count="${name}"]`);
+        if (cell) cell.textContent = String(data[name]);
+      }
+      shown("broadcast-progress", data.progress);
+      const list = document.getElementById("broadcast-skipped");
+      const title = document.getElementById("skipped-title");
+      if (list) {
+        list.replaceChildren(...Object.keys(data.reasons).sort().map((reason) => {
+          const item = document.createElement("li");
+          item.dataset.reason = reason;
+          item.textContent = `${data.reasons[reason][0]}: ${data.reasons[reason][1]}`;
+          return item;
+        }));
+        list.hidden = title.hidden = data.skipped === 0;
+      }
+      if (data.done) {
+        document.getElementById("broadcast-sending").hidden = true;
+        return;
+      }
+    }
+    setTimeout(look, 2000);
+  };
+  setTimeout(look, 1000);
 }
 
 function sendWithCtrlEnter() {
@@ -153,6 +210,8 @@ document.addEventListener("DOMContentLoaded", () => {
   if (inbox) liveInbox(inbox);
   const transcript = document.getElementById("transcript");
   if (transcript) liveTranscript(transcript);
+  const figures = document.querySelector("#broadcast-counts[data-follow]");
+  if (figures) liveCounts(figures);
   cannedReplies();
   sendWithCtrlEnter();
   focusableScrollers();

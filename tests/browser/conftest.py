@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -15,6 +17,7 @@ from bot.app import Homeward
 from bot.server import web_app
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+INSTALLED = os.path.exists(CHROMIUM)
 ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -32,9 +35,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def site(homeward: Homeward) -> AsyncIterator[str]:
-    """The console and the chat page, served over real HTTP like `homeward serve` does."""
+@contextlib.asynccontextmanager
+async def serving(homeward: Homeward) -> AsyncIterator[str]:
+    """The console and the chat page, served over real HTTP like `homeward serve` does; their address."""
     port = _free_port()
     config = uvicorn.Config(
         web_app(homeward, webhook=False, console=True),
@@ -49,19 +52,36 @@ async def site(homeward: Homeward) -> AsyncIterator[str]:
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless; the test is skipped where Playwright or Chromium is missing."""
+    playwright_api = pytest.importorskip(
+        "playwright.async_api", reason="playwright is not installed (pip install playwright)"
+    )
+    if not INSTALLED:
+        pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium)")
+    async with playwright_api.async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+@pytest.fixture
+async def site(homeward: Homeward) -> AsyncIterator[str]:
+    async with serving(homeward) as address:
+        yield address
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    playwright_api = pytest.importorskip(
-        "playwright.async_api", reason="playwright is not installed (pip install playwright)"
-    )
-    if not shutil.which("chromium") and not __import__("os").path.exists(CHROMIUM):
-        pytest.skip("Debian's Chromium is not installed (apt-get install -y chromium)")
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        await chromium.close()
+    async with chromium() as launched:
+        yield launched

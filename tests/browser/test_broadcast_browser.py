@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot import broadcasts
 from bot.app import Homeward
 from tests.browser.test_console_accessibility import PHONE, WIDEST, _violations
 from tests.browser.test_console_browser import _sign_in
@@ -67,3 +68,36 @@ async def test_an_admin_composes_previews_and_sends_a_broadcast_in_a_browser(
             problems.append(("counts wider than the phone", width, await page.evaluate(WIDEST)))
     await context.close()
     assert problems == [], "\n".join(map(str, problems))
+
+
+async def test_the_counts_page_follows_the_queuing_and_the_sending_without_a_reload(
+    homeward: Homeward, site: str, browser: Any
+) -> None:
+    for i, (name, locale) in enumerate([("Arta", "sq"), ("Јована", "sr-Cyrl"), ("Besa", "sq")]):
+        await person_with_transcript(
+            homeward, municipality="prizren", texts=["tung"], name=name, locale=locale, chat_id=str(8200 + i)
+        )
+    await add_staff(homeward, "anna", "admin")
+    held: list[int] = []
+    homeward.broadcasts.queue = held.append  # type: ignore[method-assign,assignment]  # queued below, by the test
+    page = await (await browser.new_context(viewport=PHONE)).new_page()
+    await _sign_in(page, site, "anna")
+    await page.request.post(
+        f"{site}/language",
+        form={"locale": "en", "next": "/", "csrf": await page.locator("input[name=csrf]").first.input_value()},
+    )
+    await page.goto(f"{site}/broadcasts")
+    await page.get_by_label("Text in Albanian").fill("Zyra është e mbyllur të hënën.")
+    await page.get_by_label("Text in Serbian (Cyrillic)").fill("Канцеларија је затворена у понедељак.")
+    await page.get_by_role("button", name="Preview").click()
+    await page.get_by_role("button", name="Send to 3 people").click()
+    await expect(page.locator("#broadcast-progress")).to_have_text("Preparing the messages: 0 of 3 people.")
+    await expect(page.locator("dd[data-count=sent]")).to_have_text("0")
+    await page.evaluate("window.stillHere = true")  # gone if the page reloads
+    assert len(held) == 1
+    await broadcasts.Queue(homeward.db, homeward.clock, {}, on_queued=homeward.delivery.wake).run(held[0])
+    await expect(page.locator("dd[data-count=sent]")).to_have_text("3", timeout=10_000)
+    await expect(page.locator("#broadcast-progress")).to_be_hidden()
+    await expect(page.locator("#broadcast-sending")).to_be_hidden()
+    assert await page.evaluate("window.stillHere === true")
+    assert await page.locator("meta[http-equiv=refresh]").count() == 0

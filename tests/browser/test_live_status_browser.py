@@ -1,0 +1,65 @@
+"""In a real browser: two caseworkers have the same conversation open; what one changes about it (its
+status, its assignee) shows on the other's page without a reload, and so does a snooze that ends."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from playwright.async_api import expect
+from sqlalchemy import update
+
+from bot.app import Homeward
+from db.models import Conversation
+from tests.browser.test_console_browser import _sign_in
+from tests.console_support import add_staff, person_with_transcript
+
+
+async def _caseworker(browser: Any, site: str, name: str, locale: str) -> Any:
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 860})).new_page()
+    await _sign_in(page, site, name)
+    await page.click(f"button[name=locale][value={locale}]")
+    return page
+
+
+async def test_a_status_and_an_assignment_made_by_one_caseworker_show_on_the_others_open_page(
+    homeward: Homeward, site: str, browser: Any
+) -> None:
+    cid = await person_with_transcript(
+        homeward, municipality="prishtine", texts=["Kur vjen përgjigja?"], name="Arta", needs_human=True
+    )
+    await add_staff(homeward, "amra", "caseworker")
+    await add_staff(homeward, "besa", "caseworker")
+    watching = await _caseworker(browser, site, "amra", "en")
+    acting = await _caseworker(browser, site, "besa", "sr-Cyrl")
+    await watching.goto(f"{site}/conversations/{cid}")
+    await acting.goto(f"{site}/conversations/{cid}")
+    await expect(watching.locator("#status")).to_have_count(0)  # open: no status badge
+    await expect(watching.locator("#assignee")).to_have_count(0)
+
+    await acting.select_option("#status-choice", "pending")
+    await acting.click("#save-status")
+    await expect(acting.locator("#status")).to_have_text("На чекању")
+    await expect(watching.locator("#status")).to_have_text("Pending")  # no reload on this page
+    await expect(watching.locator("#status-choice")).to_have_value("pending")
+
+    await acting.select_option("#assignee-choice", label="amra")
+    await acting.get_by_role("button", name="Додели", exact=True).click()
+    await expect(watching.locator("#assignee")).to_have_text("Assigned to amra")
+    await expect(watching.locator("#assignee-choice option:checked")).to_have_text("amra")
+
+    # Snoozed until tomorrow by the other caseworker, then the time passes: the scheduler wakes it.
+    await acting.select_option("#status-choice", "snoozed")
+    await acting.click("#save-status")
+    await expect(watching.locator("#status")).to_contain_text("Snoozed until")
+    await expect(watching.locator("#status-choice")).to_have_value("snoozed")
+    async with homeward.db.transaction() as session:
+        await session.execute(
+            update(Conversation)
+            .where(Conversation.id == cid)
+            .values(snoozed_until=datetime.now(UTC) - timedelta(minutes=1))
+        )
+    assert await homeward.wake_snoozes() == [cid]
+    await expect(watching.locator("#status")).to_have_count(0)
+    await expect(watching.locator("#status-choice")).to_have_value("open")
+    await expect(watching.locator("#assignee")).to_have_text("Assigned to amra")
