@@ -18,7 +18,8 @@ from bot.kb import KnowledgeBase
 from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import decide, read_messages, read_questions
 from bot.kb.ranking import TYPO_TRUST, TYPO_TRUST_KNOWN, Field, LanguageIndex
-from tests.test_kb_hybrid import ChosenSimilarities
+from bot.kb.semantic import TopicEmbeddings
+from tests.test_kb_hybrid import ChosenSimilarities, CountingModel
 from tests.test_kb_ranking import make_topic
 
 TESTS = Path(__file__).resolve().parent
@@ -166,3 +167,22 @@ def test_a_known_word_counts_more_as_itself_than_as_a_typo_of_a_rarer_one() -> N
     assert dict(index.expand("ndihm"))["ndihem"] == pytest.approx(
         TYPO_TRUST_KNOWN * (fuzz.ratio("ndihm", "ndihem") / 100) ** 2
     )
+
+
+def test_a_phrasing_left_out_is_no_longer_among_the_embedded_texts() -> None:
+    model = CountingModel()
+    topics = [
+        make_topic("health.doctor", ["ku shkoj te mjeku", "kam nevoje per doktor"], ["где је лекар"]),
+        make_topic("employment.jobseeker", ["kerkoj pune"], ["тражим посао"]),
+    ]
+    embeddings = TopicEmbeddings(model, topics)
+    assert embeddings.without("kam nevoje per doktor", "health.doctor").text_count == embeddings.text_count - 1
+    # Left out wherever it stands (here as the title too), and only from its own topic.
+    fewer = embeddings.without("где је лекар", "health.doctor")
+    assert fewer.text_count == embeddings.text_count - 2
+    assert embeddings.without("где је лекар", "employment.jobseeker").text_count == embeddings.text_count
+    # The doctor topic keeps its other texts on the doctors' axis until they are all gone.
+    assert fewer.similarities("gde je lekar")["health.doctor"] == pytest.approx(1.0)
+    none_left = fewer.without("ku shkoj te mjeku", "health.doctor")
+    assert none_left.similarities("gde je lekar")["health.doctor"] == pytest.approx(0.0)
+    assert embeddings.similarities("gde je lekar")["health.doctor"] == pytest.approx(1.0)  # the original is unchanged
