@@ -6,6 +6,8 @@ once the model is loaded), for the embedding model alone, and for the naive base
 word overlap, no folding, stemming or typo tolerance). Under each ranking it prints what people
 would get (answer, "not sure" with buttons, nothing) and the confident wrong answers.
 Before the sets it prints what loading the model costs: seconds of start-up and memory.
+Off-topic messages (tests/kb_tuning_offtopic.jsonl, used for tuning) show how often something
+unrelated gets an answer or buttons instead of "no answer".
 It also prints the danger detector's recall on the danger set and its false alarms on the
 ordinary questions (tests/kb_ordinary.jsonl and every question set).
 Run: python -m bench.kb_eval [--kb-dir content/kb] [--set FILE ...] [--lexical-only]
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from collections import Counter
 from pathlib import Path
 
 from bot.kb import KnowledgeBase
@@ -43,12 +46,25 @@ DEFAULT_SETS = [
     ROOT / "tests" / "kb_questions_hard.jsonl",
     ROOT / "tests" / "kb_questions_unseen.jsonl",
     ROOT / "tests" / "kb_questions_people.jsonl",
+    ROOT / "tests" / "kb_questions_fresh.jsonl",
     ROOT / "tests" / "kb_tuning_people.jsonl",
 ]
 
 
 DANGER_SET = ROOT / "tests" / "kb_danger.jsonl"
 ORDINARY_SET = ROOT / "tests" / "kb_ordinary.jsonl"
+OFFTOPIC_SET = ROOT / "tests" / "kb_tuning_offtopic.jsonl"
+
+
+def offtopic_report(kb: KnowledgeBase, name: str) -> str:
+    """How the knowledge base decides on messages that belong to no topic: ideally "no answer"."""
+    messages = read_messages(OFFTOPIC_SET)
+    kinds = Counter(kb.match(m.text, "sq" if m.script == "sq" else "sr").kind for m in messages)
+    n = max(len(messages), 1)
+    return (
+        f"  {name:15} answered {kinds['answer'] / n:.3f} ({kinds['answer']})  unsure {kinds['unsure'] / n:.3f} "
+        f"({kinds['unsure']})  none {kinds['none'] / n:.3f} ({kinds['none']})"
+    )
 
 
 def danger_report(question_sets: list[Path]) -> str:
@@ -173,6 +189,12 @@ def main() -> int:
         if line := same_topic_report(knowledge_base_ranker(kb), questions):
             print(line)
         print(decisions_report(decide(kb, questions)))
+    kb = KnowledgeBase.load(args.kb_dir)
+    print(f"{OFFTOPIC_SET.name} ({len(read_messages(OFFTOPIC_SET))} messages that belong to no topic)")
+    print(offtopic_report(kb, "lexical"))
+    if embeddings is not None:
+        kb.use_embeddings(embeddings)
+        print(offtopic_report(kb, "hybrid"))
     print(danger_report([path for path in args.sets or DEFAULT_SETS if path.exists()]))
     return 0
 

@@ -26,7 +26,7 @@ _STOPWORDS: dict[str, frozenset[str]] = {
         kjo kete ate atij asaj tij saj im ime imi mi yne jone tone tuaj juaj tash tani edhe dhe
         apo ose po jo se qe sa pse kush cili cila cilat cilet nuk s pra vetem shume deri pas
         para ketu atje aty kur mire faleminderit ju lutem pershendetje tung hej bej bo bone
-        cilen cilin ndonje ndonji diqka dicka gjithe krejt sot nese nqs keshtu
+        cilen cilin ndonje ndonji diqka dicka gjithe krejt sot nese nqs keshtu cdo qdo
         """.split()
     ),
     "sr": frozenset(
@@ -37,7 +37,7 @@ _STOPWORDS: dict[str, frozenset[str]] = {
         tu tamo mogu moze mozete moguce treba trebam trebalo hocu hoce zelim bih bi biti bio
         bila neki neka neku nesto jos vec sad sada kod po sa iz uz o ja vi vam vas nam nas
         njih ga mu joj im jer jel jeste molim hvala pozdrav zdravo postoji postoje ko kome
-        dobar dan vec samo mnogo ako
+        dobar dan vec samo mnogo ako svaki svaka svako svake svakog svaku
         """.split()
     ),
 }

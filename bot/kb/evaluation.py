@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.kb.knowledge import KnowledgeBase
+from bot.kb.knowledge import SENSITIVE_TOPICS, KnowledgeBase
 
 Ranker = Callable[[str, str | None], list[tuple[str, float]]]
 
@@ -168,9 +168,6 @@ def agreement(rank: Ranker, questions: Sequence[Question]) -> tuple[int, int]:
             ranked = rank(question.text, question.lang)
             firsts.setdefault(question.group, set()).add(ranked[0][0] if ranked else "-")
     return sum(len(topics) == 1 for topics in firsts.values()), len(firsts)
-
-
-SENSITIVE_TOPICS = ("psychosocial.support", "emergency.numbers")
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,13 @@ A question is then answered outright only when the topic closest in meaning is a
 first; otherwise the person is offered the few best topics. The weight and that rule were chosen
 on the tuning questions and on each topic's own phrasings left out in turn, never on the
 held-out sets. If the model cannot be loaded, ranking stays lexical.
+
+Two guards were calibrated the same way, with off-topic messages (tests/kb_tuning_offtopic.jsonl)
+as the counterweight. A question that shares too few words with any topic but is clearly closer
+in meaning to one topic than to all others (a person in distress rarely uses the words of the
+topic's title) gets the "not sure" buttons instead of nothing: off-topic messages are about as
+close to two or three topics at once. And no other topic is answered outright while the
+psychosocial or the emergency topic is offered close behind it: the person chooses.
 """
 
 from __future__ import annotations
@@ -47,6 +54,10 @@ OFFER_AT = 0.2  # below this, no topic is offered at all
 OFFER_SHARE = 0.5  # topics offered when unsure score at least this share of the best
 OTHER_LANGUAGE = 0.9  # a topic matched only through the other language counts a little less
 EMBEDDING_WEIGHT = 3.0  # how much a topic loses per unit of similarity behind the closest topic
+CLEAR_MEANING_AT = 0.86  # with too few words shared, the closest topic's similarity from which...
+CLEAR_MEANING_LEAD = 0.025  # ...and its lead over the next one by which the best topics are still offered
+SENSITIVE_TOPICS: tuple[str, ...] = ("psychosocial.support", "emergency.numbers")
+SENSITIVE_SHARE = 0.5  # another topic is not answered outright while one of these scores this share of it
 
 log = logging.getLogger(__name__)
 
@@ -172,14 +183,15 @@ class KnowledgeBase:
 
     def _ranking(
         self, text: str, lang: str | None, lexical: bool = False
-    ) -> tuple[list[tuple[str, float]], str | None, float]:
-        """The full ranking, the topic closest in meaning (None while lexical) and the best lexical score."""
+    ) -> tuple[list[tuple[str, float]], str | None, float, float]:
+        """The full ranking, the topic closest in meaning (None while lexical), the best lexical score,
+        and how much closer in meaning the closest topic is than the next one (0 while lexical)."""
         scores = self.lexical_rank(text, lang)
         lexical_best = max(scores.values(), default=0.0)
         embeddings = None if lexical else self._embeddings
         if embeddings is None or not scores:
             ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-            return [(topic_id, round(score, 4)) for topic_id, score in ranked if score > 0], None, lexical_best
+            return [(topic_id, round(score, 4)) for topic_id, score in ranked if score > 0], None, lexical_best, 0.0
         # Every topic takes part, so that a topic close in meaning but sharing no word can still be
         # offered among the first three; its score shows as 0.
         similarities = embeddings.similarities(text)
@@ -190,20 +202,30 @@ class KnowledgeBase:
             for topic_id in self._order
         }
         ranked = sorted(hybrid.items(), key=lambda item: (-item[1], item[0]))
-        return [(topic_id, round(max(score, 0.0), 4)) for topic_id, score in ranked], closest, lexical_best
+        second = max((value for topic_id, value in similarities.items() if topic_id != closest), default=top)
+        # Below the floor the lead is not counted: every topic is far in meaning.
+        lead = top - second if top >= CLEAR_MEANING_AT else 0.0
+        return [(topic_id, round(max(score, 0.0), 4)) for topic_id, score in ranked], closest, lexical_best, lead
 
     def match(self, text: str, lang: str | None = None) -> Match:
         """Decide whether to answer, to offer up to three topics, or to say nothing fits."""
-        full, closest, lexical_best = self._ranking(text, lang)
+        full, closest, lexical_best, lead = self._ranking(text, lang)
         ranked = full[:3]
         # Whether anything fits is judged on the words shared: the model finds some topic closest
-        # to any text at all.
-        if not ranked or lexical_best < OFFER_AT:
+        # to any text at all. Only a topic clearly closer in meaning than every other one makes up
+        # for too few words, and then the person is offered the best topics, never answered.
+        if not ranked:
             return Match("none", ranked)
+        if lexical_best < OFFER_AT:
+            clear = closest is not None and lead >= CLEAR_MEANING_LEAD
+            return Match("unsure", ranked) if clear else Match("none", ranked)
         best = ranked[0][1]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         agrees = closest is None or closest == ranked[0][0]
-        if best >= ANSWER_AT and best >= ANSWER_LEAD * runner_up and agrees:
+        sensitive_close = ranked[0][0] not in SENSITIVE_TOPICS and any(
+            topic_id in SENSITIVE_TOPICS and score >= SENSITIVE_SHARE * best for topic_id, score in ranked[1:]
+        )
+        if best >= ANSWER_AT and best >= ANSWER_LEAD * runner_up and agrees and not sensitive_close:
             return Match("answer", ranked)
         if closest is not None:
             # A hybrid score is the lexical score less the distance in meaning: the first three are

@@ -25,6 +25,8 @@ K1 = 1.2
 B = 0.6
 FIELD_WEIGHTS = {"title": 2.0, "keywords": 2.0, "phrasings": 1.0, "answer": 0.4}
 _MIN_FUZZY_LEN = 4
+TYPO_TRUST = 0.8  # a look-alike of a word not in the vocabulary...
+TYPO_TRUST_KNOWN = 0.4  # ...and of a word that is
 _MIN_PREFIX_LEN = 4
 _CACHE_LIMIT = 20000
 
@@ -76,6 +78,8 @@ class LanguageIndex:
         found: dict[str, float] = {}
         if term in self._postings:
             found[term] = 1.0
+        # A word found as it is is less likely a typo of another.
+        typo = TYPO_TRUST_KNOWN if term in self._postings else TYPO_TRUST
         if len(term) >= _MIN_FUZZY_LEN:
             # One inserted letter in a short word, one wrong letter from five letters, two from eight.
             cutoff = 85.0 if len(term) < 5 else 80.0 if len(term) < 8 else 75.0
@@ -83,7 +87,7 @@ class LanguageIndex:
                 term, self._vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff, limit=4
             ):
                 if len(candidate) >= _MIN_FUZZY_LEN:
-                    found[candidate] = max(found.get(candidate, 0.0), 0.8 * (score / 100.0) ** 2)
+                    found[candidate] = max(found.get(candidate, 0.0), typo * (score / 100.0) ** 2)
         if len(term) >= _MIN_PREFIX_LEN:
             for candidate in self._prefix_relatives(term):
                 short, long_ = sorted((len(candidate), len(term)))

@@ -71,6 +71,7 @@ class TopicEmbeddings:
         self._passages = self._embed_topics(texts, cache_dir)
         self.build_seconds = time.perf_counter() - start
         self.text_count = len(texts)
+        self._texts = texts
         self._topic_ids = list(dict.fromkeys(labels))
         column = {topic_id: n for n, topic_id in enumerate(self._topic_ids)}
         self._labels = np.array([column[label] for label in labels])
@@ -118,6 +119,24 @@ class TopicEmbeddings:
         except OSError as exc:
             log.warning("knowledge base: topic embeddings not cached (%s)", exc)
         return passages
+
+    def without(self, text: str, topic_id: str) -> TopicEmbeddings:
+        """The same embeddings with one of a topic's texts left out (wherever the topic has it, as a title
+        too), sharing the model: how a phrasing ranks as if it were a new question (`bench.kb_loo`)."""
+        key = cyrillic_to_latin(text)
+        column = self._topic_ids.index(topic_id)
+        keep = [
+            n for n, (t, label) in enumerate(zip(self._texts, self._labels, strict=True)) if (t, label) != (key, column)
+        ]
+        copy = object.__new__(TopicEmbeddings)
+        copy.__dict__.update(self.__dict__)
+        copy._texts = [self._texts[n] for n in keep]
+        copy._passages = self._passages[keep]
+        copy._labels = self._labels[keep]
+        copy.text_count = len(keep)
+        copy._lock = threading.Lock()
+        copy._cache = OrderedDict()
+        return copy
 
     def forget(self) -> None:
         """Drop the remembered question similarities (a benchmark measures each set from cold)."""
