@@ -117,6 +117,7 @@ class Homeward:
             self.router,
             {telegram.CHANNEL: telegram.decode, **{name: channel.decode for name, channel in self.channels.items()}},
             on_queued=self._committed,
+            on_media=self.media.wake,
         )
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
@@ -149,10 +150,10 @@ class Homeward:
         """Turns committed: web chat pages of those turns show their replies, and delivery looks at the outbox.
 
         The pages first: their streams then read before delivery claims, which a page does not wait for.
+        The media pass is woken only by a commit that stored a line naming a file (`Engine.on_media`).
         """
         self.webchat.committed()
         self.delivery.wake()
-        self.media.wake()
         self._changed()
 
     def _changed(self) -> None:
