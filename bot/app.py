@@ -18,7 +18,7 @@ from aiogram import Bot
 from sqlalchemy import select
 
 from bot import broadcasts, snoozes
-from bot.channels import Channel, labels, receipts, telegram, viber, webchat, whatsapp
+from bot.channels import Channel, files, labels, receipts, telegram, viber, webchat, whatsapp
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Claimed
@@ -94,7 +94,8 @@ class Homeward:
         if self.viber_sender is not None:
             self.channels[viber.CHANNEL] = Channel(viber.CHANNEL, viber.decode, self.viber_sender)
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
-        self.personal_data.erasers.append(webchat.erase_files)
+        # Files waiting for download (web chat, Viber): found under every app the person is known by.
+        self.personal_data.erasers.append(files.eraser((self.services.pseudonym_key, *self.services.previous_keys)))
         self.channels[webchat.CHANNEL] = Channel(webchat.CHANNEL, self.webchat.decode, self.webchat)
         handoff.register(self.router, self.services)
         if len(set(self.channels) - {webchat.CHANNEL}) > 1:
