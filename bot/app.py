@@ -18,7 +18,7 @@ from aiogram import Bot
 from sqlalchemy import select
 
 from bot import broadcasts, snoozes
-from bot.channels import Channel, labels, receipts, telegram, viber, webchat, whatsapp
+from bot.channels import Channel, files, labels, receipts, telegram, viber, webchat, whatsapp
 from bot.clock import Clock
 from bot.config import Settings
 from bot.delivery import Claimed
@@ -94,7 +94,8 @@ class Homeward:
         if self.viber_sender is not None:
             self.channels[viber.CHANNEL] = Channel(viber.CHANNEL, viber.decode, self.viber_sender)
         # The web chat page and hand-off to caseworkers (the console serves the page and answers).
-        self.personal_data.erasers.append(webchat.erase_files)
+        # Files waiting for download (web chat, Viber): found under every app the person is known by.
+        self.personal_data.erasers.append(files.eraser((self.services.pseudonym_key, *self.services.previous_keys)))
         self.channels[webchat.CHANNEL] = Channel(webchat.CHANNEL, self.webchat.decode, self.webchat)
         handoff.register(self.router, self.services)
         if len(set(self.channels) - {webchat.CHANNEL}) > 1:
@@ -117,6 +118,7 @@ class Homeward:
             self.router,
             {telegram.CHANNEL: telegram.decode, **{name: channel.decode for name, channel in self.channels.items()}},
             on_queued=self._committed,
+            on_media=self.media.wake,
         )
         self.services.extras["chat_key"] = self.engine.chat_key
         self.turns = TurnScheduler(self.engine)
@@ -153,10 +155,10 @@ class Homeward:
         """Turns committed: web chat pages of those turns show their replies, and delivery looks at the outbox.
 
         The pages first: their streams then read before delivery claims, which a page does not wait for.
+        The media pass is woken only by a commit that stored a line naming a file (`Engine.on_media`).
         """
         self.webchat.committed()
         self.delivery.wake()
-        self.media.wake()
         self._changed()
 
     def _changed(self) -> None:

@@ -24,7 +24,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-from sqlalchemy import CursorResult, Select, Table, and_, bindparam, case, exists, or_, select, true, update
+from sqlalchemy import (
+    CursorResult,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    exists,
+    or_,
+    select,
+    true,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from bot.channels import Blocked, PartedSender, Parts, RetryLater, SendError, Sent, Skipped, Transient
@@ -40,6 +53,22 @@ MAX_TRANSIENT_ATTEMPTS = 12  # about two hours of back-off before a message is g
 LEASE = timedelta(minutes=2)  # a claim not renewed for this long belongs to a worker that died
 SENT_BATCH_SECONDS = 0.02  # successful sends are recorded together, this often
 PACED_METHODS = frozenset({"sendMessage", "sendDocument"})  # answering a button press is not a message
+
+
+def _record_sent_statement() -> Any:
+    outbox = cast(Table, OutboxItem.__table__)
+    lineless = outbox.c.message_id.is_(None)
+    return (
+        update(outbox)
+        .where(outbox.c.id == bindparam("row_id"))
+        .values(
+            chat_id=case((lineless, ""), else_=outbox.c.chat_id),
+            payload=case((lineless, type_coerce({}, outbox.c.payload.type)), else_=outbox.c.payload),
+        )
+    )
+
+
+_RECORD_SENT = _record_sent_statement()  # a sent row's record, its detail gone when it has no transcript line
 
 
 class Sender(Protocol):
@@ -567,8 +596,12 @@ class Delivery:
             await session.execute(
                 update(messages).where(messages.c.id == bindparam("line_id")).values(status=sent), lines
             )
+        # Nothing beyond the transcript keeps what was sent, nor to whom once ordering is done: a row
+        # without a transcript line (a button answer, or a line erased with its person while in flight)
+        # loses its detail, in the same statement, and a sent document its content (the transcript keeps
+        # the caption).
         await session.execute(
-            update(outbox).where(outbox.c.id == bindparam("row_id")),
+            _RECORD_SENT,
             [
                 {
                     "row_id": item.id,
@@ -580,14 +613,6 @@ class Delivery:
                 }
                 for item, _, now, _ in batch
             ],
-        )
-        # Nothing beyond the transcript keeps what was sent, nor to whom once ordering is done: a row
-        # without a transcript line (a button answer, or a line erased with its person while in flight)
-        # loses its detail, and a sent document its content (the transcript keeps the caption).
-        await session.execute(
-            update(outbox)
-            .where(outbox.c.id.in_([item.id for item, *_ in batch]), outbox.c.message_id.is_(None))
-            .values(chat_id="", payload={})
         )
         documents = [item.id for item, *_ in batch if item.method == "sendDocument"]
         if documents:

@@ -33,6 +33,7 @@ from bot import linking, ownership, snoozes
 from bot.channels import WRITING_SUBSCRIBES, Decoded, GroupChat, Identity, Incoming, MembershipChange, Partly
 from bot.failures import describe
 from bot.i18n import Translations
+from bot.media import KINDS as MEDIA_KINDS
 from bot.outbox import queue_call, queue_reply
 from bot.services import Services
 from bot.tapped import tapped_label
@@ -48,6 +49,7 @@ LAST_CONTACT_RESOLUTION = timedelta(minutes=1)
 DATABASE_RETRIES = 6  # about 13 s of a lost database connection before a turn counts as failed
 QUARANTINE_AFTER = 3  # failed runs of one turn before its update is set aside and the chat goes on
 QUARANTINED = "quarantine"  # the inbox status of an update set aside
+MEDIA_LINES = "media_lines"  # session.info: this transaction wrote a transcript line naming a file
 
 
 class Decoder(Protocol):
@@ -75,6 +77,7 @@ class Engine:
         router: Router,
         decoders: dict[str, Decoder],
         on_queued: Callable[[], None] = lambda: None,
+        on_media: Callable[[], None] = lambda: None,
     ) -> None:
         self.db = db
         self.translations = translations
@@ -82,6 +85,7 @@ class Engine:
         self.router = router
         self.decoders = decoders
         self.on_queued = on_queued
+        self.on_media = on_media  # after a commit that stored a line naming a file (`bot.media` fetches it)
         self.turn_seconds: deque[float] = deque(maxlen=1000)  # recent turn latencies, for /metrics
 
     def chat_key(self, channel: str, chat_id: str) -> str:
@@ -99,11 +103,13 @@ class Engine:
         while True:
             started = time.perf_counter()
             target = inbox_id
+            media = False
             try:
                 async with self.db.transaction() as session:
                     if not self.db.is_sqlite:
                         target = await self._oldest_pending_of_chat(session, inbox_id)
                     await self._process(session, target)
+                    media = session.info.pop(MEDIA_LINES, False)
                 self.turn_seconds.append(time.perf_counter() - started)
                 log.debug("turn done", extra={"inbox_id": target, "ms": round(self.turn_seconds[-1] * 1000, 2)})
             except Exception as exc:
@@ -124,6 +130,8 @@ class Engine:
                 if not settled:  # not even the failure could be recorded: the next start runs it again
                     return
             attempt = 0
+            if media:
+                self.on_media()
             self.on_queued()
             if target == inbox_id:
                 return
@@ -155,6 +163,7 @@ class Engine:
                 for inbox_id in order:
                     await self._process(session, inbox_id)
                     await asyncio.sleep(0)  # SQLite answers without yielding: let sends and requests in between
+                media = session.info.pop(MEDIA_LINES, False)
         except Exception as exc:
             if not database_away(exc) and not lost_a_race(exc):
                 log.warning("a batch of turns failed; running its turns one by one", extra={"error": describe(exc)})
@@ -164,6 +173,8 @@ class Engine:
         elapsed = time.perf_counter() - started
         self.turn_seconds.extend([elapsed] * len(order))  # each turn waited for the batch's commit
         log.debug("turns done", extra={"turns": len(order), "ms": round(elapsed * 1000, 2)})
+        if media:
+            self.on_media()
         self.on_queued()
 
     async def _lock_chats(self, session: AsyncSession, inbox_ids: list[int]) -> list[int]:
@@ -472,6 +483,8 @@ class Engine:
             payload = {**(inbound.payload or {}), "data": inbound.data}
         else:
             text = clean(inbound.text)
+        if inbound.file_id and inbound.kind in MEDIA_KINDS:
+            session.info[MEDIA_LINES] = True
         edit_of = None
         if inbound.kind == "edit" and inbound.channel_message_id is not None:
             edit_of = (

@@ -2,8 +2,10 @@
 
 A photo, voice message, audio, video or document is a name in the app (Telegram's `file_id`,
 WhatsApp's media id, Viber's address, which expires). When such a message reaches the transcript,
-a pass (`MediaStore.run`) fetches its bytes through the app's API, with the app's token, and keeps
-them in the `media` table, encrypted with the field key (`db.encryption`). A file the pass has not
+the commit of its turn wakes a pass (`MediaStore.run`), which fetches its bytes through the app's
+API, with the app's token, and keeps them in the `media` table, encrypted with the field key
+(`db.encryption`). Turns of plain text wake nothing; a pass every `PASS_EVERY` seconds also
+catches the lines a stopped process stored and never fetched. A file the pass has not
 reached yet, or could not fetch, is fetched when a caseworker opens it. What is kept is checked on
 its bytes, not on what the app says it is (`sniff`): only the types below are kept, at most
 `HOMEWARD_MEDIA_MAX_BYTES`; a file refused, too big or expired is recorded as such, so the console
@@ -52,7 +54,7 @@ OLD_OFFICE = {"application/msword", "application/vnd.ms-excel", "application/vnd
 UPLOAD_TYPES = {"image/jpeg", "image/png", "image/webp", "application/pdf"}
 PASS_SIZE = 50  # transcript lines with files looked at per step of the pass
 LOOK_BACK = 200  # transcript lines behind the last pass's end that each pass looks at again
-PASS_EVERY = 30.0  # seconds between passes when nothing wakes it
+PASS_EVERY = 30.0  # seconds between passes when no turn storing a file wakes it
 
 
 class Gone(Exception):

@@ -19,6 +19,7 @@ from bot import logs, metrics
 from bot.app import Homeward
 from bot.channels import telegram, viber, whatsapp
 from bot.config import Settings
+from bot.inbox import InboxWriter
 from bot.outgoing import Outgoing
 from bot.security_headers import SecurityHeaders
 from db.migrate import upgrade_async
@@ -59,6 +60,19 @@ async def _capped_body(request: Request, limit: int) -> bytes | None:
     return bytes(body)
 
 
+def _answered() -> Response:
+    """The empty JSON object a platform is answered with (built as bytes: no encoding per request)."""
+    return Response(b"{}", media_type="application/json")
+
+
+async def _stored(inbox: InboxWriter, events: list[tuple[int, str, str]]) -> None:
+    """A request's events stored (most carry one, a receipt none) before it is answered."""
+    if len(events) == 1:
+        await inbox.store(*events[0])
+    elif events:
+        await asyncio.gather(*(inbox.store(event_id, chat, raw) for event_id, chat, raw in events))
+
+
 def webhook_route(app: Homeward) -> Route:
     """POST /telegram/webhook: check the secret in constant time, store the update, answer 200, then process."""
 
@@ -76,7 +90,7 @@ def webhook_route(app: Homeward) -> Route:
             return Response(status_code=400)
         # Committed (with other requests' updates arriving meanwhile) before the answer; its turn runs after.
         await app.webhook_inbox.store(raw["update_id"], chat, telegram.as_stored(raw))
-        return JSONResponse({})
+        return _answered()
 
     return Route(WEBHOOK_PATH, receive, methods=["POST"])
 
@@ -103,9 +117,9 @@ def whatsapp_routes(app: Homeward) -> list[Route]:
         except (ValueError, KeyError, TypeError, AttributeError):
             return Response(status_code=400)
         # Stored (messages) and recorded (receipts) before the answer; Meta retries what is not answered 200.
-        await asyncio.gather(*(inbox.store(event_id, chat, raw) for event_id, chat, raw in events))
+        await _stored(inbox, events)
         await app.receipts.record(found)
-        return JSONResponse({})
+        return _answered()
 
     return [Route(WHATSAPP_PATH, verify, methods=["GET"]), Route(WHATSAPP_PATH, receive, methods=["POST"])]
 
@@ -129,12 +143,12 @@ def viber_route(app: Homeward) -> Route:
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return Response(status_code=400)
         # Stored (events) and recorded (receipts) before the answer; Viber retries what is not answered 200.
-        await asyncio.gather(*(inbox.store(event_id, chat, raw) for event_id, chat, raw in callback.stored))
+        await _stored(inbox, callback.stored)
         if callback.receipt is not None:
             await app.viber_receipt(*callback.receipt)
         if callback.welcome is not None:
             return JSONResponse(app.viber_welcome(callback.language))
-        return JSONResponse({})
+        return _answered()
 
     return Route(VIBER_PATH, receive, methods=["POST"])
 

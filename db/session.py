@@ -96,7 +96,8 @@ class Appends:
             sqlite = session.get_bind().dialect.name == "sqlite"
             if sqlite:
                 table = model.__table__
-                await session.execute(update(table).where(false()).values(id=table.c.id))  # SQLite's write lock
+                with session.no_autoflush:  # the turn's changed rows are flushed once, at its end
+                    await session.execute(update(table).where(false()).values(id=table.c.id))  # SQLite's write lock
             sync = session.sync_session
             if not sync.in_transaction():
                 sync.begin()  # no I/O: the connection is taken at the next statement
@@ -115,7 +116,8 @@ class Appends:
         if self.sqlite:
             if model not in self._next:  # under the write lock: nobody else adds a row before this transaction ends
                 table = model.__table__
-                self._next[model] = ((await session.execute(select(func.max(table.c.id)))).scalar() or 0) + 1
+                with session.no_autoflush:  # ORM rows not yet flushed get their ids from this count (`assign`)
+                    self._next[model] = ((await session.execute(select(func.max(table.c.id)))).scalar() or 0) + 1
             row_id = self._next[model]
             self._next[model] += 1
         else:
@@ -127,7 +129,8 @@ class Appends:
         return row_id
 
     async def _reserve(self, session: AsyncSession, model: Any) -> list[int]:
-        return sorted((await session.execute(self._block_of(model))).scalars().all())
+        with session.no_autoflush:
+            return sorted((await session.execute(self._block_of(model))).scalars().all())
 
     def _block_of(self, model: Any) -> Select[Any]:
         """PostgreSQL: the statement that takes the next block of ids from `model`'s sequence."""

@@ -371,3 +371,51 @@ async def test_a_youth_sign_up_under_18_is_confirmed_by_the_guardian_in_their_ow
         guardian_channel,
         "school12",
     )
+
+
+@pytest.fixture
+async def unnamed_web(settings: Settings, fake: FakeBotApi) -> AsyncIterator[Apps]:
+    """The chat page of a deployment whose app accounts are not named: no WhatsApp number, no Viber chat
+    URI, and Telegram's username unknown (Telegram was not reachable when the process started)."""
+    clock = FixedClock(START)
+    graph = await FakeGraphApi(now=clock.now).start()
+    viber_api = await FakeViberApi().start()
+    configured = settings.model_copy(
+        update={"webchat_messages_per_visitor": 1000, "webchat_messages_per_address": 1000}
+    )
+    async for running_apps in running(configured, "web", fake, graph, viber_api, clock=clock):
+        running_apps.app.services.extras.pop("bot_username", None)
+        yield running_apps
+    assert graph.violations == [] and viber_api.violations == []
+
+
+async def test_from_the_chat_page_without_app_links_the_guardian_gets_a_code_that_works(
+    unnamed_web: Apps, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apps = unnamed_web
+    assert apps.configured.whatsapp_phone_number is None and apps.configured.viber_chat_uri is None
+    await add_programme(settings, monkeypatch, capacity=10, municipality="prishtine")
+    minor = apps.chat(9, "Era")
+    message = await _sign_up_under_18(apps, minor)
+    enrolment = await _enrolment(apps)
+    assert (enrolment.status, enrolment.guardian_state) == ("pending_guardian", "pending")
+    # No link that leads nowhere: the code, and the apps it is sent in.
+    assert not re.search(r"https?://|viber://|t\.me|wa\.me", message), message
+    code = re.search(r"/start (g_[A-Za-z0-9_-]+)", message)
+    assert code is not None, message
+    assert "Telegram / WhatsApp / Viber" in message, message
+
+    guardian = apps.chat(10, "Mimoza", channel="whatsapp")  # the guardian sends the code as a message
+    await act(apps, guardian, says=code.group(0))
+    await act(apps, guardian, presses="lang:sq")
+    texts = await act(apps, guardian, presses="consent:yes")
+    assert any("Era Gashi" in t for t in texts), texts
+    before = len(minor.texts())
+    await act(apps, guardian, presses=f"yo:g:{enrolment.id}:all")
+    await minor.wait_text("Prindi ose kujdestari juaj është pajtuar", before)
+    enrolment = await _enrolment(apps)
+    assert (enrolment.status, enrolment.guardian_state, enrolment.guardian_confirmed_by) == (
+        "confirmed",
+        "confirmed",
+        "whatsapp",
+    )

@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy import Column, Text, func, select, text
 from sqlalchemy.engine import make_url
 
+from bot import media
 from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings
@@ -259,6 +260,48 @@ async def test_delete_removes_the_kept_files_from_the_rows_and_the_files(homewar
     assert await _tokens(homeward) == []
     if not ON_POSTGRESQL:
         assert piece not in _db_files(homeward.settings.database_url)
+
+
+async def test_only_a_turn_that_stores_a_file_wakes_the_media_pass(
+    settings: Settings, fake: FakeBotApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plain text runs no media pass (no query per committed turn); a photo is fetched as soon as it is stored."""
+    monkeypatch.setattr(media, "PASS_EVERY", 3600.0)  # no sweep during the test: only a wake runs a pass
+    app = Homeward(settings)
+    passes: list[int] = []
+    run_once = app.media.run_once
+
+    async def counted() -> int:
+        passes.append(1)
+        return await run_once()
+
+    app.media.run_once = counted  # type: ignore[method-assign]
+    await app.start()
+    try:
+        person = Person(fake, 8104, "Arta", language_code="sq")
+        await onboard_telegram(fake, person, "sq")
+        await app.turns.wait_idle()
+        await app.delivery.drain()
+        before = len(passes)  # the pass at start-up
+        for word in ("menu", "meny", "menu"):
+            sent = len(fake.texts(person.id))
+            person.says(word)
+            await fake.wait_sent(sent + 1, person.id)
+        await app.turns.wait_idle()
+        await app.delivery.drain()
+        assert len(passes) == before, "a turn of plain text ran the media pass"
+
+        fake.files["photo-w"] = PHOTO
+        person.sends(photo=[{"file_id": "photo-w", "file_unique_id": "uphoto-w", "width": 10, "height": 10}])
+        for _ in range(400):  # woken by the photo's turn: no sweep runs within the hour
+            async with app.db.sessions() as session:
+                kept = (await session.execute(select(MediaFile.status))).scalars().all()
+            if kept:
+                break
+            await asyncio.sleep(0.05)
+        assert kept == ["stored"] and len(passes) > before
+    finally:
+        await app.stop()
 
 
 async def test_retention_ends_the_keeping_then_erases_with_the_transcript(homeward: Homeward, fake: FakeBotApi) -> None:

@@ -5,6 +5,7 @@ content as text."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -16,7 +17,7 @@ from sqlalchemy import select
 from bot.clock import FixedClock
 from bot.config import Settings
 from db.models import AuditEntry, Beneficiary, ChatFile
-from tests.chats import Apps, ViberChat, onboard, running, waiting_retry
+from tests.chats import Apps, ViberChat, WhatsAppChat, onboard, running, waiting_retry
 from tests.console_support import client
 from tests.fakebot import FakeBotApi
 from tests.fakegraph import FakeGraphApi
@@ -159,5 +160,59 @@ async def test_a_file_refused_once_goes_once_after_its_caption_and_leaves_no_cop
     await viber_api.wait_for(lambda: len(viber_api.files) == 2)
     kinds = [str(m.get("text") or m["type"]) for m in viber_api.messages(chat.id)]
     assert kinds.count("Të dhënat tuaja (JSON)") == 1 and kinds.count("file") == 2
+    async with apps.app.db.sessions() as session:
+        assert (await session.execute(select(ChatFile))).scalars().all() == []
+
+
+async def test_delete_ends_the_links_at_once_and_leaves_no_file_behind(
+    apps: Apps, viber_api: FakeViberApi, clock: FixedClock
+) -> None:
+    """/delete within the 15 minutes: the links open nothing and the files' rows are gone, taken or not."""
+    viber_api.fetch = None  # nobody has fetched the files yet
+    chat = ViberChat(viber_api, 54, "Drita")
+    await _ask_for_data(apps, chat)
+    await viber_api.wait_for(lambda: sum(m["type"] == "file" for m in viber_api.messages(chat.id)) == 2)
+    links = [urlsplit(m["media"]).path for m in viber_api.messages(chat.id) if m["type"] == "file"]
+    async with apps.app.db.sessions() as session:
+        assert len((await session.execute(select(ChatFile))).scalars().all()) == 2
+    await chat.says("/delete")
+    await chat.wait_button("del:yes")
+    await chat.presses("del:yes")
+    await viber_api.wait_for(lambda: any("u fshinë" in t for t in chat.texts()))
+    await apps.app.turns.wait_idle()
+    clock.advance(timedelta(minutes=1))  # well within the links' 15 minutes
+    async with client(apps.app) as http:
+        for link in links:
+            assert (await http.get(link)).status_code == 404
+    async with apps.app.db.sessions() as session:
+        assert (await session.execute(select(ChatFile))).scalars().all() == []
+        downloads = (await session.execute(select(AuditEntry).where(AuditEntry.action == "mydata.download"))).all()
+    assert downloads == []
+
+
+async def test_delete_from_another_linked_app_ends_the_viber_links_too(
+    apps: Apps, viber_api: FakeViberApi, clock: FixedClock
+) -> None:
+    """The person's files are found under every app linked to them, not only the one they wrote from last."""
+    viber_api.fetch = None
+    on_viber = ViberChat(viber_api, 55, "Drita")
+    await _ask_for_data(apps, on_viber)
+    await viber_api.wait_for(lambda: sum(m["type"] == "file" for m in viber_api.messages(on_viber.id)) == 2)
+    links = [urlsplit(m["media"]).path for m in viber_api.messages(on_viber.id) if m["type"] == "file"]
+    sent = len(on_viber.texts())
+    await on_viber.presses("menu:link")
+    code = re.search(r"[A-Z0-9]{4}-[A-Z0-9]{4}", await on_viber.wait_text("15", sent))
+    assert code is not None
+    on_whatsapp = WhatsAppChat(apps.graph, 55, "Drita")
+    await on_whatsapp.says(code.group(0))
+    await on_whatsapp.wait_text("lidhur")
+    await on_whatsapp.says("/delete")
+    await on_whatsapp.wait_button("del:yes")
+    await on_whatsapp.presses("del:yes")
+    await on_whatsapp.wait_text("u fshinë")
+    await apps.app.turns.wait_idle()
+    async with client(apps.app) as http:
+        for link in links:
+            assert (await http.get(link)).status_code == 404
     async with apps.app.db.sessions() as session:
         assert (await session.execute(select(ChatFile))).scalars().all() == []

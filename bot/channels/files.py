@@ -6,19 +6,26 @@ in the audit log (`mydata.download`). A web chat link works only with the visito
 app that takes a file only from an address (Viber's `file` message) gets a link under Homeward's
 public address that carries its own signature, the file's name last (Viber wants an extension there);
 whoever fetches it first — Viber's servers or the person's phone — takes it.
+
+`/delete` and retention take a person's files waiting for download with the rest of their data,
+under every app linked to them, not only the one they wrote from last (`eraser`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import linking
 from bot.clock import Clock
-from db.models import ChatFile
+from bot.engine import pseudonym
+from db.models import Beneficiary, ChatFile
 from db.session import Database
 
 FILE_LIFETIME = timedelta(minutes=15)
@@ -32,6 +39,29 @@ def file_signature(key: bytes, file_id: int, owner: str) -> str:
 def owner_of(channel: str, chat_id: str) -> str:
     """Whose a file sent in an app is (the web chat's are the visitor's own key, without a colon)."""
     return f"{channel}:{chat_id}"
+
+
+def identity_of(owner: str) -> tuple[str, str]:
+    """(channel, chat id) of a file's owner; the web chat's owner is the visitor's key, their id there."""
+    channel, colon, chat_id = owner.partition(":")
+    return (channel, chat_id) if colon else ("web", owner)
+
+
+def eraser(keys: Sequence[bytes]) -> Callable[[AsyncSession, Beneficiary], Awaitable[None]]:
+    """An eraser (`bot.privacy`) of a person's files waiting for download, in every app they are known by.
+
+    Files are few (each lives 15 minutes at most) and name their chat, not the person: each owner's
+    pseudonym, under the current key and those still being rotated out, is compared with the person's.
+    """
+
+    async def erase(session: AsyncSession, person: Beneficiary) -> None:
+        refs = {person.channel_ref, *await linking.refs(session, person)}
+        owners = (await session.execute(select(ChatFile.chat_id).distinct())).scalars().all()
+        theirs = [owner for owner in owners if any(pseudonym(key, *identity_of(owner)) in refs for key in keys)]
+        if theirs:
+            await session.execute(delete(ChatFile).where(ChatFile.chat_id.in_(theirs)))
+
+    return erase
 
 
 async def keep_file(db: Database, now: datetime, owner: str, name: str, content: str) -> int:

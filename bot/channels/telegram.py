@@ -133,11 +133,16 @@ class JsonSession(AiohttpSession):
         self, bot: Bot, method: TelegramMethod[TelegramType], timeout: int | None = None
     ) -> TelegramType:
         files: dict[str, InputFile] = {}
-        fields = {}
-        for key, value in method.model_dump(warnings=False).items():
-            prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
-            if prepared is not None:
-                fields[key] = prepared
+        fields: dict[str, Any] = {}
+        if isinstance(method, SendText):  # plain JSON already: aiogram's walk over each value changes nothing
+            fields = {"chat_id": method.chat_id, "text": method.text}
+            if method.reply_markup is not None:
+                fields["reply_markup"] = method.reply_markup
+        else:
+            for key, value in method.model_dump(warnings=False).items():
+                prepared = self.prepare_value(value, bot=bot, files=files, _dumps_json=False)
+                if prepared is not None:
+                    fields[key] = prepared
         if files:
             return await super().make_request(bot, method, timeout)
         session = await self.create_session()

@@ -27,14 +27,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.channels import Decoded, Identity, Incoming, Permanent, Sent
-from bot.channels.files import keep_file, owner_of
+from bot.channels.files import keep_file
 from bot.clock import Clock
 from bot.events import Inbound
-from db.models import Beneficiary, ChatFile
 from db.session import Database
 
 CHANNEL = "web"
@@ -272,10 +268,3 @@ class WebChat:
         """What was delivered to a person without a transcript, once; the page shows it and it is gone."""
         box = self._mailboxes.pop(chat_id, None)
         return list(box) if box else []
-
-
-async def erase_files(session: AsyncSession, person: Beneficiary) -> None:
-    """A person's files waiting for download go with the rest of their data (the web chat's, an app's)."""
-    if person.chat_id:
-        owner = person.chat_id if person.channel == CHANNEL else owner_of(person.channel, person.chat_id)
-        await session.execute(delete(ChatFile).where(ChatFile.chat_id == owner))
