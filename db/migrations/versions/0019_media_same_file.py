@@ -6,7 +6,7 @@ without one. Each line keeps its own (`message_id` stays unique); (channel, file
 index for joining a web chat upload to its line.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
