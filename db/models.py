@@ -431,11 +431,12 @@ class MediaFile(Base):
     media 30 days). `status` says what is kept: `stored` (the bytes, encrypted), or why nothing
     is: `expired` (the app no longer had it, or the retention period passed), `failed` (the app
     could not be reached), `too_big` or `refused` (a type that is not kept). `file_ref` is the
-    app's name for the file (for an upload of the web chat, the one the message carries).
+    app's name for the file (for an upload of the web chat, the one the message carries); the
+    same name may come on several lines (a file sent twice, or forwarded), and each line keeps its own.
     """
 
     __tablename__ = "media"
-    __table_args__ = (UniqueConstraint("channel", "file_ref", name="uq_media_channel_file_ref"),)
+    __table_args__ = (Index("ix_media_channel_file_ref", "channel", "file_ref"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)

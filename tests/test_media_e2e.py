@@ -450,3 +450,26 @@ def test_files_are_known_by_their_bytes_not_their_names() -> None:
     assert sniff(b'<?xml version="1.0"?><svg></svg>', "image/svg+xml") is None
     assert sniff(b"MZ\x90\x00 a program", "application/pdf") is None
     assert sniff(b"\x00\x00\x00\x20ftypM4A \x00", "audio/mp4") == "audio/mp4"
+
+
+async def test_the_same_file_sent_on_two_lines_is_kept_for_each(homeward: Homeward, fake: FakeBotApi) -> None:
+    """Telegram names a file by the same id each time it reaches the bot: sent twice, or forwarded by two people."""
+    first = Person(fake, 8111, "Drita", language_code="sq")
+    second = Person(fake, 8112, "Milan", language_code="sr")
+    await onboard_telegram(fake, first, "sq")
+    await onboard_telegram(fake, second, "sr-Cyrl")
+    fake.files["photo-shared"] = PHOTO
+    photo = [{"file_id": "photo-shared", "file_unique_id": "uphoto-shared", "width": 10, "height": 10}]
+    first.sends(photo=photo)
+    first.sends(photo=photo)
+    second.sends(photo=photo)
+    lines = await _kept(homeward, 3)
+    await add_staff(homeward, "besa", "caseworker")
+    async with client(homeward) as http:
+        await sign_in(http, "besa")
+        for line in lines:
+            opened = await http.get(f"/conversations/{line.conversation_id}/messages/{line.id}/file")
+            assert (opened.status_code, opened.content) == (200, PHOTO)
+    async with homeward.db.sessions() as session:
+        kept = (await session.execute(select(MediaFile.message_id, MediaFile.status))).all()
+    assert sorted(kept) == sorted((line.id, "stored") for line in lines)
