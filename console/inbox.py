@@ -3,13 +3,20 @@
 Filters are a registry (`FILTERS`) of named conditions, so a capability that lands later (such as
 "follow-up due") adds its own without touching the page. Every query is limited to the people the
 staff member may see.
+
+A page costs three statements whatever the number of filters: the page itself (read down an index
+of `last_message_at`, see `db.staff`), the last line of each of its conversations (one index probe
+each), and all the counts in one. The counts are counted in one of two ways, whichever reads fewer
+rows: when the people in view are few (one municipality, a caseworker's own places), one pass over
+their conversations counts every filter at once; otherwise each filter counts its own rows up to
+COUNT_CAP, down its own index. Nothing is cached: a count is as fresh as the page.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
@@ -21,7 +28,12 @@ from console.access import Staff
 from db.models import Beneficiary, Conversation, Message
 
 PAGE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 COUNT_CAP = 1000  # beyond this a queue's exact size helps nobody, and counting it costs a scan
+# Up to this many people in view, one pass over their conversations counts all filters (it reads them all);
+# beyond, each filter counts its own rows up to COUNT_CAP (it reads no more than about COUNT_CAP / share of
+# the people in view).
+ONE_PASS_UNDER = 20_000
 
 
 @dataclass(frozen=True)
@@ -83,7 +95,32 @@ class Query:
     locale: str = ""
     municipality: str = ""
     app: str = ""  # the app the person wrote from last (telegram, whatsapp, viber, web)
-    page: int = 1
+    page: int = 1  # counted from the newest; with a cursor, only for the page to show its number
+    before: Cursor | None = None  # the page older than this row ("Older")
+    after: Cursor | None = None  # the page newer than this row ("Newer")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page ends: a row's place in the order (last line's time, then id), read on from there by
+    the index instead of counting past the rows before it."""
+
+    at: datetime
+    conversation_id: int
+
+    def token(self) -> str:
+        return f"{(self.at - EPOCH) // timedelta(microseconds=1)}_{self.conversation_id}"
+
+    @classmethod
+    def parse(cls, token: str) -> Cursor | None:
+        """The cursor of a link, or None when it is not one (a page then starts from the newest)."""
+        micros, _, cid = token.partition("_")
+        if not (micros.isdigit() and cid.isdigit() and len(micros) <= 18 and len(cid) <= 18):
+            return None
+        try:
+            return cls(EPOCH + timedelta(microseconds=int(micros)), int(cid))
+        except OverflowError:
+            return None
 
 
 @dataclass(frozen=True)
@@ -110,7 +147,18 @@ class Inbox:
     rows: list[Row]
     counts: dict[str, int]
     query: Query
-    has_more: bool = False
+    has_more: bool = False  # older rows follow
+    has_newer: bool = False  # newer rows come before
+
+    @property
+    def older(self) -> str:
+        """The cursor of the "Older" link: after the last row shown."""
+        return Cursor(self.rows[-1].last_message_at or EPOCH, self.rows[-1].conversation_id).token()
+
+    @property
+    def newer(self) -> str:
+        """The cursor of the "Newer" link: before the first row shown ("" when none is: from the newest)."""
+        return Cursor(self.rows[0].last_message_at or EPOCH, self.rows[0].conversation_id).token() if self.rows else ""
 
 
 def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
@@ -125,47 +173,79 @@ def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
     return base
 
 
+def _people(staff: Staff, query: Query) -> Select[Any] | None:
+    """The people in view when the staff member or the query narrows them (None: everyone)."""
+    if not (staff.limited or query.locale or query.municipality or query.app):
+        return None
+    return _narrowed(select(Beneficiary.id), staff, query)
+
+
 async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str, int]:
-    """How many conversations each filter holds, counted up to COUNT_CAP (shown as "1000+")."""
-    found = {}
+    """How many conversations each filter holds, counted up to COUNT_CAP (shown as "1000+"), in one statement."""
+    people = _people(staff, query)
+    if people is not None:
+        few = select(func.count()).select_from(people.limit(ONE_PASS_UNDER).subquery())
+        if (await session.execute(few)).scalar_one() < ONE_PASS_UNDER:
+            return await _counted_in_one_pass(session, staff, query)
+    each = []
     for key, f in FILTERS.items():
         rows = select(Conversation.id).where(f.condition(staff))
         rows = _narrowed(rows.join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id), staff, query)
         capped = rows.limit(COUNT_CAP).subquery()
-        found[key] = (await session.execute(select(func.count()).select_from(capped))).scalar_one()
-    return found
+        each.append(select(func.count()).select_from(capped).scalar_subquery().label(key))
+    found = (await session.execute(select(*each))).one()
+    return {key: int(n) for key, n in zip(FILTERS, found, strict=True)}
+
+
+async def _counted_in_one_pass(session: AsyncSession, staff: Staff, query: Query) -> dict[str, int]:
+    totals = cast(
+        Select[Any], select(*(func.count().filter(f.condition(staff)).label(key) for key, f in FILTERS.items()))
+    )
+    totals = _narrowed(
+        totals.select_from(Conversation).join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id), staff, query
+    )
+    found: tuple[int, ...] = tuple((await session.execute(totals)).one())
+    return {key: min(int(n), COUNT_CAP) for key, n in zip(FILTERS, found, strict=True)}
 
 
 async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
     chosen = FILTERS.get(query.view)
     condition = chosen.condition(staff) if chosen else false()
-    last = (
-        select(Message.id)
-        .where(Message.conversation_id == Conversation.id)
-        .order_by(Message.id.desc())
-        .limit(1)
-        .correlate(Conversation)
-        .scalar_subquery()
-    )
-    page = (
-        select(Conversation, Beneficiary, last.label("last_id"))
+    page = cast(
+        Select[Any],
+        select(Conversation, Beneficiary)
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
-        .where(condition, Conversation.last_message_at.is_not(None))
+        .where(condition, Conversation.last_message_at.is_not(None)),
     )
     page = _narrowed(page, staff, query)
-    page = page.order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
-    page = page.offset((query.page - 1) * PAGE).limit(PAGE + 1)
-    found = (await session.execute(page)).all()
-    previews: dict[int, tuple[str | None, str]] = {}
-    last_ids = [r.last_id for r in found[:PAGE] if r.last_id is not None]
-    if last_ids:
-        for mid, text, author in (
-            await session.execute(select(Message.id, Message.text, Message.author).where(Message.id.in_(last_ids)))
-        ).all():
-            previews[mid] = (text, author)
+    at, cid = Conversation.last_message_at, Conversation.id
+    if query.after is not None:  # read upwards from the cursor, then show newest first
+        after = query.after
+        page = page.where(at >= after.at, or_(at > after.at, cid > after.conversation_id))
+        page = page.order_by(at.asc(), cid.asc()).limit(PAGE + 1)
+    else:
+        page = page.order_by(at.desc(), cid.desc()).limit(PAGE + 1)
+        if query.before is not None:
+            before = query.before
+            page = page.where(at <= before.at, or_(at < before.at, cid < before.conversation_id))
+        else:
+            page = page.offset((query.page - 1) * PAGE)
+    found = cast(list[tuple[Conversation, Beneficiary]], (await session.execute(page)).all())
+    more = len(found) > PAGE
+    found = found[:PAGE]
+    has_more: bool
+    has_newer: bool
+    if query.after is not None:
+        if not more:  # at the top: the newest page, full
+            return await load(session, staff, replace(query, page=1, after=None, before=None))
+        found.reverse()
+        has_more, has_newer = True, more
+    else:
+        has_more, has_newer = more, query.before is not None or query.page > 1
+    previews = await _last_lines(session, [conversation.id for conversation, _ in found])
     rows = []
-    for conversation, person, last_id in cast(list[tuple[Conversation, Beneficiary, int | None]], found[:PAGE]):
-        text, author = previews.get(last_id, (None, "")) if last_id is not None else (None, "")
+    for conversation, person in found:
+        text, author = previews.get(conversation.id, (None, ""))
         rows.append(
             Row(
                 conversation.id,
@@ -185,7 +265,24 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
                 conversation.snoozed_until,
             )
         )
-    return Inbox(rows, await counts(session, staff, query), query, has_more=len(found) > PAGE)
+    return Inbox(
+        rows, await counts(session, staff, query), query, has_more=has_more and bool(rows), has_newer=has_newer
+    )
+
+
+async def _last_lines(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple[str | None, str]]:
+    """The last line (text, author) of each of these conversations: one probe of the messages index each."""
+    if not conversation_ids:
+        return {}
+    last = (
+        select(func.max(Message.id))
+        .where(Message.conversation_id.in_(conversation_ids))
+        .group_by(Message.conversation_id)
+    )
+    found = await session.execute(
+        select(Message.conversation_id, Message.text, Message.author).where(Message.id.in_(last))
+    )
+    return {cid: (text, author) for cid, text, author in found.all()}
 
 
 async def signature(session: AsyncSession) -> str:

@@ -109,7 +109,9 @@ Index("ix_conversations_needs_human", _conversations.needs_human, _conversations
 Index("ix_conversations_urgent", _conversations.urgent, _conversations.last_message_at)
 Index("ix_conversations_mode", _conversations.mode, _conversations.last_message_at)
 Index("ix_conversations_assignee", _conversations.assignee_id, _conversations.last_message_at)
+Index("ix_conversations_status", _conversations.status, _conversations.last_message_at)  # pending, snoozed
 Index("ix_beneficiaries_municipality", Beneficiary.__table__.c.municipality, Beneficiary.__table__.c.id)
 Index("ix_beneficiaries_locale", Beneficiary.__table__.c.locale)
+Index("ix_beneficiaries_channel", Beneficiary.__table__.c.channel)  # the inbox narrowed to one app
 
 __all__ = ["ROLES", "AssignmentTurn", "CannedReply", "LoginAttempt", "Note", "StaffSession", "StaffUser"]
