@@ -4,12 +4,13 @@ Filters are a registry (`FILTERS`) of named conditions, so a capability that lan
 "follow-up due") adds its own without touching the page. Every query is limited to the people the
 staff member may see.
 
-A page costs three statements whatever the number of filters: the page itself (read down an index
+A page costs four statements whatever the number of filters: the page itself (read down an index
 of `last_message_at`, see `db.staff`), the last line of each of its conversations (one index probe
-each), and all the counts in one. The counts are counted in one of two ways, whichever reads fewer
-rows: when the people in view are few (one municipality, a caseworker's own places), one pass over
-their conversations counts every filter at once; otherwise each filter counts its own rows up to
-COUNT_CAP, down its own index. Nothing is cached: a count is as fresh as the page.
+each), how many people are in view, and all the counts in one. The counts are counted in one of two
+ways, whichever reads fewer rows: when the people in view are few (one municipality, a caseworker's
+own places), one pass over their conversations counts every filter at once; otherwise each filter
+counts its own rows up to COUNT_CAP, down its own index (which carries what the filters test), and
+stops there. Nothing is cached: a count is as fresh as the page.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ COUNT_CAP = 1000  # beyond this a queue's exact size helps nobody, and counting 
 # beyond, each filter counts its own rows up to COUNT_CAP (it reads no more than about COUNT_CAP / share of
 # the people in view).
 ONE_PASS_UNDER = 20_000
+# Up to this many web visitors yet to consent, counting everyone leaves them out as one set; beyond, each
+# counted conversation's person is checked instead.
+HIDDEN_SET_UNDER = 2_000
 
 
 @dataclass(frozen=True)
@@ -183,22 +187,25 @@ def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
 
 
 async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str, int]:
-    """How many conversations each filter holds, counted up to COUNT_CAP (shown as "1000+"), in one statement."""
+    """How many conversations each filter holds, counted up to COUNT_CAP (shown as "1000+").
+
+    Two statements: how many people are in view (or, for everyone, how many web visitors are yet to
+    consent), then every count in one.
+    """
     narrowing = _narrowing(staff, query)
+    hidden = select(Beneficiary.id).where(Beneficiary.channel == "web", Beneficiary.consent != "given")
     if narrowing:
-        people = select(Beneficiary.id).where(*narrowing).limit(ONE_PASS_UNDER).subquery()
-        if (await session.execute(select(func.count()).select_from(people))).scalar_one() < ONE_PASS_UNDER:
+        people = select(Beneficiary.id).where(*narrowing)
+        if await _at_least(session, people, ONE_PASS_UNDER) < ONE_PASS_UNDER:
             return await _counted_in_one_pass(session, staff, query)
-        joined = True
+        person_by_person = True
     else:
-        # Everyone in view: a filter's index alone answers, leaving out the few web visitors yet to consent.
-        hidden = select(Beneficiary.id).where(Beneficiary.channel == "web", Beneficiary.consent != "given")
-        hidden_ids = hidden.cte("hidden")
-        joined = False
+        person_by_person = await _at_least(session, hidden, HIDDEN_SET_UNDER) >= HIDDEN_SET_UNDER
+    left_out = hidden.cte("hidden")
     each = []
     for key, f in FILTERS.items():
         rows = select(Conversation.id).where(f.condition(staff))
-        if joined:
+        if person_by_person:
             # The person checked row by row (a scalar subquery the planners neither flatten nor reorder), so the
             # filter's index leads and stops at COUNT_CAP, instead of reading every person in view first.
             person = (
@@ -209,11 +216,17 @@ async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str,
             )
             rows = rows.where(person.is_not(None))
         else:
-            rows = rows.where(Conversation.beneficiary_id.not_in(select(hidden_ids.c.id)))
+            # Everyone in view: the filter's index alone answers, leaving out the few web visitors yet to consent.
+            rows = rows.where(Conversation.beneficiary_id.not_in(select(left_out.c.id)))
         capped = rows.limit(COUNT_CAP).subquery()
         each.append(select(func.count()).select_from(capped).scalar_subquery().label(key))
     found = (await session.execute(select(*each))).one()
     return {key: int(n) for key, n in zip(FILTERS, found, strict=True)}
+
+
+async def _at_least(session: AsyncSession, people: Select[Any], cap: int) -> int:
+    """How many people these are, counted no further than `cap` (read from an index)."""
+    return int((await session.execute(select(func.count()).select_from(people.limit(cap).subquery()))).scalar_one())
 
 
 async def _counted_in_one_pass(session: AsyncSession, staff: Staff, query: Query) -> dict[str, int]:
