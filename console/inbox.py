@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,9 @@ COUNT_CAP = 1000  # beyond this a queue's exact size helps nobody, and counting 
 # beyond, each filter counts its own rows up to COUNT_CAP (it reads no more than about COUNT_CAP / share of
 # the people in view).
 ONE_PASS_UNDER = 20_000
+# Up to this many people in view, a page reads their conversations and orders them; beyond, it reads down the
+# filter's index newest first and checks each row's person, stopping at the page's end.
+PAGE_BY_PERSON_UNDER = 2_000
 # Up to this many web visitors yet to consent, counting everyone leaves them out as one set; beyond, each
 # counted conversation's person is checked instead.
 HIDDEN_SET_UNDER = 2_000
@@ -186,17 +189,26 @@ def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
     return base.where(staff.scope(), _visible(), *_narrowing(staff, query))
 
 
-async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str, int]:
+async def in_view(session: AsyncSession, staff: Staff, query: Query) -> int | None:
+    """How many people the staff member's reach and the query leave in view, counted no further than
+    ONE_PASS_UNDER (read from an index); None when nothing narrows them."""
+    narrowing = _narrowing(staff, query)
+    return await _at_least(session, select(Beneficiary.id).where(*narrowing), ONE_PASS_UNDER) if narrowing else None
+
+
+async def counts(
+    session: AsyncSession, staff: Staff, query: Query, people: int | Literal["unknown"] | None = "unknown"
+) -> dict[str, int]:
     """How many conversations each filter holds, counted up to COUNT_CAP (shown as "1000+").
 
-    Two statements: how many people are in view (or, for everyone, how many web visitors are yet to
-    consent), then every count in one.
+    Every count in one statement, after how many people are in view (`people`, from `in_view`, when
+    the caller has not counted them yet) or, for everyone, how many web visitors are yet to consent.
     """
-    narrowing = _narrowing(staff, query)
     hidden = select(Beneficiary.id).where(Beneficiary.channel == "web", Beneficiary.consent != "given")
-    if narrowing:
-        people = select(Beneficiary.id).where(*narrowing)
-        if await _at_least(session, people, ONE_PASS_UNDER) < ONE_PASS_UNDER:
+    if people == "unknown":
+        people = await in_view(session, staff, query)
+    if people is not None:
+        if people < ONE_PASS_UNDER:
             return await _counted_in_one_pass(session, staff, query)
         person_by_person = True
     else:
@@ -208,13 +220,7 @@ async def counts(session: AsyncSession, staff: Staff, query: Query) -> dict[str,
         if person_by_person:
             # The person checked row by row (a scalar subquery the planners neither flatten nor reorder), so the
             # filter's index leads and stops at COUNT_CAP, instead of reading every person in view first.
-            person = (
-                select(Beneficiary.id)
-                .where(Beneficiary.id == Conversation.beneficiary_id, _visible(), *narrowing)
-                .correlate(Conversation)
-                .scalar_subquery()
-            )
-            rows = rows.where(person.is_not(None))
+            rows = rows.where(_person_in_view(staff, query))
         else:
             # Everyone in view: the filter's index alone answers, leaving out the few web visitors yet to consent.
             rows = rows.where(Conversation.beneficiary_id.not_in(select(left_out.c.id)))
@@ -240,16 +246,33 @@ async def _counted_in_one_pass(session: AsyncSession, staff: Staff, query: Query
     return {key: min(int(n), COUNT_CAP) for key, n in zip(FILTERS, found, strict=True)}
 
 
+def _person_in_view(staff: Staff, query: Query) -> ColumnElement[bool]:
+    """The conversation's person is in view, checked row by row: a scalar subquery, which the planners
+    neither flatten nor reorder, so that a filter's index leads (newest first) and the reading stops
+    at the page's end or COUNT_CAP, instead of reading every person in view first."""
+    person = (
+        select(Beneficiary.id)
+        .where(Beneficiary.id == Conversation.beneficiary_id, _visible(), *_narrowing(staff, query))
+        .correlate(Conversation)
+        .scalar_subquery()
+    )
+    return person.is_not(None)
+
+
 async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
     chosen = FILTERS.get(query.view)
     condition = chosen.condition(staff) if chosen else false()
+    people = await in_view(session, staff, query)
     page = cast(
         Select[Any],
         select(Conversation, Beneficiary)
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
         .where(condition, Conversation.last_message_at.is_not(None)),
     )
-    page = _narrowed(page, staff, query)
+    if people is not None and people < PAGE_BY_PERSON_UNDER:
+        page = _narrowed(page, staff, query)  # few people: read theirs, then order them
+    else:
+        page = page.where(_person_in_view(staff, query))
     at, cid = Conversation.last_message_at, Conversation.id
     if query.after is not None:  # read upwards from the cursor, then show newest first
         after = query.after
@@ -298,7 +321,7 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
             )
         )
     return Inbox(
-        rows, await counts(session, staff, query), query, has_more=has_more and bool(rows), has_newer=has_newer
+        rows, await counts(session, staff, query, people), query, has_more=has_more and bool(rows), has_newer=has_newer
     )
 
 

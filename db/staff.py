@@ -136,7 +136,9 @@ Index(
     _conversations.urgent,
     _conversations.beneficiary_id,
 )
-Index("ix_beneficiaries_municipality", _people.municipality, _people.id)
+Index(
+    "ix_beneficiaries_municipality", _people.municipality, _people.id, _people.channel, _people.consent, _people.locale
+)
 Index("ix_beneficiaries_locale", _people.locale)
 Index("ix_beneficiaries_channel", _people.channel, _people.consent)  # one app; web visitors yet to consent
 

@@ -45,6 +45,11 @@ CHANGED: dict[str, tuple[str, list[str] | None, list[str]]] = {
         None,
         ["status", "last_message_at", "mode", "urgent", "beneficiary_id"],
     ),
+    "ix_beneficiaries_municipality": (
+        "beneficiaries",
+        ["municipality", "id"],
+        ["municipality", "id", "channel", "consent", "locale"],
+    ),
     "ix_beneficiaries_channel": ("beneficiaries", None, ["channel", "consent"]),
     "ix_followup_contacts_open": ("followup_contacts", None, ["status", "beneficiary_id", "submission_id"]),
 }
