@@ -35,9 +35,10 @@ COUNT_CAP = 1000  # beyond this a queue's exact size helps nobody, and counting 
 # beyond, each filter counts its own rows up to COUNT_CAP (it reads no more than about COUNT_CAP / share of
 # the people in view).
 ONE_PASS_UNDER = 20_000
-# Up to this many people in view, a page reads their conversations and orders them; beyond, it reads down the
-# filter's index newest first and checks each row's person, stopping at the page's end.
-PAGE_BY_PERSON_UNDER = 2_000
+# A page reads down its filter's index newest first, checking each row's person and stopping at the page's
+# end, when everyone is in view, when many are, or when the filter holds at least this many of those in view;
+# otherwise it reads the conversations of the few people in view and orders the few that match.
+PAGE_BY_INDEX_FROM = 200
 # Up to this many web visitors yet to consent, counting everyone leaves them out as one set; beyond, each
 # counted conversation's person is checked instead.
 HIDDEN_SET_UNDER = 2_000
@@ -263,16 +264,17 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
     chosen = FILTERS.get(query.view)
     condition = chosen.condition(staff) if chosen else false()
     people = await in_view(session, staff, query)
+    counted = await counts(session, staff, query, people)
     page = cast(
         Select[Any],
         select(Conversation, Beneficiary)
         .join(Beneficiary, Beneficiary.id == Conversation.beneficiary_id)
         .where(condition, Conversation.last_message_at.is_not(None)),
     )
-    if people is not None and people < PAGE_BY_PERSON_UNDER:
-        page = _narrowed(page, staff, query)  # few people: read theirs, then order them
-    else:
+    if people is None or people >= ONE_PASS_UNDER or counted.get(query.view, 0) >= PAGE_BY_INDEX_FROM:
         page = page.where(_person_in_view(staff, query))
+    else:  # few in view: read their conversations, then order the few that match
+        page = _narrowed(page, staff, query)
     at, cid = Conversation.last_message_at, Conversation.id
     if query.after is not None:  # read upwards from the cursor, then show newest first
         after = query.after
@@ -320,9 +322,7 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
                 conversation.snoozed_until,
             )
         )
-    return Inbox(
-        rows, await counts(session, staff, query, people), query, has_more=has_more and bool(rows), has_newer=has_newer
-    )
+    return Inbox(rows, counted, query, has_more=has_more and bool(rows), has_newer=has_newer)
 
 
 async def _last_lines(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple[str | None, str]]:

@@ -260,10 +260,12 @@ async def test_each_row_shows_the_last_line_of_its_conversation(db: Database) ->
         )
 
 
+@pytest.mark.parametrize("page_by_index_from", [0, 1_000_000])  # down the filter's index, or from the people
 async def test_older_and_newer_read_on_from_the_rows_shown_without_losing_or_repeating_one(
-    db: Database, monkeypatch: pytest.MonkeyPatch
+    db: Database, monkeypatch: pytest.MonkeyPatch, page_by_index_from: int
 ) -> None:
     monkeypatch.setattr(inbox, "PAGE", 7)
+    monkeypatch.setattr(inbox, "PAGE_BY_INDEX_FROM", page_by_index_from)
     for staff, view in ((ADMIN, "open"), (ADMIN, "closed"), (PRIZREN, "unassigned")):
         async with db.sessions() as session:
             every = [
