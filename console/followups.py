@@ -51,14 +51,12 @@ RESULTS_PAGE = 50
 
 
 def _followup_due(staff: Staff) -> ColumnElement[bool]:
+    # Read from the invitations still open (an index on their status), not tried on every conversation.
     completed = select(Submission.id).where(
         Submission.id == FollowupContact.submission_id, Submission.status == "completed"
     )
-    return exists().where(
-        FollowupContact.beneficiary_id == Conversation.beneficiary_id,
-        FollowupContact.status == "sent",
-        ~exists(completed),
-    )
+    invited = select(FollowupContact.beneficiary_id).where(FollowupContact.status == "sent", ~exists(completed))
+    return Conversation.beneficiary_id.in_(invited)
 
 
 inbox.add_filter("followup_due", N_("Follow-up due"), _followup_due, before="closed")

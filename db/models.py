@@ -393,6 +393,7 @@ class FollowupContact(Base):
     __table_args__ = (
         UniqueConstraint("beneficiary_id", "wave", name="uq_followup_contacts_beneficiary_wave"),
         Index("ix_followup_contacts_due", "status", "due_at"),
+        Index("ix_followup_contacts_open", "status", "beneficiary_id", "submission_id"),  # the inbox's "follow-up due"
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -101,15 +101,47 @@ class AssignmentTurn(Base):
     updated_at: Mapped[datetime]
 
 
-# The inbox reads conversations newest first, narrowed by one flag at a time.
+# The inbox reads conversations newest first, narrowed by one filter at a time. Each filter's index
+# also carries what the filters test and the person's id, so that counting a filter reads the index
+# alone (migration 0018).
 _conversations = Conversation.__table__.c
+_people = Beneficiary.__table__.c
+_inbox = (_conversations.last_message_at,)
 Index("ix_conversations_last_message_at", _conversations.last_message_at)
 Index("ix_conversations_updated_at", _conversations.updated_at)  # what live pages watch
-Index("ix_conversations_needs_human", _conversations.needs_human, _conversations.last_message_at)
-Index("ix_conversations_urgent", _conversations.urgent, _conversations.last_message_at)
-Index("ix_conversations_mode", _conversations.mode, _conversations.last_message_at)
-Index("ix_conversations_assignee", _conversations.assignee_id, _conversations.last_message_at)
-Index("ix_beneficiaries_municipality", Beneficiary.__table__.c.municipality, Beneficiary.__table__.c.id)
-Index("ix_beneficiaries_locale", Beneficiary.__table__.c.locale)
+Index(
+    "ix_conversations_needs_human",
+    _conversations.needs_human,
+    *_inbox,
+    _conversations.status,
+    _conversations.urgent,
+    _conversations.beneficiary_id,
+)
+Index("ix_conversations_urgent", _conversations.urgent, *_inbox, _conversations.beneficiary_id)
+Index("ix_conversations_mode", _conversations.mode, *_inbox, _conversations.beneficiary_id)
+Index(
+    "ix_conversations_assignee",
+    _conversations.assignee_id,
+    *_inbox,
+    _conversations.mode,
+    _conversations.status,
+    _conversations.urgent,
+    _conversations.beneficiary_id,
+)
+Index(
+    "ix_conversations_status",  # open, pending, snoozed
+    _conversations.status,
+    *_inbox,
+    _conversations.mode,
+    _conversations.urgent,
+    _conversations.beneficiary_id,
+)
+Index(
+    "ix_beneficiaries_municipality", _people.municipality, _people.id, _people.channel, _people.consent, _people.locale
+)
+Index("ix_beneficiaries_locale", _people.locale)
+Index("ix_beneficiaries_channel", _people.channel, _people.consent)  # one app; web visitors yet to consent
+# What narrows the inbox, by person: checked row by row while a filter's index is read, from a small index.
+Index("ix_beneficiaries_inbox", _people.id, _people.channel, _people.consent, _people.locale, _people.municipality)
 
 __all__ = ["ROLES", "AssignmentTurn", "CannedReply", "LoginAttempt", "Note", "StaffSession", "StaffUser"]

@@ -23,6 +23,8 @@ async def show_inbox(
     municipality: str = "",
     app: str = "",
     page_number: int = 1,
+    before: str = "",
+    after: str = "",
 ) -> Response:
     query = inbox.Query(
         view=view if view in inbox.FILTERS else "needs_human",
@@ -30,6 +32,8 @@ async def show_inbox(
         municipality=municipality[:32],
         app=app if app in ui.APP_NAMES else "",
         page=max(1, min(page_number, 10_000)),
+        before=inbox.Cursor.parse(before[:40]) if before else None,
+        after=inbox.Cursor.parse(after[:40]) if after and not before else None,
     )
     async with console_of(request).homeward.db.sessions() as session:
         found = await inbox.load(session, staff, query)
