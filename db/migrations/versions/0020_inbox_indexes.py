@@ -7,16 +7,16 @@ consent, and a small one with what narrows the inbox (checked row by row while a
 follow-up invitations one by status and person. People by municipality also carry what else narrows
 the inbox.
 
-Revision ID: 0018
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 """
 
 from __future__ import annotations
 
 from alembic import op
 
-revision = "0018"
-down_revision = "0017"
+revision = "0020"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
