@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -246,6 +246,15 @@ async def start(
     return broadcast
 
 
+async def _position(session: AsyncSession, broadcast_id: int) -> Row[tuple[int, int, str]] | None:
+    """Where the queuing of a broadcast stands: the last person handled, the last to handle, its state."""
+    return (
+        await session.execute(
+            select(Broadcast.through, Broadcast.upto, Broadcast.state).where(Broadcast.id == broadcast_id)
+        )
+    ).one_or_none()
+
+
 async def queue_batch(
     session: AsyncSession, broadcast_id: int, templates: dict[str, str], now: datetime, *, size: int = BATCH
 ) -> Reach | None:
@@ -257,11 +266,7 @@ async def queue_batch(
     changed; SQLite has one writer at a time. The lines, the recipient rows and the new `through` commit
     together, so a crash loses the whole batch or none of it: nobody is sent it twice, nobody is missed.
     """
-    found = (
-        await session.execute(
-            select(Broadcast.through, Broadcast.upto, Broadcast.state).where(Broadcast.id == broadcast_id)
-        )
-    ).one_or_none()
+    found = await _position(session, broadcast_id)
     if found is None or found.state != QUEUING:
         return None
     through, upto = found.through, found.upto

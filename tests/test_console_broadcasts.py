@@ -7,9 +7,12 @@ import asyncio
 import re
 import time
 from datetime import timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts
 from bot.app import Homeward
@@ -22,7 +25,7 @@ from bot.ratelimit import LocalLimiter
 from db.broadcasts import Broadcast, BroadcastRecipient
 from db.encryption import Keyring
 from db.models import AuditEntry, Beneficiary, Conversation, Message, OutboxItem
-from db.session import Database
+from db.session import Database, is_sqlite
 from handlers.turn import Reply
 from tests.console_support import (
     a_broadcast,
@@ -491,16 +494,90 @@ async def test_a_broadcast_stopped_mid_queue_resumes_where_it_stopped(homeward: 
     await _each_once(homeward, bid, 25)
 
 
-async def test_two_processes_queuing_the_same_broadcast_send_it_once(homeward: Homeward) -> None:
-    await homeward.stop()
-    await _crowd(homeward, 40)
-    now = homeward.clock.now()
-    async with homeward.db.transaction() as session:
-        bid = (
+async def _started(app: Homeward, token: str) -> int:
+    async with app.db.transaction() as session:
+        return (
             await broadcasts.start(
-                session, author="drita", token="c" * 32, segment=Segment(), scope=None, now=now, **TEXTS
+                session, author="drita", token=token * 32, segment=Segment(), scope=None, now=app.clock.now(), **TEXTS
             )
         ).id
-    one, two = (Queue(homeward.db, homeward.clock, {}, batch=6) for _ in range(2))
-    await asyncio.gather(one.run(bid), two.run(bid))
+
+
+async def test_two_processes_queuing_the_same_broadcast_send_it_once(
+    homeward: Homeward, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes (each its own database connections) read where the queuing stands; the first queues the
+    batch and commits, then the second tries to claim it with what it read: it finds the batch taken."""
+    await homeward.stop()
+    await _crowd(homeward, 40)
+    bid = await _started(homeward, "c")
+    one, two = homeward.settings.database(), homeward.settings.database()
+    read, taken = asyncio.Event(), asyncio.Event()
+    position = broadcasts._position
+
+    async def held(session: AsyncSession, broadcast_id: int) -> Any:
+        found = await position(session, broadcast_id)
+        if session.bind is two.engine and not taken.is_set():
+            read.set()
+            await taken.wait()  # the other process queues this batch meanwhile
+        return found
+
+    monkeypatch.setattr(broadcasts, "_position", held)
+
+    async def first() -> None:
+        await read.wait()
+        async with one.transaction() as session:
+            assert await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=6) is not None
+        taken.set()
+
+    async def second() -> broadcasts.Reach | None:
+        async with two.transaction() as session:
+            return await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=6)
+
+    try:
+        _, lost = await asyncio.gather(first(), second())
+        assert lost is None  # the batch was claimed by the first
+        queues = [Queue(db, homeward.clock, {}, batch=6) for db in (one, two)]
+        await asyncio.gather(*(q.run(bid) for q in queues))
+    finally:
+        await one.dispose()
+        await two.dispose()
     await _each_once(homeward, bid, 40)
+
+
+async def test_a_second_process_waits_for_the_batch_being_queued_and_finds_it_taken(
+    homeward: Homeward, database_url: str
+) -> None:
+    """On PostgreSQL the claim waits for the first process's open transaction, then finds the batch taken."""
+    if is_sqlite(database_url):
+        pytest.skip("SQLite has one writer at a time: a second process cannot begin its claim meanwhile")
+    await homeward.stop()
+    await _crowd(homeward, 20)
+    bid = await _started(homeward, "w")
+    one, two = homeward.settings.database(), homeward.settings.database()
+    try:
+        async with one.transaction() as session:
+            assert await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=6) is not None
+
+            async def second() -> broadcasts.Reach | None:
+                async with two.transaction() as other:
+                    return await broadcasts.queue_batch(other, bid, {}, homeward.clock.now(), size=6)
+
+            waiting = asyncio.create_task(second())
+            blocked = (
+                select(func.count())
+                .select_from(text("pg_stat_activity"))
+                .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+            )
+            while not waiting.done():
+                async with homeward.db.sessions() as watch:  # the activity is read once per transaction
+                    if (await watch.execute(blocked)).scalar_one():
+                        break
+                await asyncio.sleep(0.01)
+            assert not waiting.done()  # held behind the open batch
+        assert await waiting is None
+        await Queue(one, homeward.clock, {}, batch=6).run(bid)
+    finally:
+        await one.dispose()
+        await two.dispose()
+    await _each_once(homeward, bid, 20)
