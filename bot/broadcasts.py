@@ -246,7 +246,7 @@ async def start(
     return broadcast
 
 
-async def _position(session: AsyncSession, broadcast_id: int) -> Row[tuple[int, int, str]] | None:
+async def _position(session: AsyncSession, broadcast_id: int) -> Row[int, int, str] | None:
     """Where the queuing of a broadcast stands: the last person handled, the last to handle, its state."""
     return (
         await session.execute(
