@@ -282,7 +282,11 @@ async def queue_batch(
     broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
     assert broadcast is not None
     segment = Segment(**broadcast.segment)
-    query = _people(segment, broadcast.scope, now).where(Beneficiary.id > through, Beneficiary.id <= upto)
+    # The segment as it was when the broadcast was sent, however late a batch is queued (after an outage, say):
+    # "due" and "overdue" follow-ups are read at that time. Whether someone may get it is read now.
+    query = _people(segment, broadcast.scope, broadcast.created_at).where(
+        Beneficiary.id > through, Beneficiary.id <= upto
+    )
     batch = Reach()
     for person, conversation in await session.execute(query.limit(size)):
         reason = skip_reason(person, templates, now)

@@ -581,3 +581,33 @@ async def test_a_second_process_waits_for_the_batch_being_queued_and_finds_it_ta
         await one.dispose()
         await two.dispose()
     await _each_once(homeward, bid, 20)
+
+
+async def test_a_batch_queued_late_keeps_the_segment_of_when_it_was_sent(homeward: Homeward) -> None:
+    """Resumed three weeks later, a broadcast to those whose follow-up is due still reaches whom it reached when
+    sent (their follow-up is overdue by then); WhatsApp's 24 hours are read when the line is queued."""
+    ids = await _people(homeward)
+    await homeward.stop()
+    now = homeward.clock.now()
+    later = now + timedelta(days=21)
+    async with homeward.db.transaction() as session:
+        due = await broadcasts.start(
+            session,
+            author="drita",
+            token="d" * 32,
+            segment=Segment(wave=1, followup="due"),
+            scope=None,
+            now=now,
+            **TEXTS,
+        )
+        window = await broadcasts.start(
+            session, author="drita", token="e" * 32, segment=Segment(channel="whatsapp"), scope=None, now=now, **TEXTS
+        )
+    assert (due.recipients, window.recipients) == (1, 1)
+    async with homeward.db.transaction() as session:
+        late = await broadcasts.queue_batch(session, due.id, {}, later)
+        closed = await broadcasts.queue_batch(session, window.id, {}, later)
+    assert late is not None and [(p.id, reason) for p, _, reason in late.people] == [(ids["arta"], None)]
+    assert closed is not None and [(p.id, reason) for p, _, reason in closed.people] == [
+        (ids["marko"], "outside_window")
+    ]
