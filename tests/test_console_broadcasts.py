@@ -4,6 +4,7 @@ log; and that replies to people are not held behind a large broadcast."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
 from datetime import timedelta
@@ -199,18 +200,21 @@ async def test_an_admin_reaches_every_municipality_and_forms_need_the_csrf_token
         preview, sent = await _preview_and_send(http, language="sr")
         reach = _REACH.search(preview.text)
         assert reach is not None and reach.group(1) == "2" and sent is not None and sent.status_code == 303
+        await homeward.broadcasts.wait_idle()
         everyone = await http.post("/broadcasts/preview", data={"csrf": await csrf(http), **TEXTS})
         reach = _REACH.search(everyone.text)
         assert reach is not None and reach.group(1) == "4"
     async with homeward.db.sessions() as session:
         rows = (await session.execute(select(OutboxItem.payload, OutboxItem.lane))).all()
         actions = (
-            await session.execute(select(AuditEntry.action).where(AuditEntry.action.startswith("broadcast")))
+            await session.execute(
+                select(AuditEntry.action).where(AuditEntry.action.startswith("broadcast")).order_by(AuditEntry.id)
+            )
         ).all()
     assert sorted(p["text"] for p, lane in rows if lane == LANE_ANNOUNCEMENT) == sorted(
         [TEXTS["text_sr"], "Sutra je kancelarija zatvorena."]
     )
-    assert [a for (a,) in actions] == ["broadcast.preview", "broadcast.send", "broadcast.preview"]
+    assert [a for (a,) in actions] == ["broadcast.preview", "broadcast.send", "broadcast.queued", "broadcast.preview"]
 
 
 async def test_a_reply_is_not_held_behind_a_large_broadcast(database_url: str) -> None:
@@ -611,3 +615,83 @@ async def test_a_batch_queued_late_keeps_the_segment_of_when_it_was_sent(homewar
     assert closed is not None and [(p.id, reason) for p, _, reason in closed.people] == [
         (ids["marko"], "outside_window")
     ]
+
+
+async def test_queuing_that_finishes_is_audited_with_whom_it_reached_and_why_others_were_skipped(
+    homeward: Homeward,
+) -> None:
+    await homeward.stop()
+    await _crowd(homeward, 14)  # two of them declined consent
+    await add_staff(homeward, "drita", "admin")
+    bid = await _started(homeward, "q")
+    await Queue(homeward.db, homeward.clock, {}, batch=5).run(bid)
+    async with homeward.db.sessions() as session:
+        entries = (await session.execute(select(AuditEntry).where(AuditEntry.action == "broadcast.queued"))).scalars()
+        (entry,) = entries
+    assert (entry.actor, entry.target) == ("broadcasts", f"broadcast:{bid}")
+    assert entry.detail == {"reached": 12, "skipped": {"no_consent": 2}}
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        for locale in ("en", "sq", "sr-Cyrl"):
+            await http.post("/language", data={"csrf": await csrf(http), "locale": locale, "next": "/audit"})
+            table = (await http.get("/audit?action=broadcast")).text
+            words = homeward.translations(locale)
+            for said in (
+                "Broadcast prepared for everyone it reaches",
+                "the preparation of broadcasts",
+                "People it reaches",
+                "no consent or no chat on record",
+            ):
+                assert html.escape(words.gettext(said), quote=False) in table, (locale, said)
+            assert html.escape(words.gettext("broadcast no. {id}").format(id=bid), quote=False) in table
+            assert "no_consent" not in table and "broadcast.queued" not in table
+
+
+async def test_a_batch_that_keeps_failing_marks_the_broadcast_failed_instead_of_retrying_for_ever(
+    homeward: Homeward, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _people(homeward)
+    await homeward.stop()
+    await add_staff(homeward, "drita", "admin")
+    bid = await _started(homeward, "f")
+    queue_reply_ = broadcasts.queue_reply
+
+    async def broken(session: AsyncSession, **given: Any) -> list[int]:
+        if given["person"].id == ids["marko"]:
+            raise ValueError("this person's line cannot be written")
+        return await queue_reply_(session, **given)
+
+    monkeypatch.setattr(broadcasts, "queue_reply", broken)
+    queue = Queue(homeward.db, homeward.clock, {}, batch=2)  # arta and jovana first, then marko's batch
+    for attempt in range(1, broadcasts.ATTEMPTS + 1):
+        await queue.run(bid)
+        async with homeward.db.sessions() as session:
+            state = (await session.execute(select(Broadcast.state).where(Broadcast.id == bid))).scalar_one()
+        assert state == ("failed" if attempt == broadcasts.ATTEMPTS else "queuing"), attempt
+    assert await Queue(homeward.db, FixedClock(homeward.clock.now() + timedelta(hours=1)), {}).resume() == []
+    async with homeward.db.sessions() as session:
+        entry = (await session.execute(select(AuditEntry).where(AuditEntry.action == "broadcast.failed"))).scalar_one()
+    assert (entry.actor, entry.target) == ("broadcasts", f"broadcast:{bid}")
+    assert entry.detail == {"attempts": broadcasts.ATTEMPTS, "error": "ValueError"}
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        for locale in ("en", "sq", "sr-Cyrl"):
+            await http.post("/language", data={"csrf": await csrf(http), "locale": locale, "next": "/broadcasts"})
+            words = homeward.translations(locale)
+            stopped = words.ngettext(
+                "Preparing the messages stopped at {handled} of {n} person: the same error came back each time. "
+                "The messages already prepared are sent; the others are not.",
+                "Preparing the messages stopped at {handled} of {n} people: the same error came back each time. "
+                "The messages already prepared are sent; the others are not.",
+                4,
+                handled=2,
+            )
+            data = (await http.get(f"/broadcasts/{bid}/counts")).json()
+            assert (data["state"], data["handled"], data["progress"]) == ("failed", 2, stopped), locale
+            assert data["queued"] == 2 and data["done"] is False  # the two lines prepared are still to be sent
+            assert html.escape(stopped, quote=False) in (await http.get(f"/broadcasts/{bid}")).text
+            audit_page = (await http.get("/audit?action=broadcast")).text
+            assert (
+                html.escape(words.gettext("Broadcast stopped: its messages could not all be prepared"), quote=False)
+                in audit_page
+            )
