@@ -290,7 +290,10 @@ async def queue_batch(
         Beneficiary.id > through, Beneficiary.id <= upto
     )
     batch = Reach()
-    for person, conversation in await session.execute(query.limit(size)):
+    # On PostgreSQL each person's row is locked until the batch commits: an erasure under way is waited for
+    # (and the person then found erased), and one that starts meanwhile waits for the batch, then removes
+    # what it wrote for them. SQLite has one writer at a time.
+    for person, conversation in await session.execute(query.limit(size).with_for_update(of=Beneficiary)):
         reason = skip_reason(person, templates, now)
         if reason is None and conversation is None:
             reason = "no_consent"
@@ -310,15 +313,16 @@ async def queue_batch(
                 lane=LANE_ANNOUNCEMENT,
             )
             line = lines[-1]
+        erased = reason == "erased"  # kept as `erase` leaves an erased person's rows: nothing of them
         await append(
             session,
             BroadcastRecipient,
             {
                 "broadcast_id": broadcast.id,
-                "beneficiary_id": person.id,
+                "beneficiary_id": None if erased else person.id,
                 "message_id": line,
-                "channel": person.channel,
-                "locale": person.locale,
+                "channel": "" if erased else person.channel,
+                "locale": None if erased else person.locale,
                 "skipped": reason,
             },
         )

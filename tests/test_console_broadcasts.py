@@ -695,3 +695,52 @@ async def test_a_batch_that_keeps_failing_marks_the_broadcast_failed_instead_of_
                 html.escape(words.gettext("Broadcast stopped: its messages could not all be prepared"), quote=False)
                 in audit_page
             )
+
+
+async def test_a_person_erased_while_their_batch_is_queued_gets_no_line_and_leaves_no_trace(
+    homeward: Homeward, database_url: str
+) -> None:
+    """On PostgreSQL the batch waits for an erasure under way to commit, then finds the person erased."""
+    if is_sqlite(database_url):
+        pytest.skip("SQLite has one writer at a time: an erasure and a batch cannot overlap")
+    ids = await _people(homeward)
+    await homeward.stop()
+    bid = await _started(homeward, "x")
+    one, two = homeward.settings.database(), homeward.settings.database()
+    now = homeward.clock.now()
+    try:
+        async with one.transaction() as session:
+            person = await session.get(Beneficiary, ids["marko"])
+            assert person is not None
+            await homeward.personal_data.erase(session, person, actor="person", chat_key=None, now=now)
+            await session.flush()  # the person's row is now locked by the erasure
+
+            async def batch() -> broadcasts.Reach | None:
+                async with two.transaction() as other:
+                    return await broadcasts.queue_batch(other, bid, {}, now)
+
+            waiting = asyncio.create_task(batch())
+            blocked = (
+                select(func.count())
+                .select_from(text("pg_stat_activity"))
+                .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+            )
+            while not waiting.done():
+                async with homeward.db.sessions() as watch:
+                    if (await watch.execute(blocked)).scalar_one():
+                        break
+                await asyncio.sleep(0.01)
+            assert not waiting.done()  # the batch waits for the erasure
+        queued = await waiting
+    finally:
+        await one.dispose()
+        await two.dispose()
+    assert queued is not None and len(queued.people) == 4
+    async with homeward.db.sessions() as session:
+        found = await broadcasts.counts(session, bid)
+        rows = (
+            await session.execute(select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == bid))
+        ).scalars()
+        kept = [(r.beneficiary_id, r.channel, r.locale, r.message_id, r.skipped) for r in rows]
+    assert found.skipped == {"erased": 1} and found.queued == 3
+    assert (None, "", None, None, "erased") in kept and ids["marko"] not in [k[0] for k in kept]
