@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -38,7 +38,7 @@ from bot.youth.enrolments import name_in
 from bot.youth.notices import skip_reason as notice_skip_reason
 from bot.youth.waiting import ACTIVE
 from db.broadcasts import Broadcast, BroadcastRecipient
-from db.models import Beneficiary, Conversation, FollowupContact, Message
+from db.models import AuditEntry, Beneficiary, Conversation, FollowupContact, Message
 from db.session import Database, append
 from db.youth import Enrolment
 from handlers.turn import Reply
@@ -50,7 +50,9 @@ WAVES = (1, 2, 3)
 MAX_TEXT = 3500  # one message on every channel, whatever the script
 SENT = ("sent", "delivered", "read")
 CYRILLIC = re.compile("[\u0400-\u04ff]")
-QUEUING, QUEUED = "queuing", "queued"
+QUEUING, QUEUED, FAILED = "queuing", "queued", "failed"
+ATTEMPTS = 3  # a batch that fails this many times in a row stops the broadcast's queuing: it is marked failed
+ACTOR = "broadcasts"  # the audit log's actor for what the queue does by itself
 BATCH = 500  # people queued per transaction
 STALE = timedelta(seconds=30)  # a broadcast no batch was queued for this long is resumed by the scheduler
 log = logging.getLogger(__name__)
@@ -246,6 +248,15 @@ async def start(
     return broadcast
 
 
+async def _position(session: AsyncSession, broadcast_id: int) -> Row[int, int, str] | None:
+    """Where the queuing of a broadcast stands: the last person handled, the last to handle, its state."""
+    return (
+        await session.execute(
+            select(Broadcast.through, Broadcast.upto, Broadcast.state).where(Broadcast.id == broadcast_id)
+        )
+    ).one_or_none()
+
+
 async def queue_batch(
     session: AsyncSession, broadcast_id: int, templates: dict[str, str], now: datetime, *, size: int = BATCH
 ) -> Reach | None:
@@ -257,11 +268,7 @@ async def queue_batch(
     changed; SQLite has one writer at a time. The lines, the recipient rows and the new `through` commit
     together, so a crash loses the whole batch or none of it: nobody is sent it twice, nobody is missed.
     """
-    found = (
-        await session.execute(
-            select(Broadcast.through, Broadcast.upto, Broadcast.state).where(Broadcast.id == broadcast_id)
-        )
-    ).one_or_none()
+    found = await _position(session, broadcast_id)
     if found is None or found.state != QUEUING:
         return None
     through, upto = found.through, found.upto
@@ -277,9 +284,16 @@ async def queue_batch(
     broadcast = await session.get(Broadcast, broadcast_id, populate_existing=True)
     assert broadcast is not None
     segment = Segment(**broadcast.segment)
-    query = _people(segment, broadcast.scope, now).where(Beneficiary.id > through, Beneficiary.id <= upto)
+    # The segment as it was when the broadcast was sent, however late a batch is queued (after an outage, say):
+    # "due" and "overdue" follow-ups are read at that time. Whether someone may get it is read now.
+    query = _people(segment, broadcast.scope, broadcast.created_at).where(
+        Beneficiary.id > through, Beneficiary.id <= upto
+    )
     batch = Reach()
-    for person, conversation in await session.execute(query.limit(size)):
+    # On PostgreSQL each person's row is locked until the batch commits: an erasure under way is waited for
+    # (and the person then found erased), and one that starts meanwhile waits for the batch, then removes
+    # what it wrote for them. SQLite has one writer at a time.
+    for person, conversation in await session.execute(query.limit(size).with_for_update(of=Beneficiary)):
         reason = skip_reason(person, templates, now)
         if reason is None and conversation is None:
             reason = "no_consent"
@@ -299,15 +313,16 @@ async def queue_batch(
                 lane=LANE_ANNOUNCEMENT,
             )
             line = lines[-1]
+        erased = reason == "erased"  # kept as `erase` leaves an erased person's rows: nothing of them
         await append(
             session,
             BroadcastRecipient,
             {
                 "broadcast_id": broadcast.id,
-                "beneficiary_id": person.id,
+                "beneficiary_id": None if erased else person.id,
                 "message_id": line,
-                "channel": person.channel,
-                "locale": person.locale,
+                "channel": "" if erased else person.channel,
+                "locale": None if erased else person.locale,
                 "skipped": reason,
             },
         )
@@ -319,7 +334,33 @@ async def queue_batch(
         .values(through=upto if done else last, state=QUEUED if done else QUEUING, progress_at=now)
         .execution_options(synchronize_session=False)
     )
+    if done:
+        await _audit_queued(session, broadcast_id, now)
     return batch
+
+
+async def _audit_queued(session: AsyncSession, broadcast_id: int, now: datetime) -> None:
+    """The audit log's entry once everyone is handled: how many get the message, how many were skipped, why."""
+    rows = await session.execute(
+        select(BroadcastRecipient.skipped, func.count())
+        .where(BroadcastRecipient.broadcast_id == broadcast_id)
+        .group_by(BroadcastRecipient.skipped)
+    )
+    reached, skipped = 0, {}
+    for reason, n in rows:
+        if reason is None:
+            reached = n
+        else:
+            skipped[reason] = n
+    session.add(
+        AuditEntry(
+            at=now,
+            actor=ACTOR,
+            action="broadcast.queued",
+            target=f"broadcast:{broadcast_id}",
+            detail={"reached": reached, "skipped": dict(sorted(skipped.items()))},
+        )
+    )
 
 
 async def send(
@@ -384,6 +425,7 @@ class Queue:
         self.on_queued = on_queued
         self.batch = batch
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._failures: Counter[int] = Counter()  # batches of each broadcast failed in a row, in this process
 
     def queue(self, broadcast_id: int) -> asyncio.Task[None]:
         """Queue a broadcast in the background, unless this process does already."""
@@ -395,17 +437,60 @@ class Queue:
         return task
 
     async def run(self, broadcast_id: int) -> None:
-        """Batches until the broadcast is queued for everyone (or another process carries on with it)."""
+        """Batches until the broadcast is queued for everyone (or another process carries on with it).
+
+        A batch that fails is tried again when the scheduler resumes the broadcast; after `ATTEMPTS` failures
+        in a row the broadcast is marked failed (its page says so) and audited, instead of being retried
+        for ever. The lines already queued are still delivered.
+        """
         try:
             while True:
                 async with self.db.transaction() as session:
                     batch = await queue_batch(session, broadcast_id, self.templates, self.clock.now(), size=self.batch)
+                self._failures.pop(broadcast_id, None)
                 if batch is None:
                     return
                 self.on_queued()
                 await asyncio.sleep(0)  # let replies and pages in between batches
-        except Exception:
-            log.exception("queuing broadcast %s stopped; the scheduler resumes it", broadcast_id)
+        except Exception as exc:
+            self._failures[broadcast_id] += 1
+            attempts = self._failures[broadcast_id]
+            if attempts < ATTEMPTS:
+                log.exception(
+                    "queuing broadcast %s stopped (%d of %d attempts); the scheduler resumes it",
+                    broadcast_id,
+                    attempts,
+                    ATTEMPTS,
+                )
+                return
+            log.exception("queuing broadcast %s failed %d times in a row; it is marked failed", broadcast_id, attempts)
+            try:
+                await self._give_up(broadcast_id, attempts, exc)
+            except Exception:
+                log.exception("broadcast %s could not be marked failed; the scheduler resumes it", broadcast_id)
+
+    async def _give_up(self, broadcast_id: int, attempts: int, exc: Exception) -> None:
+        now = self.clock.now()
+        async with self.db.transaction() as session:
+            stopped = await session.execute(
+                update(Broadcast)
+                .where(Broadcast.id == broadcast_id, Broadcast.state == QUEUING)
+                .values(state=FAILED, progress_at=now)
+                .returning(Broadcast.id)
+                .execution_options(synchronize_session=False)
+            )
+            if stopped.scalar() is None:  # another process finished it meanwhile
+                return
+            session.add(
+                AuditEntry(
+                    at=now,
+                    actor=ACTOR,
+                    action="broadcast.failed",
+                    target=f"broadcast:{broadcast_id}",
+                    detail={"attempts": attempts, "error": type(exc).__name__},
+                )
+            )
+        self._failures.pop(broadcast_id, None)
 
     async def resume(self, stale: timedelta = STALE) -> list[int]:
         """Start queuing every broadcast left unfinished for longer than `stale`; their ids."""

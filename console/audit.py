@@ -96,6 +96,8 @@ ACTIONS: dict[str, str] = {
     "youth.announce": N_("Announcement to a cohort"),
     "broadcast.preview": N_("Broadcast previewed: how many it reaches"),
     "broadcast.send": N_("Broadcast sent"),
+    "broadcast.queued": N_("Broadcast prepared for everyone it reaches"),
+    "broadcast.failed": N_("Broadcast stopped: its messages could not all be prepared"),
     "export.transcripts": N_("Export of transcripts"),
     "export.followups": N_("Export of follow-up answers"),
     "export.signups": N_("Export of youth sign-ups"),
@@ -138,6 +140,7 @@ TARGETS: dict[str, str] = {
     "programme": N_("programme no. {id}"),
     "cohort": N_("cohort no. {id}"),
     "signup": N_("sign-up no. {id}"),
+    "broadcast": N_("broadcast no. {id}"),
 }
 
 # Detail keys shown as "Label: value"; counts, format, dates and yes/no facts have sentences of their own.
@@ -175,6 +178,9 @@ KEYS: dict[str, str] = {
     "events": N_("Events"),
     "every": N_("Per"),
     "people": N_("People"),
+    "reached": N_("People it reaches"),
+    "attempts": N_("Attempts"),
+    "error": N_("Error"),
 }
 LONGEST = 10  # list values beyond this many items are cut short
 
@@ -219,6 +225,8 @@ def who(actor: str, t: Words) -> str:
         return t.gettext("the end of the snooze")
     if actor == "assignment":
         return t.gettext("automatic assignment")
+    if actor == "broadcasts":
+        return t.gettext("the preparation of broadcasts")
     return actor
 
 
@@ -302,6 +310,13 @@ def details(detail: dict[str, Any] | None, t: Words, action: str = "") -> str:
                 t.gettext(CONVERSATION_STATUS[s]) if s in CONVERSATION_STATUS else s for s in (before, after)
             )
         parts.append(t.gettext("from {before} to {after}", before=_value(before, t), after=_value(after, t)))
+    if action.startswith("broadcast.") and isinstance(rest.get("skipped"), dict):
+        from console.routes.broadcasts import SKIP_REASONS  # the broadcasts' page names the reasons likewise
+
+        rest["skipped"] = {
+            t.gettext(SKIP_REASONS[reason]) if reason in SKIP_REASONS else reason: n
+            for reason, n in rest["skipped"].items()
+        }
     if action == "conversation.auto_assign" and rest.get("pool") in POOLS:
         rest["pool"] = t.gettext(POOLS[rest["pool"]])
     for key, value in rest.items():

@@ -4,12 +4,16 @@ log; and that replies to people are not held behind a large broadcast."""
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
 from datetime import timedelta
+from typing import Any
 
 import httpx
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import broadcasts
 from bot.app import Homeward
@@ -22,7 +26,7 @@ from bot.ratelimit import LocalLimiter
 from db.broadcasts import Broadcast, BroadcastRecipient
 from db.encryption import Keyring
 from db.models import AuditEntry, Beneficiary, Conversation, Message, OutboxItem
-from db.session import Database
+from db.session import Database, is_sqlite
 from handlers.turn import Reply
 from tests.console_support import (
     a_broadcast,
@@ -196,18 +200,21 @@ async def test_an_admin_reaches_every_municipality_and_forms_need_the_csrf_token
         preview, sent = await _preview_and_send(http, language="sr")
         reach = _REACH.search(preview.text)
         assert reach is not None and reach.group(1) == "2" and sent is not None and sent.status_code == 303
+        await homeward.broadcasts.wait_idle()
         everyone = await http.post("/broadcasts/preview", data={"csrf": await csrf(http), **TEXTS})
         reach = _REACH.search(everyone.text)
         assert reach is not None and reach.group(1) == "4"
     async with homeward.db.sessions() as session:
         rows = (await session.execute(select(OutboxItem.payload, OutboxItem.lane))).all()
         actions = (
-            await session.execute(select(AuditEntry.action).where(AuditEntry.action.startswith("broadcast")))
+            await session.execute(
+                select(AuditEntry.action).where(AuditEntry.action.startswith("broadcast")).order_by(AuditEntry.id)
+            )
         ).all()
     assert sorted(p["text"] for p, lane in rows if lane == LANE_ANNOUNCEMENT) == sorted(
         [TEXTS["text_sr"], "Sutra je kancelarija zatvorena."]
     )
-    assert [a for (a,) in actions] == ["broadcast.preview", "broadcast.send", "broadcast.preview"]
+    assert [a for (a,) in actions] == ["broadcast.preview", "broadcast.send", "broadcast.queued", "broadcast.preview"]
 
 
 async def test_a_reply_is_not_held_behind_a_large_broadcast(database_url: str) -> None:
@@ -491,16 +498,249 @@ async def test_a_broadcast_stopped_mid_queue_resumes_where_it_stopped(homeward: 
     await _each_once(homeward, bid, 25)
 
 
-async def test_two_processes_queuing_the_same_broadcast_send_it_once(homeward: Homeward) -> None:
-    await homeward.stop()
-    await _crowd(homeward, 40)
-    now = homeward.clock.now()
-    async with homeward.db.transaction() as session:
-        bid = (
+async def _started(app: Homeward, token: str) -> int:
+    async with app.db.transaction() as session:
+        return (
             await broadcasts.start(
-                session, author="drita", token="c" * 32, segment=Segment(), scope=None, now=now, **TEXTS
+                session, author="drita", token=token * 32, segment=Segment(), scope=None, now=app.clock.now(), **TEXTS
             )
         ).id
-    one, two = (Queue(homeward.db, homeward.clock, {}, batch=6) for _ in range(2))
-    await asyncio.gather(one.run(bid), two.run(bid))
+
+
+async def test_two_processes_queuing_the_same_broadcast_send_it_once(
+    homeward: Homeward, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes (each its own database connections) read where the queuing stands; the first queues the
+    batch and commits, then the second tries to claim it with what it read: it finds the batch taken."""
+    await homeward.stop()
+    await _crowd(homeward, 40)
+    bid = await _started(homeward, "c")
+    one, two = homeward.settings.database(), homeward.settings.database()
+    read, taken = asyncio.Event(), asyncio.Event()
+    position = broadcasts._position
+
+    async def held(session: AsyncSession, broadcast_id: int) -> Any:
+        found = await position(session, broadcast_id)
+        if session.bind is two.engine and not taken.is_set():
+            read.set()
+            await taken.wait()  # the other process queues this batch meanwhile
+        return found
+
+    monkeypatch.setattr(broadcasts, "_position", held)
+
+    async def first() -> None:
+        await read.wait()
+        async with one.transaction() as session:
+            assert await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=6) is not None
+        taken.set()
+
+    async def second() -> broadcasts.Reach | None:
+        async with two.transaction() as session:
+            return await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=6)
+
+    try:
+        _, lost = await asyncio.gather(first(), second())
+        assert lost is None  # the batch was claimed by the first
+        queues = [Queue(db, homeward.clock, {}, batch=6) for db in (one, two)]
+        await asyncio.gather(*(q.run(bid) for q in queues))
+    finally:
+        await one.dispose()
+        await two.dispose()
     await _each_once(homeward, bid, 40)
+
+
+async def test_a_second_process_waits_for_the_batch_being_queued_and_finds_it_taken(
+    homeward: Homeward, database_url: str
+) -> None:
+    """On PostgreSQL the claim waits for the first process's open transaction, then finds the batch taken."""
+    if is_sqlite(database_url):
+        pytest.skip("SQLite has one writer at a time: a second process cannot begin its claim meanwhile")
+    await homeward.stop()
+    await _crowd(homeward, 20)
+    bid = await _started(homeward, "w")
+    one, two = homeward.settings.database(), homeward.settings.database()
+    try:
+        async with one.transaction() as session:
+            assert await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=6) is not None
+
+            async def second() -> broadcasts.Reach | None:
+                async with two.transaction() as other:
+                    return await broadcasts.queue_batch(other, bid, {}, homeward.clock.now(), size=6)
+
+            waiting = asyncio.create_task(second())
+            blocked = (
+                select(func.count())
+                .select_from(text("pg_stat_activity"))
+                .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+            )
+            while not waiting.done():
+                async with homeward.db.sessions() as watch:  # the activity is read once per transaction
+                    if (await watch.execute(blocked)).scalar_one():
+                        break
+                await asyncio.sleep(0.01)
+            assert not waiting.done()  # held behind the open batch
+        assert await waiting is None
+        await Queue(one, homeward.clock, {}, batch=6).run(bid)
+    finally:
+        await one.dispose()
+        await two.dispose()
+    await _each_once(homeward, bid, 20)
+
+
+async def test_a_batch_queued_late_keeps_the_segment_of_when_it_was_sent(homeward: Homeward) -> None:
+    """Resumed three weeks later, a broadcast to those whose follow-up is due still reaches whom it reached when
+    sent (their follow-up is overdue by then); WhatsApp's 24 hours are read when the line is queued."""
+    ids = await _people(homeward)
+    await homeward.stop()
+    now = homeward.clock.now()
+    later = now + timedelta(days=21)
+    async with homeward.db.transaction() as session:
+        due = await broadcasts.start(
+            session,
+            author="drita",
+            token="d" * 32,
+            segment=Segment(wave=1, followup="due"),
+            scope=None,
+            now=now,
+            **TEXTS,
+        )
+        window = await broadcasts.start(
+            session, author="drita", token="e" * 32, segment=Segment(channel="whatsapp"), scope=None, now=now, **TEXTS
+        )
+    assert (due.recipients, window.recipients) == (1, 1)
+    async with homeward.db.transaction() as session:
+        late = await broadcasts.queue_batch(session, due.id, {}, later)
+        closed = await broadcasts.queue_batch(session, window.id, {}, later)
+    assert late is not None and [(p.id, reason) for p, _, reason in late.people] == [(ids["arta"], None)]
+    assert closed is not None and [(p.id, reason) for p, _, reason in closed.people] == [
+        (ids["marko"], "outside_window")
+    ]
+
+
+async def test_queuing_that_finishes_is_audited_with_whom_it_reached_and_why_others_were_skipped(
+    homeward: Homeward,
+) -> None:
+    await homeward.stop()
+    await _crowd(homeward, 14)  # two of them declined consent
+    await add_staff(homeward, "drita", "admin")
+    bid = await _started(homeward, "q")
+    await Queue(homeward.db, homeward.clock, {}, batch=5).run(bid)
+    async with homeward.db.sessions() as session:
+        entries = (await session.execute(select(AuditEntry).where(AuditEntry.action == "broadcast.queued"))).scalars()
+        (entry,) = entries
+    assert (entry.actor, entry.target) == ("broadcasts", f"broadcast:{bid}")
+    assert entry.detail == {"reached": 12, "skipped": {"no_consent": 2}}
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        for locale in ("en", "sq", "sr-Cyrl"):
+            await http.post("/language", data={"csrf": await csrf(http), "locale": locale, "next": "/audit"})
+            table = (await http.get("/audit?action=broadcast")).text
+            words = homeward.translations(locale)
+            for said in (
+                "Broadcast prepared for everyone it reaches",
+                "the preparation of broadcasts",
+                "People it reaches",
+                "no consent or no chat on record",
+            ):
+                assert html.escape(words.gettext(said), quote=False) in table, (locale, said)
+            assert html.escape(words.gettext("broadcast no. {id}").format(id=bid), quote=False) in table
+            assert "no_consent" not in table and "broadcast.queued" not in table
+
+
+async def test_a_batch_that_keeps_failing_marks_the_broadcast_failed_instead_of_retrying_for_ever(
+    homeward: Homeward, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = await _people(homeward)
+    await homeward.stop()
+    await add_staff(homeward, "drita", "admin")
+    bid = await _started(homeward, "f")
+    queue_reply_ = broadcasts.queue_reply
+
+    async def broken(session: AsyncSession, **given: Any) -> list[int]:
+        if given["person"].id == ids["marko"]:
+            raise ValueError("this person's line cannot be written")
+        return await queue_reply_(session, **given)
+
+    monkeypatch.setattr(broadcasts, "queue_reply", broken)
+    queue = Queue(homeward.db, homeward.clock, {}, batch=2)  # arta and jovana first, then marko's batch
+    for attempt in range(1, broadcasts.ATTEMPTS + 1):
+        await queue.run(bid)
+        async with homeward.db.sessions() as session:
+            state = (await session.execute(select(Broadcast.state).where(Broadcast.id == bid))).scalar_one()
+        assert state == ("failed" if attempt == broadcasts.ATTEMPTS else "queuing"), attempt
+    assert await Queue(homeward.db, FixedClock(homeward.clock.now() + timedelta(hours=1)), {}).resume() == []
+    async with homeward.db.sessions() as session:
+        entry = (await session.execute(select(AuditEntry).where(AuditEntry.action == "broadcast.failed"))).scalar_one()
+    assert (entry.actor, entry.target) == ("broadcasts", f"broadcast:{bid}")
+    assert entry.detail == {"attempts": broadcasts.ATTEMPTS, "error": "ValueError"}
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        for locale in ("en", "sq", "sr-Cyrl"):
+            await http.post("/language", data={"csrf": await csrf(http), "locale": locale, "next": "/broadcasts"})
+            words = homeward.translations(locale)
+            stopped = words.ngettext(
+                "Preparing the messages stopped at {handled} of {n} person: the same error came back each time. "
+                "The messages already prepared are sent; the others are not.",
+                "Preparing the messages stopped at {handled} of {n} people: the same error came back each time. "
+                "The messages already prepared are sent; the others are not.",
+                4,
+                handled=2,
+            )
+            data = (await http.get(f"/broadcasts/{bid}/counts")).json()
+            assert (data["state"], data["handled"], data["progress"]) == ("failed", 2, stopped), locale
+            assert data["queued"] == 2 and data["done"] is False  # the two lines prepared are still to be sent
+            assert html.escape(stopped, quote=False) in (await http.get(f"/broadcasts/{bid}")).text
+            audit_page = (await http.get("/audit?action=broadcast")).text
+            assert (
+                html.escape(words.gettext("Broadcast stopped: its messages could not all be prepared"), quote=False)
+                in audit_page
+            )
+
+
+async def test_a_person_erased_while_their_batch_is_queued_gets_no_line_and_leaves_no_trace(
+    homeward: Homeward, database_url: str
+) -> None:
+    """On PostgreSQL the batch waits for an erasure under way to commit, then finds the person erased."""
+    if is_sqlite(database_url):
+        pytest.skip("SQLite has one writer at a time: an erasure and a batch cannot overlap")
+    ids = await _people(homeward)
+    await homeward.stop()
+    bid = await _started(homeward, "x")
+    one, two = homeward.settings.database(), homeward.settings.database()
+    now = homeward.clock.now()
+    try:
+        async with one.transaction() as session:
+            person = await session.get(Beneficiary, ids["marko"])
+            assert person is not None
+            await homeward.personal_data.erase(session, person, actor="person", chat_key=None, now=now)
+            await session.flush()  # the person's row is now locked by the erasure
+
+            async def batch() -> broadcasts.Reach | None:
+                async with two.transaction() as other:
+                    return await broadcasts.queue_batch(other, bid, {}, now)
+
+            waiting = asyncio.create_task(batch())
+            blocked = (
+                select(func.count())
+                .select_from(text("pg_stat_activity"))
+                .where(text("wait_event_type = 'Lock' AND datname = current_database()"))
+            )
+            while not waiting.done():
+                async with homeward.db.sessions() as watch:
+                    if (await watch.execute(blocked)).scalar_one():
+                        break
+                await asyncio.sleep(0.01)
+            assert not waiting.done()  # the batch waits for the erasure
+        queued = await waiting
+    finally:
+        await one.dispose()
+        await two.dispose()
+    assert queued is not None and len(queued.people) == 4
+    async with homeward.db.sessions() as session:
+        found = await broadcasts.counts(session, bid)
+        rows = (
+            await session.execute(select(BroadcastRecipient).where(BroadcastRecipient.broadcast_id == bid))
+        ).scalars()
+        kept = [(r.beneficiary_id, r.channel, r.locale, r.message_id, r.skipped) for r in rows]
+    assert found.skipped == {"erased": 1} and found.queued == 3
+    assert (None, "", None, None, "erased") in kept and ids["marko"] not in [k[0] for k in kept]

@@ -269,7 +269,7 @@ async def counts(request: Request, staff: Broadcaster, broadcast_id: int) -> Res
             "handled": progress.handled,
             "recipients": progress.recipients,
             "progress": _progress_text(t, progress),
-            "done": progress.state == broadcasts.QUEUED and found.queued == 0,
+            "done": progress.state != broadcasts.QUEUING and found.queued == 0,
         },
         headers={"cache-control": "no-store"},
     )
@@ -278,6 +278,15 @@ async def counts(request: Request, staff: Broadcaster, broadcast_id: int) -> Res
 def _progress_text(t: ui.Interface, progress: broadcasts.Progress) -> str:
     if progress.state == broadcasts.QUEUED:
         return ""
+    if progress.state == broadcasts.FAILED:
+        return t.ngettext(
+            "Preparing the messages stopped at {handled} of {n} person: the same error came back each time. "
+            "The messages already prepared are sent; the others are not.",
+            "Preparing the messages stopped at {handled} of {n} people: the same error came back each time. "
+            "The messages already prepared are sent; the others are not.",
+            progress.recipients,
+            handled=progress.handled,
+        )
     return t.ngettext(
         "Preparing the messages: {handled} of {n} person.",
         "Preparing the messages: {handled} of {n} people.",
@@ -305,7 +314,7 @@ async def one(request: Request, staff: Broadcaster, broadcast_id: int) -> Respon
         counts=counts,
         progress=progress,
         progress_text=_progress_text(t, progress),
-        done=progress.state == broadcasts.QUEUED and counts.queued == 0,
+        done=progress.state != broadcasts.QUEUING and counts.queued == 0,
         texts={
             locale: broadcasts.text_in(locale, broadcast.text_sq, broadcast.text_sr)
             for locale in coordination.PREVIEW_LOCALES

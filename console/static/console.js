@@ -49,13 +49,30 @@ function liveTranscript(list) {
   follow(() => `${base}?after=${last}&pending=${waiting()}&state=${state}`, {
     state: (data) => {
       state = data.state;
+      // The live region itself stays, so screen readers announce the change; only what it shows is new.
       const here = document.getElementById("conversation-state");
       const fresh = fragment(data.html).firstElementChild;
-      if (here && fresh) here.replaceWith(fresh);
-      // The forms show it too, unless the caseworker is choosing in them right now.
+      if (here && fresh) {
+        here.dataset.state = fresh.dataset.state;
+        here.replaceChildren(...fresh.childNodes);
+      }
+      // The forms show it too, unless the caseworker has changed the field and not saved it yet (say, chosen
+      // "snoozed" and is typing the date), or is choosing in it right now. The new value becomes the field's
+      // default, so the next change is told apart from it again.
       const keep = (id, value) => {
         const field = document.getElementById(id);
-        if (field && document.activeElement !== field) field.value = value;
+        if (!field || document.activeElement === field) return;
+        if (field.tagName === "SELECT") {
+          const options = Array.from(field.options);  // with none marked selected, the first is the default
+          const initial = options.find((o) => o.defaultSelected) || options[0];
+          if (initial && !initial.selected) return;
+          for (const option of options) option.defaultSelected = option.value === String(value ?? "");
+          field.value = String(value ?? "");
+        } else {
+          if (field.value !== field.defaultValue) return;
+          field.defaultValue = String(value);
+          field.value = String(value);
+        }
       };
       keep("status-choice", data.status);
       if (data.until) keep("snooze-until", data.until);

@@ -1,5 +1,6 @@
 """In a real browser: two caseworkers have the same conversation open; what one changes about it (its
-status, its assignee) shows on the other's page without a reload, and so does a snooze that ends."""
+status, its assignee) shows on the other's page without a reload, and so does a snooze that ends; a field
+the other has changed and not saved yet is left as they set it."""
 
 from __future__ import annotations
 
@@ -63,3 +64,20 @@ async def test_a_status_and_an_assignment_made_by_one_caseworker_show_on_the_oth
     await expect(watching.locator("#status")).to_have_count(0)
     await expect(watching.locator("#status-choice")).to_have_value("open")
     await expect(watching.locator("#assignee")).to_have_text("Assigned to amra")
+
+    # The watching caseworker picks "snoozed" and a date, and has not saved yet: the other one's change of the
+    # assignee shows in the head and in the untouched assignee field, and leaves the status and date as chosen.
+    await watching.evaluate("() => { document.getElementById('conversation-state').kept = true; }")
+    await watching.select_option("#status-choice", "snoozed")
+    await watching.fill("#snooze-until", "2031-03-04T10:30")
+    await watching.click("h1")  # nothing of the form in focus
+    await acting.select_option("#assignee-choice", label="besa")
+    await acting.get_by_role("button", name="Додели", exact=True).click()
+    await expect(watching.locator("#assignee")).to_have_text("Assigned to besa")
+    await expect(watching.locator("#assignee-choice option:checked")).to_have_text("besa")
+    await expect(watching.locator("#status-choice")).to_have_value("snoozed")
+    await expect(watching.locator("#snooze-until")).to_have_value("2031-03-04T10:30")
+    # The live region is the same element throughout (screen readers follow it); only its content changed.
+    region = "document.getElementById('conversation-state')"
+    assert await watching.evaluate(f"() => {region}.kept === true && {region}.getAttribute('aria-live') === 'polite'")
+    assert await watching.evaluate(f"() => {region}.querySelectorAll(':scope > .state-badges > #assignee').length") == 1
