@@ -15,6 +15,7 @@ import pytest
 from rapidfuzz import fuzz
 
 from bot.kb import KnowledgeBase
+from bot.kb.analysis import GENERAL_WEIGHT, general_terms
 from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import decide, read_messages, read_questions
 from bot.kb.ranking import TYPO_TRUST, TYPO_TRUST_KNOWN, Field, LanguageIndex
@@ -186,3 +187,25 @@ def test_a_phrasing_left_out_is_no_longer_among_the_embedded_texts() -> None:
     none_left = fewer.without("ku shkoj te mjeku", "health.doctor")
     assert none_left.similarities("gde je lekar")["health.doctor"] == pytest.approx(0.0)
     assert embeddings.similarities("gde je lekar")["health.doctor"] == pytest.approx(1.0)  # the original is unchanged
+
+
+def test_words_every_returnee_may_write_count_for_less_than_the_topic_words() -> None:
+    # "kth" (came back) is in the arrival topic, "pune" (work) in the jobs topic: as rare as each
+    # other, they would tie; coming back is in nearly every question, so work decides.
+    documents = [
+        ("arrival.airport", [Field("phrasings", ["kth", "aeroport"])]),
+        ("employment.jobseeker", [Field("phrasings", ["pune", "kerk"])]),
+        *[(f"other.t{n}", [Field("phrasings", [f"fjala{n}"])]) for n in range(4)],
+    ]
+    plain = LanguageIndex(documents).scores(["kth", "pune"])
+    assert plain["arrival.airport"] == pytest.approx(plain["employment.jobseeker"])
+    weighted = LanguageIndex(documents, general=["kth"], general_weight=GENERAL_WEIGHT).scores(["kth", "pune"])
+    assert weighted["employment.jobseeker"] > weighted["arrival.airport"]
+    assert "kth" in general_terms("sq") and "vrati" in general_terms("sr") and "dec" in general_terms("sr")
+    # In the shipped topics: back from Germany and looking for work is about work.
+    kb = KnowledgeBase.load(DEFAULT_KB_DIR)
+    for text, lang in [
+        ("sapo jam kthyer nga gjermania, ku regjistrohem si punekerkues", "sq"),
+        ("vratio sam se iz nemacke, gde da trazim posao", "sr"),
+    ]:
+        assert kb.rank(text, lang, lexical=True)[0][0] == "employment.jobseeker", text

@@ -42,6 +42,29 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 
+# Words nearly every returnee's question may carry, whatever it is about: coming back (from
+# Germany), one's children, money and paying, a phone number. They are indexed, but count for
+# half (`GENERAL_WEIGHT`): "I just came back, where do I register as unemployed" is about work,
+# not about arriving, and "my son needs a certificate" is not about registering a birth abroad.
+# As typed (folded); `general_terms` gives their stems.
+_GENERAL: dict[str, tuple[str, ...]] = {
+    "sq": tuple(
+        """
+        kthehem ktheva kthyer kthyerit kthim rikthim kthye gjermani gjermanise gjermanine
+        femije femijet femijen djali djalin vajza vajzen djem cuni cuca
+        pare paguaj paguhet paguar falas kushton numri numer telefon telefoni
+        """.split()
+    ),
+    "sr": tuple(
+        """
+        vratio vratila vratili vratiti povratnik povratnici povratnika povratak nemacka nemacke
+        nemackoj nemacku dete deca dece decu detetu sin sina cerka cerku
+        para pare placa placam besplatno kosta broj broja telefon telefona
+        """.split()
+    ),
+}
+GENERAL_WEIGHT = 0.5
+
 _ONLY: dict[str, frozenset[str]] = {
     "sq": _STOPWORDS["sq"] - _STOPWORDS["sr"],
     "sr": _STOPWORDS["sr"] - _STOPWORDS["sq"],
@@ -80,3 +103,8 @@ def analyse(text: str, lang: str) -> list[str]:
     """The index terms of a text in one language: folded, filler words dropped, stemmed, in order."""
     stops = _STOPWORDS[lang]
     return [stem(w, lang) for w in words(text) if w not in stops]
+
+
+def general_terms(lang: str) -> frozenset[str]:
+    """The stems of the words that carry little topic of their own in one language (see `_GENERAL`)."""
+    return frozenset(term for word in _GENERAL[lang] for term in analyse(word, lang))

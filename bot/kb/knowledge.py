@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bot.kb.analysis import LANGUAGES, analyse, guess_language
+from bot.kb.analysis import GENERAL_WEIGHT, LANGUAGES, analyse, general_terms, guess_language
 from bot.kb.ranking import Field, LanguageIndex
 from bot.kb.semantic import TopicEmbeddings
 from bot.kb.topic import KnowledgeBaseError, Topic, read_topic
@@ -87,7 +87,9 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"topic ids used twice: {', '.join(dupes)}")
         self._topics = {t.id: t for t in topics}
         self._order = sorted(self._topics)
-        self._indexes = {lang: LanguageIndex(self._documents(lang)) for lang in LANGUAGES}
+        self._indexes = {
+            lang: LanguageIndex(self._documents(lang), general_terms(lang), GENERAL_WEIGHT) for lang in LANGUAGES
+        }
         self._embeddings: TopicEmbeddings | None = None
         self._loading: threading.Thread | None = None
 
