@@ -18,6 +18,7 @@ from bot.kb import KnowledgeBase
 from bot.kb.analysis import GENERAL_WEIGHT, general_terms
 from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import decide, read_messages, read_questions
+from bot.kb.knowledge import AGREE_OFFER_AT, OFFER_AT
 from bot.kb.ranking import TYPO_TRUST, TYPO_TRUST_KNOWN, Field, LanguageIndex
 from bot.kb.semantic import TopicEmbeddings
 from tests.test_kb_hybrid import ChosenSimilarities, CountingModel
@@ -209,3 +210,18 @@ def test_words_every_returnee_may_write_count_for_less_than_the_topic_words() ->
         ("vratio sam se iz nemacke, gde da trazim posao", "sr"),
     ]:
         assert kb.rank(text, lang, lexical=True)[0][0] == "employment.jobseeker", text
+
+
+def test_few_shared_words_offer_the_topic_they_share_when_it_is_also_the_closest_in_meaning(
+    small_kb: KnowledgeBase,
+) -> None:
+    shared = small_kb.lexical_rank(GRIEF, "sq")["documents.id_passport"]
+    assert AGREE_OFFER_AT <= shared < OFFER_AT
+    # The lost card is only a little closer in meaning than the rest: not a clear meaning on its
+    # own, but the words point the same way, so the person gets buttons instead of nothing.
+    small_kb.use_embeddings(ChosenSimilarities({ID: 0.87, PSY: 0.86, DOCTOR: 0.83, JOBS: 0.82}))  # type: ignore[arg-type]
+    match = small_kb.match(GRIEF, "sq")
+    assert match.kind == "unsure" and match.ranked[0][0] == ID
+    # When meaning points elsewhere by as little, the two disagree: nothing fits.
+    small_kb.use_embeddings(ChosenSimilarities({PSY: 0.87, ID: 0.86, DOCTOR: 0.83, JOBS: 0.82}))  # type: ignore[arg-type]
+    assert small_kb.match(GRIEF, "sq").kind == "none"
