@@ -18,7 +18,7 @@ from bot.kb import KnowledgeBase
 from bot.kb.analysis import GENERAL_WEIGHT, general_terms
 from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import decide, read_messages, read_questions
-from bot.kb.knowledge import AGREE_OFFER_AT, OFFER_AT
+from bot.kb.knowledge import AGREE_OFFER_AT, ANSWER_AT, ANSWER_AT_AGREED, OFFER_AT
 from bot.kb.ranking import TYPO_TRUST, TYPO_TRUST_KNOWN, Field, LanguageIndex
 from bot.kb.semantic import TopicEmbeddings
 from tests.test_kb_hybrid import ChosenSimilarities, CountingModel
@@ -225,3 +225,14 @@ def test_few_shared_words_offer_the_topic_they_share_when_it_is_also_the_closest
     # When meaning points elsewhere by as little, the two disagree: nothing fits.
     small_kb.use_embeddings(ChosenSimilarities({PSY: 0.87, ID: 0.86, DOCTOR: 0.83, JOBS: 0.82}))  # type: ignore[arg-type]
     assert small_kb.match(GRIEF, "sq").kind == "none"
+
+
+def test_a_lower_score_is_answered_when_the_closest_in_meaning_agrees(small_kb: KnowledgeBase) -> None:
+    work = "pune per gruan ne qytet tjeter"  # work for my wife in another town: one word shared
+    score = small_kb.lexical_rank(work, "sq")[JOBS]
+    assert ANSWER_AT_AGREED <= score < ANSWER_AT
+    assert small_kb.match(work, "sq").kind == "unsure"  # the words alone are not enough
+    small_kb.use_embeddings(ChosenSimilarities({JOBS: 0.88, PSY: 0.84, DOCTOR: 0.83, ID: 0.82}))  # type: ignore[arg-type]
+    assert small_kb.match(work, "sq").topic_id == JOBS
+    small_kb.use_embeddings(ChosenSimilarities({DOCTOR: 0.88, JOBS: 0.87, PSY: 0.83, ID: 0.82}))  # type: ignore[arg-type]
+    assert small_kb.match(work, "sq").kind == "unsure"

@@ -49,6 +49,7 @@ REQUIRED_TOPICS: tuple[str, ...] = (
 )  # fmt: skip
 
 ANSWER_AT = 0.30  # the best topic's score from which it is answered outright...
+ANSWER_AT_AGREED = 0.27  # ...or, ranking hybrid, since the topic closest in meaning must agree...
 ANSWER_LEAD = 1.35  # ...provided it leads the runner-up by this factor
 OFFER_AT = 0.2  # below this, no topic is offered at all
 OFFER_SHARE = 0.5  # topics offered when unsure score at least this share of the best
@@ -236,7 +237,8 @@ class KnowledgeBase:
         sensitive_close = ranked[0][0] not in SENSITIVE_TOPICS and any(
             topic_id in SENSITIVE_TOPICS and score >= SENSITIVE_SHARE * best for topic_id, score in ranked[1:]
         )
-        if best >= ANSWER_AT and best >= ANSWER_LEAD * runner_up and agrees and not sensitive_close:
+        answer_at = ANSWER_AT if closest is None else ANSWER_AT_AGREED
+        if best >= answer_at and best >= ANSWER_LEAD * runner_up and agrees and not sensitive_close:
             return Match("answer", ranked)
         if closest is not None:
             # A hybrid score is the lexical score less the distance in meaning: the first three are
