@@ -20,7 +20,11 @@ from bot.text import cyrillic_to_latin
 
 TESTS = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("HOMEWARD_SHARED_DIR", TESTS.parents[1] / "shared"))
-SETS = [*sorted(TESTS.glob("kb_questions_*.jsonl")), TESTS / "kb_tuning_people.jsonl", TESTS / "kb_tuning_written.jsonl"]
+SETS = [
+    *sorted(TESTS.glob("kb_questions_*.jsonl")),
+    TESTS / "kb_tuning_people.jsonl",
+    TESTS / "kb_tuning_written.jsonl",
+]
 DEV = SHARED / "content" / "kb-dev-questions.jsonl"
 if DEV.exists():
     SETS.append(DEV)
