@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from bot.kb.stemming import stem
-from bot.text import words
+from bot.text import cyrillic_to_latin, words
 
 LANGUAGES: tuple[str, ...] = ("sq", "sr")
 
@@ -78,11 +78,16 @@ _SERBIAN_LETTERS = re.compile(r"[čćšžđČĆŠŽĐ]")
 def guess_language(text: str) -> str | None:
     """ "sr" or "sq" when the letters or the filler words of a text tell its language, else None.
 
-    Cyrillic, and Serbian or Albanian letters, decide at once. Otherwise the words that are filler
+    Serbian or Albanian letters decide at once; Cyrillic is read as its Latin transliteration, so
+    that a question ranks alike in both scripts. Otherwise the words that are filler
     in only one of the languages vote ("kod", "li", "sta" against "ku", "per", "cka"), so that
     "koliko se placa kod doktora" is read as Serbian just like "колико се плаћа код доктора".
     """
-    if _CYRILLIC.search(text) or _SERBIAN_LETTERS.search(text):
+    if _CYRILLIC.search(text):
+        # Guessed as its Latin transliteration is, so that both scripts rank alike: Serbian when
+        # that has Serbian letters or filler words, else unknown, as "broj vatrogasaca" typed in Latin.
+        return guess_language(cyrillic_to_latin(text))
+    if _SERBIAN_LETTERS.search(text):
         return "sr"
     if _ALBANIAN_LETTERS.search(text):
         return "sq"

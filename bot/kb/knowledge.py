@@ -90,9 +90,9 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"topic ids used twice: {', '.join(dupes)}")
         self._topics = {t.id: t for t in topics}
         self._order = sorted(self._topics)
-        self._indexes = {
-            lang: LanguageIndex(self._documents(lang), general_terms(lang), GENERAL_WEIGHT) for lang in LANGUAGES
-        }
+        # A question is ranked in both languages; its general words count for less in either.
+        general = frozenset().union(*(general_terms(lang) for lang in LANGUAGES))
+        self._indexes = {lang: LanguageIndex(self._documents(lang), general, GENERAL_WEIGHT) for lang in LANGUAGES}
         self._embeddings: TopicEmbeddings | None = None
         self._loading: threading.Thread | None = None
 
