@@ -48,6 +48,7 @@ DEFAULT_SETS = [
     ROOT / "tests" / "kb_questions_people.jsonl",
     ROOT / "tests" / "kb_questions_fresh.jsonl",
     ROOT / "tests" / "kb_tuning_people.jsonl",
+    ROOT / "tests" / "kb_tuning_written.jsonl",
 ]
 
 

@@ -49,6 +49,11 @@ def test_punctuation_and_emoji_are_ignored() -> None:
         ("koliko se placa kod doktora", "sr"),
         ("shkolla", None),
         ("12345", None),
+        # Cyrillic is guessed as its Latin form: Serbian filler words or letters, or unknown.
+        ("број ватрогасаца", None),
+        ("broj vatrogasaca", None),
+        ("где је школа", "sr"),
+        ("лична карта ми је истекла", "sr"),
     ],
 )
 def test_language_is_guessed_from_telling_letters_or_filler_words(text: str, lang: str | None) -> None:

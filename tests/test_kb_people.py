@@ -20,12 +20,17 @@ from bot.text import cyrillic_to_latin
 
 TESTS = Path(__file__).resolve().parent
 SHARED = Path(os.environ.get("HOMEWARD_SHARED_DIR", TESTS.parents[1] / "shared"))
-SETS = [*sorted(TESTS.glob("kb_questions_*.jsonl")), TESTS / "kb_tuning_people.jsonl"]
+SETS = [
+    *sorted(TESTS.glob("kb_questions_*.jsonl")),
+    TESTS / "kb_tuning_people.jsonl",
+    TESTS / "kb_tuning_written.jsonl",
+]
 DEV = SHARED / "content" / "kb-dev-questions.jsonl"
 if DEV.exists():
     SETS.append(DEV)
-# Written before a round of tuning and kept out of it: checked for its form and for reaching the
-# same topic in both Serbian scripts, never against an accuracy floor (tests/test_kb_fresh_set.py).
+# Written before two rounds of tuning and kept out of them: checked for its form, for reaching the
+# same topic in both Serbian scripts, and against the hybrid's floor (tests/test_kb_hybrid.py); the
+# lexical ranking alone still answers 2 of its psychosocial or emergency questions with another topic.
 FRESH = TESTS / "kb_questions_fresh.jsonl"
 SCORED_SETS = [path for path in SETS if path != FRESH]
 KB = KnowledgeBase.load(DEFAULT_KB_DIR)

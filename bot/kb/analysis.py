@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from bot.kb.stemming import stem
-from bot.text import words
+from bot.text import cyrillic_to_latin, words
 
 LANGUAGES: tuple[str, ...] = ("sq", "sr")
 
@@ -42,6 +42,29 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     ),
 }
 
+# Words nearly every returnee's question may carry, whatever it is about: coming back (from
+# Germany), one's children, money and paying, a phone number. They are indexed, but count for
+# half (`GENERAL_WEIGHT`): "I just came back, where do I register as unemployed" is about work,
+# not about arriving, and "my son needs a certificate" is not about registering a birth abroad.
+# As typed (folded); `general_terms` gives their stems.
+_GENERAL: dict[str, tuple[str, ...]] = {
+    "sq": tuple(
+        """
+        kthehem ktheva kthyer kthyerit kthim rikthim kthye gjermani gjermanise gjermanine
+        femije femijet femijen djali djalin vajza vajzen djem cuni cuca
+        pare paguaj paguhet paguar falas kushton numri numer telefon telefoni
+        """.split()
+    ),
+    "sr": tuple(
+        """
+        vratio vratila vratili vratiti povratnik povratnici povratnika povratak nemacka nemacke
+        nemackoj nemacku dete deca dece decu detetu sin sina cerka cerku
+        para pare placa placam besplatno kosta broj broja telefon telefona
+        """.split()
+    ),
+}
+GENERAL_WEIGHT = 0.5
+
 _ONLY: dict[str, frozenset[str]] = {
     "sq": _STOPWORDS["sq"] - _STOPWORDS["sr"],
     "sr": _STOPWORDS["sr"] - _STOPWORDS["sq"],
@@ -55,11 +78,16 @@ _SERBIAN_LETTERS = re.compile(r"[čćšžđČĆŠŽĐ]")
 def guess_language(text: str) -> str | None:
     """ "sr" or "sq" when the letters or the filler words of a text tell its language, else None.
 
-    Cyrillic, and Serbian or Albanian letters, decide at once. Otherwise the words that are filler
+    Serbian or Albanian letters decide at once; Cyrillic is read as its Latin transliteration, so
+    that a question ranks alike in both scripts. Otherwise the words that are filler
     in only one of the languages vote ("kod", "li", "sta" against "ku", "per", "cka"), so that
     "koliko se placa kod doktora" is read as Serbian just like "колико се плаћа код доктора".
     """
-    if _CYRILLIC.search(text) or _SERBIAN_LETTERS.search(text):
+    if _CYRILLIC.search(text):
+        # Guessed as its Latin transliteration is, so that both scripts rank alike: Serbian when
+        # that has Serbian letters or filler words, else unknown, as "broj vatrogasaca" typed in Latin.
+        return guess_language(cyrillic_to_latin(text))
+    if _SERBIAN_LETTERS.search(text):
         return "sr"
     if _ALBANIAN_LETTERS.search(text):
         return "sq"
@@ -80,3 +108,8 @@ def analyse(text: str, lang: str) -> list[str]:
     """The index terms of a text in one language: folded, filler words dropped, stemmed, in order."""
     stops = _STOPWORDS[lang]
     return [stem(w, lang) for w in words(text) if w not in stops]
+
+
+def general_terms(lang: str) -> frozenset[str]:
+    """The stems of the words that carry little topic of their own in one language (see `_GENERAL`)."""
+    return frozenset(term for word in _GENERAL[lang] for term in analyse(word, lang))

@@ -58,7 +58,8 @@ def run_ask(args: argparse.Namespace) -> int:
         results = [{"topic": topic_id, "score": score} for topic_id, score in kb.rank(args.text, args.lang)]
         print(json.dumps({"results": results}, ensure_ascii=False))
         return 0
-    locale = "sr-Latn" if (args.lang or guess_language(args.text)) == "sr" else "sq"
+    cyrillic = any("\u0400" <= letter <= "\u04ff" for letter in args.text)
+    locale = "sr-Latn" if (args.lang or ("sr" if cyrillic else guess_language(args.text))) == "sr" else "sq"
     print(f"decision: {match.kind}")
     for topic_id, score in kb.rank(args.text, args.lang):
         print(f"{score:6.3f}  {topic_id:34}  {kb.topic(topic_id).title(locale)}")

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from bot.kb.analysis import LANGUAGES, analyse, guess_language
+from bot.kb.analysis import GENERAL_WEIGHT, LANGUAGES, analyse, general_terms, guess_language
 from bot.kb.ranking import Field, LanguageIndex
 from bot.kb.semantic import TopicEmbeddings
 from bot.kb.topic import KnowledgeBaseError, Topic, read_topic
@@ -49,6 +49,7 @@ REQUIRED_TOPICS: tuple[str, ...] = (
 )  # fmt: skip
 
 ANSWER_AT = 0.30  # the best topic's score from which it is answered outright...
+ANSWER_AT_AGREED = 0.27  # ...or, ranking hybrid, since the topic closest in meaning must agree...
 ANSWER_LEAD = 1.35  # ...provided it leads the runner-up by this factor
 OFFER_AT = 0.2  # below this, no topic is offered at all
 OFFER_SHARE = 0.5  # topics offered when unsure score at least this share of the best
@@ -56,6 +57,8 @@ OTHER_LANGUAGE = 0.9  # a topic matched only through the other language counts a
 EMBEDDING_WEIGHT = 3.0  # how much a topic loses per unit of similarity behind the closest topic
 CLEAR_MEANING_AT = 0.86  # with too few words shared, the closest topic's similarity from which...
 CLEAR_MEANING_LEAD = 0.025  # ...and its lead over the next one by which the best topics are still offered
+AGREE_OFFER_AT = 0.1  # with too few words shared, the lexical score from which the best topics are offered
+# when the topic sharing the most words is also the closest in meaning
 SENSITIVE_TOPICS: tuple[str, ...] = ("psychosocial.support", "emergency.numbers")
 SENSITIVE_SHARE = 0.5  # another topic is not answered outright while one of these scores this share of it
 
@@ -87,7 +90,9 @@ class KnowledgeBase:
             raise KnowledgeBaseError(f"topic ids used twice: {', '.join(dupes)}")
         self._topics = {t.id: t for t in topics}
         self._order = sorted(self._topics)
-        self._indexes = {lang: LanguageIndex(self._documents(lang)) for lang in LANGUAGES}
+        # A question is ranked in both languages; its general words count for less in either.
+        general = frozenset().union(*(general_terms(lang) for lang in LANGUAGES))
+        self._indexes = {lang: LanguageIndex(self._documents(lang), general, GENERAL_WEIGHT) for lang in LANGUAGES}
         self._embeddings: TopicEmbeddings | None = None
         self._loading: threading.Thread | None = None
 
@@ -183,15 +188,18 @@ class KnowledgeBase:
 
     def _ranking(
         self, text: str, lang: str | None, lexical: bool = False
-    ) -> tuple[list[tuple[str, float]], str | None, float, float]:
+    ) -> tuple[list[tuple[str, float]], str | None, float, float, str | None]:
         """The full ranking, the topic closest in meaning (None while lexical), the best lexical score,
-        and how much closer in meaning the closest topic is than the next one (0 while lexical)."""
+        how much closer in meaning the closest topic is than the next one (0 while lexical), and the
+        topic sharing the most words (None when none shares any)."""
         scores = self.lexical_rank(text, lang)
         lexical_best = max(scores.values(), default=0.0)
+        lexical_first = min(scores, key=lambda topic_id: (-scores[topic_id], topic_id)) if scores else None
         embeddings = None if lexical else self._embeddings
         if embeddings is None or not scores:
             ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
-            return [(topic_id, round(score, 4)) for topic_id, score in ranked if score > 0], None, lexical_best, 0.0
+            ranking = [(topic_id, round(score, 4)) for topic_id, score in ranked if score > 0]
+            return ranking, None, lexical_best, 0.0, lexical_first
         # Every topic takes part, so that a topic close in meaning but sharing no word can still be
         # offered among the first three; its score shows as 0.
         similarities = embeddings.similarities(text)
@@ -205,27 +213,32 @@ class KnowledgeBase:
         second = max((value for topic_id, value in similarities.items() if topic_id != closest), default=top)
         # Below the floor the lead is not counted: every topic is far in meaning.
         lead = top - second if top >= CLEAR_MEANING_AT else 0.0
-        return [(topic_id, round(max(score, 0.0), 4)) for topic_id, score in ranked], closest, lexical_best, lead
+        ranking = [(topic_id, round(max(score, 0.0), 4)) for topic_id, score in ranked]
+        return ranking, closest, lexical_best, lead, lexical_first
 
     def match(self, text: str, lang: str | None = None) -> Match:
         """Decide whether to answer, to offer up to three topics, or to say nothing fits."""
-        full, closest, lexical_best, lead = self._ranking(text, lang)
+        full, closest, lexical_best, lead, lexical_first = self._ranking(text, lang)
         ranked = full[:3]
         # Whether anything fits is judged on the words shared: the model finds some topic closest
-        # to any text at all. Only a topic clearly closer in meaning than every other one makes up
-        # for too few words, and then the person is offered the best topics, never answered.
+        # to any text at all. Only a topic clearly closer in meaning than every other one, or the
+        # topic sharing the most words when it is also the closest in meaning (two signals that
+        # agree), makes up for too few words, and then the person is offered the best topics,
+        # never answered.
         if not ranked:
             return Match("none", ranked)
         if lexical_best < OFFER_AT:
             clear = closest is not None and lead >= CLEAR_MEANING_LEAD
-            return Match("unsure", ranked) if clear else Match("none", ranked)
+            agree = closest is not None and closest == lexical_first and lexical_best >= AGREE_OFFER_AT
+            return Match("unsure", ranked) if clear or agree else Match("none", ranked)
         best = ranked[0][1]
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         agrees = closest is None or closest == ranked[0][0]
         sensitive_close = ranked[0][0] not in SENSITIVE_TOPICS and any(
             topic_id in SENSITIVE_TOPICS and score >= SENSITIVE_SHARE * best for topic_id, score in ranked[1:]
         )
-        if best >= ANSWER_AT and best >= ANSWER_LEAD * runner_up and agrees and not sensitive_close:
+        answer_at = ANSWER_AT if closest is None else ANSWER_AT_AGREED
+        if best >= answer_at and best >= ANSWER_LEAD * runner_up and agrees and not sensitive_close:
             return Match("answer", ranked)
         if closest is not None:
             # A hybrid score is the lexical score less the distance in meaning: the first three are

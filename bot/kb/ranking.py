@@ -42,7 +42,14 @@ class Field:
 class LanguageIndex:
     """A BM25 index of the topics in one language."""
 
-    def __init__(self, documents: Sequence[tuple[str, Sequence[Field]]]) -> None:
+    def __init__(
+        self,
+        documents: Sequence[tuple[str, Sequence[Field]]],
+        general: Iterable[str] = (),
+        general_weight: float = 1.0,
+    ) -> None:
+        """`general`: terms that count `general_weight` times their usual weight, in the topics and
+        in the question alike (words nearly every question may carry)."""
         tf: dict[str, dict[str, float]] = {}
         lengths: dict[str, float] = {}
         for topic_id, fields in documents:
@@ -60,6 +67,9 @@ class LanguageIndex:
             for term in counts:
                 df[term] += 1
         self.idf: dict[str, float] = {term: math.log(1 + (n_docs - d + 0.5) / (d + 0.5)) for term, d in df.items()}
+        for term in general:
+            if term in self.idf:
+                self.idf[term] *= general_weight
         self.default_idf = math.log(1 + (n_docs - 1 + 0.5) / 1.5)
         # Term weight per document, precomputed: the BM25 saturation of the weighted frequency.
         self._postings: dict[str, dict[str, float]] = defaultdict(dict)
