@@ -22,6 +22,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import ColumnElement, Select, and_, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot import ownership
 from bot.i18n import N_
@@ -169,9 +170,26 @@ class Inbox:
         return Cursor(self.rows[0].last_message_at or EPOCH, self.rows[0].conversation_id).token() if self.rows else ""
 
 
+_flagged = aliased(Conversation, name="flagged")
+
+
+def _in_danger() -> ColumnElement[bool]:
+    """The person's conversation is urgent or waits for a caseworker: a web visitor yet to consent gets
+    there only by a danger message (a hand-off asked for needs consent), and is shown like anyone else."""
+    return (
+        select(_flagged.id)
+        .where(
+            _flagged.beneficiary_id == Beneficiary.id,
+            or_(_flagged.urgent.is_(True), _flagged.needs_human.is_(True)),
+        )
+        .exists()
+    )
+
+
 def _visible() -> ColumnElement[bool]:
-    # A web chat visitor is anyone with a browser: until they consent, nobody is there to help.
-    return or_(Beneficiary.channel != "web", Beneficiary.consent == "given")
+    # A web chat visitor is anyone with a browser: until they consent, nobody is there to help, unless they
+    # wrote that they are in danger (one probe of their conversation, for them alone: the test comes last).
+    return or_(Beneficiary.channel != "web", Beneficiary.consent == "given", _in_danger())
 
 
 def _narrowing(staff: Staff, query: Query) -> list[ColumnElement[bool]]:
@@ -205,7 +223,7 @@ async def counts(
     Every count in one statement, after how many people are in view (`people`, from `in_view`, when
     the caller has not counted them yet) or, for everyone, how many web visitors are yet to consent.
     """
-    hidden = select(Beneficiary.id).where(Beneficiary.channel == "web", Beneficiary.consent != "given")
+    hidden = select(Beneficiary.id).where(Beneficiary.channel == "web", Beneficiary.consent != "given", ~_in_danger())
     if people == "unknown":
         people = await in_view(session, staff, query)
     if people is not None:

@@ -60,6 +60,8 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         )
         mode = [ownership.BOT, ownership.HUMAN, ownership.CLOSED][i % 3]
         status = ownership.OPEN if mode == ownership.CLOSED else ["open", "open", "pending", "snoozed"][i % 4]
+        if i == 43:
+            status = ownership.OPEN  # its danger message woke it
         conversations.append(
             {
                 "id": i,
@@ -67,7 +69,9 @@ async def db(database_url: str) -> AsyncIterator[Database]:
                 "mode": mode,
                 "state": {},
                 "urgent": i % 11 == 0,
-                "needs_human": mode == ownership.HUMAN and i % 2 == 0,
+                # 43: a web visitor yet to consent who wrote a danger message, then lost the urgent flag (as 99
+                # and 187 have it still): shown and counted like anyone else
+                "needs_human": mode == ownership.HUMAN and (i % 2 == 0 or i == 43),
                 "assignee_id": [None, None, 1, 2][i % 4],
                 "labels": [],
                 "created_at": NOW,
@@ -173,10 +177,10 @@ def _expected(staff: Staff, query: inbox.Query, rows: list[tuple[Conversation, B
     def awake(c: Conversation) -> bool:
         return c.status != ownership.SNOOZED or c.urgent
 
-    def in_view(b: Beneficiary) -> bool:
+    def in_view(c: Conversation, b: Beneficiary) -> bool:
         return (
             staff.sees(b)
-            and (b.channel != "web" or b.consent == "given")
+            and (b.channel != "web" or b.consent == "given" or c.urgent or c.needs_human)
             and (not query.municipality or b.municipality == query.municipality)
             and (not query.locale or b.locale == query.locale)
             and (not query.app or b.channel == query.app)
@@ -195,7 +199,7 @@ def _expected(staff: Staff, query: inbox.Query, rows: list[tuple[Conversation, B
     }
     assert set(tests) == set(inbox.FILTERS)
     return {
-        key: min(inbox.COUNT_CAP, sum(1 for c, b, due in rows if in_view(b) and test(c, due)))
+        key: min(inbox.COUNT_CAP, sum(1 for c, b, due in rows if in_view(c, b) and test(c, due)))
         for key, test in tests.items()
     }
 
@@ -239,6 +243,26 @@ async def test_counts_are_the_same_whichever_way_they_are_counted(
         async with db.sessions() as session:
             capped = await inbox.counts(session, ADMIN, inbox.Query())
         assert max(capped.values()) == 5
+
+
+async def test_a_web_visitor_yet_to_consent_shows_only_when_urgent_or_waiting_whichever_way_the_page_is_read(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 99 and 187 are urgent (and snoozed), 43 waits for a caseworker, 3, 19 and 35 are neither: all web visitors
+    # yet to consent.
+    for one_pass_under, by_index_from, hidden_set_under in ((0, 0, 1_000_000), (0, 0, 0), (1_000_000, 1_000_000, 0)):
+        monkeypatch.setattr(inbox, "ONE_PASS_UNDER", one_pass_under)
+        monkeypatch.setattr(inbox, "PAGE_BY_INDEX_FROM", by_index_from)
+        monkeypatch.setattr(inbox, "HIDDEN_SET_UNDER", hidden_set_under)
+        shown: dict[str, set[int]] = {}
+        for view in ("urgent", "needs_human", "open", "snoozed", "closed"):
+            async with db.sessions() as session:
+                for query in (inbox.Query(view), inbox.Query(view, app="web")):
+                    rows = (await inbox.load(session, ADMIN, query)).rows
+                    shown.setdefault(view, set()).update(r.conversation_id for r in rows)
+        assert {99, 187} <= shown["urgent"] and 43 in shown["needs_human"], one_pass_under
+        assert 43 in shown["open"] and {99, 187} <= shown["snoozed"]
+        assert not {3, 19, 35} & set().union(*shown.values())
 
 
 async def test_each_row_shows_the_last_line_of_its_conversation(db: Database) -> None:

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from bot.app import Homeward
 from bot.clock import FixedClock
 from bot.config import Settings
+from console import inbox
+from console.access import Staff
 from console.web import create_console
 from db.models import Conversation, KbQuestion, Message
 from tests.console_support import BASE, add_staff, client, csrf, shown, sign_in
@@ -27,6 +29,7 @@ from tests.youth_steps import Chat, add_programme
 FRIDAY_NIGHT = datetime(2026, 3, 6, 22, 30, tzinfo=UTC)  # 23:30 in Prishtina, the office closed
 MONDAY_MORNING = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 DANGER = "burri po me rrah, kam frikë"
+ADMIN = Staff(id=1, name="ada", role="admin", municipalities=(), locale="en", csrf="", session_id="")
 ALERT = "This person may be in danger. They were sent the emergency numbers, and the conversation is marked urgent."
 
 
@@ -102,7 +105,7 @@ async def test_in_a_taken_over_conversation_the_person_gets_the_numbers_and_the_
             conversation = await _conversation(app)
             assert (conversation.mode, conversation.needs_human, conversation.urgent) == ("human", False, False)
             page = (await http.get(f"/conversations/{cid}")).text
-            after = int(page.split(f"/conversations/{cid}/events?after=")[1].split('"')[0])
+            after = int(page.split(f"/conversations/{cid}/events?after=")[1].split('"')[0].split("&")[0])
             assert 'id="urgent" hidden' in page
 
             person.says(DANGER)
@@ -177,3 +180,43 @@ async def test_inside_a_youth_sign_up_a_danger_message_gets_the_numbers_and_the_
     async with homeward.db.sessions() as session:
         state = (await session.execute(select(Conversation.state))).scalar_one()
     assert state.get("flow") == "form"
+
+
+def _count(inbox: str, view: str) -> str:
+    """The number beside a view's name in the inbox's filters."""
+    link = inbox.split(f'href="/inbox?view={view}&amp;')[1]
+    return link.split('<span class="count">')[1].split("</span>")[0]
+
+
+async def test_a_web_visitor_who_never_consented_and_is_in_danger_is_in_the_caseworkers_queue(
+    homeward: Homeward,
+) -> None:
+    await add_staff(homeward, "amra", "caseworker")
+    transport = httpx.ASGITransport(app=create_console(homeward, stream_seconds=0.0))
+    async with httpx.AsyncClient(transport=transport, base_url="http://chat.test") as visitor:
+        page = (await visitor.get("/chat")).text
+        token = page.split('name="chat-token" content="')[1].split('"')[0]
+        # No language chosen, no consent given: straight to the danger message.
+        sent = await visitor.post(
+            "/chat/messages", json={"id": "d1", "text": "zaključali su me u sobu"}, headers={"x-chat-token": token}
+        )
+        assert sent.status_code == 202
+        await homeward.turns.wait_idle()
+    conversation = await _conversation(homeward)
+    assert conversation.urgent and conversation.needs_human
+    cid = conversation.id
+    async with client(homeward) as http:
+        await sign_in(http, "amra")
+        for view in ("urgent", "needs_human", "open"):
+            listed = (await http.get(f"/inbox?view={view}")).text
+            assert f'href="/conversations/{cid}"' in listed, view
+            assert (_count(listed, "urgent"), _count(listed, "needs_human"), _count(listed, "open")) == ("1", "1", "1")
+        narrowed = (await http.get("/inbox?view=urgent&app=web")).text
+        assert f'href="/conversations/{cid}"' in narrowed and _count(narrowed, "urgent") == "1"
+        # Every console page's alerts count it too: one waiting, urgent.
+        async with live_client(homeward, http) as stream:
+            alerts = (await stream.get("/events/alerts")).text
+        assert '"waiting": 1' in alerts and '"urgent": 1' in alerts
+    async with homeward.db.sessions() as session:
+        counted = await inbox.counts(session, ADMIN, inbox.Query())
+    assert (counted["urgent"], counted["needs_human"]) == (1, 1)
