@@ -12,12 +12,33 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import ownership
 from db.models import Conversation, Handoff
 
 
 def began(session: AsyncSession, conversation: Conversation, *, urgent: bool, now: datetime) -> None:
     """A new wait began (call when `needs_human` turns from false to true)."""
     session.add(Handoff(conversation_id=conversation.id, requested_at=now, urgent=urgent))
+
+
+async def turned_urgent(session: AsyncSession, conversation_id: int) -> None:
+    """The conversation was flagged urgent: its open waits count as urgent, whenever in the wait it happened."""
+    await session.execute(
+        update(Handoff)
+        .where(Handoff.conversation_id == conversation_id, Handoff.resolved_at.is_(None), Handoff.urgent.is_(False))
+        .values(urgent=True)
+    )
+
+
+async def danger(session: AsyncSession, conversation: Conversation, now: datetime) -> None:
+    """A danger message: the conversation is urgent and waits for a caseworker (`ownership.flag_danger`),
+    whatever the person's consent. A person already waiting waits on, urgently; anyone else begins an
+    urgent wait, counted with the hand-offs."""
+    if conversation.needs_human:
+        await turned_urgent(session, conversation.id)
+    else:
+        began(session, conversation, urgent=True, now=now)
+    ownership.flag_danger(conversation, now)
 
 
 async def answered(session: AsyncSession, conversation_id: int, by: str, now: datetime) -> None:

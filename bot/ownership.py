@@ -98,6 +98,8 @@ def request_human(conversation: Conversation, *, urgent: bool, now: datetime) ->
 def flag_danger(conversation: Conversation, now: datetime) -> None:
     """The person may be in danger: urgent, waiting for a caseworker, whoever owns the conversation, and
     never snoozed."""
+    if not conversation.needs_human:
+        conversation.handoff_at = now  # a new wait begins, as with a request
     conversation.urgent = True
     conversation.needs_human = True
     conversation.updated_at = now

@@ -481,6 +481,8 @@ async def set_urgent(session: AsyncSession, staff: Staff, conversation_id: int, 
     conversation, _ = await acting(session, staff, conversation_id, now)
     conversation.urgent = urgent
     conversation.updated_at = now
+    if urgent:
+        await handoffs.turned_urgent(session, conversation_id)  # the reports count the wait as urgent
     if urgent and ownership.wake(conversation, now):
         audit.record(
             session, actor=staff.actor, action="conversation.woke", now=now, target=f"conversation:{conversation_id}"

@@ -22,6 +22,7 @@ import asyncio
 import re
 from typing import TYPE_CHECKING
 
+from bot import handoffs
 from bot.kb import KnowledgeBase
 from bot.kb.safety import is_emergency
 from bot.municipalities import Municipalities
@@ -98,9 +99,8 @@ async def _record(
 
 
 def emergency(turn: Turn) -> None:
+    """The emergency numbers (the caller flags the conversation: `bot.handoffs.danger`)."""
     t = turn.t
-    turn.conversation.urgent = True
-    turn.conversation.needs_human = True
     buttons = _caseworker_button(turn)
     numbers = t.gettext(
         "If you or someone near you is in danger, call now:\n"
@@ -120,6 +120,7 @@ async def ask(turn: Turn) -> None:
     if is_emergency(text):
         await _record(turn, "emergency")
         emergency(turn)
+        await handoffs.danger(turn.session, turn.conversation, turn.now)
         return
     kb = _kb(turn)
     if kb.embeddings is not None:

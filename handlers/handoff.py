@@ -89,6 +89,8 @@ async def request_handoff(turn: Turn, urgent: bool = False) -> None:
         if settings.auto_assign:
             idle = timedelta(minutes=settings.console_session_idle_minutes)
             await assignment.assign_new_handoff(turn.session, turn.conversation, turn.person, turn.now, idle)
+    elif urgent:
+        await handoffs.turned_urgent(turn.session, turn.conversation.id)
     ownership.request_human(turn.conversation, urgent=urgent, now=turn.now)
     hours = office_hours(turn.services)
     if hours.is_open(turn.now):

@@ -18,7 +18,7 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from bot import ownership
+from bot import handoffs, ownership
 from bot.kb.safety import is_emergency
 from handlers import faq
 from handlers.turn import Inbound, Turn
@@ -50,4 +50,4 @@ async def answer(turn: Turn) -> None:
     if with_caseworker:
         for reply in turn.replies[first:]:
             reply.buttons = []  # a caseworker already has the conversation; the bot's buttons wait meanwhile
-    ownership.flag_danger(turn.conversation, turn.now)
+    await handoffs.danger(turn.session, turn.conversation, turn.now)

@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from PIL import Image, ImageColor
 from sqlalchemy import select
@@ -15,7 +16,8 @@ from sqlalchemy import select
 from bot.app import Homeward
 from bot.clock import FixedClock
 from console import reports
-from db.models import AuditEntry, Conversation, Handoff
+from console.web import create_console
+from db.models import AuditEntry, Beneficiary, Conversation, Handoff
 from handlers.handoff import OfficeHours
 from tests.console_support import add_staff, client, csrf, sign_in
 from tests.fakebot import FakeBotApi, Person
@@ -152,3 +154,51 @@ async def test_a_hand_off_answered_and_resolved_shows_in_the_report_csv_and_char
             (await session.execute(select(AuditEntry).where(AuditEntry.action == "report.export"))).scalars()
         )
     assert [(e.actor, e.target) for e in exported] == [("staff:mira", "activity")]
+
+
+async def test_a_hand_off_is_urgent_whenever_in_the_wait_it_was_flagged_and_a_danger_message_is_a_hand_off(
+    clocked: tuple[Homeward, FixedClock], fake: FakeBotApi
+) -> None:
+    app, clock = clocked
+    await add_staff(app, "amra", "caseworker")
+    waiting = Person(fake, 9511, "Arta", language_code="sq")  # asks for a caseworker, then is in danger
+    flagged = Person(fake, 9512, "Besa", language_code="sq")  # asks, then a caseworker flags it urgent
+    plain = Person(fake, 9513, "Dren", language_code="sq")  # asks, nothing more
+    for person in (waiting, flagged, plain):
+        sent = await onboard(fake, person, "sq")
+        person.says("/human")
+        await fake.wait_sent(sent + 1, person.id)
+    await app.turns.wait_idle()
+    clock.advance(timedelta(minutes=20))
+    waiting.says("burri po me rrah, kam frikë")
+    await app.turns.wait_idle()
+    async with app.db.sessions() as session:
+        people = dict(
+            (await session.execute(select(Beneficiary.display_name, Conversation.id).join(Conversation))).all()
+        )
+    async with client(app) as http:
+        await sign_in(http, "amra")
+        await http.post(f"/conversations/{people['Besa']}/urgent", data={"csrf": await csrf(http), "urgent": "1"})
+    # A web visitor who never chose a language nor consented writes that they are in danger.
+    transport = httpx.ASGITransport(app=create_console(app, stream_seconds=0.0))
+    async with httpx.AsyncClient(transport=transport, base_url="http://chat.test") as visitor:
+        token = (await visitor.get("/chat")).text.split('name="chat-token" content="')[1].split('"')[0]
+        await visitor.post(
+            "/chat/messages", json={"id": "d1", "text": "zaključali su me u sobu"}, headers={"x-chat-token": token}
+        )
+        await app.turns.wait_idle()
+    async with app.db.sessions() as session:
+        waits = (await session.execute(select(Handoff.conversation_id, Handoff.urgent))).all()
+        visitor_id = (
+            await session.execute(select(Conversation.id).join(Beneficiary).where(Beneficiary.channel == "web"))
+        ).scalar_one()
+        handoff_at = (
+            await session.execute(select(Conversation.handoff_at).where(Conversation.id == visitor_id))
+        ).scalar_one()
+        week = reports.parse_range("2026-03-02", "2026-03-08", "week", date(2026, 3, 8), KOSOVO)
+        (row,) = await reports.activity(session, week, HOURS)
+    assert sorted(waits) == sorted(
+        [(people["Arta"], True), (people["Besa"], True), (people["Dren"], False), (visitor_id, True)]
+    )
+    assert handoff_at is not None  # the console's alerts see a new wait begin
+    assert (row.handoffs, row.urgent) == (4, 3)
