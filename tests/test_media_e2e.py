@@ -416,6 +416,11 @@ async def test_a_web_upload_too_large_or_of_the_wrong_type_is_refused_politely(s
                 "/chat/files", content=PHOTO, headers=_file({"x-chat-token": token}, "e", "a.jpg")
             )
         assert not_yet.status_code == 409 and not_yet.json()["error"] == "not_yet"
+        # Nobody has chosen a language yet: the refusal speaks both, like the rest of the page.
+        assert not_yet.json()["message"] == (
+            "Ju lutemi përgjigjuni pyetjeve të para përpara se të dërgoni një skedar. · "
+            "Молимо Вас да одговорите на прва питања пре него што пошаљете датотеку."
+        )
         async with client(app) as visitor:
             headers = await _visitor(app, visitor, "sr-Cyrl")
             big = await visitor.post("/chat/files", content=PHOTO * 1000, headers=_file(headers, "b1", "velika.jpg"))
