@@ -478,3 +478,26 @@ async def test_the_same_file_sent_on_two_lines_is_kept_for_each(homeward: Homewa
     async with homeward.db.sessions() as session:
         kept = (await session.execute(select(MediaFile.message_id, MediaFile.status))).all()
     assert sorted(kept) == sorted((line.id, "stored") for line in lines)
+
+
+async def test_the_inbox_previews_a_photo_without_words_by_its_kind(homeward: Homeward) -> None:
+    from tests.console_support import person_with_transcript
+
+    cid = await person_with_transcript(homeward, municipality=None, texts=["A e keni marrë?"], needs_human=True)
+    async with homeward.db.transaction() as session:
+        session.add(
+            Message(
+                conversation_id=cid,
+                direction="in",
+                author="person",
+                kind="photo",
+                text=None,
+                status="received",
+                created_at=homeward.clock.now() + timedelta(minutes=1),
+            )
+        )
+    await add_staff(homeward, "besa", "caseworker")
+    async with client(homeward) as http:
+        await sign_in(http, "besa")
+        inbox = (await http.get("/inbox?view=all")).text
+    assert f'<span class="preview">📷 {shown(homeward, "Photo", "sq")} · {shown(homeward, "Photo", "sr-Cyrl")}' in inbox
