@@ -228,7 +228,22 @@ function focusableScrollers() {
   window.addEventListener("resize", mark);
 }
 
+function photosOnRequest() {
+  // A photo is fetched (and its view audited) only when the caseworker asks to see it; then it is shown in place.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest ? event.target.closest("a.show-photo") : null;
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    const image = document.createElement("img");
+    image.src = link.getAttribute("href");
+    image.alt = link.dataset.alt || "";
+    link.classList.remove("show-photo");
+    link.replaceChildren(image);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  photosOnRequest();
   const inbox = document.querySelector("[data-live]");
   if (inbox) liveInbox(inbox);
   const transcript = document.getElementById("transcript");
