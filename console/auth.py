@@ -162,9 +162,18 @@ async def waiting(session: AsyncSession, name: str, address: str, now: datetime)
 
 
 async def sign_in(
-    session: AsyncSession, name: str, password: str, address: str, now: datetime, policy: SessionPolicy
+    session: AsyncSession,
+    name: str,
+    password: str,
+    address: str,
+    now: datetime,
+    policy: SessionPolicy,
+    locale: str | None = None,
 ) -> str | None:
-    """The new session's cookie token, or None. The caller asks `waiting` first."""
+    """The new session's cookie token, or None. The caller asks `waiting` first.
+
+    `locale`, a language chosen on the sign-in page, becomes the account's interface language.
+    """
     name = name.strip()[:NAME_LENGTH]
     user = (await session.execute(select(StaffUser).where(StaffUser.name == name))).scalar_one_or_none()
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password) and user is not None
@@ -174,6 +183,8 @@ async def sign_in(
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    if locale is not None:
+        user.locale = locale
     await session.execute(delete(StaffSession).where(StaffSession.expires_at < now))
     # Attempts older than the familiar-address period count for nothing any more.
     await session.execute(delete(LoginAttempt).where(LoginAttempt.at < now - attempts.FAMILIAR))

@@ -23,6 +23,7 @@ from bot.channels import webchat
 from bot.channels.files import file_signature
 from bot.engine import pseudonym
 from bot.inbox import store_updates
+from console import ui
 from db.models import AuditEntry, Beneficiary, ChatFile, Conversation, LinkedIdentity, Message, OutboxItem
 
 COOKIE = "hw_visitor"
@@ -254,7 +255,8 @@ async def upload(
     their language: too big, a type that is not accepted, or no conversation yet to keep it in.
     """
     person = await person_of(app, visitor)
-    t = app.translations(person.locale if person is not None and person.locale else "sq")
+    # Before a language is chosen the page speaks both, and so does every refusal here.
+    t = ui.interface(app.translations, person.locale if person is not None else None)
     if person is None or person.consent != "given":
         return Upload("not_yet", t.gettext("Please answer the first questions before you send a file."))
     limit = app.settings.webchat_upload_max_bytes

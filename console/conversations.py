@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import handoffs, ownership
@@ -35,6 +35,7 @@ REASONS = {
     "long": N_("The reply is too long."),
     "not_owner": N_("Take over the conversation before you reply."),
     "unreachable": N_("This person cannot be reached: they did not agree that we keep their messages."),
+    "erased": N_("This person erased their data. Nothing can be sent to them and the conversation cannot continue."),
     "blocked": N_("This person has blocked the bot; the reply cannot be delivered."),
     "assignee": N_("That person cannot be assigned."),
     "assignee_place": N_(
@@ -74,6 +75,7 @@ class Transcript:
     assignable: dict[int, str] = field(default_factory=dict)  # who may be given this conversation
     auto_assigned: tuple[datetime, int | None] | None = None  # the last automatic assignment: when, to whom
     media: dict[int, Kept] = field(default_factory=dict)  # files kept, by transcript line
+    erased_at: datetime | None = None  # when the person erased their data (/delete), if they did
 
 
 async def _find(
@@ -160,7 +162,25 @@ async def open_transcript(
         await assignable(session, person),
         await auto_assigned(session, conversation_id),
         await summaries(session, [m.id for m in messages if m.file_id]),
+        await erased_at(session, person) if person.consent == "erased" else None,
     )
+
+
+async def erased_at(session: AsyncSession, person: Beneficiary) -> datetime | None:
+    """When the person erased their data: the moment of the erasure's audit entry."""
+    return (
+        await session.execute(
+            select(func.max(AuditEntry.at)).where(
+                AuditEntry.action == "erase", AuditEntry.target == f"beneficiary:{person.id}"
+            )
+        )
+    ).scalar_one()
+
+
+def _not_erased(person: Beneficiary) -> None:
+    """Nothing can be done for a person who erased their data: no one is there to answer."""
+    if person.consent == "erased":
+        raise Refused("erased")
 
 
 async def auto_assigned(session: AsyncSession, conversation_id: int) -> tuple[datetime, int | None] | None:
@@ -279,6 +299,7 @@ async def take_over(
     session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
 ) -> None:
     conversation, person = await acting(session, staff, conversation_id, now)
+    _not_erased(person)
     previous = conversation.assignee_id
     was_owner = conversation.mode == ownership.HUMAN and previous == staff.id
     ownership.take_over(conversation, staff.id, now)
@@ -304,6 +325,7 @@ async def take_over(
 
 async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text: str, now: datetime) -> None:
     conversation, person = await acting(session, staff, conversation_id, now)
+    _not_erased(person)
     text = text.strip()
     if not text:
         raise Refused("empty")
@@ -478,7 +500,9 @@ async def set_status(
 
 
 async def set_urgent(session: AsyncSession, staff: Staff, conversation_id: int, urgent: bool, now: datetime) -> None:
-    conversation, _ = await acting(session, staff, conversation_id, now)
+    conversation, person = await acting(session, staff, conversation_id, now)
+    if urgent:
+        _not_erased(person)
     conversation.urgent = urgent
     conversation.updated_at = now
     if urgent:

@@ -149,6 +149,7 @@ class Row:
     preview_author: str | None
     status: str = ownership.OPEN  # open | pending | snoozed | closed
     snoozed_until: datetime | None = None
+    preview_kind: str = "text"  # a photo, voice message, ... shown by its kind when it has no words
 
 
 @dataclass
@@ -320,7 +321,7 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
     previews = await _last_lines(session, [conversation.id for conversation, _ in found])
     rows = []
     for conversation, person in found:
-        text, author = previews.get(conversation.id, (None, ""))
+        text, author, kind = previews.get(conversation.id, (None, "", "text"))
         rows.append(
             Row(
                 conversation.id,
@@ -338,13 +339,14 @@ async def load(session: AsyncSession, staff: Staff, query: Query) -> Inbox:
                 author,
                 ownership.status_of(conversation),
                 conversation.snoozed_until,
+                kind,
             )
         )
     return Inbox(rows, counted, query, has_more=has_more and bool(rows), has_newer=has_newer)
 
 
-async def _last_lines(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple[str | None, str]]:
-    """The last line (text, author) of each of these conversations: one probe of the messages index each."""
+async def _last_lines(session: AsyncSession, conversation_ids: list[int]) -> dict[int, tuple[str | None, str, str]]:
+    """The last line (text, author, kind) of each of these conversations: one probe of the messages index each."""
     if not conversation_ids:
         return {}
     last = (
@@ -353,9 +355,9 @@ async def _last_lines(session: AsyncSession, conversation_ids: list[int]) -> dic
         .group_by(Message.conversation_id)
     )
     found = await session.execute(
-        select(Message.conversation_id, Message.text, Message.author).where(Message.id.in_(last))
+        select(Message.conversation_id, Message.text, Message.author, Message.kind).where(Message.id.in_(last))
     )
-    return {cid: (text, author) for cid, text, author in found.all()}
+    return {cid: (text, author, kind) for cid, text, author, kind in found.all()}
 
 
 async def signature(session: AsyncSession) -> str:

@@ -62,6 +62,9 @@ KIND_LABELS = {
     "button": N_("Button pressed"),
 }
 
+# Beside the kind's name where a line without words is previewed (the inbox).
+KIND_ICONS = {"photo": "📷", "voice": "🎤", "audio": "🎵", "video": "🎬", "video_note": "🎬", "location": "📍"}
+
 
 class BothLanguages:
     """Albanian and Serbian (Cyrillic) side by side, for pages where nobody has chosen a language yet."""
@@ -138,6 +141,7 @@ def environment() -> Environment:
         STATUS_LABELS=STATUS_LABELS,
         CONVERSATION_STATUS=CONVERSATION_STATUS,
         KIND_LABELS=KIND_LABELS,
+        KIND_ICONS=KIND_ICONS,
         APP_NAMES=APP_NAMES,
         LOCALES=LOCALES,
         CONSOLE_LOCALES=CONSOLE_LOCALES,

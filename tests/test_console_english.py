@@ -45,3 +45,27 @@ def test_english_exists_for_the_console_only() -> None:
         english.ngettext("{n} answer, mean {mean}", "{n} answers, mean {mean}", 2, mean="0.5") == "2 answers, mean 0.5"
     )
     assert "en" not in LOCALES  # a person chooses Albanian or Serbian; English is never offered in the chat
+
+
+async def test_the_language_chosen_on_the_sign_in_page_stays_after_signing_in(homeward: Homeward) -> None:
+    await add_staff(homeward, "ines", "caseworker")
+    async with client(homeward) as http:
+        await sign_in(http, "ines")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "sq", "next": "/inbox"})
+    async with client(homeward) as http:
+        chosen = await http.get("/login?lang=en&next=/inbox")
+        assert chosen.status_code in (302, 303)
+        assert 'lang="en"' in (await http.get("/login")).text
+        await sign_in(http, "ines")
+        assert 'lang="en"' in (await http.get("/inbox")).text  # not the Albanian saved on the account
+    async with client(homeward) as http:
+        await sign_in(http, "ines")  # elsewhere, later, without choosing: the choice was kept
+        assert 'lang="en"' in (await http.get("/inbox")).text
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "sr-Cyrl", "next": "/inbox"})
+    async with client(homeward) as http:
+        await http.get("/login?lang=en")
+        await sign_in(http, "ines")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "sr-Cyrl", "next": "/inbox"})
+        await http.post("/logout", data={"csrf": await csrf(http)})
+        await sign_in(http, "ines")  # a choice counts for the sign-in it was made for, not every later one
+        assert 'lang="sr-Cyrl"' in (await http.get("/inbox")).text

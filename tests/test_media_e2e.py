@@ -151,7 +151,9 @@ async def test_a_photo_and_a_voice_message_are_kept_shown_served_and_audited(app
     async with client(app) as http:
         await sign_in(http, "besa")
         page = (await http.get(f"/conversations/{cid}")).text
-        assert re.search(rf'<img src="{re.escape(photo_url)}" alt="[^"]+"', page), page
+        # The photo is shown when asked for (its view is audited then), not fetched with every opening.
+        assert re.search(rf'<a href="{re.escape(photo_url)}" class="show-photo" data-alt="[^"]+">', page), page
+        assert "<img" not in page
         assert re.search(rf'<audio controls preload="none" src="{re.escape(voice_url)}"', page)
         shown = await http.get(photo_url)
         heard = await http.get(voice_url)
@@ -394,7 +396,7 @@ async def test_a_web_visitor_sends_a_photo_and_a_document_and_the_caseworker_see
         page = (await http.get(f"/conversations/{photo.conversation_id}")).text
         seen = await http.get(f"/conversations/{photo.conversation_id}/messages/{photo.id}/file")
         opened = await http.get(f"/conversations/{photo.conversation_id}/messages/{document.id}/file")
-    assert f'<img src="/conversations/{photo.conversation_id}/messages/{photo.id}/file"' in page
+    assert f'<a href="/conversations/{photo.conversation_id}/messages/{photo.id}/file" class="show-photo"' in page
     assert shown(homeward, "Open {name} ({size} MB)", name="vendimi.pdf", size="0.1") in page
     assert seen.content == PHOTO and seen.headers["content-type"] == "image/jpeg"
     assert opened.content == PDF and opened.headers["content-disposition"] == 'attachment; filename="vendimi.pdf"'
@@ -416,6 +418,11 @@ async def test_a_web_upload_too_large_or_of_the_wrong_type_is_refused_politely(s
                 "/chat/files", content=PHOTO, headers=_file({"x-chat-token": token}, "e", "a.jpg")
             )
         assert not_yet.status_code == 409 and not_yet.json()["error"] == "not_yet"
+        # Nobody has chosen a language yet: the refusal speaks both, like the rest of the page.
+        assert not_yet.json()["message"] == (
+            "Ju lutemi përgjigjuni pyetjeve të para përpara se të dërgoni një skedar. · "
+            "Молимо Вас да одговорите на прва питања пре него што пошаљете датотеку."
+        )
         async with client(app) as visitor:
             headers = await _visitor(app, visitor, "sr-Cyrl")
             big = await visitor.post("/chat/files", content=PHOTO * 1000, headers=_file(headers, "b1", "velika.jpg"))
@@ -473,3 +480,26 @@ async def test_the_same_file_sent_on_two_lines_is_kept_for_each(homeward: Homewa
     async with homeward.db.sessions() as session:
         kept = (await session.execute(select(MediaFile.message_id, MediaFile.status))).all()
     assert sorted(kept) == sorted((line.id, "stored") for line in lines)
+
+
+async def test_the_inbox_previews_a_photo_without_words_by_its_kind(homeward: Homeward) -> None:
+    from tests.console_support import person_with_transcript
+
+    cid = await person_with_transcript(homeward, municipality=None, texts=["A e keni marrë?"], needs_human=True)
+    async with homeward.db.transaction() as session:
+        session.add(
+            Message(
+                conversation_id=cid,
+                direction="in",
+                author="person",
+                kind="photo",
+                text=None,
+                status="received",
+                created_at=homeward.clock.now() + timedelta(minutes=1),
+            )
+        )
+    await add_staff(homeward, "besa", "caseworker")
+    async with client(homeward) as http:
+        await sign_in(http, "besa")
+        inbox = (await http.get("/inbox?view=all")).text
+    assert f'<span class="preview">📷 {shown(homeward, "Photo", "sq")} · {shown(homeward, "Photo", "sr-Cyrl")}' in inbox

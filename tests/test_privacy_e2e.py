@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from bot import logs
 from bot.app import Homeward
 from bot.config import Settings
+from console.conversations import REASONS
 from db.models import AuditEntry, Base, Beneficiary, FollowupContact
 from handlers import onboarding
 from tests.fakebot import TOKEN, FakeBotApi, Person
@@ -195,3 +196,51 @@ async def test_logs_never_hold_the_token_message_text_or_names(settings: Setting
     assert logged.count("\n") >= 3  # something was logged, so the scan means something
     for secret in (TOKEN, TOKEN.split(":")[1], SECRET_TEXT, SECRET_NAME, "Kryeziu", "mjeku ku eshte"):
         assert secret not in logged, secret
+
+
+async def test_the_console_says_plainly_that_a_person_erased_their_data(homeward: Homeward, fake: FakeBotApi) -> None:
+    from db.models import Conversation
+    from tests.console_support import add_staff, client, csrf, shown, sign_in
+
+    person = Person(fake, 777005, SECRET_NAME, "sq")
+    sent = await onboard(fake, person, "sq")
+    person.says("/delete")
+    await fake.wait_sent(sent + 1, person.id)
+    person.presses("del:yes")
+    await fake.wait_sent(sent + 2, person.id)
+    await homeward.turns.wait_idle()
+    await homeward.delivery.drain()
+    async with homeward.db.sessions() as session:
+        conversation_id = (await session.execute(select(Conversation.id))).scalar_one()
+        erased_at = (await session.execute(select(AuditEntry.at).where(AuditEntry.action == "erase"))).scalar_one()
+    when = homeward.translations("sq").datetime(erased_at)  # Kosovo time
+    await add_staff(homeward, "drita", "caseworker")
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        page = (await http.get(f"/conversations/{conversation_id}")).text
+        token = await csrf(http)
+        taken = await http.post(f"/conversations/{conversation_id}/take", data={"csrf": token})
+        replied = await http.post(
+            f"/conversations/{conversation_id}/reply", data={"csrf": token, "text": "Tungjatjeta"}
+        )
+        urgent = await http.post(f"/conversations/{conversation_id}/urgent", data={"csrf": token, "urgent": "1"})
+        refused = (await http.get(replied.headers["location"])).text
+    assert shown(homeward, "This person erased their data on {when} (Kosovo time).", when=when) in page
+    assert shown(homeward, "data erased on {when}", when=when) in page
+    assert shown(homeward, "not answered yet") not in page
+    for action in ('id="take-over"', 'id="reply-text"', "/urgent", "/return-date"):
+        assert action not in page, action
+    for answer in (taken, replied, urgent):
+        assert answer.headers["location"].endswith("error=erased"), answer.headers["location"]
+    assert shown(homeward, REASONS["erased"]) in refused
+    assert shown(homeward, REASONS["unreachable"]) not in refused
+    async with homeward.db.sessions() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        assert conversation is not None and conversation.mode == "bot" and not conversation.urgent
+    # Writing again starts afresh: once they agree again, the conversation works like any other.
+    await onboard(fake, person, "sq")
+    await homeward.turns.wait_idle()
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        fresh = (await http.get(f"/conversations/{conversation_id}")).text
+    assert 'id="take-over"' in fresh and 'id="erased"' not in fresh

@@ -27,6 +27,7 @@ from console.web import (
 from db.staff import StaffUser
 
 router = APIRouter()
+CHOSEN_COOKIE = "hw_login_lang"  # a language chosen on the sign-in page, until the sign-in
 
 
 def _local(path: str) -> str:
@@ -53,6 +54,8 @@ async def login_form(request: Request, next: str = "/", lang: str = "") -> Respo
     if lang in CONSOLE_LOCALES:
         response = back(f"/login?next={quote(_local(next))}")
         response.set_cookie(LANG_COOKIE, lang, httponly=True, samesite="strict", secure=secure, max_age=31536000)
+        # Chosen for this sign-in: it becomes the account's language once signed in.
+        response.set_cookie(CHOSEN_COOKIE, lang, httponly=True, samesite="strict", secure=secure, max_age=3600)
     return response
 
 
@@ -82,7 +85,16 @@ async def login(
                 detail={"address": address, "wait": math.ceil(wait)},
             )
         else:
-            token = await auth.sign_in(session, name, password, address, now, console.policy)
+            chosen = request.cookies.get(CHOSEN_COOKIE)
+            token = await auth.sign_in(
+                session,
+                name,
+                password,
+                address,
+                now,
+                console.policy,
+                locale=chosen if chosen in CONSOLE_LOCALES else None,
+            )
             audit.record(
                 session,
                 actor=f"staff:{name.strip()[:60]}",
@@ -115,6 +127,7 @@ async def login(
         max_age=int(console.policy.absolute.total_seconds()),
     )
     response.delete_cookie(LOGIN_COOKIE)
+    response.delete_cookie(CHOSEN_COOKIE)
     return response
 
 

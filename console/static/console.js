@@ -39,8 +39,14 @@ function liveInbox(section) {
 function liveTranscript(list) {
   let last = new URL(list.dataset.events, location.href).searchParams.get("after") || "0";
   const base = list.dataset.events.split("?")[0];
-  // The newest line in view: the page's end, and the transcript's own end where it scrolls by itself (phones).
-  const bottom = () => { list.scrollTop = list.scrollHeight; window.scrollTo(0, document.body.scrollHeight); };
+  // The newest line in view: the transcript's own end where it scrolls by itself (phones), then the page scrolled
+  // so that the reply box (or the transcript's end) is at the bottom of the screen. Not the page's own end: on a
+  // phone the profile, assignment and notes come after the thread, and the reply box would be far above.
+  const bottom = () => {
+    list.scrollTop = list.scrollHeight;
+    const reply = list.parentElement ? list.parentElement.querySelector("form.reply") : null;
+    (reply || list).scrollIntoView({ block: "end" });
+  };
   const waiting = () => Array.from(list.querySelectorAll('.status[data-status="queued"], .status[data-status="sending"]'))
     .map((s) => s.closest("li").dataset.id).join(",");
   // The head of the page (owner, status, assignee) as the server last showed it: another caseworker's change
@@ -222,7 +228,22 @@ function focusableScrollers() {
   window.addEventListener("resize", mark);
 }
 
+function photosOnRequest() {
+  // A photo is fetched (and its view audited) only when the caseworker asks to see it; then it is shown in place.
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest ? event.target.closest("a.show-photo") : null;
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    event.preventDefault();
+    const image = document.createElement("img");
+    image.src = link.getAttribute("href");
+    image.alt = link.dataset.alt || "";
+    link.classList.remove("show-photo");
+    link.replaceChildren(image);
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  photosOnRequest();
   const inbox = document.querySelector("[data-live]");
   if (inbox) liveInbox(inbox);
   const transcript = document.getElementById("transcript");

@@ -14,7 +14,7 @@ from playwright.async_api import expect
 from sqlalchemy import select
 
 from bot.app import Homeward
-from db.models import MediaFile
+from db.models import AuditEntry, MediaFile
 from tests.browser.test_console_browser import _sign_in
 from tests.console_support import add_staff
 from tests.fakebot import FakeBotApi, Person
@@ -42,6 +42,12 @@ def png(width: int, height: int, rgb: tuple[int, int, int]) -> bytes:
         + chunk(b"IDAT", zlib.compress(row * height))
         + chunk(b"IEND", b"")
     )
+
+
+async def _photo_views(app: Homeward) -> int:
+    async with app.db.sessions() as session:
+        rows = (await session.execute(select(AuditEntry.detail).where(AuditEntry.action == "media.view"))).scalars()
+        return sum(1 for detail in rows if (detail or {}).get("kind") == "photo")
 
 
 async def _serious(page: Any) -> list[str]:
@@ -75,13 +81,22 @@ async def test_a_photo_is_shown_and_a_voice_message_plays_on_a_desk_and_a_phone(
         context = await browser.new_context(viewport=viewport) if viewport else await browser.new_context()
         page = await context.new_page()
         await _sign_in(page, site, "besa")
+        views = await _photo_views(homeward)
         await page.goto(f"{site}/conversations/{cid}")
+        await page.reload()
+        shown = page.locator("li.msg .media a.show-photo")
+        await expect(shown).to_have_count(1)
+        await expect(page.locator("li.msg .media img")).to_have_count(0)
+        assert await _photo_views(homeward) == views  # opening the page twice showed no photo: nothing counted
+        await shown.scroll_into_view_if_needed()
+        await shown.click()
         photo = page.locator("li.msg .media img")
         await expect(photo).to_have_count(1)
         await photo.scroll_into_view_if_needed()
         await page.wait_for_function("() => document.querySelector('li.msg .media img').naturalWidth === 320")
         box = await photo.bounding_box()
         assert box is not None and 0 < box["width"] <= (PHONE["width"] if viewport else 1280)
+        assert await _photo_views(homeward) == views + 1  # shown once: one view
         audio = page.locator("li.msg .media audio[controls]")
         await expect(audio).to_have_count(1)
         assert (await audio.get_attribute("src") or "").endswith("/file")
