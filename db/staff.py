@@ -103,7 +103,7 @@ class AssignmentTurn(Base):
 
 # The inbox reads conversations newest first, narrowed by one filter at a time. Each filter's index
 # also carries what the filters test and the person's id, so that counting a filter reads the index
-# alone (migration 0018).
+# alone (migration 0020).
 _conversations = Conversation.__table__.c
 _people = Beneficiary.__table__.c
 _inbox = (_conversations.last_message_at,)
