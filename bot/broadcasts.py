@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, Row, Select, and_, exists, func, or_, sele
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.events import Reply
 from bot.outbox import LANE_ANNOUNCEMENT, PURPOSES, WINDOWS, queue_reply
 from bot.youth.coordination import PREVIEW_LOCALES, Refused, check_announcement
 from bot.youth.enrolments import name_in
@@ -41,7 +42,6 @@ from db.broadcasts import Broadcast, BroadcastRecipient
 from db.models import AuditEntry, Beneficiary, Conversation, FollowupContact, Message
 from db.session import Database, append
 from db.youth import Enrolment
-from handlers.turn import Reply
 
 LANGUAGES = {"sq": ("sq",), "sr": ("sr-Cyrl", "sr-Latn")}
 CHANNELS = ("telegram", "web", "whatsapp", "viber")

@@ -15,8 +15,6 @@ keeps the field paths that could not be read.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import logging
 import time
 from collections import deque
@@ -33,6 +31,7 @@ from bot import linking, ownership, snoozes
 from bot.channels import WRITING_SUBSCRIBES, Decoded, GroupChat, Identity, Incoming, MembershipChange, Partly
 from bot.failures import describe
 from bot.i18n import Translations
+from bot.linking import pseudonym
 from bot.media import KINDS as MEDIA_KINDS
 from bot.outbox import queue_call, queue_reply
 from bot.services import Services
@@ -54,11 +53,6 @@ MEDIA_LINES = "media_lines"  # session.info: this transaction wrote a transcript
 
 class Decoder(Protocol):
     def __call__(self, raw: str) -> Decoded: ...
-
-
-def pseudonym(key: bytes, channel: str, ident: str) -> str:
-    """A stable keyed hash of a channel identity: recognises a person without naming them."""
-    return hmac.new(key, f"{channel}:{ident}".encode(), hashlib.sha256).hexdigest()[:40]
 
 
 def clean(text: str | None) -> str | None:

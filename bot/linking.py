@@ -20,6 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Beneficiary, Conversation, LinkCode, LinkedIdentity, Message, OutboxItem
 
+
+def pseudonym(key: bytes, channel: str, ident: str) -> str:
+    """A stable keyed hash of a channel identity: recognises a person without naming them."""
+    return hmac.new(key, f"{channel}:{ident}".encode(), hashlib.sha256).hexdigest()[:40]
+
+
 CODE_LIFETIME = timedelta(minutes=15)
 LINKED_COMMAND = "linked"  # what a redeemed code becomes for the router: a command only the engine gives
 ALPHABET = "ACDEFHJKLMNPRTUVWXY34679"  # no 0/O, 1/I, 2/Z, 5/S, 8/B: read aloud or retyped without doubt

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import linking
 from bot.clock import Clock
-from bot.engine import pseudonym
+from bot.linking import pseudonym
 from db.models import Beneficiary, ChatFile
 from db.session import Database
 
