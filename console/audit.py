@@ -323,6 +323,10 @@ def details(detail: dict[str, Any] | None, t: Words, action: str = "") -> str:
         if value is None:
             continue
         label = t.gettext(KEYS[key]) if key in KEYS else key
+        if key == "municipalities" and not value:  # an account limited to none sees every municipality
+            everywhere = t.gettext("all municipalities")
+            parts.append(f"{label}: {everywhere}")
+            continue
         parts.append(f"{label}: {_value(value, t)}")
     return ", ".join(parts)
 

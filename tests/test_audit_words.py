@@ -139,3 +139,14 @@ async def test_the_audit_page_shows_sentences_not_codes_or_json(homeward: Homewa
         by_actor = (await http.get("/audit?actor=staff:amra")).text
         rows = by_actor[by_actor.index("<tbody>") : by_actor.index("</tbody>")]
         assert rows.count("<tr>") == 1 and "<strong>amra</strong>" in rows
+
+
+def test_an_account_limited_to_no_municipality_reads_as_all_of_them(homeward: Homeward) -> None:
+    """The staff list says "all municipalities" for such an account; the audit log must not say "none"."""
+    for locale in ("sq", "sr-Cyrl", "sr-Latn", "en"):
+        t = homeward.translations(locale)
+        cleared = audit.details({"municipalities": []}, t, "staff.municipalities")
+        assert cleared == f"{t.gettext('Municipalities')}: {t.gettext('all municipalities')}", locale
+        assert t.gettext("none") not in cleared, locale
+        limited = audit.details({"municipalities": ["prizren"]}, t, "staff.municipalities")
+        assert limited == f"{t.gettext('Municipalities')}: prizren", locale
