@@ -20,26 +20,18 @@ import secrets
 import tempfile
 import time
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from bench.delivery_scale import _admin
 from bot import broadcasts
 from bot.broadcasts import Queue, Segment
 from bot.clock import Clock
 from db.encryption import Keyring
 from db.migrate import upgrade
 from db.models import Beneficiary, Conversation
-from db.session import Database, create_engine
+from db.session import Database
 
 TEXTS = {"text_sq": "Nesër zyra është e mbyllur.", "text_sr": "Сутра је канцеларија затворена."}
-
-
-async def _admin(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    async with engine.connect() as conn:
-        await conn.execution_options(isolation_level="AUTOCOMMIT")
-        await conn.execute(text(statement))
-    await engine.dispose()
 
 
 async def _people(db: Database, n: int) -> None:

@@ -204,8 +204,13 @@ async def reach(
     session: AsyncSession, segment: Segment, scope: Sequence[str] | None, templates: dict[str, str], now: datetime
 ) -> Reach:
     """Everyone in the segment within `scope` (None: every municipality), each with their skip reason."""
+    return _with_reasons(await session.execute(_people(segment, scope, now)), templates, now)
+
+
+def _with_reasons(rows: Any, templates: dict[str, str], now: datetime) -> Reach:
+    """Each (person, conversation) of a segment with their reason for being skipped (None: they get it)."""
     found = Reach()
-    for person, conversation in await session.execute(_people(segment, scope, now)):
+    for person, conversation in rows:
         reason = skip_reason(person, templates, now)
         if reason is None and conversation is None:
             reason = "no_consent"
@@ -289,15 +294,10 @@ async def queue_batch(
     query = _people(segment, broadcast.scope, broadcast.created_at).where(
         Beneficiary.id > through, Beneficiary.id <= upto
     )
-    batch = Reach()
     # On PostgreSQL each person's row is locked until the batch commits: an erasure under way is waited for
     # (and the person then found erased), and one that starts meanwhile waits for the batch, then removes
     # what it wrote for them. SQLite has one writer at a time.
-    for person, conversation in await session.execute(query.limit(size).with_for_update(of=Beneficiary)):
-        reason = skip_reason(person, templates, now)
-        if reason is None and conversation is None:
-            reason = "no_consent"
-        batch.people.append((person, conversation, reason))
+    batch = _with_reasons(await session.execute(query.limit(size).with_for_update(of=Beneficiary)), templates, now)
     for person, talk, reason in batch.people:
         line = None
         if reason is None and talk is not None:

@@ -206,7 +206,7 @@ def _narrowing(staff: Staff, query: Query) -> list[ColumnElement[bool]]:
 
 
 def _narrowed(base: Select[Any], staff: Staff, query: Query) -> Select[Any]:
-    return base.where(staff.scope(), _visible(), *_narrowing(staff, query))
+    return base.where(_visible(), *_narrowing(staff, query))
 
 
 async def in_view(session: AsyncSession, staff: Staff, query: Query) -> int | None:
