@@ -43,12 +43,8 @@ from bot.kb.semantic import TopicEmbeddings
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SETS = [
     Path(os.environ.get("HOMEWARD_SHARED_DIR", ROOT.parent / "shared")) / "content" / "kb-dev-questions.jsonl",
-    ROOT / "tests" / "kb_questions_hard.jsonl",
-    ROOT / "tests" / "kb_questions_unseen.jsonl",
-    ROOT / "tests" / "kb_questions_people.jsonl",
-    ROOT / "tests" / "kb_questions_fresh.jsonl",
-    ROOT / "tests" / "kb_tuning_people.jsonl",
-    ROOT / "tests" / "kb_tuning_written.jsonl",
+    *sorted((ROOT / "content" / "kb" / "examples").glob("*.jsonl")),
+    ROOT / "tests" / "kb_questions_blind.jsonl",
 ]
 
 
@@ -136,7 +132,7 @@ def load_embeddings(kb: KnowledgeBase) -> TopicEmbeddings | None:
     before = resident_mb()
     start = time.perf_counter()
     try:
-        embeddings = TopicEmbeddings.build([kb.topic(topic_id) for topic_id in kb.topics])
+        embeddings = TopicEmbeddings.build([kb.topic(topic_id) for topic_id in kb.topics], examples=kb.examples)
     except Exception as exc:
         print(f"embedding model not available ({exc}): lexical ranking only")
         return None
@@ -174,7 +170,8 @@ def main() -> int:
         kb = KnowledgeBase.load(args.kb_dir)
         ours = evaluate(knowledge_base_ranker(kb), questions)
         base = evaluate(keyword_baseline(kb), questions)
-        print(report(path.name, ours, base).replace("knowledge base", "lexical       ", 1))
+        name = f"{path.name} (examples: learned, not held out)" if path.parent.name == "examples" else path.name
+        print(report(name, ours, base).replace("knowledge base", "lexical       ", 1))
         if line := same_topic_report(knowledge_base_ranker(kb), questions):
             print(line)
         print(decisions_report(decide(kb, questions)))

@@ -4,7 +4,7 @@ For every phrasing of every topic, the phrasing is removed from its topic (from 
 lexical ranking indexes and from the texts the model embedded) and asked as a question. Prints
 top-1 / top-3 and what people would get (answer, "not sure", nothing, confident wrong answers),
 for the lexical ranking and the hybrid, like `bench.kb_eval`. The decision rule's thresholds were
-calibrated on this together with tests/kb_tuning_people.jsonl, tests/kb_tuning_written.jsonl, the
+calibrated on this together with content/kb/examples/tuning_people.jsonl and tuning_written.jsonl, the
 development set and tests/kb_tuning_offtopic.jsonl; never on the held-out sets.
 Run: python -m bench.kb_loo [--kb-dir content/kb] [--lexical-only]
 """

@@ -1,6 +1,6 @@
 """The calibrated decision rule: what it does on the tuning material it was calibrated on.
 
-The rule (`KnowledgeBase.match`) was calibrated on tests/kb_tuning_people.jsonl, the shared
+The rule (`KnowledgeBase.match`) was calibrated on content/kb/examples/tuning_people.jsonl, the shared
 development set, each topic's phrasings left out in turn, and the off-topic messages of
 tests/kb_tuning_offtopic.jsonl; never on the held-out sets. These tests pin what it does there,
 and the guards themselves on small hand-made topics.
@@ -25,7 +25,8 @@ from tests.test_kb_hybrid import ChosenSimilarities, CountingModel
 from tests.test_kb_ranking import make_topic
 
 TESTS = Path(__file__).resolve().parent
-TUNING = TESTS / "kb_tuning_people.jsonl"
+EXAMPLES = TESTS.parent / "content" / "kb" / "examples"
+TUNING = EXAMPLES / "tuning_people.jsonl"
 OFFTOPIC = TESTS / "kb_tuning_offtopic.jsonl"
 
 
@@ -238,7 +239,7 @@ def test_a_lower_score_is_answered_when_the_closest_in_meaning_agrees(small_kb: 
     assert small_kb.match(work, "sq").kind == "unsure"
 
 
-WRITTEN = TESTS / "kb_tuning_written.jsonl"
+WRITTEN = EXAMPLES / "tuning_written.jsonl"
 
 
 def test_written_tuning_questions_reach_their_topic_without_confident_wrong_answers(hybrid_kb: KnowledgeBase) -> None:

@@ -17,10 +17,12 @@ from bot.kb.safety import is_emergency
 from bot.text import cyrillic_to_latin
 
 TESTS = Path(__file__).resolve().parent
+EXAMPLES = TESTS.parent / "content" / "kb" / "examples"
 DANGER = read_messages(TESTS / "kb_danger.jsonl")
 ORDINARY = [
     *read_messages(TESTS / "kb_ordinary.jsonl"),
     *[m for path in sorted(TESTS.glob("kb_questions_*.jsonl")) for m in read_messages(path)],
+    *[m for path in sorted(EXAMPLES.glob("*.jsonl")) for m in read_messages(path)],
 ]
 
 

