@@ -190,7 +190,7 @@ class Lookups:
 
     names: dict[str, Callable[[Any], str | None]] = field(default_factory=dict)
     # A questionnaire's answers as (question, answer) pairs: (form id, answers) -> pairs.
-    answers: Callable[[str, Mapping[str, Any]], list[tuple[str, str]] | None] | None = None
+    answers: Callable[[str, Mapping[str, Any]], list[tuple[str, Any]] | None] | None = None
     media_kind: Callable[[str], str] | None = None
 
 
@@ -217,6 +217,8 @@ class Readable:
 
     def plain(self, value: Any) -> str:
         """Any value, for a field without a known kind: yes/no, dates, lists and codes made readable."""
+        if value is None:
+            return "—"
         if isinstance(value, bool):
             return self.t.gettext("Yes") if value else self.t.gettext("No")
         if isinstance(value, datetime):
@@ -273,18 +275,16 @@ class Readable:
             shown = self.lookups.media_kind(str(value)) if self.lookups.media_kind else "file"
             return self.word("media_type", shown)
         if kind == "answers" and isinstance(value, Mapping):
-            pairs = self.lookups.answers(str(item.get("form", "")), value) if self.lookups.answers else None
-            return pairs if pairs is not None else [(readable_key(str(k)), self.plain(v)) for k, v in value.items()]
+            found = self.lookups.answers(str(item.get("form", "")), value) if self.lookups.answers else None
+            pairs = found if found is not None else [(readable_key(str(k)), v) for k, v in value.items()]
+            return [(question, a if isinstance(a, str) else self.plain(a)) for question, a in pairs]
         if kind == "scores" and isinstance(value, Mapping):
             return [(self.word("scores", k), self.plain(v)) for k, v in value.items() if _given(v)]
         if kind in WORDS:
             return self.word(kind, value)
-        name = self.lookups.names.get(kind)
-        if name is not None:
-            found = name(value)
-            if found:
-                return found
-        return self.plain(value)
+        lookup = self.lookups.names.get(kind)
+        named = lookup(value) if lookup is not None else None
+        return named or self.plain(value)
 
     def author(self, author: str) -> str:
         if author in AUTHORS:
@@ -338,12 +338,12 @@ class Readable:
         for section, value in data.items():
             title = self.title(section).upper()
             lines += [title, "-" * len(title), ""]
-            items = value if isinstance(value, list) else [value]
+            items = value if isinstance(value, list) else [value] if _given(value) else []
             if not items:
                 lines += [self.t.gettext("Nothing kept."), ""]
             for item in items:
                 lines += [*self.lines_of(section, item), ""]
-        # In the Latin-script locale all of it is Latin, what was written in Cyrillic too (the JSON keeps it as written).
+        # In the Latin-script locale all of it is Latin, also what was written in Cyrillic (the JSON keeps it).
         return self.t.script("\n".join(lines))
 
 

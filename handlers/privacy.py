@@ -23,6 +23,7 @@ from bot.media import shown_as
 from bot.municipalities import Municipalities
 from bot.privacy import PersonalData, as_json
 from bot.privacy_text import Lookups, as_text, readable_key
+from bot.youth.enrolments import name_in
 from db.models import AuditEntry
 from db.youth import Cohort, Programme
 from handlers import followup, menu
@@ -31,6 +32,7 @@ from handlers.turn import Button, Reply, Turn
 if TYPE_CHECKING:
     from bot.services import Services
     from handlers.routes import Router
+
 
 def _registry(turn: Turn) -> PersonalData:
     return turn.services.extras["personal_data"]  # type: ignore[no-any-return]
@@ -69,8 +71,7 @@ async def my_data(turn: Turn) -> None:
 
 async def _lookups(turn: Turn, data: Mapping[str, Any]) -> Lookups:
     """What the readable copy names in the person's language: places, programmes, groups, topics, questions."""
-    t = turn.t
-    locale = t.locale
+    locale = turn.t.locale
     extras = turn.services.extras
     municipalities: Municipalities | None = extras.get("municipalities")
     signups = [s for s in data.get("youth_signups", []) if isinstance(s, Mapping)]
@@ -78,10 +79,10 @@ async def _lookups(turn: Turn, data: Mapping[str, Any]) -> Lookups:
     cohorts: dict[Any, str] = {}
     if ids := {s["programme"] for s in signups if s.get("programme") is not None}:
         rows = await turn.session.execute(select(Programme).where(Programme.id.in_(ids)))
-        programmes = {p.id: p.name_sq if locale == "sq" else t.script(p.name_sr) for p in rows.scalars()}
+        programmes = {p.id: name_in(locale, p.name_sq, p.name_sr) for p in rows.scalars()}
     if ids := {s["cohort"] for s in signups if s.get("cohort") is not None}:
         rows = await turn.session.execute(select(Cohort).where(Cohort.id.in_(ids)))
-        cohorts = {c.id: c.name_sq if locale == "sq" else t.script(c.name_sr) for c in rows.scalars()}
+        cohorts = {c.id: name_in(locale, c.name_sq, c.name_sr) for c in rows.scalars()}
 
     def topic(topic_id: Any) -> str | None:
         try:
@@ -89,7 +90,7 @@ async def _lookups(turn: Turn, data: Mapping[str, Any]) -> Lookups:
         except (KeyError, AttributeError):
             return None
 
-    def answers(form_id: str, values: Mapping[str, Any]) -> list[tuple[str, str]] | None:
+    def answers(form_id: str, values: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
         found = extras.get("questionnaires")
         questionnaire = found.get(form_id) if found is not None else None
         if questionnaire is None:
@@ -100,7 +101,7 @@ async def _lookups(turn: Turn, data: Mapping[str, Any]) -> Lookups:
         for key, value in values.items():
             node = nodes.get(re.sub(r"(\[\d+\])+$", "", str(key)))
             if node is None:
-                pairs.append((readable_key(str(key)), str(value)))
+                pairs.append((readable_key(str(key)), value))  # a question no longer in the form
                 continue
             label = form_text(form, node.labels, locale) or readable_key(node.name)
             pairs.append((label, shown(form, node, value, locale)))

@@ -353,7 +353,7 @@ async def test_the_text_copy_reads_entirely_in_the_persons_language(
             )
         )
         for question in (await session.execute(select(KbQuestion))).scalars():
-            question.helpful = True
+            question.helpful, question.topic = True, "health.doctor"
         await session.execute(delete(FollowupContact).where(FollowupContact.wave == 1))  # answered below
     await add_followup(
         homeward,
@@ -384,6 +384,7 @@ async def test_the_text_copy_reads_entirely_in_the_persons_language(
     for expected in READABLE[locale]:
         assert expected in readable, expected
     assert SECRET_TEXT in readable and "Arta Krasniqi" in readable
+    assert homeward.services.kb.topic("health.doctor").title(locale) in readable
     assert not SNAKE_CASE.findall(readable)
     assert not PYTHON_VALUES.findall(readable)
     assert not ISO_MOMENT.findall(readable) and "+00:00" not in readable
@@ -401,10 +402,13 @@ def test_an_unknown_section_or_field_still_shows_readably(homeward: Homeward) ->
     text = privacy_text.as_text(
         {
             "profile": {"opted_out": True, "new_field": None, "favourite_app": "viber", "since": "2026-05-01"},
-            "new_section": [{"when_it_was": "2026-05-10T11:00:00+00:00", "count": 3, "ok": False}],
+            "new_section": [{"when_it_was": "2026-05-10T11:00:00+00:00", "count": 3, "ok": False, "list": [None]}],
+            "empty_section": None,
         },
         t,
     )
     assert "Favourite app: viber" in text and "Since: 1.5.2026" in text
     assert "NEW SECTION" in text and "When it was: 10.5.2026 13:00" in text and "Ok: Ne" in text
     assert "Zaustavili ste upitnike i obaveštenja: Da" in text and not CYRILLIC.findall(text)
+    assert "EMPTY SECTION" in text and "Ništa se ne čuva." in text
+    assert not SNAKE_CASE.findall(text) and not PYTHON_VALUES.findall(text)
