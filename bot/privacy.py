@@ -220,20 +220,3 @@ class PersonalData:
 
 def as_json(data: dict[str, Any]) -> str:
     return json.dumps(data, ensure_ascii=False, indent=2, default=str)
-
-
-def as_text(data: dict[str, Any], heading: str, titles: dict[str, str]) -> str:
-    """A plain, readable version of the same data: one block per section, one line per item."""
-    lines = [heading, "=" * len(heading), ""]
-    for section, value in data.items():
-        lines += [titles.get(section, section).upper(), ""]
-        items = value if isinstance(value, list) else [value]
-        if not items:
-            lines.append("—")
-        for item in items:
-            if isinstance(item, dict):
-                lines.append("; ".join(f"{k}: {v}" for k, v in item.items() if v not in (None, "", [], {})))
-            else:
-                lines.append(str(item))
-        lines.append("")
-    return "\n".join(lines)

@@ -12,28 +12,26 @@ stateDiagram-v2
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from bot.i18n import N_
-from bot.privacy import PersonalData, as_json, as_text
+from sqlalchemy import select
+
+from bot.forms.prompts import form_text, shown
+from bot.media import shown_as
+from bot.municipalities import Municipalities
+from bot.privacy import PersonalData, as_json
+from bot.privacy_text import Lookups, as_text, readable_key
+from bot.youth.enrolments import name_in
 from db.models import AuditEntry
+from db.youth import Cohort, Programme
 from handlers import followup, menu
 from handlers.turn import Button, Reply, Turn
 
 if TYPE_CHECKING:
     from bot.services import Services
     from handlers.routes import Router
-
-TITLES = {
-    "profile": N_("Profile"),
-    "consents": N_("Consents"),
-    "transcript": N_("Conversation"),
-    "questionnaires": N_("Questionnaire answers"),
-    "follow_up_schedule": N_("Follow-up schedule"),
-    "questions": N_("Questions to the knowledge base"),
-    "sign_ups": N_("Youth programme sign-ups"),
-    "files": N_("Photos and documents you sent"),
-}
 
 
 def _registry(turn: Turn) -> PersonalData:
@@ -56,7 +54,6 @@ async def my_data(turn: Turn) -> None:
             detail=None,
         )
     )
-    titles = {key: t.gettext(title) for key, title in TITLES.items()}
     turn.say(t.gettext("Here is everything we keep about you: a file for computers (JSON) and a readable text file."))
     stamp = turn.now.astimezone(turn.translations.tz).strftime("%Y%m%d")
     turn.replies.append(
@@ -65,11 +62,61 @@ async def my_data(turn: Turn) -> None:
             document=(f"homeward-data-{stamp}.json", as_json(data).encode("utf-8")),
         )
     )
-    text = as_text(data, t.gettext("Your data held by the mission"), titles)
+    text = as_text(data, t, await _lookups(turn, data))
     turn.replies.append(
         Reply(t.gettext("Your data (text)"), document=(f"homeward-data-{stamp}.txt", text.encode("utf-8")))
     )
     menu.show(turn)
+
+
+async def _lookups(turn: Turn, data: Mapping[str, Any]) -> Lookups:
+    """What the readable copy names in the person's language: places, programmes, groups, topics, questions."""
+    locale = turn.t.locale
+    extras = turn.services.extras
+    municipalities: Municipalities | None = extras.get("municipalities")
+    signups = [s for s in data.get("youth_signups", []) if isinstance(s, Mapping)]
+    programmes: dict[Any, str] = {}
+    cohorts: dict[Any, str] = {}
+    if ids := {s["programme"] for s in signups if s.get("programme") is not None}:
+        rows = await turn.session.execute(select(Programme).where(Programme.id.in_(ids)))
+        programmes = {p.id: name_in(locale, p.name_sq, p.name_sr) for p in rows.scalars()}
+    if ids := {s["cohort"] for s in signups if s.get("cohort") is not None}:
+        rows = await turn.session.execute(select(Cohort).where(Cohort.id.in_(ids)))
+        cohorts = {c.id: name_in(locale, c.name_sq, c.name_sr) for c in rows.scalars()}
+
+    def topic(topic_id: Any) -> str | None:
+        try:
+            return turn.services.kb.topic(str(topic_id)).title(locale) or None
+        except (KeyError, AttributeError):
+            return None
+
+    def answers(form_id: str, values: Mapping[str, Any]) -> list[tuple[str, Any]] | None:
+        found = extras.get("questionnaires")
+        questionnaire = found.get(form_id) if found is not None else None
+        if questionnaire is None:
+            return None
+        form = questionnaire.form
+        nodes = {node.key: node for node in form.nodes}
+        pairs = []
+        for key, value in values.items():
+            node = nodes.get(re.sub(r"(\[\d+\])+$", "", str(key)))
+            if node is None:
+                pairs.append((readable_key(str(key)), value))  # a question no longer in the form
+                continue
+            label = form_text(form, node.labels, locale) or readable_key(node.name)
+            pairs.append((label, shown(form, node, value, locale)))
+        return pairs
+
+    return Lookups(
+        names={
+            "municipality": lambda m: Municipalities.name_of(municipalities, m, locale),
+            "programme": programmes.get,
+            "cohort": cohorts.get,
+            "topic": topic,
+        },
+        answers=answers,
+        media_kind=shown_as,
+    )
 
 
 async def delete(turn: Turn) -> None:

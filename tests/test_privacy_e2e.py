@@ -5,17 +5,20 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
-from bot import logs
+from bot import logs, privacy_text
 from bot.app import Homeward
 from bot.config import Settings
+from bot.text import cyrillic_to_latin
 from console.conversations import REASONS
-from db.models import AuditEntry, Base, Beneficiary, FollowupContact
+from db.models import AuditEntry, Base, Beneficiary, Conversation, FollowupContact, KbQuestion, MediaFile, Message
 from handlers import onboarding
+from tests.console_support import add_cohort, add_followup, add_sign_up
 from tests.fakebot import TOKEN, FakeBotApi, Person
 from tests.steps import onboard, transcript
 
@@ -244,3 +247,168 @@ async def test_the_console_says_plainly_that_a_person_erased_their_data(homeward
         await sign_in(http, "drita")
         fresh = (await http.get(f"/conversations/{conversation_id}")).text
     assert 'id="take-over"' in fresh and 'id="erased"' not in fresh
+
+
+CYRILLIC = re.compile("[\u0400-\u04ff]")
+SNAKE_CASE = re.compile(r"\b[a-z]+(?:_[a-z0-9]+)+\b")
+PYTHON_VALUES = re.compile(r"\b(?:True|False|None)\b")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+# What each readable copy must say, in the person's language and script (sr-Latn is derived from sr-Cyrl).
+READABLE = {
+    "sq": [
+        "PROFILI",
+        "PËLQIMET",
+        "BISEDA",
+        "PËRGJIGJET NË PYETËSORË",
+        "ORARI I PYETËSORËVE",
+        "PYETJET QË KENI BËRË",
+        "REGJISTRIMET NË PROGRAMIN PËR TË RINJ",
+        "FOTOT DHE DOKUMENTET QË KENI DËRGUAR",
+        "Aplikacioni: Telegram",
+        "Komuna: Prizren",
+        "Data e kthimit: 2.10.2026",
+        "Pranuat pyetësorët: Po",
+        "I ndalët pyetësorët dhe njoftimet: Jo",
+        "Pranuat: Po",
+        "Kush shkroi: Ju",
+        "Kush shkroi: Menaxheri i rastit Amra",
+        "Pyetësori: Pyetësori pas kthimit",
+        "Punë me pagë të rregullt",
+        "Statusi: përgjigjur",
+        "Programi: Klubi i kodimit",
+        "Grupi: Grupi i pranverës",
+        "Statusi: keni një vend",
+        "Lloji i skedarit: Fotografi",
+        "Madhësia: 2 KB",
+    ],
+    "sr-Cyrl": [
+        "ПРОФИЛ",
+        "САГЛАСНОСТИ",
+        "РАЗГОВОР",
+        "ОДГОВОРИ У УПИТНИЦИМА",
+        "РАСПОРЕД УПИТНИКА",
+        "ПИТАЊА КОЈА СТЕ ПОСТАВИЛИ",
+        "ПРИЈАВЕ ЗА ПРОГРАМ ЗА МЛАДЕ",
+        "ФОТОГРАФИЈЕ И ДОКУМЕНТИ КОЈЕ СТЕ ПОСЛАЛИ",
+        "Апликација: Telegram",
+        "Општина: Призрен",
+        "Датум повратка: 2.10.2026",
+        "Пристали сте на упитнике: Да",
+        "Пристали сте: Да",
+        "Ко је писао: Ви",
+        "Ко је писао: Водитељ случаја Amra",
+        "Посао са редовном платом",
+        "Статус: одговорено",
+        "Статус: имате место",
+        "Величина: 2 KB",
+        "Програм: Клуб програмирања",
+        "Група: Пролећна група",
+        "Врста датотеке: Фотографија",
+    ],
+}
+READABLE["sr-Latn"] = [cyrillic_to_latin(line) for line in READABLE["sr-Cyrl"]]
+
+
+@pytest.mark.parametrize("locale", ["sq", "sr-Cyrl", "sr-Latn"])
+async def test_the_text_copy_reads_entirely_in_the_persons_language(
+    homeward: Homeward, fake: FakeBotApi, locale: str
+) -> None:
+    person = Person(fake, 777010, "Arta", "sq")
+    n = await onboard(fake, person, locale)
+    person.says(SECRET_TEXT)
+    await fake.wait_sent(n + 1, person.id)
+    person.presses("menu:followup")
+    await fake.wait_sent(n + 2, person.id)
+    person.presses("fu:consent:yes")
+    await fake.wait_sent(n + 3, person.id)
+    person.says("02.10.2026")
+    await fake.wait_sent(n + 4, person.id)
+    await homeward.turns.wait_idle()
+    now = homeward.clock.now()
+    async with homeward.db.transaction() as session:
+        someone = (await session.execute(select(Beneficiary))).scalar_one()
+        someone.municipality, someone.source = "prizren", "flyer-2026"
+        conversation = (await session.execute(select(Conversation))).scalar_one()
+        session.add(
+            Message(
+                conversation_id=conversation.id,
+                direction="out",
+                author="staff:Amra",
+                kind="text",
+                text="Mirëdita, si mund t'ju ndihmoj?",
+                status="sent",
+                created_at=now,
+            )
+        )
+        session.add(
+            MediaFile(
+                conversation_id=conversation.id,
+                channel="telegram",
+                file_ref="photo-1",
+                status="stored",
+                media_type="image/jpeg",
+                file_name="pasaporta.jpg",
+                size=2000,
+                created_at=now,
+            )
+        )
+        for question in (await session.execute(select(KbQuestion))).scalars():
+            question.helpful, question.topic = True, "health.doctor"
+        await session.execute(delete(FollowupContact).where(FollowupContact.wave == 1))  # answered below
+    await add_followup(
+        homeward,
+        conversation.id,
+        1,
+        "answered",
+        scores={"score_economic": 0.75, "score_composite": 0.5},
+        values={"household_size": 4, "e_income_source": "salary"},
+    )
+    programme, cohort = await add_cohort(homeward)
+    await add_sign_up(homeward, conversation.id, programme, cohort, "confirmed", full_name="Arta Krasniqi")
+    person.says("/mydata")
+    await fake.wait_for(lambda: len(fake.sent("sendDocument", person.id)) == 2)
+    files = [v for d in fake.sent("sendDocument") for v in d.values() if isinstance(v, dict) and "filename" in v]
+    docs = {f["filename"]: f["content"].decode("utf-8") for f in files}
+    data = json.loads(next(v for k, v in docs.items() if k.endswith(".json")))
+    readable = next(v for k, v in docs.items() if k.endswith(".txt"))
+
+    # Every section the registry collects has data, and the JSON keeps its machine keys.
+    assert all(data[section] for section in data), [section for section in data if not data[section]]
+    assert {"profile", "youth_signups", "files", "follow_up_schedule"} <= set(data)
+    assert data["profile"]["opted_out"] is False and data["youth_signups"][0]["status"] == "confirmed"
+    # Every section and field has words of its own (a field added without them would show its key).
+    assert set(data) <= set(privacy_text.TITLES)
+    for section, items in data.items():
+        for item in items if isinstance(items, list) else [items]:
+            assert set(item) <= set(privacy_text.FIELDS[section]), (section, set(item))
+    for expected in READABLE[locale]:
+        assert expected in readable, expected
+    assert SECRET_TEXT in readable and "Arta Krasniqi" in readable
+    assert homeward.services.kb.topic("health.doctor").title(locale) in readable
+    assert not SNAKE_CASE.findall(readable)
+    assert not PYTHON_VALUES.findall(readable)
+    assert not ISO_MOMENT.findall(readable) and "+00:00" not in readable
+    labels = [line.split(":")[0] for line in readable.splitlines() if ":" in line and not line.startswith(" ")]
+    if locale == "sr-Latn":
+        assert not CYRILLIC.findall(readable)
+    elif locale == "sr-Cyrl":
+        assert labels and all(CYRILLIC.search(label) for label in labels), labels
+    # Times are Kosovo's: the moment the copy was asked for, as the clock on the wall showed it.
+    assert homeward.translations(locale).datetime(now)[:-3] in readable
+
+
+def test_an_unknown_section_or_field_still_shows_readably(homeward: Homeward) -> None:
+    t = homeward.translations("sr-Latn")
+    text = privacy_text.as_text(
+        {
+            "profile": {"opted_out": True, "new_field": None, "favourite_app": "viber", "since": "2026-05-01"},
+            "new_section": [{"when_it_was": "2026-05-10T11:00:00+00:00", "count": 3, "ok": False, "list": [None]}],
+            "empty_section": None,
+        },
+        t,
+    )
+    assert "Favourite app: viber" in text and "Since: 1.5.2026" in text
+    assert "NEW SECTION" in text and "When it was: 10.5.2026 13:00" in text and "Ok: Ne" in text
+    assert "Zaustavili ste upitnike i obaveštenja: Da" in text and not CYRILLIC.findall(text)
+    assert "EMPTY SECTION" in text and "Ništa se ne čuva." in text
+    assert not SNAKE_CASE.findall(text) and not PYTHON_VALUES.findall(text)
