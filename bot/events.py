@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.i18n import N_
+
 
 @dataclass(frozen=True)
 class Button:
@@ -50,3 +52,20 @@ class Inbound:
     # The channel answered this event itself (Viber's welcome to someone not yet subscribed): the turn
     # runs, its replies are not sent.
     answered: bool = False
+
+
+# What a line without words is, in words: the console and the person's copy of their data say the same.
+KIND_LABELS = {
+    "photo": N_("Photo"),
+    "voice": N_("Voice message"),
+    "audio": N_("Audio file"),
+    "video": N_("Video"),
+    "video_note": N_("Video message"),
+    "document": N_("Document"),
+    "sticker": N_("Sticker"),
+    "location": N_("Location"),
+    "contact": N_("Contact"),
+    "other": N_("Other message"),
+    "edit": N_("Edited message"),
+    "button": N_("Button pressed"),
+}

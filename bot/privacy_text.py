@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.events import KIND_LABELS
 from bot.i18n import N_, Translator
 
 # One field of a section: its label, and how its value is read (a key of `_READERS`, or a lookup).
@@ -115,22 +116,7 @@ WORDS: dict[str, dict[str, str]] = {
         "guardian": N_("Consent as a parent or guardian"),
     },
     "direction": {"in": N_("From you"), "out": N_("To you")},
-    "message_kind": {
-        "text": N_("Message"),
-        "command": N_("Command"),
-        "button": N_("Button pressed"),
-        "photo": N_("Photo"),
-        "voice": N_("Voice message"),
-        "audio": N_("Audio file"),
-        "video": N_("Video"),
-        "video_note": N_("Video message"),
-        "document": N_("Document"),
-        "sticker": N_("Sticker"),
-        "location": N_("Location"),
-        "contact": N_("Contact"),
-        "other": N_("Other message"),
-        "edit": N_("Edited message"),
-    },
+    "message_kind": {"text": N_("Message"), "command": N_("Command"), **KIND_LABELS},
     "form_status": {"in_progress": N_("not finished"), "completed": N_("finished")},
     "contact_status": {
         "planned": N_("planned"),

@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.events import KIND_LABELS
 from bot.i18n import CONSOLE_LOCALES, LOCALES, N_, Translations, Translator
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -47,20 +48,6 @@ STATUS_LABELS = {
 }
 # The apps a person writes from; the names of the apps themselves are not translated.
 APP_NAMES = {"telegram": "Telegram", "whatsapp": "WhatsApp", "viber": "Viber", "web": N_("Web chat")}
-KIND_LABELS = {
-    "photo": N_("Photo"),
-    "voice": N_("Voice message"),
-    "audio": N_("Audio file"),
-    "video": N_("Video"),
-    "video_note": N_("Video message"),
-    "document": N_("Document"),
-    "sticker": N_("Sticker"),
-    "location": N_("Location"),
-    "contact": N_("Contact"),
-    "other": N_("Other message"),
-    "edit": N_("Edited message"),
-    "button": N_("Button pressed"),
-}
 
 # Beside the kind's name where a line without words is previewed (the inbox).
 KIND_ICONS = {"photo": "📷", "voice": "🎤", "audio": "🎵", "video": "🎬", "video_note": "🎬", "location": "📍"}
