@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import console.followups  # noqa: F401  (registers "follow-up due", as the console does)
@@ -353,3 +353,11 @@ async def test_the_inbox_page_links_older_and_newer_by_cursor(
         rows = re.compile(r'href="/conversations/(\d+)"')
         assert rows.findall(again.text) == rows.findall(first.text) != rows.findall(second.text)
         assert (await http.get("/inbox", params={"view": "open", "before": "nonsense"})).status_code == 200
+
+
+async def test_postgresql_connections_never_compile_queries_to_machine_code(db: Database) -> None:
+    # A JIT compilation took about 20 ms, longer than the inbox's queries themselves; see db.session.
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL only: SQLite has no JIT")
+    async with db.sessions() as session:
+        assert (await session.execute(text("SHOW jit"))).scalar_one() == "off"
