@@ -43,7 +43,8 @@ from db.models import AuditEntry, Beneficiary, Conversation, FollowupContact, Me
 from db.session import Database, append
 from db.youth import Enrolment
 
-LANGUAGES = {"sq": ("sq",), "sr": ("sr-Cyrl", "sr-Latn")}
+# A segment's language: Albanian, Serbian in one script (people read it in the script they chose), or both scripts.
+LANGUAGES = {"sq": ("sq",), "sr-Cyrl": ("sr-Cyrl",), "sr-Latn": ("sr-Latn",), "sr": ("sr-Cyrl", "sr-Latn")}
 CHANNELS = ("telegram", "web", "whatsapp", "viber")
 FOLLOWUP_STATES = ("due", "overdue", "completed", "none")
 WAVES = (1, 2, 3)
@@ -128,10 +129,16 @@ def text_in(locale: str, text_sq: str, text_sr: str) -> str:
     return name_in(locale, text_sq, text_sr)
 
 
-def preview(text_sq: str, text_sr: str) -> dict[str, str]:
-    """The message in Albanian, Serbian Cyrillic and Serbian Latin, as each reader gets it."""
+def locales_of(language: str) -> tuple[str, ...]:
+    """The languages and scripts a segment's readers have: those of its language, or all when it has none."""
+    return LANGUAGES.get(language, PREVIEW_LOCALES) if language else PREVIEW_LOCALES
+
+
+def preview(text_sq: str, text_sr: str, language: str = "") -> dict[str, str]:
+    """The message as each reader of the segment's language gets it: in Albanian, Serbian Cyrillic and Serbian
+    Latin when the segment takes any language."""
     text_sq, text_sr = check_texts(text_sq, text_sr)
-    return {locale: text_in(locale, text_sq, text_sr) for locale in PREVIEW_LOCALES}
+    return {locale: text_in(locale, text_sq, text_sr) for locale in locales_of(language)}
 
 
 def check_texts(text_sq: str, text_sr: str) -> tuple[str, str]:

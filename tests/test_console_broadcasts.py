@@ -46,6 +46,7 @@ TEXTS = {"text_sq": "Nesër zyra është e mbyllur.", "text_sr": "Сутра ј�
 _TOKEN = re.compile(r'name="token" value="([0-9a-f]+)"')
 _SEAL = re.compile(r'name="seal" value="([0-9a-f]+)"')
 _REACH = re.compile(r'id="broadcast-reach"><strong>[^<]*?(\d+)')
+_SHOWN = re.compile(r'<blockquote class="message" lang="([^"]+)">([^<]*)</blockquote>')
 
 
 async def _people(app: Homeward) -> dict[str, int]:
@@ -89,7 +90,10 @@ async def test_segments_pick_people_by_language_place_group_follow_up_and_app(ho
 
     assert await who(Segment()) == ["arta", "besa", "jovana", "marko"]
     assert await who(Segment(language="sq")) == ["arta", "besa"]
-    assert await who(Segment(language="sr")) == ["jovana", "marko"]
+    assert await who(Segment(language="sr")) == ["jovana", "marko"]  # both scripts
+    assert await who(Segment(language="sr-Cyrl")) == ["jovana"]
+    assert await who(Segment(language="sr-Latn")) == ["marko"]
+    assert await who(Segment(language="sr-Latn", municipality="prizren")) == []
     assert await who(Segment(municipality="gjilan")) == ["besa", "marko"]
     assert await who(Segment(), scope=("prizren",)) == ["arta", "jovana"]
     assert await who(Segment(municipality="gjilan"), scope=("prizren",)) == []
@@ -215,6 +219,54 @@ async def test_an_admin_reaches_every_municipality_and_forms_need_the_csrf_token
         [TEXTS["text_sr"], "Sutra je kancelarija zatvorena."]
     )
     assert [a for (a,) in actions] == ["broadcast.preview", "broadcast.send", "broadcast.queued", "broadcast.preview"]
+
+
+async def test_a_coordinator_picks_one_serbian_script_and_the_preview_counts_and_page_follow(
+    homeward: Homeward,
+) -> None:
+    ids = await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    latin = "Sutra je kancelarija zatvorena."
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "en", "next": "/broadcasts"})
+        form = (await http.get("/broadcasts")).text
+        offered = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', form.split('name="language"')[1])
+        assert offered[:5] == [
+            ("", "All"),
+            ("sq", "Albanian"),
+            ("sr-Cyrl", "Serbian (Cyrillic)"),
+            ("sr-Latn", "Serbian (Latin)"),
+            ("sr", "Serbian (both scripts)"),
+        ]
+        for language, reached, shown in (
+            ("sr-Cyrl", "1", [("sr-Cyrl", TEXTS["text_sr"])]),
+            ("sr", "2", [("sr-Cyrl", TEXTS["text_sr"]), ("sr-Latn", latin)]),
+            ("sq", "2", [("sq", TEXTS["text_sq"])]),
+            ("", "4", [("sq", TEXTS["text_sq"]), ("sr-Cyrl", TEXTS["text_sr"]), ("sr-Latn", latin)]),
+        ):
+            preview = await http.post(
+                "/broadcasts/preview", data={"csrf": await csrf(http), **TEXTS, "language": language}
+            )
+            reach = _REACH.search(preview.text)
+            assert reach is not None and reach.group(1) == reached, language
+            assert _SHOWN.findall(preview.text) == shown, language
+        preview, sent = await _preview_and_send(http, language="sr-Latn")
+        reach = _REACH.search(preview.text)
+        assert reach is not None and reach.group(1) == "1"
+        assert "<li>Language: Serbian (Latin)</li>" in preview.text
+        assert 'class="meta">Srpski: 1</span>' in preview.text and "Српски:" not in preview.text
+        assert _SHOWN.findall(preview.text) == [("sr-Latn", latin)]
+        assert sent is not None and sent.status_code == 303
+        await homeward.broadcasts.wait_idle()
+        page = (await http.get(sent.headers["location"])).text
+        assert "<li>Language: Serbian (Latin)</li>" in page
+        assert _SHOWN.findall(page) == [("sr-Latn", latin)]
+    async with homeward.db.sessions() as session:
+        recipients = (await session.execute(select(BroadcastRecipient.beneficiary_id))).scalars().all()
+        lines = (await session.execute(select(OutboxItem.payload).where(OutboxItem.lane == LANE_ANNOUNCEMENT))).all()
+    assert recipients == [ids["marko"]]
+    assert [p["text"] for (p,) in lines] == [latin]
 
 
 async def test_a_reply_is_not_held_behind_a_large_broadcast(database_url: str) -> None:

@@ -38,7 +38,12 @@ SKIP_REASONS = {
     "outside_window": N_("outside WhatsApp's 24 hours, with no approved template"),
     "erased": N_("their data was erased"),
 }
-LANGUAGE_LABELS = {"sq": N_("Albanian"), "sr": N_("Serbian")}
+LANGUAGE_LABELS = {
+    "sq": N_("Albanian"),
+    "sr-Cyrl": N_("Serbian (Cyrillic)"),
+    "sr-Latn": N_("Serbian (Latin)"),
+    "sr": N_("Serbian (both scripts)"),
+}
 FOLLOWUP_LABELS = {
     "due": N_("due, not answered yet"),
     "overdue": N_("not answered in time"),
@@ -157,7 +162,7 @@ async def preview(request: Request, staff: Broadcaster) -> Response:
     try:
         async with console.homeward.db.transaction() as session:
             segment = await _checked(request, session, staff, form)
-            texts = broadcasts.preview(form["text_sq"], form["text_sr"])
+            texts = broadcasts.preview(form["text_sq"], form["text_sr"], segment.language)
             texts_sent = broadcasts.check_texts(form["text_sq"], form["text_sr"])
             found = await broadcasts.reach(
                 session, segment, _scope(staff), console.homeward.settings.whatsapp_templates, now
@@ -317,7 +322,7 @@ async def one(request: Request, staff: Broadcaster, broadcast_id: int) -> Respon
         done=progress.state != broadcasts.QUEUING and counts.queued == 0,
         texts={
             locale: broadcasts.text_in(locale, broadcast.text_sq, broadcast.text_sr)
-            for locale in coordination.PREVIEW_LOCALES
+            for locale in broadcasts.locales_of(broadcast.segment.get("language", ""))
         },
         segment_lines=_describe(t, request, broadcast.segment, cohort_names),
         skip_reasons=SKIP_REASONS,
