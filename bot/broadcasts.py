@@ -111,7 +111,8 @@ class Reach:
 
 @dataclass
 class Counts:
-    """What became of a broadcast so far: queued, sent, failed (with the platform's reasons), skipped (why)."""
+    """What became of a broadcast's lines so far: queued (prepared, not sent yet), sent, failed (with the
+    platform's reasons), skipped (why)."""
 
     queued: int = 0
     sent: int = 0
@@ -403,6 +404,31 @@ class Progress:
     recipients: int
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Everyone in a broadcast's segment, each counted once: sent, not delivered, skipped, still to send (prepared
+    and waiting, or not looked at yet while the messages are prepared), and, when preparing stopped for good,
+    not prepared. The parts add up to `size`."""
+
+    size: int
+    sent: int
+    failed: int
+    skipped: int
+    left: int
+    unprepared: int = 0
+
+
+def tally(progress: Progress, found: Counts) -> Tally:
+    skipped = sum(found.skipped.values())
+    if progress.state == FAILED:  # those not prepared are never sent: not "still to send"
+        size = max(progress.recipients, progress.handled)
+        return Tally(size, found.sent, found.failed, skipped, found.queued, size - progress.handled)
+    # Once everyone is handled, the segment is the people handled (someone may have left it meanwhile).
+    size = progress.handled if progress.state == QUEUED else progress.recipients
+    done = found.sent + found.failed + skipped
+    return Tally(max(size, done + found.queued), found.sent, found.failed, skipped, max(size - done, found.queued))
+
+
 async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
     handled = (
         await session.execute(
@@ -557,7 +583,7 @@ async def counts(session: AsyncSession, broadcast_id: int) -> Counts:
             found.skipped[skipped] += n
         elif no_line or consent in (None, "erased"):
             found.skipped["erased"] += n
-        elif status == "queued":
+        elif status in ("queued", "sending"):
             found.queued += n
         elif status in SENT:
             found.sent += n

@@ -7,6 +7,7 @@ import asyncio
 import html
 import re
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot import broadcasts
 from bot.app import Homeward
 from bot.broadcasts import Queue, Segment
 from bot.clock import Clock, FixedClock
+from bot.config import Settings
 from bot.delivery import Delivery
 from bot.outbox import LANE_ANNOUNCEMENT, queue_reply
 from bot.pacing import Pacer
@@ -163,7 +165,7 @@ async def test_a_coordinator_reaches_only_their_municipalities(homeward: Homewar
         await homeward.broadcasts.wait_idle()  # queued in the background
         own = await http.get(sent.headers["location"])
         shown = dict(re.findall(r'data-count="(\w+)">(\d+)<', own.text))
-        assert own.status_code == 200 and int(shown["queued"]) + int(shown["sent"]) == 2  # delivery may be quick
+        assert own.status_code == 200 and int(shown["left"]) + int(shown["sent"]) == 2  # delivery may be quick
         assert f'href="{sent.headers["location"]}"' in (await http.get("/broadcasts")).text
     async with homeward.db.sessions() as session:
         broadcast = (await session.execute(select(Broadcast).where(Broadcast.author == "yll"))).scalar_one()
@@ -459,13 +461,18 @@ async def test_the_request_only_records_the_broadcast_and_its_page_follows_the_q
         before = (await http.get(f"/broadcasts/{bid}/counts")).json()
         page = await http.get(f"/broadcasts/{bid}")
         assert f'data-follow="/broadcasts/{bid}/counts"' in page.text and 'http-equiv="refresh"' not in page.text
-        assert "Preparing the messages: 0 of 4 people." in page.text
+        before_line = (
+            "Preparing the messages. Of 4 people in the segment: 0 sent, 0 not delivered, 0 skipped, 4 still to send."
+        )
+        assert before_line in page.text
         await broadcasts.Queue(homeward.db, homeward.clock, {}, batch=3).run(bid)
         after = (await http.get(f"/broadcasts/{bid}/counts")).json()
     assert before["state"] == "queuing" and (before["handled"], before["recipients"]) == (0, 4)
-    assert before["progress"] == "Preparing the messages: 0 of 4 people." and before["done"] is False
-    assert after["state"] == "queued" and after["handled"] == 4 and after["progress"] == ""
+    assert before["progress"] == before_line and before["done"] is False and before["left"] == 4
+    assert after["state"] == "queued" and after["handled"] == 4
+    assert after["progress"].startswith("Of 4 people in the segment: ")
     assert after["queued"] + after["sent"] + after["failed"] + after["skipped"] == 4
+    assert after["left"] + after["sent"] + after["failed"] + after["skipped"] == 4 and after["left"] == after["queued"]
 
 
 async def _crowd(app: Homeward, n: int) -> None:
@@ -739,8 +746,10 @@ async def test_a_batch_that_keeps_failing_marks_the_broadcast_failed_instead_of_
                 handled=2,
             )
             data = (await http.get(f"/broadcasts/{bid}/counts")).json()
-            assert (data["state"], data["handled"], data["progress"]) == ("failed", 2, stopped), locale
-            assert data["queued"] == 2 and data["done"] is False  # the two lines prepared are still to be sent
+            assert (data["state"], data["handled"]) == ("failed", 2) and data["progress"].startswith(stopped), locale
+            assert data["queued"] == data["left"] == 2 and data["done"] is False  # the two prepared are still to send
+            tally = words.gettext("{n} still to send", n=2) + ", " + words.gettext("{n} not prepared", n=2) + "."
+            assert data["progress"].endswith(tally), locale
             assert html.escape(stopped, quote=False) in (await http.get(f"/broadcasts/{bid}")).text
             audit_page = (await http.get("/audit?action=broadcast")).text
             assert (
@@ -796,3 +805,68 @@ async def test_a_person_erased_while_their_batch_is_queued_gets_no_line_and_leav
         kept = [(r.beneficiary_id, r.channel, r.locale, r.message_id, r.skipped) for r in rows]
     assert found.skipped == {"erased": 1} and found.queued == 3
     assert (None, "", None, None, "erased") in kept and ids["marko"] not in [k[0] for k in kept]
+
+
+@pytest.fixture
+async def undelivered(settings: Settings) -> AsyncIterator[Homeward]:
+    """A Homeward that delivers nothing by itself: the test says what became of each line."""
+    app = Homeward(settings)
+    await app.start(polling=False, delivery=False)
+    yield app
+    await app.stop()
+
+
+async def test_the_progress_line_counts_everyone_in_the_segment_once_and_adds_up(undelivered: Homeward) -> None:
+    """Sent, not delivered, skipped (why) and still to send: a person skipped is never read as sent or handled."""
+    homeward = undelivered
+    ids = await _people(homeward)  # in the order they are queued: arta, jovana, marko, besa
+    async with homeward.db.transaction() as session:
+        await session.execute(update(Beneficiary).where(Beneficiary.id == ids["jovana"]).values(opted_out=True))
+    await add_staff(homeward, "drita", "admin")
+    held: list[int] = []
+    homeward.broadcasts.queue = held.append  # type: ignore[method-assign,assignment]  # queued below, by the test
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "en", "next": "/broadcasts"})
+        _, sent = await _preview_and_send(http)
+        assert sent is not None
+        bid = held[0]
+
+        async def line() -> tuple[str, dict[str, int]]:
+            data = (await http.get(f"/broadcasts/{bid}/counts")).json()
+            page = (await http.get(f"/broadcasts/{bid}")).text
+            shown = re.search(r'id="broadcast-progress" role="status">([^<]*)<', page)
+            assert shown is not None and html.unescape(shown.group(1)) == data["progress"]
+            figures = {name: int(n) for name, n in re.findall(r'data-count="(\w+)">(\d+)<', page)}
+            assert figures == {k: data[k] for k in ("sent", "failed", "skipped", "left")}
+            assert sum(figures.values()) == 4  # the segment
+            return data["progress"], figures
+
+        # The first batch: Arta's line is prepared, Jovana stopped messages. Two of four handled, one of them skipped.
+        async with homeward.db.transaction() as session:
+            assert await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=2) is not None
+        assert await line() == (
+            "Preparing the messages. Of 4 people in the segment: 0 sent, 0 not delivered, "
+            "1 skipped (stopped messages: 1), 3 still to send.",
+            {"sent": 0, "failed": 0, "skipped": 1, "left": 3},
+        )
+        # Arta's line goes out; the rest is prepared; Marko's line is refused by the platform.
+        await broadcasts.Queue(homeward.db, homeward.clock, {}).run(bid)
+        async with homeward.db.transaction() as session:
+            lines = dict(
+                (
+                    await session.execute(
+                        select(BroadcastRecipient.beneficiary_id, BroadcastRecipient.message_id).where(
+                            BroadcastRecipient.message_id.is_not(None)
+                        )
+                    )
+                ).all()
+            )
+            await session.execute(update(Message).where(Message.id == lines[ids["arta"]]).values(status="sent"))
+            await session.execute(
+                update(Message).where(Message.id == lines[ids["marko"]]).values(status="failed", error="400 bad")
+            )
+        assert await line() == (
+            "Of 4 people in the segment: 1 sent, 1 not delivered, 1 skipped (stopped messages: 1), 1 still to send.",
+            {"sent": 1, "failed": 1, "skipped": 1, "left": 1},
+        )

@@ -152,7 +152,7 @@ function liveCounts(figures) {
       if (response.ok) data = await response.json();
     } catch (e) { /* offline for a moment: the next look */ }
     if (data) {
-      for (const name of ["queued", "sent", "failed", "skipped"]) {
+      for (const name of ["sent", "failed", "skipped", "left"]) {
         const cell = figures.querySelector(`dd[data-count="${name}"]`);
         if (cell) cell.textContent = String(data[name]);
       }
