@@ -23,7 +23,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,7 +55,9 @@ QUEUING, QUEUED, FAILED = "queuing", "queued", "failed"
 ATTEMPTS = 3  # a batch that fails this many times in a row stops the broadcast's queuing: it is marked failed
 ACTOR = "broadcasts"  # the audit log's actor for what the queue does by itself
 BATCH = 500  # people queued per transaction
-STALE = timedelta(seconds=30)  # a broadcast no batch was queued for this long is resumed by the scheduler
+STALE = timedelta(seconds=30)  # a broadcast no batch was queued for this long is resumed (`Queue.watch`)
+LOOK_EVERY = timedelta(seconds=10)  # how often each process looks for broadcasts whose queuing stopped
+SLACK = 0.5  # seconds after a broadcast turns stale that the look for it comes (it is stale only once past `STALE`)
 log = logging.getLogger(__name__)
 
 
@@ -441,8 +443,9 @@ async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
 class Queue:
     """Queues broadcasts in the background, one batch per transaction, each batch handed to delivery at once.
 
-    The console starts one when a broadcast is sent; the scheduler of every process resumes, once a
-    minute, any broadcast whose queuing stopped (its process ended) more than `STALE` ago.
+    The console starts one when a broadcast is sent; every process resumes any broadcast whose queuing stopped
+    (its process ended) more than `STALE` ago (`watch`). A resumed broadcast and one still queued elsewhere are
+    never queued twice: each batch is claimed first (`queue_batch`).
     """
 
     def __init__(
@@ -459,6 +462,7 @@ class Queue:
         self.batch = batch
         self._running: dict[int, asyncio.Task[None]] = {}
         self._failures: Counter[int] = Counter()  # batches of each broadcast failed in a row, in this process
+        self._retry_at: dict[int, datetime] = {}  # a broadcast whose batch failed here is tried again from then
 
     def queue(self, broadcast_id: int) -> asyncio.Task[None]:
         """Queue a broadcast in the background, unless this process does already."""
@@ -489,6 +493,7 @@ class Queue:
             self._failures[broadcast_id] += 1
             attempts = self._failures[broadcast_id]
             if attempts < ATTEMPTS:
+                self._retry_at[broadcast_id] = self.clock.now() + STALE  # not at once: the error may pass
                 log.exception(
                     "queuing broadcast %s stopped (%d of %d attempts); the scheduler resumes it",
                     broadcast_id,
@@ -527,7 +532,8 @@ class Queue:
 
     async def resume(self, stale: timedelta = STALE) -> list[int]:
         """Start queuing every broadcast left unfinished for longer than `stale`; their ids."""
-        since = self.clock.now() - stale
+        now = self.clock.now()
+        since = now - stale
         async with self.db.sessions() as session:
             left = list(
                 (
@@ -539,9 +545,63 @@ class Queue:
                     )
                 ).scalars()
             )
+        left = [b for b in left if self._retry_at.get(b, now) <= now]  # a batch that failed here waits a little
+        self._retry_at = {b: at for b, at in self._retry_at.items() if at > now}
         for broadcast_id in left:
             self.queue(broadcast_id)
         return left
+
+    async def next_stale(self, stale: timedelta = STALE) -> datetime | None:
+        """When the next broadcast being queued now turns stale if no batch of it is queued meanwhile."""
+        since = self.clock.now() - stale
+        async with self.db.sessions() as session:
+            last = (
+                await session.execute(
+                    select(func.min(Broadcast.progress_at)).where(
+                        Broadcast.state == QUEUING, Broadcast.progress_at >= since
+                    )
+                )
+            ).scalar()
+        due = [last + stale] if last is not None else []
+        due += [at for b, at in self._retry_at.items() if b not in self._running]  # all later than now
+        return min(due, default=None)
+
+    async def watch(
+        self,
+        stop: asyncio.Event,
+        *,
+        every: timedelta = LOOK_EVERY,
+        stale: timedelta = STALE,
+        pause: Callable[[float], Awaitable[bool]] | None = None,
+    ) -> None:
+        """Resume broadcasts whose queuing stopped, each as soon as it turns stale, until `stop` is set.
+
+        Each look resumes what is stale and notes when the next broadcast being queued would turn stale; the next
+        look comes then (a moment after), or after `every` when that is sooner. A broadcast whose process ended
+        thus continues `stale` after its last batch; one that process began after this process last looked, within
+        `stale` and `every`. `pause(seconds)` waits and says whether to stop (by default: `stop` is set meanwhile).
+        """
+
+        async def until_stopped(seconds: float) -> bool:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+            except TimeoutError:
+                return False
+            return True
+
+        wait = pause or until_stopped
+        while not stop.is_set():
+            due = None
+            try:
+                await self.resume(stale)
+                due = await self.next_stale(stale)
+            except Exception:
+                log.exception("resuming broadcasts failed; trying again shortly")
+            seconds = every.total_seconds()
+            if due is not None:
+                seconds = min(seconds, max((due - self.clock.now()).total_seconds(), 0.0) + SLACK)
+            if await wait(seconds):
+                return
 
     async def wait_idle(self) -> None:
         """Until this process queues no broadcast."""

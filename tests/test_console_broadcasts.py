@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import re
 import time
 from collections.abc import AsyncIterator
@@ -870,3 +871,77 @@ async def test_the_progress_line_counts_everyone_in_the_segment_once_and_adds_up
             "Of 4 people in the segment: 1 sent, 1 not delivered, 1 skipped (stopped messages: 1), 1 still to send.",
             {"sent": 1, "failed": 1, "skipped": 1, "left": 1},
         )
+
+
+async def test_a_broadcast_whose_process_ended_goes_on_once_stale_and_no_batch_is_queued_twice(
+    homeward: Homeward,
+) -> None:
+    """On a clock the test moves: the queue's own looks (not the scheduler's minute) find a broadcast left by a
+    process that ended as soon as it is stale, and a second process resuming it at the same moment sends nothing
+    twice."""
+    await homeward.stop()  # this test is the only one queuing
+    await _crowd(homeward, 25)
+    began = homeward.clock.now()
+    async with homeward.db.transaction() as session:
+        bid = (
+            await broadcasts.start(
+                session, author="drita", token="w" * 32, segment=Segment(), scope=None, now=began, **TEXTS
+            )
+        ).id
+        assert await broadcasts.queue_batch(session, bid, {}, began, size=10) is not None
+    # Its process ended here, with 15 people left.
+    clock = FixedClock(began + timedelta(seconds=2))  # another process, which looked a moment ago
+    here = Queue(homeward.db, clock, {}, batch=10)
+    other = Queue(homeward.db, clock, {}, batch=10)
+    looks: list[tuple[float, list[int]]] = []
+    resume = here.resume
+
+    async def looked(stale: timedelta = broadcasts.STALE) -> list[int]:
+        found = await resume(stale)
+        looks.append(((clock.now() - began).total_seconds(), found))
+        if found:
+            await other.resume(stale)  # a third process looks at the same moment
+        return found
+
+    here.resume = looked  # type: ignore[method-assign]
+
+    async def pause(seconds: float) -> bool:
+        clock.advance(timedelta(seconds=seconds))
+        await here.wait_idle()
+        await other.wait_idle()
+        async with homeward.db.sessions() as session:
+            state = (await session.execute(select(Broadcast.state).where(Broadcast.id == bid))).scalar_one()
+        return state == "queued" or len(looks) > 20
+
+    await here.watch(asyncio.Event(), pause=pause)
+    resumed = [at for at, found in looks if found]
+    stale = broadcasts.STALE.total_seconds()
+    assert resumed and stale < resumed[0] <= stale + 1, looks  # within a second of turning stale
+    assert all(b - a <= broadcasts.LOOK_EVERY.total_seconds() + 0.01 for (a, _), (b, _) in itertools.pairwise(looks))
+    await _each_once(homeward, bid, 25)
+
+    # A broadcast begun (by a process that then ended) between two looks: the next look notes when it turns stale.
+    looks.clear()
+    stopped: list[float] = []
+
+    async def begun_meanwhile(seconds: float) -> bool:
+        if not stopped:
+            clock.advance(timedelta(seconds=seconds / 2))
+            async with homeward.db.transaction() as session:
+                late = await broadcasts.start(
+                    session, author="drita", token="x" * 32, segment=Segment(), scope=None, now=clock.now(), **TEXTS
+                )
+                assert await broadcasts.queue_batch(session, late.id, {}, clock.now(), size=10) is not None
+            stopped.append((clock.now() - began).total_seconds())
+            clock.advance(timedelta(seconds=seconds / 2))
+        else:
+            clock.advance(timedelta(seconds=seconds))
+        await here.wait_idle()
+        await other.wait_idle()
+        async with homeward.db.sessions() as session:
+            states = (await session.execute(select(Broadcast.state))).scalars().all()
+        return states == ["queued", "queued"] or len(looks) > 20
+
+    await here.watch(asyncio.Event(), pause=begun_meanwhile)
+    resumed = [at for at, found in looks if found]
+    assert stopped and resumed and stale < resumed[0] - stopped[0] <= stale + 1, (stopped, looks)
