@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from bot.app import Homeward
 from db.models import Conversation
+from db.staff import CannedReply
 from tests.browser.test_console_browser import _sign_in
 from tests.console_support import add_staff, person_with_transcript
 
@@ -87,6 +88,16 @@ async def test_when_another_caseworker_takes_over_or_hands_back_the_open_pages_a
     homeward: Homeward, site: str, browser: Any
 ) -> None:
     cid = await person_with_transcript(homeward, municipality="prishtine", texts=["Ku mund të pyes?"], name="Arta")
+    async with homeward.db.transaction() as session:
+        session.add(
+            CannedReply(
+                title="Office hours",
+                text_sq="Zyra është e hapur 8-16.",
+                text_sr="Канцеларија је отворена 8-16.",
+                created_by="admin",
+                created_at=homeward.clock.now(),
+            )
+        )
     await add_staff(homeward, "amra", "caseworker")
     await add_staff(homeward, "besa", "caseworker")
     amra = await _caseworker(browser, site, "amra", "en")
@@ -122,6 +133,8 @@ async def test_when_another_caseworker_takes_over_or_hands_back_the_open_pages_a
     await amra.click("#take-over")
     await expect(amra.locator("p.error")).to_have_count(0)
     await expect(amra.locator("#reply-text")).to_be_enabled()
+    await amra.select_option("#canned", label="Office hours")
+    await expect(amra.locator("#reply-text")).to_have_value("Zyra është e hapur 8-16.")
     await expect(besa.locator("#assignee")).to_have_text("Assigned to amra")
     await expect(besa.locator("#return-to-bot")).to_be_visible()
     await expect(besa.locator("#reply-hint")).to_have_text(
