@@ -159,16 +159,17 @@ async def test_a_photo_opened_at_its_own_address_shows_as_an_image_with_no_conso
     page = await context.new_page()
     await _sign_in(page, site, "besa")
     await page.goto(f"{site}/conversations/{cid}")
+    errors: list[str] = []  # whatever any page of the context reports, from the tab's first moment
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context.on("weberror", lambda e: errors.append(str(e.error)))
     # The link opened in a tab of its own (as a middle click or Ctrl+click does): the browser's image view.
     async with context.expect_page() as opened:
         await page.locator("li.msg .media a.show-photo").click(modifiers=["ControlOrMeta"])
     tab = await opened.value
-    errors: list[str] = []
-    tab.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    tab.on("pageerror", lambda e: errors.append(str(e)))
     await tab.wait_for_load_state("load")
     assert tab.url == f"{site}/conversations/{cid}/messages/{mid}/file"
     await tab.wait_for_function("() => document.images.length === 1 && document.images[0].naturalWidth === 320")
+    assert errors == []  # the page's own, and the tab's first load
     # Drawn as Chromium draws an image on its own, centred on a dark ground: the viewer's own styles were allowed.
     ground = await tab.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert ground not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)"), ground
