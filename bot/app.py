@@ -243,6 +243,8 @@ class Homeward:
         if delivery:
             self._tasks.append(self.outgoing.start())
             self._tasks.append(asyncio.create_task(self._schedule(), name="scheduler"))
+            # Not with the scheduler's minute: a broadcast whose process ended goes on as soon as it is stale.
+            self._tasks.append(asyncio.create_task(self.broadcasts.watch(self.stop_event), name="broadcasts"))
             self._tasks.append(asyncio.create_task(self.webhooks.run(self.stop_event), name="webhooks"))
             self._tasks.append(asyncio.create_task(self.media.run(self.stop_event), name="media"))
         if self.settings.kb_embeddings:
@@ -276,10 +278,6 @@ class Homeward:
                 await self.youth.run_once()
             except Exception:
                 log.exception("youth programme pass failed; trying again next time")
-            try:
-                await self.broadcasts.resume()
-            except Exception:
-                log.exception("resuming broadcasts failed; trying again next time")
             try:
                 await self.wake_snoozes()
             except Exception:

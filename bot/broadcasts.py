@@ -23,7 +23,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,7 +43,8 @@ from db.models import AuditEntry, Beneficiary, Conversation, FollowupContact, Me
 from db.session import Database, append
 from db.youth import Enrolment
 
-LANGUAGES = {"sq": ("sq",), "sr": ("sr-Cyrl", "sr-Latn")}
+# A segment's language: Albanian, Serbian in one script (people read it in the script they chose), or both scripts.
+LANGUAGES = {"sq": ("sq",), "sr-Cyrl": ("sr-Cyrl",), "sr-Latn": ("sr-Latn",), "sr": ("sr-Cyrl", "sr-Latn")}
 CHANNELS = ("telegram", "web", "whatsapp", "viber")
 FOLLOWUP_STATES = ("due", "overdue", "completed", "none")
 WAVES = (1, 2, 3)
@@ -54,7 +55,9 @@ QUEUING, QUEUED, FAILED = "queuing", "queued", "failed"
 ATTEMPTS = 3  # a batch that fails this many times in a row stops the broadcast's queuing: it is marked failed
 ACTOR = "broadcasts"  # the audit log's actor for what the queue does by itself
 BATCH = 500  # people queued per transaction
-STALE = timedelta(seconds=30)  # a broadcast no batch was queued for this long is resumed by the scheduler
+STALE = timedelta(seconds=30)  # a broadcast no batch was queued for this long is resumed (`Queue.watch`)
+LOOK_EVERY = timedelta(seconds=10)  # how often each process looks for broadcasts whose queuing stopped
+SLACK = 0.5  # seconds after a broadcast turns stale that the look for it comes (it is stale only once past `STALE`)
 log = logging.getLogger(__name__)
 
 
@@ -110,7 +113,8 @@ class Reach:
 
 @dataclass
 class Counts:
-    """What became of a broadcast so far: queued, sent, failed (with the platform's reasons), skipped (why)."""
+    """What became of a broadcast's lines so far: queued (prepared, not sent yet), sent, failed (with the
+    platform's reasons), skipped (why)."""
 
     queued: int = 0
     sent: int = 0
@@ -128,10 +132,16 @@ def text_in(locale: str, text_sq: str, text_sr: str) -> str:
     return name_in(locale, text_sq, text_sr)
 
 
-def preview(text_sq: str, text_sr: str) -> dict[str, str]:
-    """The message in Albanian, Serbian Cyrillic and Serbian Latin, as each reader gets it."""
+def locales_of(language: str) -> tuple[str, ...]:
+    """The languages and scripts a segment's readers have: those of its language, or all when it has none."""
+    return LANGUAGES.get(language, PREVIEW_LOCALES) if language else PREVIEW_LOCALES
+
+
+def preview(text_sq: str, text_sr: str, language: str = "") -> dict[str, str]:
+    """The message as each reader of the segment's language gets it: in Albanian, Serbian Cyrillic and Serbian
+    Latin when the segment takes any language."""
     text_sq, text_sr = check_texts(text_sq, text_sr)
-    return {locale: text_in(locale, text_sq, text_sr) for locale in PREVIEW_LOCALES}
+    return {locale: text_in(locale, text_sq, text_sr) for locale in locales_of(language)}
 
 
 def check_texts(text_sq: str, text_sr: str) -> tuple[str, str]:
@@ -396,6 +406,31 @@ class Progress:
     recipients: int
 
 
+@dataclass(frozen=True)
+class Tally:
+    """Everyone in a broadcast's segment, each counted once: sent, not delivered, skipped, still to send (prepared
+    and waiting, or not looked at yet while the messages are prepared), and, when preparing stopped for good,
+    not prepared. The parts add up to `size`."""
+
+    size: int
+    sent: int
+    failed: int
+    skipped: int
+    left: int
+    unprepared: int = 0
+
+
+def tally(progress: Progress, found: Counts) -> Tally:
+    skipped = sum(found.skipped.values())
+    if progress.state == FAILED:  # those not prepared are never sent: not "still to send"
+        size = max(progress.recipients, progress.handled)
+        return Tally(size, found.sent, found.failed, skipped, found.queued, size - progress.handled)
+    # Once everyone is handled, the segment is the people handled (someone may have left it meanwhile).
+    size = progress.handled if progress.state == QUEUED else progress.recipients
+    done = found.sent + found.failed + skipped
+    return Tally(max(size, done + found.queued), found.sent, found.failed, skipped, max(size - done, found.queued))
+
+
 async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
     handled = (
         await session.execute(
@@ -408,8 +443,9 @@ async def progress(session: AsyncSession, broadcast: Broadcast) -> Progress:
 class Queue:
     """Queues broadcasts in the background, one batch per transaction, each batch handed to delivery at once.
 
-    The console starts one when a broadcast is sent; the scheduler of every process resumes, once a
-    minute, any broadcast whose queuing stopped (its process ended) more than `STALE` ago.
+    The console starts one when a broadcast is sent; every process resumes any broadcast whose queuing stopped
+    (its process ended) more than `STALE` ago (`watch`). A resumed broadcast and one still queued elsewhere are
+    never queued twice: each batch is claimed first (`queue_batch`).
     """
 
     def __init__(
@@ -426,6 +462,7 @@ class Queue:
         self.batch = batch
         self._running: dict[int, asyncio.Task[None]] = {}
         self._failures: Counter[int] = Counter()  # batches of each broadcast failed in a row, in this process
+        self._retry_at: dict[int, datetime] = {}  # a broadcast whose batch failed here is tried again from then
 
     def queue(self, broadcast_id: int) -> asyncio.Task[None]:
         """Queue a broadcast in the background, unless this process does already."""
@@ -456,6 +493,7 @@ class Queue:
             self._failures[broadcast_id] += 1
             attempts = self._failures[broadcast_id]
             if attempts < ATTEMPTS:
+                self._retry_at[broadcast_id] = self.clock.now() + STALE  # not at once: the error may pass
                 log.exception(
                     "queuing broadcast %s stopped (%d of %d attempts); the scheduler resumes it",
                     broadcast_id,
@@ -494,7 +532,8 @@ class Queue:
 
     async def resume(self, stale: timedelta = STALE) -> list[int]:
         """Start queuing every broadcast left unfinished for longer than `stale`; their ids."""
-        since = self.clock.now() - stale
+        now = self.clock.now()
+        since = now - stale
         async with self.db.sessions() as session:
             left = list(
                 (
@@ -506,9 +545,63 @@ class Queue:
                     )
                 ).scalars()
             )
+        left = [b for b in left if self._retry_at.get(b, now) <= now]  # a batch that failed here waits a little
+        self._retry_at = {b: at for b, at in self._retry_at.items() if at > now}
         for broadcast_id in left:
             self.queue(broadcast_id)
         return left
+
+    async def next_stale(self, stale: timedelta = STALE) -> datetime | None:
+        """When the next broadcast being queued now turns stale if no batch of it is queued meanwhile."""
+        since = self.clock.now() - stale
+        async with self.db.sessions() as session:
+            last = (
+                await session.execute(
+                    select(func.min(Broadcast.progress_at)).where(
+                        Broadcast.state == QUEUING, Broadcast.progress_at >= since
+                    )
+                )
+            ).scalar()
+        due = [last + stale] if last is not None else []
+        due += [at for b, at in self._retry_at.items() if b not in self._running]  # all later than now
+        return min(due, default=None)
+
+    async def watch(
+        self,
+        stop: asyncio.Event,
+        *,
+        every: timedelta = LOOK_EVERY,
+        stale: timedelta = STALE,
+        pause: Callable[[float], Awaitable[bool]] | None = None,
+    ) -> None:
+        """Resume broadcasts whose queuing stopped, each as soon as it turns stale, until `stop` is set.
+
+        Each look resumes what is stale and notes when the next broadcast being queued would turn stale; the next
+        look comes then (a moment after), or after `every` when that is sooner. A broadcast whose process ended
+        thus continues `stale` after its last batch; one that process began after this process last looked, within
+        `stale` and `every`. `pause(seconds)` waits and says whether to stop (by default: `stop` is set meanwhile).
+        """
+
+        async def until_stopped(seconds: float) -> bool:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=seconds)
+            except TimeoutError:
+                return False
+            return True
+
+        wait = pause or until_stopped
+        while not stop.is_set():
+            due = None
+            try:
+                await self.resume(stale)
+                due = await self.next_stale(stale)
+            except Exception:
+                log.exception("resuming broadcasts failed; trying again shortly")
+            seconds = every.total_seconds()
+            if due is not None:
+                seconds = min(seconds, max((due - self.clock.now()).total_seconds(), 0.0) + SLACK)
+            if await wait(seconds):
+                return
 
     async def wait_idle(self) -> None:
         """Until this process queues no broadcast."""
@@ -550,7 +643,7 @@ async def counts(session: AsyncSession, broadcast_id: int) -> Counts:
             found.skipped[skipped] += n
         elif no_line or consent in (None, "erased"):
             found.skipped["erased"] += n
-        elif status == "queued":
+        elif status in ("queued", "sending"):
             found.queued += n
         elif status in SENT:
             found.sent += n

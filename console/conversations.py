@@ -53,6 +53,11 @@ REASONS = {
     "snooze_time": N_("Choose a time to snooze until, later than now and within 90 days."),
     "snooze_urgent": N_("An urgent conversation cannot be snoozed. Remove the urgent flag first."),
     "status_closed": N_("This conversation is closed. It opens again when the person writes."),
+    "taken": N_("Another caseworker has taken over this conversation. Your reply was not sent."),
+    "changed": N_(
+        "Another caseworker took over or handed back this conversation while you had it open. "
+        "Nothing was changed. Check who has it now and choose again."
+    ),
 }
 MAX_SNOOZE = timedelta(days=90)
 
@@ -198,6 +203,21 @@ async def auto_assigned(session: AsyncSession, conversation_id: int) -> tuple[da
     return (automatic[0], (automatic[1] or {}).get("to")) if automatic else None
 
 
+def owner_key(conversation: Conversation) -> str:
+    """Who has a conversation, as its page's take over, hand back and close buttons saw it: the bot, a caseworker
+    (which one) or no one. An action sent from a page that saw another owner is refused (`_as_seen`)."""
+    if conversation.mode == ownership.HUMAN:
+        return f"{ownership.HUMAN}-{conversation.assignee_id or 0}"
+    return conversation.mode
+
+
+def _as_seen(conversation: Conversation, seen: str) -> None:
+    """A page out of date asks for nothing: its caseworker decided on an owner that is no longer there. An empty
+    `seen` (a client that does not send it) is not checked."""
+    if seen and seen != owner_key(conversation):
+        raise Refused("changed")
+
+
 def state_key(conversation: Conversation) -> str:
     """What the head of a conversation's page shows (owner, status, snooze, assignee, flags), as a short key:
     an open page whose key differs is out of date."""
@@ -296,9 +316,15 @@ async def _tell(
 
 
 async def take_over(
-    session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
+    session: AsyncSession,
+    staff: Staff,
+    translations: Translations,
+    conversation_id: int,
+    now: datetime,
+    seen: str = "",
 ) -> None:
     conversation, person = await acting(session, staff, conversation_id, now)
+    _as_seen(conversation, seen)
     _not_erased(person)
     previous = conversation.assignee_id
     was_owner = conversation.mode == ownership.HUMAN and previous == staff.id
@@ -332,7 +358,8 @@ async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text:
     if len(text) > MAX_REPLY:
         raise Refused("long")
     if not ownership.can_reply(conversation, staff.id):
-        raise Refused("not_owner")
+        taken = conversation.mode == ownership.HUMAN and conversation.assignee_id not in (None, staff.id)
+        raise Refused("taken" if taken else "not_owner")
     if not person.chat_id or person.consent != "given":
         raise Refused("unreachable")
     if person.blocked:
@@ -361,9 +388,15 @@ async def reply(session: AsyncSession, staff: Staff, conversation_id: int, text:
 
 
 async def return_to_bot(
-    session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
+    session: AsyncSession,
+    staff: Staff,
+    translations: Translations,
+    conversation_id: int,
+    now: datetime,
+    seen: str = "",
 ) -> None:
     conversation, person = await acting(session, staff, conversation_id, now)
+    _as_seen(conversation, seen)
     was_human = conversation.mode == ownership.HUMAN
     ownership.return_to_bot(conversation, now)
     await handoffs.ended(session, conversation.id, "returned", now)
@@ -389,9 +422,15 @@ async def return_to_bot(
 
 
 async def close(
-    session: AsyncSession, staff: Staff, translations: Translations, conversation_id: int, now: datetime
+    session: AsyncSession,
+    staff: Staff,
+    translations: Translations,
+    conversation_id: int,
+    now: datetime,
+    seen: str = "",
 ) -> None:
     conversation, person = await acting(session, staff, conversation_id, now)
+    _as_seen(conversation, seen)
     was_human = conversation.mode == ownership.HUMAN
     ownership.close(conversation, now)
     await handoffs.ended(session, conversation.id, "closed", now)

@@ -6,6 +6,13 @@ last) and served from the console's own address. A file is served as the type it
 found to be: photos, voice messages, audio and video inline (for the page's <img>, <audio> and
 <video>), everything else as a download; HTML, SVG and other types that a browser would run
 are never kept, so never served.
+
+A photo, recording or video opened at its own address (a new tab) is shown by the browser's own viewer, a
+page the browser makes around the file and styles inline. The console's policy forbids inline styles, so
+the viewer would be left unstyled and the browser would report the refusals; a file shown inline carries
+its own policy instead (`VIEWER_POLICY`), which allows those styles and nothing else: no script, no
+plugin, no connection, no form, and the viewer runs sandboxed. The file itself is never a document: its
+type is an image, audio or video type and the browser may not guess another (`nosniff`).
 """
 
 from __future__ import annotations
@@ -25,6 +32,12 @@ class Unavailable(Exception):
     """Nothing to serve: no file, an app whose files are not fetched, or a file expired, refused or unreachable."""
 
 
+VIEWER_POLICY = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'; sandbox"
+)
+
+
 @dataclass(frozen=True)
 class Served:
     content: bytes
@@ -35,11 +48,14 @@ class Served:
     @property
     def headers(self) -> dict[str, str]:
         how = "inline" if self.inline else "attachment"
-        return {
+        headers = {
             "content-disposition": f'{how}; filename="{self.filename}"',
             "x-content-type-options": "nosniff",
             "cache-control": "no-store, private",
         }
+        if self.inline and self.media_type.startswith(("image/", "audio/", "video/")):
+            headers["content-security-policy"] = VIEWER_POLICY
+        return headers
 
 
 async def kept_or_fetched(store: MediaStore, message: Message, channel: str) -> MediaFile | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import html
+import itertools
 import re
 import time
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +21,7 @@ from bot import broadcasts
 from bot.app import Homeward
 from bot.broadcasts import Queue, Segment
 from bot.clock import Clock, FixedClock
+from bot.config import Settings
 from bot.delivery import Delivery
 from bot.outbox import LANE_ANNOUNCEMENT, queue_reply
 from bot.pacing import Pacer
@@ -46,6 +49,7 @@ TEXTS = {"text_sq": "Nesër zyra është e mbyllur.", "text_sr": "Сутра ј�
 _TOKEN = re.compile(r'name="token" value="([0-9a-f]+)"')
 _SEAL = re.compile(r'name="seal" value="([0-9a-f]+)"')
 _REACH = re.compile(r'id="broadcast-reach"><strong>[^<]*?(\d+)')
+_SHOWN = re.compile(r'<blockquote class="message" lang="([^"]+)">([^<]*)</blockquote>')
 
 
 async def _people(app: Homeward) -> dict[str, int]:
@@ -89,7 +93,10 @@ async def test_segments_pick_people_by_language_place_group_follow_up_and_app(ho
 
     assert await who(Segment()) == ["arta", "besa", "jovana", "marko"]
     assert await who(Segment(language="sq")) == ["arta", "besa"]
-    assert await who(Segment(language="sr")) == ["jovana", "marko"]
+    assert await who(Segment(language="sr")) == ["jovana", "marko"]  # both scripts
+    assert await who(Segment(language="sr-Cyrl")) == ["jovana"]
+    assert await who(Segment(language="sr-Latn")) == ["marko"]
+    assert await who(Segment(language="sr-Latn", municipality="prizren")) == []
     assert await who(Segment(municipality="gjilan")) == ["besa", "marko"]
     assert await who(Segment(), scope=("prizren",)) == ["arta", "jovana"]
     assert await who(Segment(municipality="gjilan"), scope=("prizren",)) == []
@@ -159,7 +166,7 @@ async def test_a_coordinator_reaches_only_their_municipalities(homeward: Homewar
         await homeward.broadcasts.wait_idle()  # queued in the background
         own = await http.get(sent.headers["location"])
         shown = dict(re.findall(r'data-count="(\w+)">(\d+)<', own.text))
-        assert own.status_code == 200 and int(shown["queued"]) + int(shown["sent"]) == 2  # delivery may be quick
+        assert own.status_code == 200 and int(shown["left"]) + int(shown["sent"]) == 2  # delivery may be quick
         assert f'href="{sent.headers["location"]}"' in (await http.get("/broadcasts")).text
     async with homeward.db.sessions() as session:
         broadcast = (await session.execute(select(Broadcast).where(Broadcast.author == "yll"))).scalar_one()
@@ -215,6 +222,54 @@ async def test_an_admin_reaches_every_municipality_and_forms_need_the_csrf_token
         [TEXTS["text_sr"], "Sutra je kancelarija zatvorena."]
     )
     assert [a for (a,) in actions] == ["broadcast.preview", "broadcast.send", "broadcast.queued", "broadcast.preview"]
+
+
+async def test_a_coordinator_picks_one_serbian_script_and_the_preview_counts_and_page_follow(
+    homeward: Homeward,
+) -> None:
+    ids = await _people(homeward)
+    await add_staff(homeward, "drita", "admin")
+    latin = "Sutra je kancelarija zatvorena."
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "en", "next": "/broadcasts"})
+        form = (await http.get("/broadcasts")).text
+        offered = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', form.split('name="language"')[1])
+        assert offered[:5] == [
+            ("", "All"),
+            ("sq", "Albanian"),
+            ("sr-Cyrl", "Serbian (Cyrillic)"),
+            ("sr-Latn", "Serbian (Latin)"),
+            ("sr", "Serbian (both scripts)"),
+        ]
+        for language, reached, shown in (
+            ("sr-Cyrl", "1", [("sr-Cyrl", TEXTS["text_sr"])]),
+            ("sr", "2", [("sr-Cyrl", TEXTS["text_sr"]), ("sr-Latn", latin)]),
+            ("sq", "2", [("sq", TEXTS["text_sq"])]),
+            ("", "4", [("sq", TEXTS["text_sq"]), ("sr-Cyrl", TEXTS["text_sr"]), ("sr-Latn", latin)]),
+        ):
+            preview = await http.post(
+                "/broadcasts/preview", data={"csrf": await csrf(http), **TEXTS, "language": language}
+            )
+            reach = _REACH.search(preview.text)
+            assert reach is not None and reach.group(1) == reached, language
+            assert _SHOWN.findall(preview.text) == shown, language
+        preview, sent = await _preview_and_send(http, language="sr-Latn")
+        reach = _REACH.search(preview.text)
+        assert reach is not None and reach.group(1) == "1"
+        assert "<li>Language: Serbian (Latin)</li>" in preview.text
+        assert 'class="meta">Srpski: 1</span>' in preview.text and "Српски:" not in preview.text
+        assert _SHOWN.findall(preview.text) == [("sr-Latn", latin)]
+        assert sent is not None and sent.status_code == 303
+        await homeward.broadcasts.wait_idle()
+        page = (await http.get(sent.headers["location"])).text
+        assert "<li>Language: Serbian (Latin)</li>" in page
+        assert _SHOWN.findall(page) == [("sr-Latn", latin)]
+    async with homeward.db.sessions() as session:
+        recipients = (await session.execute(select(BroadcastRecipient.beneficiary_id))).scalars().all()
+        lines = (await session.execute(select(OutboxItem.payload).where(OutboxItem.lane == LANE_ANNOUNCEMENT))).all()
+    assert recipients == [ids["marko"]]
+    assert [p["text"] for (p,) in lines] == [latin]
 
 
 async def test_a_reply_is_not_held_behind_a_large_broadcast(database_url: str) -> None:
@@ -407,13 +462,18 @@ async def test_the_request_only_records_the_broadcast_and_its_page_follows_the_q
         before = (await http.get(f"/broadcasts/{bid}/counts")).json()
         page = await http.get(f"/broadcasts/{bid}")
         assert f'data-follow="/broadcasts/{bid}/counts"' in page.text and 'http-equiv="refresh"' not in page.text
-        assert "Preparing the messages: 0 of 4 people." in page.text
+        before_line = (
+            "Preparing the messages. Of 4 people in the segment: 0 sent, 0 not delivered, 0 skipped, 4 still to send."
+        )
+        assert before_line in page.text
         await broadcasts.Queue(homeward.db, homeward.clock, {}, batch=3).run(bid)
         after = (await http.get(f"/broadcasts/{bid}/counts")).json()
     assert before["state"] == "queuing" and (before["handled"], before["recipients"]) == (0, 4)
-    assert before["progress"] == "Preparing the messages: 0 of 4 people." and before["done"] is False
-    assert after["state"] == "queued" and after["handled"] == 4 and after["progress"] == ""
+    assert before["progress"] == before_line and before["done"] is False and before["left"] == 4
+    assert after["state"] == "queued" and after["handled"] == 4
+    assert after["progress"].startswith("Of 4 people in the segment: ")
     assert after["queued"] + after["sent"] + after["failed"] + after["skipped"] == 4
+    assert after["left"] + after["sent"] + after["failed"] + after["skipped"] == 4 and after["left"] == after["queued"]
 
 
 async def _crowd(app: Homeward, n: int) -> None:
@@ -687,8 +747,10 @@ async def test_a_batch_that_keeps_failing_marks_the_broadcast_failed_instead_of_
                 handled=2,
             )
             data = (await http.get(f"/broadcasts/{bid}/counts")).json()
-            assert (data["state"], data["handled"], data["progress"]) == ("failed", 2, stopped), locale
-            assert data["queued"] == 2 and data["done"] is False  # the two lines prepared are still to be sent
+            assert (data["state"], data["handled"]) == ("failed", 2) and data["progress"].startswith(stopped), locale
+            assert data["queued"] == data["left"] == 2 and data["done"] is False  # the two prepared are still to send
+            tally = words.gettext("{n} still to send", n=2) + ", " + words.gettext("{n} not prepared", n=2) + "."
+            assert data["progress"].endswith(tally), locale
             assert html.escape(stopped, quote=False) in (await http.get(f"/broadcasts/{bid}")).text
             audit_page = (await http.get("/audit?action=broadcast")).text
             assert (
@@ -744,3 +806,142 @@ async def test_a_person_erased_while_their_batch_is_queued_gets_no_line_and_leav
         kept = [(r.beneficiary_id, r.channel, r.locale, r.message_id, r.skipped) for r in rows]
     assert found.skipped == {"erased": 1} and found.queued == 3
     assert (None, "", None, None, "erased") in kept and ids["marko"] not in [k[0] for k in kept]
+
+
+@pytest.fixture
+async def undelivered(settings: Settings) -> AsyncIterator[Homeward]:
+    """A Homeward that delivers nothing by itself: the test says what became of each line."""
+    app = Homeward(settings)
+    await app.start(polling=False, delivery=False)
+    yield app
+    await app.stop()
+
+
+async def test_the_progress_line_counts_everyone_in_the_segment_once_and_adds_up(undelivered: Homeward) -> None:
+    """Sent, not delivered, skipped (why) and still to send: a person skipped is never read as sent or handled."""
+    homeward = undelivered
+    ids = await _people(homeward)  # in the order they are queued: arta, jovana, marko, besa
+    async with homeward.db.transaction() as session:
+        await session.execute(update(Beneficiary).where(Beneficiary.id == ids["jovana"]).values(opted_out=True))
+    await add_staff(homeward, "drita", "admin")
+    held: list[int] = []
+    homeward.broadcasts.queue = held.append  # type: ignore[method-assign,assignment]  # queued below, by the test
+    async with client(homeward) as http:
+        await sign_in(http, "drita")
+        await http.post("/language", data={"csrf": await csrf(http), "locale": "en", "next": "/broadcasts"})
+        _, sent = await _preview_and_send(http)
+        assert sent is not None
+        bid = held[0]
+
+        async def line() -> tuple[str, dict[str, int]]:
+            data = (await http.get(f"/broadcasts/{bid}/counts")).json()
+            page = (await http.get(f"/broadcasts/{bid}")).text
+            shown = re.search(r'id="broadcast-progress" role="status">([^<]*)<', page)
+            assert shown is not None and html.unescape(shown.group(1)) == data["progress"]
+            figures = {name: int(n) for name, n in re.findall(r'data-count="(\w+)">(\d+)<', page)}
+            assert figures == {k: data[k] for k in ("sent", "failed", "skipped", "left")}
+            assert sum(figures.values()) == 4  # the segment
+            return data["progress"], figures
+
+        # The first batch: Arta's line is prepared, Jovana stopped messages. Two of four handled, one of them skipped.
+        async with homeward.db.transaction() as session:
+            assert await broadcasts.queue_batch(session, bid, {}, homeward.clock.now(), size=2) is not None
+        assert await line() == (
+            "Preparing the messages. Of 4 people in the segment: 0 sent, 0 not delivered, "
+            "1 skipped (stopped messages: 1), 3 still to send.",
+            {"sent": 0, "failed": 0, "skipped": 1, "left": 3},
+        )
+        # Arta's line goes out; the rest is prepared; Marko's line is refused by the platform.
+        await broadcasts.Queue(homeward.db, homeward.clock, {}).run(bid)
+        async with homeward.db.transaction() as session:
+            lines = dict(
+                (
+                    await session.execute(
+                        select(BroadcastRecipient.beneficiary_id, BroadcastRecipient.message_id).where(
+                            BroadcastRecipient.message_id.is_not(None)
+                        )
+                    )
+                ).all()
+            )
+            await session.execute(update(Message).where(Message.id == lines[ids["arta"]]).values(status="sent"))
+            await session.execute(
+                update(Message).where(Message.id == lines[ids["marko"]]).values(status="failed", error="400 bad")
+            )
+        assert await line() == (
+            "Of 4 people in the segment: 1 sent, 1 not delivered, 1 skipped (stopped messages: 1), 1 still to send.",
+            {"sent": 1, "failed": 1, "skipped": 1, "left": 1},
+        )
+
+
+async def test_a_broadcast_whose_process_ended_goes_on_once_stale_and_no_batch_is_queued_twice(
+    homeward: Homeward,
+) -> None:
+    """On a clock the test moves: the queue's own looks (not the scheduler's minute) find a broadcast left by a
+    process that ended as soon as it is stale, and a second process resuming it at the same moment sends nothing
+    twice."""
+    await homeward.stop()  # this test is the only one queuing
+    await _crowd(homeward, 25)
+    began = homeward.clock.now()
+    async with homeward.db.transaction() as session:
+        bid = (
+            await broadcasts.start(
+                session, author="drita", token="w" * 32, segment=Segment(), scope=None, now=began, **TEXTS
+            )
+        ).id
+        assert await broadcasts.queue_batch(session, bid, {}, began, size=10) is not None
+    # Its process ended here, with 15 people left.
+    clock = FixedClock(began + timedelta(seconds=2))  # another process, which looked a moment ago
+    here = Queue(homeward.db, clock, {}, batch=10)
+    other = Queue(homeward.db, clock, {}, batch=10)
+    looks: list[tuple[float, list[int]]] = []
+    resume = here.resume
+
+    async def looked(stale: timedelta = broadcasts.STALE) -> list[int]:
+        found = await resume(stale)
+        looks.append(((clock.now() - began).total_seconds(), found))
+        if found:
+            await other.resume(stale)  # a third process looks at the same moment
+        return found
+
+    here.resume = looked  # type: ignore[method-assign]
+
+    async def pause(seconds: float) -> bool:
+        clock.advance(timedelta(seconds=seconds))
+        await here.wait_idle()
+        await other.wait_idle()
+        async with homeward.db.sessions() as session:
+            state = (await session.execute(select(Broadcast.state).where(Broadcast.id == bid))).scalar_one()
+        return state == "queued" or len(looks) > 20
+
+    await here.watch(asyncio.Event(), pause=pause)
+    resumed = [at for at, found in looks if found]
+    stale = broadcasts.STALE.total_seconds()
+    assert resumed and stale < resumed[0] <= stale + 1, looks  # within a second of turning stale
+    assert all(b - a <= broadcasts.LOOK_EVERY.total_seconds() + 0.01 for (a, _), (b, _) in itertools.pairwise(looks))
+    await _each_once(homeward, bid, 25)
+
+    # A broadcast begun (by a process that then ended) between two looks: the next look notes when it turns stale.
+    looks.clear()
+    stopped: list[float] = []
+
+    async def begun_meanwhile(seconds: float) -> bool:
+        if not stopped:
+            clock.advance(timedelta(seconds=seconds / 2))
+            async with homeward.db.transaction() as session:
+                late = await broadcasts.start(
+                    session, author="drita", token="x" * 32, segment=Segment(), scope=None, now=clock.now(), **TEXTS
+                )
+                assert await broadcasts.queue_batch(session, late.id, {}, clock.now(), size=10) is not None
+            stopped.append((clock.now() - began).total_seconds())
+            clock.advance(timedelta(seconds=seconds / 2))
+        else:
+            clock.advance(timedelta(seconds=seconds))
+        await here.wait_idle()
+        await other.wait_idle()
+        async with homeward.db.sessions() as session:
+            states = (await session.execute(select(Broadcast.state))).scalars().all()
+        return states == ["queued", "queued"] or len(looks) > 20
+
+    await here.watch(asyncio.Event(), pause=begun_meanwhile)
+    resumed = [at for at, found in looks if found]
+    assert stopped and resumed and stale < resumed[0] - stopped[0] <= stale + 1, (stopped, looks)

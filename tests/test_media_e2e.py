@@ -160,6 +160,11 @@ async def test_a_photo_and_a_voice_message_are_kept_shown_served_and_audited(app
     assert shown.status_code == 200 and shown.content == PHOTO
     assert shown.headers["content-type"] == "image/jpeg" and shown.headers["x-content-type-options"] == "nosniff"
     assert shown.headers["content-disposition"].startswith("inline; filename=")
+    # Opened in a tab of its own, the browser's viewer may style itself and do nothing else.
+    policy = [d.strip() for d in shown.headers["content-security-policy"].split(";")]
+    assert "default-src 'none'" in policy and "sandbox" in policy and "style-src 'unsafe-inline'" in policy
+    assert not any(d.startswith("script-src") for d in policy)
+    assert heard.headers["content-security-policy"] == shown.headers["content-security-policy"]
     assert heard.status_code == 200 and heard.content == VOICE and heard.headers["content-type"] == "audio/ogg"
     for secret in _secrets_of(apps):
         assert secret not in page and all(secret not in v for v in (*shown.headers.values(), *heard.headers.values()))
@@ -220,6 +225,7 @@ async def test_a_document_opens_a_location_links_to_a_map_and_refused_files_say_
     assert opened.status_code == 200 and opened.content == PDF
     assert opened.headers["content-type"] == "application/pdf"
     assert opened.headers["content-disposition"] == 'attachment; filename="doc-1.pdf"'
+    assert "script-src 'self'" in opened.headers["content-security-policy"]  # a download keeps the console's
     assert shown(app, "Open {name} ({size} MB)", name="doc-1.pdf", size="0.1") in page
     refused = shown(app, "This file was not kept: files of this type are not accepted.")
     assert refused in page and html.status_code == 404  # HTML is never kept, so never served

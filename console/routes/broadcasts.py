@@ -38,7 +38,12 @@ SKIP_REASONS = {
     "outside_window": N_("outside WhatsApp's 24 hours, with no approved template"),
     "erased": N_("their data was erased"),
 }
-LANGUAGE_LABELS = {"sq": N_("Albanian"), "sr": N_("Serbian")}
+LANGUAGE_LABELS = {
+    "sq": N_("Albanian"),
+    "sr-Cyrl": N_("Serbian (Cyrillic)"),
+    "sr-Latn": N_("Serbian (Latin)"),
+    "sr": N_("Serbian (both scripts)"),
+}
 FOLLOWUP_LABELS = {
     "due": N_("due, not answered yet"),
     "overdue": N_("not answered in time"),
@@ -157,7 +162,7 @@ async def preview(request: Request, staff: Broadcaster) -> Response:
     try:
         async with console.homeward.db.transaction() as session:
             segment = await _checked(request, session, staff, form)
-            texts = broadcasts.preview(form["text_sq"], form["text_sr"])
+            texts = broadcasts.preview(form["text_sq"], form["text_sr"], segment.language)
             texts_sent = broadcasts.check_texts(form["text_sq"], form["text_sr"])
             found = await broadcasts.reach(
                 session, segment, _scope(staff), console.homeward.settings.whatsapp_templates, now
@@ -268,31 +273,49 @@ async def counts(request: Request, staff: Broadcaster, broadcast_id: int) -> Res
             "state": progress.state,
             "handled": progress.handled,
             "recipients": progress.recipients,
-            "progress": _progress_text(t, progress),
+            "left": broadcasts.tally(progress, found).left,
+            "progress": _progress_text(t, progress, found),
             "done": progress.state != broadcasts.QUEUING and found.queued == 0,
         },
         headers={"cache-control": "no-store"},
     )
 
 
-def _progress_text(t: ui.Interface, progress: broadcasts.Progress) -> str:
-    if progress.state == broadcasts.QUEUED:
-        return ""
-    if progress.state == broadcasts.FAILED:
-        return t.ngettext(
-            "Preparing the messages stopped at {handled} of {n} person: the same error came back each time. "
-            "The messages already prepared are sent; the others are not.",
-            "Preparing the messages stopped at {handled} of {n} people: the same error came back each time. "
-            "The messages already prepared are sent; the others are not.",
-            progress.recipients,
-            handled=progress.handled,
+def _progress_text(t: ui.Interface, progress: broadcasts.Progress, found: broadcasts.Counts) -> str:
+    """Where the broadcast stands, in one line: while preparing, or stopped, that first; then everyone in the
+    segment once, as sent, not delivered, skipped (why) and still to send, which add up to the segment."""
+    lines = []
+    if progress.state == broadcasts.QUEUING:
+        lines.append(t.gettext("Preparing the messages."))
+    elif progress.state == broadcasts.FAILED:
+        lines.append(
+            t.ngettext(
+                "Preparing the messages stopped at {handled} of {n} person: the same error came back each time. "
+                "The messages already prepared are sent; the others are not.",
+                "Preparing the messages stopped at {handled} of {n} people: the same error came back each time. "
+                "The messages already prepared are sent; the others are not.",
+                progress.recipients,
+                handled=progress.handled,
+            )
         )
-    return t.ngettext(
-        "Preparing the messages: {handled} of {n} person.",
-        "Preparing the messages: {handled} of {n} people.",
-        progress.recipients,
-        handled=progress.handled,
-    )
+    tally = broadcasts.tally(progress, found)
+    parts = [
+        t.gettext("{n} sent", n=tally.sent),
+        t.gettext("{n} not delivered", n=tally.failed),
+    ]
+    if tally.skipped:
+        reasons = "; ".join(
+            f"{t.gettext(SKIP_REASONS.get(reason, reason))}: {n}" for reason, n in sorted(found.skipped.items())
+        )
+        parts.append(t.gettext("{n} skipped ({reasons})", n=tally.skipped, reasons=reasons))
+    else:
+        parts.append(t.gettext("{n} skipped", n=0))
+    parts.append(t.gettext("{n} still to send", n=tally.left))
+    if tally.unprepared:
+        parts.append(t.gettext("{n} not prepared", n=tally.unprepared))
+    head = t.ngettext("Of {n} person in the segment:", "Of {n} people in the segment:", tally.size)
+    lines.append(f"{head} {', '.join(parts)}.")
+    return " ".join(lines)
 
 
 @router.get("/{broadcast_id}")
@@ -313,11 +336,12 @@ async def one(request: Request, staff: Broadcaster, broadcast_id: int) -> Respon
         broadcast=broadcast,
         counts=counts,
         progress=progress,
-        progress_text=_progress_text(t, progress),
+        progress_text=_progress_text(t, progress, counts),
+        left=broadcasts.tally(progress, counts).left,
         done=progress.state != broadcasts.QUEUING and counts.queued == 0,
         texts={
             locale: broadcasts.text_in(locale, broadcast.text_sq, broadcast.text_sr)
-            for locale in coordination.PREVIEW_LOCALES
+            for locale in broadcasts.locales_of(broadcast.segment.get("language", ""))
         },
         segment_lines=_describe(t, request, broadcast.segment, cohort_names),
         skip_reasons=SKIP_REASONS,

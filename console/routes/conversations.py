@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import ownership
 from bot.media import summaries
 from console import canned, cohorts, conversations, exports, files, followups, live, notifications, profile, ui
-from console.access import Permission
+from console.access import Permission, Staff
 from console.web import (
     CaseActor,
     ConversationExporter,
@@ -26,7 +26,7 @@ from console.web import (
     page,
     translator,
 )
-from db.models import Conversation
+from db.models import Beneficiary, Conversation
 
 router = APIRouter(prefix="/conversations/{conversation_id}")
 Act = Callable[[AsyncSession], Awaitable[None]]
@@ -71,6 +71,7 @@ async def show(request: Request, staff: TranscriptReader, conversation_id: int, 
         snooze_min=_local(console.now(), request),
         earliest_return=profile.EARLIEST_RETURN.isoformat(),
         state_key=conversations.state_key(transcript.conversation),
+        owner=conversations.owner_key(transcript.conversation),
     )
 
 
@@ -115,7 +116,7 @@ async def events(
             head = None
             if key != shown[0]:
                 shown[0] = key
-                head = await _head(request, session, t, conversation, key)
+                head = await _head(request, session, t, staff, conversation, key)
         if messages:
             console.feed.ring(("alerts", staff.id))
         out: list[tuple[str, Any]] = []
@@ -160,20 +161,49 @@ async def events(
 
 
 async def _head(
-    request: Request, session: AsyncSession, t: ui.Interface, conversation: Conversation, key: str
+    request: Request, session: AsyncSession, t: ui.Interface, staff: Staff, conversation: Conversation, key: str
 ) -> dict[str, Any]:
-    """The head of a conversation's page as it stands, and the values its status and assignment forms show."""
+    """The head of a conversation's page as it stands, the values its status and assignment forms show, and its
+    actions and reply box as they now are for this caseworker (another one may have taken it over or handed it
+    back)."""
     console = console_of(request)
+    names = await conversations.staff_names(session)
     html = ui.render(
         console.env,
         "_conversation_state.html",
         t,
         conv=conversation,
-        staff_names=await conversations.staff_names(session),
+        staff_names=names,
         auto_assigned=await conversations.auto_assigned(session, conversation.id),
         state_key=key,
     )
     until = conversation.snoozed_until
+    snooze_value = _local(until or console.now() + timedelta(days=1), request)
+    mine = conversation.assignee_id == staff.id
+    can_reply = staff.may(Permission.ACT)
+    person = await session.get(Beneficiary, conversation.beneficiary_id)
+    actions = reply = ""
+    if person is not None and person.consent != "erased":
+        own = {"conv": conversation, "csrf": staff.csrf, "mine": mine, "can_reply": can_reply}
+        own["owner"] = conversations.owner_key(conversation)
+        if can_reply:
+            actions = ui.render(
+                console.env,
+                "_conversation_actions.html",
+                t,
+                snooze_value=snooze_value,
+                snooze_min=_local(console.now(), request),
+                **own,
+            )
+        replies = await canned.all_replies(session)
+        reply = ui.render(
+            console.env,
+            "_conversation_reply.html",
+            t,
+            canned=[(r.title, canned.text_for(r, person.locale)) for r in replies],
+            staff_names=names,
+            **own,
+        )
     return {
         "html": html,
         "state": key,
@@ -181,6 +211,9 @@ async def _head(
         "status": conversation.status or ownership.OPEN,
         "until": _local(until, request) if until else "",
         "assignee": str(conversation.assignee_id or ""),
+        "owner": conversations.owner_key(conversation),
+        "actions": actions,
+        "reply": reply,
     }
 
 
@@ -241,11 +274,13 @@ async def _act(request: Request, conversation_id: int, act: Act) -> Response:
 
 
 @router.post("/take")
-async def take(request: Request, staff: CaseActor, conversation_id: int) -> Response:
+async def take(request: Request, staff: CaseActor, conversation_id: int, seen: str = Form("")) -> Response:
     console = console_of(request)
     translations, now = console.homeward.translations, console.now()
     return await _act(
-        request, conversation_id, lambda s: conversations.take_over(s, staff, translations, conversation_id, now)
+        request,
+        conversation_id,
+        lambda s: conversations.take_over(s, staff, translations, conversation_id, now, seen),
     )
 
 
@@ -256,22 +291,22 @@ async def reply(request: Request, staff: CaseActor, conversation_id: int, text: 
 
 
 @router.post("/return")
-async def return_to_bot(request: Request, staff: CaseActor, conversation_id: int) -> Response:
+async def return_to_bot(request: Request, staff: CaseActor, conversation_id: int, seen: str = Form("")) -> Response:
     console = console_of(request)
     translations, now = console.homeward.translations, console.now()
     return await _act(
         request,
         conversation_id,
-        lambda s: conversations.return_to_bot(s, staff, translations, conversation_id, now),
+        lambda s: conversations.return_to_bot(s, staff, translations, conversation_id, now, seen),
     )
 
 
 @router.post("/close")
-async def close(request: Request, staff: CaseActor, conversation_id: int) -> Response:
+async def close(request: Request, staff: CaseActor, conversation_id: int, seen: str = Form("")) -> Response:
     console = console_of(request)
     translations, now = console.homeward.translations, console.now()
     return await _act(
-        request, conversation_id, lambda s: conversations.close(s, staff, translations, conversation_id, now)
+        request, conversation_id, lambda s: conversations.close(s, staff, translations, conversation_id, now, seen)
     )
 
 

@@ -36,6 +36,42 @@ function liveInbox(section) {
   });
 }
 
+function actionsFollow(data) {
+  // The take over, hand back and close buttons as they now are for this caseworker: another one may have taken the
+  // conversation over or handed it back. The status form stays the same element, with what the caseworker may be
+  // choosing in it (its values follow in `keep`).
+  const here = document.getElementById("conversation-actions");
+  const fresh = data.actions ? fragment(data.actions).firstElementChild : null;
+  if (!here || !fresh) return;
+  const status = here.querySelector("form.status-form");
+  const freshStatus = fresh.querySelector("form.status-form");
+  if (status && freshStatus) freshStatus.replaceWith(status);
+  here.replaceWith(fresh);
+}
+
+function replyFollows(data) {
+  // The reply box only for the caseworker who has the conversation. A reply being written when another caseworker
+  // takes over stays in view, but can no longer be sent; it can be again if the conversation comes back.
+  const here = document.getElementById("conversation-reply");
+  const fresh = data.reply ? fragment(data.reply).firstElementChild : null;
+  if (!here || !fresh) return;
+  const form = here.querySelector("form.reply");
+  const open = fresh.querySelector("form.reply");
+  if (form && open) {
+    for (const field of form.elements) field.disabled = false;
+    for (const hint of here.querySelectorAll(".hint")) hint.remove();
+    return;
+  }
+  if (form && form.elements.text && form.elements.text.value.trim()) {
+    for (const field of form.elements) field.disabled = true;
+    for (const hint of here.querySelectorAll(".hint")) hint.remove();
+    const hint = fresh.querySelector(".hint");
+    if (hint) here.insertBefore(hint, form);
+    return;
+  }
+  here.replaceWith(fresh);
+}
+
 function liveTranscript(list) {
   let last = new URL(list.dataset.events, location.href).searchParams.get("after") || "0";
   const base = list.dataset.events.split("?")[0];
@@ -83,6 +119,8 @@ function liveTranscript(list) {
       keep("status-choice", data.status);
       if (data.until) keep("snooze-until", data.until);
       keep("assignee-choice", data.assignee);
+      actionsFollow(data);
+      replyFollows(data);
     },
     messages: (data) => {
       for (const item of Array.from(fragment(data.html).children)) {
@@ -114,7 +152,7 @@ function liveCounts(figures) {
       if (response.ok) data = await response.json();
     } catch (e) { /* offline for a moment: the next look */ }
     if (data) {
-      for (const name of ["queued", "sent", "failed", "skipped"]) {
+      for (const name of ["sent", "failed", "skipped", "left"]) {
         const cell = figures.querySelector(`dd[data-count="${name}"]`);
         if (cell) cell.textContent = String(data[name]);
       }
@@ -141,22 +179,25 @@ function liveCounts(figures) {
 }
 
 function sendWithCtrlEnter() {
-  // Ctrl+Enter (⌘+Enter on a Mac) sends a reply or a note from its text box.
-  for (const box of document.querySelectorAll("form textarea")) {
-    box.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
-        e.preventDefault();
-        box.form.requestSubmit();
-      }
-    });
-  }
+  // Ctrl+Enter (⌘+Enter on a Mac) sends a reply or a note from its text box (one shown later, live, too).
+  document.addEventListener("keydown", (e) => {
+    const box = e.target;
+    if (!(box instanceof HTMLTextAreaElement) || !box.form) return;
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      e.preventDefault();
+      if (!box.disabled) box.form.requestSubmit();
+    }
+  });
 }
 
 function cannedReplies() {
-  const select = document.getElementById("canned");
-  const text = document.getElementById("reply-text");
-  if (!select || !text) return;
-  select.addEventListener("change", () => { if (select.value) { text.value = select.value; text.focus(); } });
+  document.addEventListener("change", (e) => {
+    const select = e.target;
+    const text = document.getElementById("reply-text");
+    if (!select || select.id !== "canned" || !text || !select.value) return;
+    text.value = select.value;
+    text.focus();
+  });
 }
 
 function ring() {

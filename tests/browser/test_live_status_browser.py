@@ -12,6 +12,7 @@ from sqlalchemy import update
 
 from bot.app import Homeward
 from db.models import Conversation
+from db.staff import CannedReply
 from tests.browser.test_console_browser import _sign_in
 from tests.console_support import add_staff, person_with_transcript
 
@@ -81,3 +82,69 @@ async def test_a_status_and_an_assignment_made_by_one_caseworker_show_on_the_oth
     region = "document.getElementById('conversation-state')"
     assert await watching.evaluate(f"() => {region}.kept === true && {region}.getAttribute('aria-live') === 'polite'")
     assert await watching.evaluate(f"() => {region}.querySelectorAll(':scope > .state-badges > #assignee').length") == 1
+
+
+async def test_when_another_caseworker_takes_over_or_hands_back_the_open_pages_actions_follow(
+    homeward: Homeward, site: str, browser: Any
+) -> None:
+    cid = await person_with_transcript(homeward, municipality="prishtine", texts=["Ku mund të pyes?"], name="Arta")
+    async with homeward.db.transaction() as session:
+        session.add(
+            CannedReply(
+                title="Office hours",
+                text_sq="Zyra është e hapur 8-16.",
+                text_sr="Канцеларија је отворена 8-16.",
+                created_by="admin",
+                created_at=homeward.clock.now(),
+            )
+        )
+    await add_staff(homeward, "amra", "caseworker")
+    await add_staff(homeward, "besa", "caseworker")
+    amra = await _caseworker(browser, site, "amra", "en")
+    besa = await _caseworker(browser, site, "besa", "en")
+    await amra.goto(f"{site}/conversations/{cid}")
+    await amra.click("#take-over")
+    await expect(amra.locator("#return-to-bot")).to_be_visible()
+    await amra.fill("#reply-text", "Half a reply")
+    await besa.goto(f"{site}/conversations/{cid}")
+    await expect(besa.locator("#reply-text")).to_have_count(0)
+
+    # Besa takes it over: Amra's page, without a reload, offers to take it back and no longer sends her reply
+    # (kept in view, greyed out), and says who has it.
+    await besa.click("#take-over")
+    await expect(besa.locator("#reply-text")).to_be_enabled()
+    await expect(amra.locator("#assignee")).to_have_text("Assigned to besa")
+    await expect(amra.locator("#take-over")).to_be_visible()
+    await expect(amra.locator("#reply-text")).to_be_disabled()
+    await expect(amra.locator("#send-reply")).to_be_disabled()
+    await expect(amra.locator("#reply-text")).to_have_value("Half a reply")
+    await expect(amra.locator("#reply-hint")).to_have_text(
+        "besa has taken over the conversation. To reply, take it over yourself."
+    )
+
+    # Besa hands it back to the bot: Besa's reply box goes, and so does Amra's "Return to the bot".
+    await besa.click("#return-to-bot")
+    await expect(amra.locator("#mode")).to_have_text("With the bot")
+    await expect(amra.locator("#return-to-bot")).to_have_count(0)
+    await expect(amra.locator("#take-over")).to_be_visible()
+    await expect(besa.locator("#reply-text")).to_have_count(0)
+
+    # Amra takes it over from her updated page: allowed; Besa's page, untouched, follows without a reply box.
+    await amra.click("#take-over")
+    await expect(amra.locator("p.error")).to_have_count(0)
+    await expect(amra.locator("#reply-text")).to_be_enabled()
+    await amra.select_option("#canned", label="Office hours")
+    await expect(amra.locator("#reply-text")).to_have_value("Zyra është e hapur 8-16.")
+    await expect(besa.locator("#assignee")).to_have_text("Assigned to amra")
+    await expect(besa.locator("#return-to-bot")).to_be_visible()
+    await expect(besa.locator("#reply-hint")).to_have_text(
+        "amra has taken over the conversation. To reply, take it over yourself."
+    )
+
+    # A page that has not heard yet (its live updates cut off) acts on what it saw: refused, with the reason.
+    await besa.route("**/events?*", lambda route: route.abort())
+    await besa.reload()
+    await amra.click("#return-to-bot")
+    await expect(amra.locator("#mode")).to_have_text("With the bot")
+    await besa.click("#return-to-bot")
+    await expect(besa.locator("p.error")).to_contain_text("Nothing was changed.")

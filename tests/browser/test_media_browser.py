@@ -140,3 +140,43 @@ async def test_a_visitor_sends_a_photo_from_the_chat_page_and_a_wrong_file_is_re
     async with homeward.db.sessions() as session:
         kept = (await session.execute(select(MediaFile.media_type, MediaFile.message_id))).all()
     assert [kind for kind, _ in kept] == ["image/png"] and all(line is not None for _, line in kept)
+
+
+async def test_a_photo_opened_at_its_own_address_shows_as_an_image_with_no_console_error(
+    homeward: Homeward, fake: FakeBotApi, site: str, browser: Any
+) -> None:
+    person = Person(fake, 7411, "Arta", language_code="sq")
+    await onboard(fake, person, "sq")
+    fake.files["ph-own"] = png(320, 200, (31, 95, 168))
+    person.sends(photo=[{"file_id": "ph-own", "file_unique_id": "uown", "width": 320, "height": 200}])
+    await fake.wait_for(lambda: fake.pending_updates() == 0)
+    await homeward.turns.wait_idle()
+    await homeward.media.run_once()
+    async with homeward.db.sessions() as session:
+        cid, mid = (await session.execute(select(MediaFile.conversation_id, MediaFile.message_id))).one()
+    await add_staff(homeward, "besa", "caseworker")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await _sign_in(page, site, "besa")
+    await page.goto(f"{site}/conversations/{cid}")
+    errors: list[str] = []  # whatever any page of the context reports, from the tab's first moment
+    context.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    context.on("weberror", lambda e: errors.append(str(e.error)))
+    # The link opened in a tab of its own (as a middle click or Ctrl+click does): the browser's image view.
+    async with context.expect_page() as opened:
+        await page.locator("li.msg .media a.show-photo").click(modifiers=["ControlOrMeta"])
+    tab = await opened.value
+    await tab.wait_for_load_state("load")
+    assert tab.url == f"{site}/conversations/{cid}/messages/{mid}/file"
+    await tab.wait_for_function("() => document.images.length === 1 && document.images[0].naturalWidth === 320")
+    assert errors == []  # the page's own, and the tab's first load
+    # Drawn as Chromium draws an image on its own, centred on a dark ground: the viewer's own styles were allowed.
+    ground = await tab.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert ground not in ("rgba(0, 0, 0, 0)", "rgb(255, 255, 255)"), ground
+    box = await tab.locator("img").bounding_box()
+    width = await tab.evaluate("() => window.innerWidth")
+    assert box is not None and abs(box["x"] - (width - 320) / 2) <= 1, (box, width)
+    await tab.reload()
+    await tab.wait_for_function("() => document.images.length === 1 && document.images[0].complete")
+    assert errors == []
+    await context.close()
