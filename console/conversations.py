@@ -284,12 +284,15 @@ async def statuses(session: AsyncSession, conversation_id: int, ids: list[int]) 
 
 
 async def acting(
-    session: AsyncSession, staff: Staff, conversation_id: int, now: datetime
+    session: AsyncSession, staff: Staff, conversation_id: int, now: datetime, seen: str | None = None
 ) -> tuple[Conversation, Beneficiary]:
-    """The conversation and its person, locked for a change; LookupError if absent or out of scope."""
+    """The conversation and its person, locked for a change; LookupError if absent or out of scope.
+    With `seen`, the owner the acting page showed: refused when that is no longer who has it (`_as_seen`)."""
     found = await _find(session, staff, conversation_id, now, lock=True)
     if found is None:
         raise LookupError(conversation_id)
+    if seen is not None:
+        _as_seen(found[0], seen)
     return found
 
 
@@ -323,8 +326,7 @@ async def take_over(
     now: datetime,
     seen: str = "",
 ) -> None:
-    conversation, person = await acting(session, staff, conversation_id, now)
-    _as_seen(conversation, seen)
+    conversation, person = await acting(session, staff, conversation_id, now, seen)
     _not_erased(person)
     previous = conversation.assignee_id
     was_owner = conversation.mode == ownership.HUMAN and previous == staff.id
@@ -395,8 +397,7 @@ async def return_to_bot(
     now: datetime,
     seen: str = "",
 ) -> None:
-    conversation, person = await acting(session, staff, conversation_id, now)
-    _as_seen(conversation, seen)
+    conversation, person = await acting(session, staff, conversation_id, now, seen)
     was_human = conversation.mode == ownership.HUMAN
     ownership.return_to_bot(conversation, now)
     await handoffs.ended(session, conversation.id, "returned", now)
@@ -429,8 +430,7 @@ async def close(
     now: datetime,
     seen: str = "",
 ) -> None:
-    conversation, person = await acting(session, staff, conversation_id, now)
-    _as_seen(conversation, seen)
+    conversation, person = await acting(session, staff, conversation_id, now, seen)
     was_human = conversation.mode == ownership.HUMAN
     ownership.close(conversation, now)
     await handoffs.ended(session, conversation.id, "closed", now)
