@@ -589,10 +589,10 @@ class Delivery:
             if item.message_id is not None
         ]
         if lines:
-            # A receipt (delivered, read) that arrived before this record is not taken back to `sent`.
-            sent = case(
-                (or_(messages.c.status == "delivered", messages.c.status == "read"), messages.c.status), else_="sent"
-            )
+            # A receipt that arrived before this record (delivered, read, or failed with its reason: Viber
+            # and Meta can report before the send's own answer is recorded) is not taken back to `sent`.
+            later = or_(*(messages.c.status == status for status in ("delivered", "read", "failed")))
+            sent = case((later, messages.c.status), else_="sent")
             await session.execute(
                 update(messages).where(messages.c.id == bindparam("line_id")).values(status=sent), lines
             )

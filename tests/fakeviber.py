@@ -59,6 +59,8 @@ class FakeViberApi:
     port: int = 0
     receipts: bool = True  # report delivered through the webhook
     fault: Callable[[dict[str, Any]], tuple[int, str] | None] | None = None  # → (status, status_message)
+    # A receipt Viber reports before it answers the send itself: event name (and `desc` for `failed`).
+    report_first: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         self.sent: list[Sent] = []
@@ -172,6 +174,10 @@ class FakeViberApi:
             self.files[token] = content
         self.sent.append(Sent(to, message, token))
         self._event.set()
+        if self.report_first is not None and self.post is not None:
+            event, desc = self.report_first
+            early = {"event": event, "timestamp": int(time.time() * 1000), "message_token": int(token)}
+            await self.callback({**early, "user_id": to, "desc": desc})
         if self.receipts:
             self._report(to, token)
         return web.json_response({"status": 0, "status_message": "ok", "message_token": int(token)})

@@ -245,6 +245,26 @@ async def test_receipts_move_each_line_forward_and_failures_keep_their_reason(
     assert last.status == "failed" and last.error == "failed: the receiver has no suitable device"
 
 
+async def test_a_failure_reported_before_the_send_returns_is_not_taken_back(
+    apps: Apps, viber_api: FakeViberApi
+) -> None:
+    """Viber may call back `failed` before it answers the send: recording the send afterwards keeps it."""
+    chat = ViberChat(viber_api, 16, "Drita")
+    await onboard(chat, "sq")
+    await apps.app.turns.wait_idle()
+    await apps.app.delivery.drain()
+    viber_api.receipts = False
+    viber_api.report_first = ("failed", "the receiver has no suitable device")
+    sent = len(chat.texts())
+    await chat.says("menu")
+    await apps.app.turns.wait_idle()
+    await apps.app.delivery.drain()
+    await chat.wait_sent(sent + 1)
+    last = await _last_line(apps.app)
+    assert last.direction == "out"
+    assert (last.status, last.error) == ("failed", "failed: the receiver has no suitable device")
+
+
 async def test_viber_refusals_pause_block_or_are_recorded(
     apps: Apps, viber_api: FakeViberApi, clock: FixedClock
 ) -> None:
