@@ -482,6 +482,7 @@ class Delivery:
             self._ready_changed.set()
             await self._record(item, outcome)
             return
+        answered = self.clock.now()  # a platform's "try again in N seconds" counts from its answer, not the pause's end
         if isinstance(outcome, RetryLater):
             self.throttled += 1
             await self._limiter(item.channel).pause(outcome.seconds + random.uniform(0.05, 0.5))
@@ -495,7 +496,7 @@ class Delivery:
                     self._ready = [entry for entry in self._ready if (entry[2].channel, entry[2].chat_id) != chat]
                     heapq.heapify(self._ready)
                     self._withdrawn += 1
-                await self._record(item, outcome, followers)
+                await self._record(item, outcome, followers, answered)
         finally:
             self._held.difference_update(f.id for f in followers)
             self._busy.discard(chat)
@@ -516,8 +517,14 @@ class Delivery:
     def _limiter(self, channel: str) -> Limiter:
         return self.limiters.get(channel, self.limiter)
 
-    async def _record(self, item: Claimed, outcome: Sent | SendError, followers: list[Claimed] | None = None) -> None:
-        now = self.clock.now()
+    async def _record(
+        self,
+        item: Claimed,
+        outcome: Sent | SendError,
+        followers: list[Claimed] | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        now = now or self.clock.now()
         if isinstance(outcome, Sent):
             await self._record_sent(item, outcome, now)
         else:
