@@ -325,14 +325,19 @@ class Engine:
             )
             session.add(person)
             await session.flush()
+        # Each field is set only when it changes: an unchanged person is not a row for the flush to look at.
         started = inbound.kind == "command" and inbound.command == "start" and not inbound.answered
-        if started or (identity.channel in WRITING_SUBSCRIBES and not inbound.answered):
+        opens = started or (identity.channel in WRITING_SUBSCRIBES and not inbound.answered)
+        if opens and person.blocked is not False:
             person.blocked = False  # whoever starts the bot has it open, whatever a send once concluded
         if person.consent in ("given", "pending"):
-            person.channel = identity.channel  # a person with linked apps is answered where they wrote last
-            person.channel_user_id = identity.user_id
-            person.chat_id = identity.chat_id
-            if inbound.display_name:
+            if person.channel != identity.channel:
+                person.channel = identity.channel  # a person with linked apps is answered where they wrote last
+            if person.channel_user_id != identity.user_id:
+                person.channel_user_id = identity.user_id
+            if person.chat_id != identity.chat_id:
+                person.chat_id = identity.chat_id
+            if inbound.display_name and person.display_name != inbound.display_name[:256]:
                 person.display_name = inbound.display_name[:256]
         if person.last_contact_at is None or now - person.last_contact_at >= LAST_CONTACT_RESOLUTION:
             person.last_contact_at = now  # to the minute: a row write per message would buy nothing
