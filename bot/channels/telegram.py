@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiogram import Bot
@@ -145,8 +146,21 @@ class JsonSession(AiohttpSession):
                     fields[key] = prepared
         if files:
             return await super().make_request(bot, method, timeout)
+        status, raw_result = await self._post_json(bot, method.__api_method__, fields, timeout, lambda: method)
+        response = self.check_response(bot=bot, method=method, status_code=status, content=raw_result)
+        return cast(TelegramType, response.result)
+
+    async def _post_json(
+        self,
+        bot: Bot,
+        api_method: str,
+        fields: dict[str, Any],
+        timeout: int | None,
+        method: Callable[[], TelegramMethod[Any]],
+    ) -> tuple[int, str]:
+        """POST `fields` as one JSON body; the answer's status and text (`method` names the call in errors)."""
         session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        url = self.api.api_url(token=bot.token, method=api_method)
         try:
             async with session.post(
                 url,
@@ -154,13 +168,43 @@ class JsonSession(AiohttpSession):
                 headers=JSON_BODY,
                 timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as resp:
-                raw_result = await resp.text()
+                return resp.status, await resp.text()
         except TimeoutError as e:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+            raise TelegramNetworkError(method=method(), message="Request timeout error") from e
         except ClientError as e:
-            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
-        return cast(TelegramType, response.result)
+            raise TelegramNetworkError(method=method(), message=f"{type(e).__name__}: {e}") from e
+
+    async def send_text(self, bot: Bot, chat_id: int, text: str, reply_markup: dict[str, Any] | None) -> dict[str, Any]:
+        """sendMessage, as `bot(SendText(...))` sends it, answered with the message as plain JSON.
+
+        A reply is sent per message of every wave: the call and a plain success (`{"ok": true,
+        "result": {...}}`) are not built into aiogram's models; any other answer is read by aiogram
+        (`check_response`), which raises its usual errors.
+        """
+
+        def method() -> SendText:
+            return SendText(chat_id=chat_id, text=text, reply_markup=reply_markup)
+
+        if self.middleware or type(text) is not str:  # what aiogram's own path would do differently
+            return await bot(method())
+        fields: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if reply_markup is not None:
+            fields["reply_markup"] = reply_markup
+        status, raw_result = await self._post_json(bot, SendText.__api_method__, fields, None, method)
+        if HTTPStatus.OK <= status <= HTTPStatus.IM_USED:
+            try:
+                answer = json.loads(raw_result)
+            except ValueError:
+                answer = None
+            if (
+                type(answer) is dict
+                and answer.keys() == {"ok", "result"}
+                and answer["ok"] is True
+                and type(answer["result"]) is dict
+            ):
+                return cast(dict[str, Any], answer["result"])
+        response = self.check_response(bot=bot, method=method(), status_code=status, content=raw_result)
+        return cast(dict[str, Any], response.result)
 
 
 def make_bot(token: str, api_base: str, timeout: float = 30.0) -> Bot:
@@ -595,9 +639,11 @@ class TelegramSender:
     async def send(self, method: str, chat_id: str, payload: dict[str, Any], *, followed: bool = False) -> Sent:
         try:
             if method == "sendMessage":
-                sent = await self.bot(
-                    SendText(chat_id=int(chat_id), text=payload["text"], reply_markup=_markup(payload.get("buttons")))
-                )
+                text, markup = payload["text"], _markup(payload.get("buttons"))
+                if isinstance(self.bot.session, JsonSession):
+                    sent = await self.bot.session.send_text(self.bot, int(chat_id), text, markup)
+                else:
+                    sent = await self.bot(SendText(chat_id=int(chat_id), text=text, reply_markup=markup))
                 return Sent(str(sent["message_id"]))
             if method == "sendDocument":
                 document = BufferedInputFile(payload["content"].encode("utf-8"), filename=payload["file_name"])
