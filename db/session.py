@@ -364,6 +364,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url = url
+        self._sqlite = is_sqlite(url)  # asked on every turn, claim and record: the URL is parsed once
         self.engine = create_engine(url, echo=echo)
         if keyring is not None:
             attach(self.engine.sync_engine.dialect, keyring)
@@ -372,7 +373,7 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
+        return self._sqlite
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
