@@ -19,11 +19,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy import text as sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,7 +38,7 @@ from bot.services import Services
 from bot.tapped import tapped_label
 from bot.text import fold
 from db.models import Beneficiary, Conversation, GroupNotice, InboxUpdate, Message
-from db.session import Appends, Database, append, database_away, lost_a_race
+from db.session import Appends, Database, append, database_away, lost_a_race, update_later
 from handlers import safety
 from handlers.routes import Router
 from handlers.turn import Inbound, Turn
@@ -53,6 +53,31 @@ MEDIA_LINES = "media_lines"  # session.info: this transaction wrote a transcript
 
 class Decoder(Protocol):
     def __call__(self, raw: str) -> Decoded: ...
+
+
+INBOX = cast(Table, InboxUpdate.__table__)
+# What a turn reads of its stored update, and how it marks it: as plain rows and one UPDATE per batch
+# (`update_later`), not ORM objects for the unit of work to load, compare and write.
+_READ_UPDATE = select(INBOX.c.id, INBOX.c.channel, INBOX.c.raw, INBOX.c.status, INBOX.c.attempts)
+_MARK_UPDATE = update(INBOX).where(INBOX.c.id == bindparam("row_id"))
+
+
+@dataclass
+class StoredUpdate:
+    """An inbox row as a turn reads it and marks it."""
+
+    id: int
+    channel: str
+    raw: str | None
+    status: str
+    attempts: int
+
+
+def _mark(session: AsyncSession, row: StoredUpdate, now: datetime, **more: object) -> None:
+    """The update's turn ran: done, written with the batch's others before anything else is read or written."""
+    row.status = "done"
+    values = {"row_id": row.id, "status": "done", "processed_at": now, "attempts": row.attempts}
+    update_later(session, _MARK_UPDATE, {**values, **more})
 
 
 def clean(text: str | None) -> str | None:
@@ -201,14 +226,15 @@ class Engine:
     async def _preload(self, session: AsyncSession, inbox_ids: list[int]) -> None:
         """Load a batch's inbox rows, people and conversations in three queries instead of three per turn.
 
-        The rows land in the session's identity map; people are also indexed by pseudonym in
-        `session.info`, where `_find` and `_conversation` look first.
+        The inbox rows are kept in `session.info` as plain rows; people and conversations land in the
+        session's identity map, and are also indexed in `session.info`, where `_find` and
+        `_conversation` look first.
         """
-        query = select(InboxUpdate).where(InboxUpdate.id.in_(inbox_ids))
+        query = _READ_UPDATE.where(INBOX.c.id.in_(inbox_ids))
         if not self.db.is_sqlite:
             query = query.with_for_update()
-        rows = (await session.execute(query)).scalars().all()
-        session.info["inbox"] = {row.id: row for row in rows}  # held here: the identity map keeps only weak references
+        rows = [StoredUpdate(*found) for found in (await session.execute(query)).all()]
+        session.info["inbox"] = {row.id: row for row in rows}
         decoded: dict[int, Decoded] = {}
         refs: set[str] = set()
         for row in rows:
@@ -254,34 +280,37 @@ class Engine:
         ).scalar_one_or_none()
         if chat_key is None:
             return inbox_id
-        oldest = (
+        found = (
             await session.execute(
-                select(InboxUpdate)
-                .where(InboxUpdate.chat_key == chat_key, InboxUpdate.status == "pending", InboxUpdate.id <= inbox_id)
-                .order_by(InboxUpdate.id)
+                _READ_UPDATE.where(INBOX.c.chat_key == chat_key, INBOX.c.status == "pending", INBOX.c.id <= inbox_id)
+                .order_by(INBOX.c.id)
                 .limit(1)
                 .with_for_update()
             )
-        ).scalar_one_or_none()
-        if oldest is None:
+        ).one_or_none()
+        if found is None:
             return inbox_id  # done meanwhile: `_process` finds it so
+        oldest = StoredUpdate(*found)
         session.info.setdefault("inbox", {})[oldest.id] = oldest  # read and locked: `_process` need not again
         return int(oldest.id)
 
     async def _process(self, session: AsyncSession, inbox_id: int) -> None:
         row = session.info.get("inbox", {}).get(inbox_id)
         if row is None:
-            row = await session.get(InboxUpdate, inbox_id, with_for_update=None if self.db.is_sqlite else True)
+            query = _READ_UPDATE.where(INBOX.c.id == inbox_id)
+            found = (await session.execute(query if self.db.is_sqlite else query.with_for_update())).one_or_none()
+            row = None if found is None else StoredUpdate(*found)
         if row is None or row.status in ("done", QUARANTINED):
             return
         if row.raw is None:  # its text was removed (the person declined or erased): nothing left to run
-            row.status, row.processed_at = "done", self.services.clock.now()
+            _mark(session, row, self.services.clock.now())
             return
         now = self.services.clock.now()
+        more: dict[str, object] = {}
         decoded = session.info.get("decoded", {}).get(row.id) or self.decoders[row.channel](row.raw)
         if isinstance(decoded, Partly):
-            row.error = decoded.problem[:2000]  # read in part: which fields, never their values
-            log.info("update read in part", extra={"inbox_id": row.id, "error": row.error[:500]})
+            more["error"] = error = decoded.problem[:2000]  # read in part: which fields, never their values
+            log.info("update read in part", extra={"inbox_id": row.id, "error": error[:500]})
             decoded = decoded.decoded
         person = None
         if isinstance(decoded, Incoming):
@@ -290,11 +319,11 @@ class Engine:
             await self._group(session, decoded, now)
         elif isinstance(decoded, MembershipChange):
             await self._membership(session, decoded)
-        row.status = "done"
-        row.processed_at = now
         row.attempts += 1
         if person is None or person.consent in ("declined", "erased"):
-            row.raw = None  # nothing a person who declined typed outlives the turn; other updates are done with
+            # Nothing a person who declined typed outlives the turn; other updates are done with.
+            more["raw"] = row.raw = None
+        _mark(session, row, now, **more)
 
     async def _find(self, session: AsyncSession, identity: Identity) -> Beneficiary | None:
         """The person by pseudonym; during a key rotation also under an earlier key, then re-keyed."""
@@ -325,14 +354,19 @@ class Engine:
             )
             session.add(person)
             await session.flush()
+        # Each field is set only when it changes: an unchanged person is not a row for the flush to look at.
         started = inbound.kind == "command" and inbound.command == "start" and not inbound.answered
-        if started or (identity.channel in WRITING_SUBSCRIBES and not inbound.answered):
+        opens = started or (identity.channel in WRITING_SUBSCRIBES and not inbound.answered)
+        if opens and person.blocked is not False:
             person.blocked = False  # whoever starts the bot has it open, whatever a send once concluded
         if person.consent in ("given", "pending"):
-            person.channel = identity.channel  # a person with linked apps is answered where they wrote last
-            person.channel_user_id = identity.user_id
-            person.chat_id = identity.chat_id
-            if inbound.display_name:
+            if person.channel != identity.channel:
+                person.channel = identity.channel  # a person with linked apps is answered where they wrote last
+            if person.channel_user_id != identity.user_id:
+                person.channel_user_id = identity.user_id
+            if person.chat_id != identity.chat_id:
+                person.chat_id = identity.chat_id
+            if inbound.display_name and person.display_name != inbound.display_name[:256]:
                 person.display_name = inbound.display_name[:256]
         if person.last_contact_at is None or now - person.last_contact_at >= LAST_CONTACT_RESOLUTION:
             person.last_contact_at = now  # to the minute: a row write per message would buy nothing

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.clock import Clock
 from db.models import InboxUpdate
 from db.session import Database
+
+
+def _store(insert: Any) -> Any:
+    """The inbox's table itself, not its ORM entity: rows stored as they are, without the ORM's bulk insert."""
+    inbox = cast(Table, InboxUpdate.__table__)
+    return (
+        insert(inbox)
+        .on_conflict_do_nothing(index_elements=["channel", "update_id"])
+        .returning(inbox.c.chat_key, inbox.c.id)
+    )
+
+
+_STORE_SQLITE = _store(sqlite.insert)
+_STORE_POSTGRESQL = _store(postgresql.insert)
 
 
 async def store_updates(
@@ -36,14 +51,8 @@ async def store_updates(
         }
         for update_id, chat_key, raw in batch
     ]
-    insert = sqlite.insert if db.is_sqlite else postgresql.insert
     async with db.transaction() as session:
-        stored = await session.execute(
-            insert(InboxUpdate)
-            .on_conflict_do_nothing(index_elements=["channel", "update_id"])
-            .returning(InboxUpdate.chat_key, InboxUpdate.id),
-            rows,
-        )
+        stored = await session.execute(_STORE_SQLITE if db.is_sqlite else _STORE_POSTGRESQL, rows)
         new = sorted(((chat_key, inbox_id) for chat_key, inbox_id in stored.all()), key=lambda row: row[1])
         if len(new) == len(rows):
             return new  # all new (the usual case): no second look

@@ -226,6 +226,91 @@ async def append(session: AsyncSession, model: Any, values: dict[str, Any]) -> i
     return await (await Appends.of(session, model)).add(session, model, values)
 
 
+class Deferred:
+    """Updates by primary key that a transaction writes together, one statement per shape.
+
+    A batch of turns marks each of its inbox rows done; as ORM objects, loading them and letting
+    the unit of work compare and write them cost more than the rows are worth. Each update is kept
+    as a plain dict instead and written, with the others of its statement and columns, before the
+    session's next statement (`do_orm_execute`), flush, savepoint or commit: whatever the
+    transaction reads or changes next sees it written, as after the ORM's autoflush. If writing
+    fails, the transaction can only roll back; its commit raises.
+    """
+
+    def __init__(self, transaction: Any) -> None:
+        self.transaction = transaction  # the session's outermost transaction: rolled back, its updates go with it
+        self._rows: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
+        self.broken = False
+
+    @classmethod
+    def of(cls, session: Session) -> Deferred:
+        deferred: Deferred | None = session.info.get("deferred")
+        if deferred is None or deferred.transaction is not session.get_transaction():
+            if not session.in_transaction():
+                session.begin()  # no I/O: the connection is taken at the next statement
+            deferred = session.info["deferred"] = cls(session.get_transaction())
+            if not session.info.get("deferred_listening"):
+                session.info["deferred_listening"] = True
+                event.listen(session, "before_flush", _write_deferred_at_flush)
+                event.listen(session, "do_orm_execute", _write_deferred_before_statement)
+                event.listen(session, "after_transaction_create", _write_deferred_before_savepoint)
+                event.listen(session, "before_commit", _write_deferred)
+        return deferred
+
+    def add(self, statement: Any, values: dict[str, Any]) -> None:
+        self._rows.setdefault((statement, tuple(values)), []).append(values)
+
+    def write(self, session: Session) -> None:
+        if self.broken:
+            raise RuntimeError("deferred updates could not be written; this transaction can only roll back")
+        if self._rows and not session.in_nested_transaction():  # written when the savepoint began
+            self.write_on(session.connection())
+
+    def write_on(self, connection: Connection) -> None:
+        rows, self._rows = self._rows, {}
+        try:
+            for (statement, _), same in rows.items():
+                connection.execute(statement, same)
+        except BaseException:
+            self.broken = True
+            raise
+
+
+def _deferred(session: Session) -> Deferred | None:
+    deferred: Deferred | None = session.info.get("deferred")
+    if deferred is None or deferred.transaction is not session.get_transaction():
+        return None
+    return deferred
+
+
+def _write_deferred_at_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if (deferred := _deferred(session)) is not None:
+        deferred.write(session)
+
+
+def _write_deferred_before_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested and transaction.parent is not None and (deferred := _deferred(session)) is not None:
+        if deferred._rows:
+            deferred.write_on(transaction.parent.connection(None))
+
+
+def _write_deferred_before_statement(state: ORMExecuteState) -> None:
+    if (deferred := _deferred(state.session)) is not None:
+        deferred.write(state.session)
+
+
+def _write_deferred(session: Session) -> None:
+    if (deferred := _deferred(session)) is not None:
+        deferred.write(session)
+
+
+def update_later(session: AsyncSession, statement: Any, values: dict[str, Any]) -> None:
+    """Queue `statement` (an UPDATE by primary key) with `values`, written with others before the
+    session's next statement, flush, savepoint or commit (`Deferred`). Name the same columns each time
+    for one kind of update: those of one shape are written in one statement."""
+    Deferred.of(session.sync_session).add(statement, values)
+
+
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
@@ -279,6 +364,7 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False, keyring: Keyring | None = None) -> None:
         self.url = url
+        self._sqlite = is_sqlite(url)  # asked on every turn, claim and record: the URL is parsed once
         self.engine = create_engine(url, echo=echo)
         if keyring is not None:
             attach(self.engine.sync_engine.dialect, keyring)
@@ -287,7 +373,7 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
+        return self._sqlite
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

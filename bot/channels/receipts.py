@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 
 from db.models import Message
 from db.session import Database, lost_a_race
@@ -52,25 +54,37 @@ async def record(db: Database, receipts: list[Receipt]) -> int:
     raise AssertionError("unreachable")
 
 
+@cache
+def _moving(status: str) -> Any:
+    """The UPDATE moving lines (`lines`) on to `status`, from any status before it; built once per status.
+
+    Through the table, not the ORM entity: nothing in the session is kept in step with it."""
+    messages = cast(Table, Message.__table__)
+    if status == "failed":
+        before = [s for s, rank in RANK.items() if rank < RANK["delivered"]]
+        values: dict[str, Any] = {"status": "failed", "error": bindparam("error")}
+    else:
+        before = [s for s, rank in RANK.items() if rank < RANK[status]]
+        values = {"status": status}
+    return (
+        update(messages)
+        .where(
+            messages.c.id.in_(bindparam("lines", expanding=True)),
+            messages.c.direction == "out",
+            messages.c.status.in_(before),
+        )
+        .values(**values)
+    )
+
+
 async def _record(db: Database, groups: dict[tuple[str, str | None], set[int]]) -> int:
     changed = 0
     async with db.transaction() as session:
         for status, error in sorted(groups, key=lambda key: RANK.get(key[0], 9)):
+            params: dict[str, Any] = {"lines": sorted(groups[(status, error)])}
             if status == "failed":
-                before = [s for s, rank in RANK.items() if rank < RANK["delivered"]]
-                values: dict[str, object] = {"status": "failed", "error": error}
-            else:
-                before = [s for s, rank in RANK.items() if rank < RANK[status]]
-                values = {"status": status}
-            result = await session.execute(
-                update(Message)
-                .where(
-                    Message.id.in_(sorted(groups[(status, error)])),
-                    Message.direction == "out",
-                    Message.status.in_(before),
-                )
-                .values(**values)
-            )
+                params["error"] = error
+            result = await session.execute(_moving(status), params)
             changed += result.rowcount or 0  # type: ignore[attr-defined]
     return changed
 

@@ -19,6 +19,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from http import HTTPStatus
 from typing import Any, cast
 
 from aiogram import Bot
@@ -145,8 +146,21 @@ class JsonSession(AiohttpSession):
                     fields[key] = prepared
         if files:
             return await super().make_request(bot, method, timeout)
+        status, raw_result = await self._post_json(bot, method.__api_method__, fields, timeout, lambda: method)
+        response = self.check_response(bot=bot, method=method, status_code=status, content=raw_result)
+        return cast(TelegramType, response.result)
+
+    async def _post_json(
+        self,
+        bot: Bot,
+        api_method: str,
+        fields: dict[str, Any],
+        timeout: int | None,
+        method: Callable[[], TelegramMethod[Any]],
+    ) -> tuple[int, str]:
+        """POST `fields` as one JSON body; the answer's status and text (`method` names the call in errors)."""
         session = await self.create_session()
-        url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        url = self.api.api_url(token=bot.token, method=api_method)
         try:
             async with session.post(
                 url,
@@ -154,13 +168,43 @@ class JsonSession(AiohttpSession):
                 headers=JSON_BODY,
                 timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as resp:
-                raw_result = await resp.text()
+                return resp.status, await resp.text()
         except TimeoutError as e:
-            raise TelegramNetworkError(method=method, message="Request timeout error") from e
+            raise TelegramNetworkError(method=method(), message="Request timeout error") from e
         except ClientError as e:
-            raise TelegramNetworkError(method=method, message=f"{type(e).__name__}: {e}") from e
-        response = self.check_response(bot=bot, method=method, status_code=resp.status, content=raw_result)
-        return cast(TelegramType, response.result)
+            raise TelegramNetworkError(method=method(), message=f"{type(e).__name__}: {e}") from e
+
+    async def send_text(self, bot: Bot, chat_id: int, text: str, reply_markup: dict[str, Any] | None) -> dict[str, Any]:
+        """sendMessage, as `bot(SendText(...))` sends it, answered with the message as plain JSON.
+
+        A reply is sent per message of every wave: the call and a plain success (`{"ok": true,
+        "result": {...}}`) are not built into aiogram's models; any other answer is read by aiogram
+        (`check_response`), which raises its usual errors.
+        """
+
+        def method() -> SendText:
+            return SendText(chat_id=chat_id, text=text, reply_markup=reply_markup)
+
+        if self.middleware or type(text) is not str:  # what aiogram's own path would do differently
+            return await bot(method())
+        fields: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        if reply_markup is not None:
+            fields["reply_markup"] = reply_markup
+        status, raw_result = await self._post_json(bot, SendText.__api_method__, fields, None, method)
+        if HTTPStatus.OK <= status <= HTTPStatus.IM_USED:
+            try:
+                answer = json.loads(raw_result)
+            except ValueError:
+                answer = None
+            if (
+                type(answer) is dict
+                and answer.keys() == {"ok", "result"}
+                and answer["ok"] is True
+                and type(answer["result"]) is dict
+            ):
+                return cast(dict[str, Any], answer["result"])
+        response = self.check_response(bot=bot, method=method(), status_code=status, content=raw_result)
+        return cast(dict[str, Any], response.result)
 
 
 def make_bot(token: str, api_base: str, timeout: float = 30.0) -> Bot:
@@ -259,12 +303,7 @@ def _message_inbound(message: Message, update_id: int, *, edit: bool) -> Inbound
             return Inbound(kind="edit", payload={"latitude": loc.latitude, "longitude": loc.longitude}, **base)
         return Inbound(kind="edit", text=message.text or message.caption, payload=context, **base)
     if message.text is not None:
-        text = message.text
-        if text.startswith("/"):
-            head, _, args = text.partition(" ")
-            command = head[1:].split("@", 1)[0].lower()
-            return Inbound(kind="command", text=text, command=command, args=args, payload=context, **base)
-        return Inbound(kind="text", text=text, payload=context, **base)
+        return _text_inbound(message.text, context, base)
     for kind in MEDIA_KINDS:
         media = getattr(message, kind, None)
         if media:
@@ -300,11 +339,75 @@ def decode(raw: str) -> Decoded:
     do not validate are set aside one by one until the rest does, so the person is answered as
     for any message, and the update is kept with the field paths that could not be read.
     """
+    plain = _plain_text(raw)
+    if plain is not None:
+        return plain
     try:
         update = Update.model_validate_json(raw)
     except ValidationError as exc:
         return _read_in_part(raw, exc)
     return _read(update)
+
+
+# The shape most updates have: a person's plain text in their private chat, nothing more. Read
+# from its JSON directly, it gives what `_read` gives for it; building aiogram's `Update` (four
+# models, each validated and given its bot context) cost more than the rest of decoding a turn.
+_PLAIN_MESSAGE = frozenset({"message_id", "date", "chat", "from", "text"})
+_PLAIN_CHAT = frozenset({"id", "type", "first_name", "last_name", "username"})
+_PLAIN_USER = frozenset({"id", "is_bot", "first_name", "last_name", "username", "language_code"})
+_SECONDS_UNTIL = 2 * 10**10  # pydantic reads a larger number as milliseconds: left to it
+
+
+def _plain_text(raw: str) -> Incoming | None:
+    """A private text message whose every field has exactly the type the Bot API gives it, read as
+    `_read` reads it; None for anything else (aiogram's types read it, with their validation)."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.keys() != {"update_id", "message"}:
+        return None
+    update_id, message = data["update_id"], data["message"]
+    if type(update_id) is not int or type(message) is not dict or not message.keys() <= _PLAIN_MESSAGE:
+        return None
+    chat, user, text, date = message.get("chat"), message.get("from"), message.get("text"), message.get("date")
+    if (
+        type(message.get("message_id")) is not int
+        or type(date) is not int
+        or not 0 <= date < _SECONDS_UNTIL
+        or type(text) is not str
+        or type(chat) is not dict
+        or type(user) is not dict
+        or not chat.keys() <= _PLAIN_CHAT
+        or not user.keys() <= _PLAIN_USER
+        or type(chat.get("id")) is not int
+        or chat.get("type") != "private"
+        or type(user.get("id")) is not int
+        or type(user.get("is_bot")) is not bool
+        or type(user.get("first_name")) is not str
+        or any(type(part.get(key, "")) is not str for part in (chat, user) for key in ("last_name", "username"))
+        or type(chat.get("first_name", "")) is not str
+        or type(user.get("language_code", "")) is not str
+    ):
+        return None
+    first, last = user["first_name"], user.get("last_name")
+    base: dict[str, Any] = {
+        "channel_message_id": str(message["message_id"]),
+        "update_id": update_id,
+        "language_code": user.get("language_code"),
+        "display_name": " ".join(p for p in (first, last) if p) or None,
+        "sent_at": datetime.fromtimestamp(date, UTC),
+    }
+    identity = Identity(CHANNEL, str(user["id"]), str(chat["id"]))
+    return Incoming(identity, _text_inbound(text, {}, base))
+
+
+def _text_inbound(text: str, context: dict[str, Any], base: dict[str, Any]) -> Inbound:
+    if text.startswith("/"):
+        head, _, args = text.partition(" ")
+        command = head[1:].split("@", 1)[0].lower()
+        return Inbound(kind="command", text=text, command=command, args=args, payload=context, **base)
+    return Inbound(kind="text", text=text, payload=context, **base)
 
 
 def _read(update: Update) -> Incoming | GroupChat | MembershipChange | None:
@@ -536,9 +639,11 @@ class TelegramSender:
     async def send(self, method: str, chat_id: str, payload: dict[str, Any], *, followed: bool = False) -> Sent:
         try:
             if method == "sendMessage":
-                sent = await self.bot(
-                    SendText(chat_id=int(chat_id), text=payload["text"], reply_markup=_markup(payload.get("buttons")))
-                )
+                text, markup = payload["text"], _markup(payload.get("buttons"))
+                if isinstance(self.bot.session, JsonSession):
+                    sent = await self.bot.session.send_text(self.bot, int(chat_id), text, markup)
+                else:
+                    sent = await self.bot(SendText(chat_id=int(chat_id), text=text, reply_markup=markup))
                 return Sent(str(sent["message_id"]))
             if method == "sendDocument":
                 document = BufferedInputFile(payload["content"].encode("utf-8"), filename=payload["file_name"])
