@@ -2,11 +2,14 @@
 
 The question sets written over earlier rounds are the knowledge base's examples now
 (content/kb/examples/): the model ranks a question beside them, so they are learned, not held out.
-The held-out set is tests/kb_questions_blind.jsonl (480: 160 questions in Albanian, Serbian Latin
-and Cyrillic), written from the topics alone by someone who saw neither the ranking nor any other
-question set, and used for nothing but measuring: its floors are what was measured on it, less a
-small margin. `python -m bench.kb_eval` prints the same figures beside the lexical ones, with the
-time per question and the memory the model takes.
+Two sets written blind, tests/kb_questions_blind.jsonl and tests/kb_questions_blind2.jsonl (480 each:
+160 questions in Albanian, Serbian Latin and Cyrillic), written from the topics alone by people who
+saw neither the ranking nor any other question set, are not among the examples. They were first
+used only to measure; since then their misses were read to sharpen the phrasings and keywords of
+confusable topics, so they are development sets now, not held out: their floors guard against
+regressions (what was measured, less a small margin) and over-state what a new set will show.
+`python -m bench.kb_eval` prints the same figures beside the lexical ones, with the time per
+question and the memory the model takes.
 """
 
 from __future__ import annotations
@@ -41,11 +44,12 @@ TESTS = Path(__file__).resolve().parent
 EXAMPLES = TESTS.parent / "content" / "kb" / "examples"
 BLIND = TESTS / "kb_questions_blind.jsonl"
 HELD_OUT = {
-    # set: (top-1 floor, top-3 floor, most confident wrong answers). Measured on the blind set:
-    # 0.802 / 0.963 with 1 confident wrong of 480 (before the examples: 0.729 / 0.935 with 4).
-    "kb_questions_blind.jsonl": (0.79, 0.955, 2),
-    # A second set written blind the same way by another hand, measured once: 0.819 / 0.952 with 2.
-    "kb_questions_blind2.jsonl": (0.81, 0.945, 3),
+    # set: (top-1 floor, top-3 floor, most confident wrong answers); not among the examples.
+    # The blind set, first measured at 0.802 / 0.963 with 1 confident wrong of 480 (before the
+    # examples: 0.729 / 0.935 with 4); with the sharper phrasings 0.881 / 0.977 with none.
+    "kb_questions_blind.jsonl": (0.87, 0.97, 1),
+    # The second set written blind, first measured at 0.819 / 0.952 with 2; now 0.906 / 0.977 with 2.
+    "kb_questions_blind2.jsonl": (0.895, 0.97, 3),
 }
 # The examples are learned: each set's questions reach their topic (measured 0.986-1.000 top-1).
 LEARNED = {path.name: (0.98, 0.99, 0) for path in sorted(EXAMPLES.glob("*.jsonl"))}
@@ -115,8 +119,8 @@ def test_the_same_question_in_albanian_and_serbian_reaches_the_same_topic_more_o
     same, groups = agreement(knowledge_base_ranker(hybrid_kb), blind)
     lexical_same, _ = agreement(knowledge_base_ranker(lexical_kb), blind)
     assert groups == 160
-    # Measured: 125 of 160 groups rank alike in all three scripts (lexical alone: 110).
-    assert same >= 120 and same > lexical_same, (same, lexical_same)
+    # Measured: 129 of 160 groups rank alike in all three scripts (lexical alone: 110).
+    assert same >= 125 and same > lexical_same, (same, lexical_same)
 
 
 def test_agreement_counts_groups_whose_scripts_rank_alike() -> None:
