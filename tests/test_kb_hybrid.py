@@ -46,10 +46,10 @@ BLIND = TESTS / "kb_questions_blind.jsonl"
 HELD_OUT = {
     # set: (top-1 floor, top-3 floor, most confident wrong answers); not among the examples.
     # The blind set, first measured at 0.802 / 0.963 with 1 confident wrong of 480 (before the
-    # examples: 0.729 / 0.935 with 4); with the sharper phrasings 0.881 / 0.977 with none.
-    "kb_questions_blind.jsonl": (0.87, 0.97, 1),
-    # The second set written blind, first measured at 0.819 / 0.952 with 2; now 0.906 / 0.977 with 2.
-    "kb_questions_blind2.jsonl": (0.895, 0.97, 3),
+    # examples: 0.729 / 0.935 with 4); with the sharper phrasings 0.912 / 0.981 with none.
+    "kb_questions_blind.jsonl": (0.90, 0.975, 1),
+    # The second set written blind, first measured at 0.819 / 0.952 with 2; now 0.917 / 0.983 with none.
+    "kb_questions_blind2.jsonl": (0.905, 0.975, 1),
 }
 # The examples are learned: each set's questions reach their topic (measured 0.986-1.000 top-1).
 LEARNED = {path.name: (0.98, 0.99, 0) for path in sorted(EXAMPLES.glob("*.jsonl"))}
@@ -101,14 +101,15 @@ def test_the_examples_are_learned(hybrid_kb: KnowledgeBase, name: str) -> None:
 
 
 def test_examples_improve_the_ranking_of_new_questions(hybrid_kb: KnowledgeBase) -> None:
-    # The same model and topics without the examples: the blind set ranks worse (measured 0.729 / 0.935).
+    # The same model and topics without the examples: the blind set ranks worse (measured 0.863 / 0.975
+    # against 0.912 / 0.981; before the sharper phrasings 0.729 / 0.935 against 0.802 / 0.963).
     bare = KnowledgeBase.load(DEFAULT_KB_DIR)
     assert hybrid_kb.embeddings is not None
     bare.use_embeddings(TopicEmbeddings(hybrid_kb.embeddings.model, [bare.topic(t) for t in bare.topics]))
     questions = read_questions(BLIND)
     with_examples = evaluate(knowledge_base_ranker(hybrid_kb), questions)
     without = evaluate(knowledge_base_ranker(bare), questions)
-    assert with_examples.top1 >= without.top1 + 0.04, (with_examples.summary(), without.summary())
+    assert with_examples.top1 >= without.top1 + 0.03, (with_examples.summary(), without.summary())
     assert with_examples.top3 > without.top3, (with_examples.summary(), without.summary())
 
 
@@ -119,8 +120,8 @@ def test_the_same_question_in_albanian_and_serbian_reaches_the_same_topic_more_o
     same, groups = agreement(knowledge_base_ranker(hybrid_kb), blind)
     lexical_same, _ = agreement(knowledge_base_ranker(lexical_kb), blind)
     assert groups == 160
-    # Measured: 129 of 160 groups rank alike in all three scripts (lexical alone: 110).
-    assert same >= 125 and same > lexical_same, (same, lexical_same)
+    # Measured: 134 of 160 groups rank alike in all three scripts (lexical alone: 114).
+    assert same >= 128 and same > lexical_same, (same, lexical_same)
 
 
 def test_agreement_counts_groups_whose_scripts_rank_alike() -> None:
