@@ -24,6 +24,7 @@ from bot.text import cyrillic_to_latin
 FRESH = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "fresh.jsonl"
 BLIND = Path(__file__).resolve().parent / "kb_questions_blind.jsonl"
 BLIND2 = Path(__file__).resolve().parent / "kb_questions_blind2.jsonl"
+BLIND3 = Path(__file__).resolve().parent / "kb_questions_blind3.jsonl"
 SCRIPTS = [("sq", "sq"), ("sr", "sr-Latn"), ("sr", "sr-Cyrl")]
 LATIN = re.compile(r"[A-Za-zÀ-ž]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -46,7 +47,7 @@ def groups(rows: list[dict[str, str]]) -> dict[str, list[dict[str, str]]]:
     return grouped
 
 
-@pytest.fixture(params=[FRESH, BLIND, BLIND2], ids=["fresh", "blind", "blind2"])
+@pytest.fixture(params=[FRESH, BLIND, BLIND2, BLIND3], ids=["fresh", "blind", "blind2", "blind3"])
 def path(request: pytest.FixtureRequest) -> Path:
     found: Path = request.param
     return found
