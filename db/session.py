@@ -307,7 +307,10 @@ def _write_deferred(session: Session) -> None:
 def update_later(session: AsyncSession, statement: Any, values: dict[str, Any]) -> None:
     """Queue `statement` (an UPDATE by primary key) with `values`, written with others before the
     session's next statement, flush, savepoint or commit (`Deferred`). Name the same columns each time
-    for one kind of update: those of one shape are written in one statement."""
+    for one kind of update: those of one shape are written in one statement. Not inside a savepoint:
+    its rollback could not take the update back."""
+    if session.in_nested_transaction():
+        raise RuntimeError("updates are not queued inside a savepoint; queue them before it or after it")
     Deferred.of(session.sync_session).add(statement, values)
 
 
