@@ -7,6 +7,7 @@ small mission. PostgreSQL gets an ordinary pool and is how Homeward scales out.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,7 +55,85 @@ async def first_in_line(session: AsyncSession, name: str) -> bool:
     return bool(taken.scalar_one())
 
 
-class Appends:
+class _Pending(ABC):
+    """Writes a transaction holds back until its next statement (`do_orm_execute`), flush, savepoint
+    or commit, then makes on its own connection (`Appends`, `Deferred`). Each kind is kept in
+    `session.info[KEY]` for the transaction it began in; one set of listeners serves all kinds.
+    If writing fails, the transaction can only roll back; its commit raises."""
+
+    KEY = ""
+    WHAT = ""
+
+    def __init__(self, transaction: Any) -> None:
+        self.transaction = transaction  # the session's outermost transaction: rolled back, its writes go with it
+        self._rows: dict[Any, Any] = {}
+        self.broken = False
+
+    def write(self, session: Session) -> None:
+        """Write what is held, on the session's connection (never inside a savepoint)."""
+        if self.broken:
+            raise RuntimeError(f"{self.WHAT} could not be written; this transaction can only roll back")
+        if self._rows and not session.in_nested_transaction():  # written when the savepoint began
+            self.write_on(session.connection())
+
+    def write_on(self, connection: Connection) -> None:
+        rows, self._rows = self._rows, {}
+        try:
+            self._execute(connection, rows)
+        except BaseException:
+            self.broken = True
+            raise
+
+    @abstractmethod
+    def _execute(self, connection: Connection, rows: dict[Any, Any]) -> None:
+        """Write `rows` (this kind's held writes) on `connection`."""
+
+    def before_flush(self, session: Session) -> None:
+        self.write(session)
+
+    def hold(self, session: Session) -> None:
+        """Make this the session's held writes of its kind, for the transaction it was made in."""
+        session.info[self.KEY] = self
+        if not session.info.get("pending_listening"):
+            session.info["pending_listening"] = True
+            event.listen(session, "before_flush", _before_flush)
+            event.listen(session, "do_orm_execute", _before_statement)
+            event.listen(session, "after_transaction_create", _before_savepoint)
+            event.listen(session, "before_commit", _before_commit)
+
+
+def _pending(session: Session) -> list[_Pending]:
+    """The held writes of the session's transaction in progress, appended rows first (those of an
+    earlier transaction are over)."""
+    transaction = session.get_transaction()
+    found = (session.info.get(kind.KEY) for kind in (Appends, Deferred))
+    return [held for held in found if held is not None and held.transaction is transaction]
+
+
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    for held in _pending(session):
+        held.before_flush(session)
+
+
+def _before_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    """Held writes go in before a savepoint begins (on the enclosing transaction's connection)."""
+    if transaction.nested and transaction.parent is not None:
+        for held in _pending(session):
+            if held._rows:  # the savepoint itself is emitted later, when its first statement needs it
+                held.write_on(transaction.parent.connection(None))
+
+
+def _before_statement(state: ORMExecuteState) -> None:
+    for held in _pending(state.session):
+        held.write(state.session)
+
+
+def _before_commit(session: Session) -> None:
+    for held in _pending(session):
+        held.write(session)
+
+
+class Appends(_Pending):
     """Rows a transaction only adds (transcript lines, outbox rows, questions), written together.
 
     A turn adds a few such rows and never changes them again. Building ORM objects for them and
@@ -79,14 +158,16 @@ class Appends:
 
     BLOCK = 16  # ids first reserved per table on PostgreSQL; doubled each time, up to 512
 
+    KEY = "appends"
+    WHAT = "appended rows"
+
     def __init__(self, sqlite: bool, transaction: Any) -> None:
+        super().__init__(transaction)
         self.sqlite = sqlite
-        self.transaction = transaction  # the session's outermost transaction: rolled back, its rows go with it
         self._next: dict[Any, int] = {}  # SQLite: model -> next id
         self._free: dict[Any, deque[int]] = {}  # PostgreSQL: model -> ids reserved and not yet used
         self._block: dict[Any, int] = {}
         self._rows: dict[Any, list[dict[str, Any]]] = {}
-        self.broken = False
 
     @classmethod
     async def of(cls, session: AsyncSession, model: Any) -> Appends:
@@ -101,13 +182,8 @@ class Appends:
             sync = session.sync_session
             if not sync.in_transaction():
                 sync.begin()  # no I/O: the connection is taken at the next statement
-            appends = sync.info["appends"] = cls(sqlite, sync.get_transaction())
-            if not sync.info.get("appends_listening"):
-                sync.info["appends_listening"] = True
-                event.listen(sync, "before_flush", _before_flush)
-                event.listen(sync, "do_orm_execute", _before_statement)
-                event.listen(sync, "after_transaction_create", _before_savepoint)
-                event.listen(sync, "before_commit", _write)
+            appends = cls(sqlite, sync.get_transaction())
+            appends.hold(sync)
         return appends
 
     async def add(self, session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
@@ -139,25 +215,17 @@ class Appends:
         sequence = func.pg_get_serial_sequence(model.__table__.name, "id")
         return select(func.nextval(sequence)).select_from(func.generate_series(1, size))
 
-    def write(self, session: Session) -> None:
-        """Write the rows appended so far, on the session's connection (never inside a savepoint)."""
-        if self.broken:
-            raise RuntimeError("appended rows could not be written; this transaction can only roll back")
-        if self._rows and not session.in_nested_transaction():  # written when the savepoint began
-            self.write_on(session.connection())
+    def _execute(self, connection: Connection, rows: dict[Any, Any]) -> None:
+        for model in sorted(rows, key=lambda m: _table_order()[m.__table__]):
+            shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+            for row in rows[model]:
+                shapes.setdefault(tuple(row), []).append(row)
+            for same in shapes.values():
+                connection.execute(_insert(model.__table__), same)
 
-    def write_on(self, connection: Connection) -> None:
-        rows, self._rows = self._rows, {}
-        try:
-            for model in sorted(rows, key=lambda m: _table_order()[m.__table__]):
-                shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-                for row in rows[model]:
-                    shapes.setdefault(tuple(row), []).append(row)
-                for same in shapes.values():
-                    connection.execute(_insert(model.__table__), same)
-        except BaseException:
-            self.broken = True  # some rows may be in, others not: only a rollback is safe now
-            raise
+    def before_flush(self, session: Session) -> None:
+        self.assign(session)
+        self.write(session)  # ORM rows being flushed may point at appended ones
 
     def assign(self, session: Session) -> None:
         """ORM rows of a table this transaction appends to get their ids from the same count, in order."""
@@ -194,29 +262,6 @@ def _current(session: Session) -> Appends | None:
     return appends
 
 
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    if (appends := _current(session)) is not None:
-        appends.assign(session)
-        appends.write(session)  # ORM rows being flushed may point at appended ones
-
-
-def _before_savepoint(session: Session, transaction: SessionTransaction) -> None:
-    """Appended rows go in before a savepoint begins (on the enclosing transaction's connection)."""
-    if transaction.nested and transaction.parent is not None and (appends := _current(session)) is not None:
-        if appends._rows:  # the savepoint itself is emitted later, when its first statement needs it
-            appends.write_on(transaction.parent.connection(None))
-
-
-def _before_statement(state: ORMExecuteState) -> None:
-    if (appends := _current(state.session)) is not None:
-        appends.write(state.session)
-
-
-def _write(session: Session) -> None:
-    if (appends := _current(session)) is not None:
-        appends.write(session)
-
-
 async def append(session: AsyncSession, model: Any, values: dict[str, Any]) -> int:
     """Add a row of `model` that this transaction will not change again; returns its id at once (`Appends`).
 
@@ -226,7 +271,7 @@ async def append(session: AsyncSession, model: Any, values: dict[str, Any]) -> i
     return await (await Appends.of(session, model)).add(session, model, values)
 
 
-class Deferred:
+class Deferred(_Pending):
     """Updates by primary key that a transaction writes together, one statement per shape.
 
     A batch of turns marks each of its inbox rows done; as ORM objects, loading them and letting
@@ -237,71 +282,25 @@ class Deferred:
     fails, the transaction can only roll back; its commit raises.
     """
 
-    def __init__(self, transaction: Any) -> None:
-        self.transaction = transaction  # the session's outermost transaction: rolled back, its updates go with it
-        self._rows: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
-        self.broken = False
+    KEY = "deferred"
+    WHAT = "deferred updates"
 
     @classmethod
     def of(cls, session: Session) -> Deferred:
-        deferred: Deferred | None = session.info.get("deferred")
+        deferred: Deferred | None = session.info.get(cls.KEY)
         if deferred is None or deferred.transaction is not session.get_transaction():
             if not session.in_transaction():
                 session.begin()  # no I/O: the connection is taken at the next statement
-            deferred = session.info["deferred"] = cls(session.get_transaction())
-            if not session.info.get("deferred_listening"):
-                session.info["deferred_listening"] = True
-                event.listen(session, "before_flush", _write_deferred_at_flush)
-                event.listen(session, "do_orm_execute", _write_deferred_before_statement)
-                event.listen(session, "after_transaction_create", _write_deferred_before_savepoint)
-                event.listen(session, "before_commit", _write_deferred)
+            deferred = cls(session.get_transaction())
+            deferred.hold(session)
         return deferred
 
     def add(self, statement: Any, values: dict[str, Any]) -> None:
         self._rows.setdefault((statement, tuple(values)), []).append(values)
 
-    def write(self, session: Session) -> None:
-        if self.broken:
-            raise RuntimeError("deferred updates could not be written; this transaction can only roll back")
-        if self._rows and not session.in_nested_transaction():  # written when the savepoint began
-            self.write_on(session.connection())
-
-    def write_on(self, connection: Connection) -> None:
-        rows, self._rows = self._rows, {}
-        try:
-            for (statement, _), same in rows.items():
-                connection.execute(statement, same)
-        except BaseException:
-            self.broken = True
-            raise
-
-
-def _deferred(session: Session) -> Deferred | None:
-    deferred: Deferred | None = session.info.get("deferred")
-    if deferred is None or deferred.transaction is not session.get_transaction():
-        return None
-    return deferred
-
-
-def _write_deferred_at_flush(session: Session, _context: Any, _instances: Any) -> None:
-    if (deferred := _deferred(session)) is not None:
-        deferred.write(session)
-
-
-def _write_deferred_before_savepoint(session: Session, transaction: SessionTransaction) -> None:
-    if transaction.nested and transaction.parent is not None and (deferred := _deferred(session)) is not None:
-        if deferred._rows:
-            deferred.write_on(transaction.parent.connection(None))
-
-
-def _write_deferred_before_statement(state: ORMExecuteState) -> None:
-    if (deferred := _deferred(state.session)) is not None:
-        deferred.write(state.session)
-
-
-def _write_deferred(session: Session) -> None:
-    if (deferred := _deferred(session)) is not None:
-        deferred.write(session)
+    def _execute(self, connection: Connection, rows: dict[Any, Any]) -> None:
+        for (statement, _), same in rows.items():
+            connection.execute(statement, same)
 
 
 def update_later(session: AsyncSession, statement: Any, values: dict[str, Any]) -> None:
