@@ -2,14 +2,12 @@
 
 The question sets written over earlier rounds are the knowledge base's examples now
 (content/kb/examples/): the model ranks a question beside them, so they are learned, not held out.
-Two sets written blind, tests/kb_questions_blind.jsonl and tests/kb_questions_blind2.jsonl (480 each:
-160 questions in Albanian, Serbian Latin and Cyrillic), written from the topics alone by people who
-saw neither the ranking nor any other question set, are not among the examples. They were first
-used only to measure; since then their misses were read to sharpen the phrasings and keywords of
-confusable topics, so they are development sets now, not held out: their floors guard against
-regressions (what was measured, less a small margin) and over-state what a new set will show.
-A third set, tests/kb_questions_blind3.jsonl, was written the same way after those changes and
-measured once, with nothing changed after it: the held-out figure.
+Among them are the first two sets written blind (blind.jsonl and blind2.jsonl, 480 each: 160
+questions in Albanian, Serbian Latin and Cyrillic, written from the topics alone by people who saw
+neither the ranking nor any other question set): their misses had been read to sharpen the
+phrasings and keywords of confusable topics, so they no longer measured anything new, and as
+examples they teach the model how people ask. A third set, tests/kb_questions_blind3.jsonl, was
+written the same way after those changes and is not among the examples: the held-out figure.
 `python -m bench.kb_eval` prints the same figures beside the lexical ones, with the time per
 question and the memory the model takes.
 """
@@ -44,16 +42,12 @@ from tests.test_kb_ranking import make_topic
 
 TESTS = Path(__file__).resolve().parent
 EXAMPLES = TESTS.parent / "content" / "kb" / "examples"
-BLIND = TESTS / "kb_questions_blind.jsonl"
+BLIND = TESTS / "kb_questions_blind3.jsonl"
 HELD_OUT = {
     # set: (top-1 floor, top-3 floor, most confident wrong answers); not among the examples.
-    # The blind set, first measured at 0.802 / 0.963 with 1 confident wrong of 480 (before the
-    # examples: 0.729 / 0.935 with 4); with the sharper phrasings 0.912 / 0.981 with none.
-    "kb_questions_blind.jsonl": (0.90, 0.975, 1),
-    # The second set written blind, first measured at 0.819 / 0.952 with 2; now 0.917 / 0.983 with none.
-    "kb_questions_blind2.jsonl": (0.905, 0.975, 1),
     # The third set written blind, held out: measured once at 0.954 / 0.996 with none (the code before the
-    # sharper phrasings: 0.931 / 0.994 with none).
+    # sharper phrasings: 0.931 / 0.994 with none); with the first two blind sets among the examples
+    # 0.958 / 0.998 with none.
     "kb_questions_blind3.jsonl": (0.94, 0.99, 1),
 }
 # The examples are learned: each set's questions reach their topic (measured 0.986-1.000 top-1).
@@ -106,15 +100,15 @@ def test_the_examples_are_learned(hybrid_kb: KnowledgeBase, name: str) -> None:
 
 
 def test_examples_improve_the_ranking_of_new_questions(hybrid_kb: KnowledgeBase) -> None:
-    # The same model and topics without the examples: the blind set ranks worse (measured 0.863 / 0.975
-    # against 0.912 / 0.981; before the sharper phrasings 0.729 / 0.935 against 0.802 / 0.963).
+    # The same model and topics without the examples: the held-out set ranks worse (measured 0.942 / 0.994
+    # against 0.958 / 0.998).
     bare = KnowledgeBase.load(DEFAULT_KB_DIR)
     assert hybrid_kb.embeddings is not None
     bare.use_embeddings(TopicEmbeddings(hybrid_kb.embeddings.model, [bare.topic(t) for t in bare.topics]))
     questions = read_questions(BLIND)
     with_examples = evaluate(knowledge_base_ranker(hybrid_kb), questions)
     without = evaluate(knowledge_base_ranker(bare), questions)
-    assert with_examples.top1 >= without.top1 + 0.03, (with_examples.summary(), without.summary())
+    assert with_examples.top1 >= without.top1 + 0.01, (with_examples.summary(), without.summary())
     assert with_examples.top3 > without.top3, (with_examples.summary(), without.summary())
 
 
@@ -125,8 +119,8 @@ def test_the_same_question_in_albanian_and_serbian_reaches_the_same_topic_more_o
     same, groups = agreement(knowledge_base_ranker(hybrid_kb), blind)
     lexical_same, _ = agreement(knowledge_base_ranker(lexical_kb), blind)
     assert groups == 160
-    # Measured: 134 of 160 groups rank alike in all three scripts (lexical alone: 114).
-    assert same >= 128 and same > lexical_same, (same, lexical_same)
+    # Measured on the held-out set: 150 of 160 groups rank alike in all three scripts (lexical alone: 135).
+    assert same >= 145 and same > lexical_same, (same, lexical_same)
 
 
 def test_agreement_counts_groups_whose_scripts_rank_alike() -> None:

@@ -1,8 +1,9 @@
-"""The form of the question sets written in three scripts: the blind set (tests/kb_questions_blind.jsonl,
-held out) and the fresh set (content/kb/examples/fresh.jsonl, an example set since it was measured).
+"""The form of the question sets written in three scripts: the fresh set and the first two sets written
+blind (content/kb/examples/fresh.jsonl, blind.jsonl, blind2.jsonl: example sets since they were
+measured) and the third set written blind (tests/kb_questions_blind3.jsonl, held out).
 
 Each was written from the topic content alone, by someone who did not see the ranking or the other
-sets. Nothing here ranks them. The blind set's accuracy floor is in tests/test_kb_hybrid.py;
+sets. Nothing here ranks them. The held-out set's accuracy floor is in tests/test_kb_hybrid.py;
 tests/test_kb_people.py and tests/test_kb_hybrid.py also check that each Serbian question reaches
 the same topic in Cyrillic and in Latin.
 """
@@ -22,8 +23,8 @@ from bot.kb.evaluation import read_messages, read_questions
 from bot.text import cyrillic_to_latin
 
 FRESH = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "fresh.jsonl"
-BLIND = Path(__file__).resolve().parent / "kb_questions_blind.jsonl"
-BLIND2 = Path(__file__).resolve().parent / "kb_questions_blind2.jsonl"
+BLIND = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "blind.jsonl"
+BLIND2 = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "blind2.jsonl"
 BLIND3 = Path(__file__).resolve().parent / "kb_questions_blind3.jsonl"
 SCRIPTS = [("sq", "sq"), ("sr", "sr-Latn"), ("sr", "sr-Cyrl")]
 LATIN = re.compile(r"[A-Za-zÀ-ž]")
