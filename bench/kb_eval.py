@@ -44,7 +44,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SETS = [
     Path(os.environ.get("HOMEWARD_SHARED_DIR", ROOT.parent / "shared")) / "content" / "kb-dev-questions.jsonl",
     *sorted((ROOT / "content" / "kb" / "examples").glob("*.jsonl")),
-    ROOT / "tests" / "kb_questions_blind3.jsonl",
 ]
 
 

@@ -1,11 +1,11 @@
-"""The form of the question sets written in three scripts: the fresh set and the first two sets written
-blind (content/kb/examples/fresh.jsonl, blind.jsonl, blind2.jsonl: example sets since they were
-measured) and the third set written blind (tests/kb_questions_blind3.jsonl, held out).
+"""The form of the question sets written in three scripts: the fresh set and the three sets written
+blind (content/kb/examples/fresh.jsonl, blind.jsonl, blind2.jsonl, blind3.jsonl: example sets since
+they were measured).
 
 Each was written from the topic content alone, by someone who did not see the ranking or the other
-sets. Nothing here ranks them. The held-out set's accuracy floor is in tests/test_kb_hybrid.py;
-tests/test_kb_people.py and tests/test_kb_hybrid.py also check that each Serbian question reaches
-the same topic in Cyrillic and in Latin.
+sets. Nothing here ranks them. Their accuracy floors (each blind set left out of the examples in
+turn) are in tests/test_kb_hybrid.py; tests/test_kb_people.py and tests/test_kb_hybrid.py also check
+that each Serbian question reaches the same topic in Cyrillic and in Latin.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bot.text import cyrillic_to_latin
 FRESH = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "fresh.jsonl"
 BLIND = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "blind.jsonl"
 BLIND2 = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "blind2.jsonl"
-BLIND3 = Path(__file__).resolve().parent / "kb_questions_blind3.jsonl"
+BLIND3 = Path(__file__).resolve().parents[1] / "content" / "kb" / "examples" / "blind3.jsonl"
 SCRIPTS = [("sq", "sq"), ("sr", "sr-Latn"), ("sr", "sr-Cyrl")]
 LATIN = re.compile(r"[A-Za-zÀ-ž]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")

@@ -22,7 +22,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -151,10 +151,21 @@ class TopicEmbeddings:
     def without(self, text: str, topic_id: str) -> TopicEmbeddings:
         """The same embeddings with one of a topic's texts left out (wherever the topic has it, as a title
         too), sharing the model: how a phrasing ranks as if it were a new question (`bench.kb_loo`)."""
-        key = cyrillic_to_latin(text)
-        column = self._topic_ids.index(topic_id)
+        return self.leaving_out([(text, topic_id)])
+
+    def leaving_out(self, pairs: Iterable[tuple[str, str]]) -> TopicEmbeddings:
+        """The same embeddings without these (text, topic id) pairs, sharing the model: a set of example
+        questions asked as new ones (`bench.kb_sets_out`)."""
+        columns = {topic_id: n for n, topic_id in enumerate(self._topic_ids)}
+        dropped = {
+            (form, columns[topic_id])
+            for text, topic_id in pairs
+            for form in {cyrillic_to_latin(text), cyrillic_to_latin(text.strip())}
+        }
         keep = [
-            n for n, (t, label) in enumerate(zip(self._texts, self._labels, strict=True)) if (t, label) != (key, column)
+            n
+            for n, (t, label) in enumerate(zip(self._texts, self._labels, strict=True))
+            if (t, int(label)) not in dropped
         ]
         copy = object.__new__(TopicEmbeddings)
         copy.__dict__.update(self.__dict__)
