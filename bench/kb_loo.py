@@ -1,7 +1,8 @@
 """Each topic's own phrasings, left out in turn and asked as new questions: tuning material beside the tuning set.
 
 For every phrasing of every topic, the phrasing is removed from its topic (from the words the
-lexical ranking indexes and from the texts the model embedded) and asked as a question. Prints
+lexical ranking indexes and from the texts the model embedded) and asked as a question; the
+examples stay, in the words indexed and among the texts embedded. Prints
 top-1 / top-3 and what people would get (answer, "not sure", nothing, confident wrong answers),
 for the lexical ranking and the hybrid, like `bench.kb_eval`. The decision rule's thresholds were
 calibrated on this together with content/kb/examples/tuning_people.jsonl and tuning_written.jsonl, the
@@ -33,7 +34,9 @@ def left_out(folder: Path, embeddings: TopicEmbeddings | None) -> tuple[Evaluati
             for phrasing in phrasings:
                 others = tuple(p for p in phrasings if p != phrasing)
                 changed = dataclasses.replace(topic, phrasings={**topic.phrasings, lang: others})
-                kb = KnowledgeBase([changed if t.id == topic.id else t for t in topics])
+                kb = KnowledgeBase(
+                    [changed if t.id == topic.id else t for t in topics], full.examples, full.example_languages
+                )
                 if embeddings is not None:
                     kb.use_embeddings(embeddings.without(phrasing, topic.id))
                 question = [Question(phrasing, lang, topic.id)]

@@ -35,7 +35,7 @@ def main() -> int:
         questions = read_questions(path)
         asked = {(q.text, q.topic) for q in questions}
         kept = [(text, topic_id) for text, topic_id in full.examples if (text, topic_id) not in asked]
-        kb = KnowledgeBase(topics, kept)
+        kb = KnowledgeBase(topics, kept, full.example_languages)
         reduced = embeddings.leaving_out(asked - set(kept))
         reduced.forget()
         kb.use_embeddings(reduced)

@@ -204,8 +204,14 @@ def test_kb_ask_json_lists_topics_best_first(capsys: pytest.CaptureFixture[str])
 def test_kb_ask_prints_a_readable_ranking(capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["kb", "ask", "где је дом здравља"]) == 0
     out = capsys.readouterr().out
+    # The doctor first; since the examples' words count, paying at the health centre (which people ask
+    # about with the same words) follows close enough that the person chooses.
+    assert out.startswith("decision: unsure")
+    assert "health.doctor" in out.splitlines()[1]
+    assert _run(["kb", "ask", "ku mund te shkoj te mjeku"]) == 0
+    out = capsys.readouterr().out
     assert out.startswith("decision: answer")
-    assert "health.doctor" in out
+    assert "health.doctor" in out.splitlines()[1]
 
 
 def test_kb_eval_prints_accuracy_and_the_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -96,3 +96,33 @@ def test_a_topics_similarity_is_the_mean_of_its_two_closest_texts() -> None:
     learned = TopicEmbeddings(model, [doctor, work], examples=examples).similarities("pyetja")
     assert learned["employment.jobseeker"] == pytest.approx(0.8)  # its two closest: the examples
     assert learned["health.doctor"] == pytest.approx(0.5)
+
+
+def test_the_examples_language_is_read_from_each_line_or_guessed(tmp_path: Path) -> None:
+    kb = KnowledgeBase.load(
+        _folder(
+            tmp_path,
+            '{"q": "ku me gjet pune", "lang": "sq", "topic": "employment.jobseeker"}\n'
+            '{"q": "gde da nadjem posao", "topic": "employment.jobseeker"}\n',
+        )
+    )
+    assert kb.example_languages == {
+        ("ku me gjet pune", "employment.jobseeker"): "sq",
+        ("gde da nadjem posao", "employment.jobseeker"): "sr",
+    }
+
+
+def test_an_examples_words_rank_its_topic_but_do_not_make_a_question_fit() -> None:
+    from tests.test_kb_ranking import make_topic
+
+    topics = [
+        make_topic("health.doctor", ["ku shkoj te mjeku"], ["где је лекар"]),
+        make_topic("employment.jobseeker", ["kerkoj pune"], ["тражим посао"]),
+    ]
+    bare = KnowledgeBase(topics)
+    learned = KnowledgeBase(topics, [("me dhemb dhembi, ku shkoj", "health.doctor")], {})
+    # Words only an example has rank its topic, weighted down, but nothing fits on them alone.
+    assert bare.rank("dhembi", "sq") == []
+    assert [t for t, _ in learned.rank("dhembi", "sq")] == ["health.doctor"]
+    assert learned.rank("dhembi", "sq")[0][1] < 0.2
+    assert learned.match("dhembi", "sq").kind == "none"

@@ -29,6 +29,7 @@ from bot.kb.commands import DEFAULT_KB_DIR
 from bot.kb.evaluation import (
     SENSITIVE_TOPICS,
     Question,
+    Ranker,
     agreement,
     decide,
     evaluate,
@@ -47,22 +48,24 @@ EXAMPLES = TESTS.parent / "content" / "kb" / "examples"
 BLIND = EXAMPLES / "blind3.jsonl"
 LEFT_OUT = {
     # example set: (top-1 floor, top-3 floor, most confident wrong answers) with the set left out of the
-    # examples and asked as new questions. Measured 0.925 / 0.992, 0.902 / 0.975 and 0.958 / 0.998, none
-    # confident wrong (the third set, held out before, first measured at 0.954 / 0.996 with none).
-    "blind.jsonl": (0.91, 0.985, 1),
-    "blind2.jsonl": (0.89, 0.97, 1),
-    "blind3.jsonl": (0.945, 0.99, 1),
+    # examples and asked as new questions. Measured 0.954 / 1.000, 0.908 / 0.981 (1 confident wrong) and
+    # 0.977 / 0.996; before the examples' words were indexed 0.925 / 0.992, 0.902 / 0.975 and 0.958 / 0.998,
+    # none confident wrong (the third set, held out before, first measured at 0.954 / 0.996 with none).
+    "blind.jsonl": (0.94, 0.99, 1),
+    "blind2.jsonl": (0.895, 0.975, 1),
+    "blind3.jsonl": (0.965, 0.99, 1),
 }
 # The examples are learned: each set's questions reach their topic (measured 0.986-1.000 top-1).
 LEARNED = {path.name: (0.98, 0.99, 0) for path in sorted(EXAMPLES.glob("*.jsonl"))}
 
 
 def left_out(kb: KnowledgeBase, questions: list[Question]) -> KnowledgeBase:
-    """The same knowledge base with these questions taken out of its examples (where no other set has them)."""
+    """The same knowledge base with these questions taken out of its examples (where no other set has them),
+    from the words indexed and the texts embedded alike."""
     assert kb.embeddings is not None
     asked = {(q.text, q.topic) for q in questions}
     kept = [example for example in kb.examples if example not in asked]
-    reduced = KnowledgeBase([kb.topic(topic_id) for topic_id in kb.topics], kept)
+    reduced = KnowledgeBase([kb.topic(topic_id) for topic_id in kb.topics], kept, kb.example_languages)
     reduced.use_embeddings(kb.embeddings.leaving_out(asked - set(kept)))
     return reduced
 
@@ -81,17 +84,20 @@ def lexical_kb() -> KnowledgeBase:
     return KnowledgeBase.load(DEFAULT_KB_DIR)
 
 
+def lexical_ranker(kb: KnowledgeBase) -> Ranker:
+    """The knowledge base's ranking by words alone, its embeddings loaded or not."""
+    return lambda text, lang: kb.rank(text, lang, limit=3, lexical=True)
+
+
 @pytest.mark.parametrize("name", sorted(LEFT_OUT))
-def test_blind_sets_left_out_in_turn_reach_their_floors_and_beat_lexical(
-    hybrid_kb: KnowledgeBase, lexical_kb: KnowledgeBase, name: str
-) -> None:
+def test_blind_sets_left_out_in_turn_reach_their_floors_and_beat_lexical(hybrid_kb: KnowledgeBase, name: str) -> None:
     top1_floor, top3_floor, most_wrong = LEFT_OUT[name]
     questions = read_questions(EXAMPLES / name)
     kb = left_out(hybrid_kb, questions)
     assert kb.embeddings is not None and hybrid_kb.embeddings is not None
     assert kb.embeddings.text_count < hybrid_kb.embeddings.text_count - len(questions) // 2
     hybrid = evaluate(knowledge_base_ranker(kb), questions)
-    lexical = evaluate(knowledge_base_ranker(lexical_kb), questions)
+    lexical = evaluate(lexical_ranker(kb), questions)
     assert hybrid.top1 >= top1_floor, hybrid.summary()
     assert hybrid.top3 >= top3_floor, hybrid.summary()
     assert hybrid.top1 > lexical.top1, (hybrid.summary(), lexical.summary())
@@ -114,28 +120,27 @@ def test_the_examples_are_learned(hybrid_kb: KnowledgeBase, name: str) -> None:
 
 
 def test_examples_improve_the_ranking_of_new_questions(hybrid_kb: KnowledgeBase) -> None:
-    # The same model and topics without the examples: the third blind set, left out of the examples,
-    # ranks worse (measured 0.942 / 0.994 against 0.958 / 0.998).
-    bare = KnowledgeBase.load(DEFAULT_KB_DIR)
+    # The same model and topics without any example, in the words or the texts embedded: the third blind
+    # set, left out of the examples, ranks worse (measured 0.942 / 0.994 against 0.977 / 0.996).
     assert hybrid_kb.embeddings is not None
-    bare.use_embeddings(TopicEmbeddings(hybrid_kb.embeddings.model, [bare.topic(t) for t in bare.topics]))
+    topics = [hybrid_kb.topic(t) for t in hybrid_kb.topics]
+    bare = KnowledgeBase(topics)
+    bare.use_embeddings(TopicEmbeddings(hybrid_kb.embeddings.model, topics))
     questions = read_questions(BLIND)
     with_examples = evaluate(knowledge_base_ranker(left_out(hybrid_kb, questions)), questions)
     without = evaluate(knowledge_base_ranker(bare), questions)
-    assert with_examples.top1 >= without.top1 + 0.01, (with_examples.summary(), without.summary())
+    assert with_examples.top1 >= without.top1 + 0.02, (with_examples.summary(), without.summary())
     assert with_examples.top3 > without.top3, (with_examples.summary(), without.summary())
 
 
-def test_the_same_question_in_albanian_and_serbian_reaches_the_same_topic_more_often(
-    hybrid_kb: KnowledgeBase, lexical_kb: KnowledgeBase
-) -> None:
+def test_the_same_question_in_albanian_and_serbian_reaches_the_same_topic_more_often(hybrid_kb: KnowledgeBase) -> None:
     blind = read_questions(BLIND)
     same, groups = agreement(knowledge_base_ranker(left_out(hybrid_kb, blind)), blind)
-    lexical_same, _ = agreement(knowledge_base_ranker(lexical_kb), blind)
+    lexical_same, _ = agreement(lexical_ranker(left_out(hybrid_kb, blind)), blind)
     assert groups == 160
-    # Measured with the third blind set left out of the examples: 150 of 160 groups rank alike in all
-    # three scripts (lexical alone: 135).
-    assert same >= 145 and same > lexical_same, (same, lexical_same)
+    # Measured with the third blind set left out of the examples: 152 of 160 groups rank alike in all
+    # three scripts (lexical alone, the set left out of the examples' words too: 145).
+    assert same >= 147 and same > lexical_same, (same, lexical_same)
 
 
 def test_agreement_counts_groups_whose_scripts_rank_alike() -> None:

@@ -24,8 +24,11 @@ psychosocial or the emergency topic is offered close behind it: the person choos
 Examples: the folder's `examples/*.jsonl` hold people's questions labelled with their topic (one
 JSON object a line: "q", "lang", "topic"), the question sets written over earlier rounds. They are
 embedded beside the topics' own texts, so that a new question close to how people asked before
-finds its topic; lexical ranking does not use them (a topic's words stay its own). Measured on a
-set written blind, not among the examples: see the README's knowledge-base figures.
+finds its topic, and their words are indexed with the topic's in their language, counting a tenth
+of a phrasing's (`FIELD_WEIGHTS` in `bot.kb.ranking`): the words people use for a topic rank it,
+and words all topics' examples share count for less. Whether anything fits at all (the "no
+answer" guard) is still judged on the topics' own words, as it was calibrated. Measured with each
+set written blind left out of the examples in turn: see the README's knowledge-base figures.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import json
 import logging
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -92,8 +95,15 @@ class Match:
 class KnowledgeBase:
     """Topics in a stable order, with an index per language for ranking questions against them."""
 
-    def __init__(self, topics: Sequence[Topic], examples: Sequence[tuple[str, str]] = ()) -> None:
-        """`examples`: (question, topic id) pairs embedded beside the topics' texts."""
+    def __init__(
+        self,
+        topics: Sequence[Topic],
+        examples: Sequence[tuple[str, str]] = (),
+        languages: Mapping[tuple[str, str], str] | None = None,
+    ) -> None:
+        """`examples`: (question, topic id) pairs embedded beside the topics' texts and indexed, weighted
+        down, beside their words; `languages`: each example's language ("sq" or "sr"), guessed from its
+        words when not given (an example in neither language is indexed in both)."""
         counts = Counter(t.id for t in topics)
         dupes = sorted(topic_id for topic_id, n in counts.items() if n > 1)
         if dupes:
@@ -102,11 +112,25 @@ class KnowledgeBase:
         self._order = sorted(self._topics)
         # A question is ranked in both languages; its general words count for less in either.
         general = frozenset().union(*(general_terms(lang) for lang in LANGUAGES))
-        self._indexes = {lang: LanguageIndex(self._documents(lang), general, GENERAL_WEIGHT) for lang in LANGUAGES}
         unknown = sorted({topic_id for _, topic_id in examples if topic_id not in self._topics})
         if unknown:
             raise KnowledgeBaseError(f"examples of unknown topics: {', '.join(unknown)}")
         self.examples: tuple[tuple[str, str], ...] = tuple(examples)
+        given = languages or {}
+        self.example_languages: dict[tuple[str, str], str | None] = {
+            example: given.get(example) or guess_language(example[0]) for example in self.examples
+        }
+        # Whether anything fits is judged on the topics' own words (`_own`); the ranking also counts the
+        # examples' words.
+        self._own = {lang: LanguageIndex(self._documents(lang), general, GENERAL_WEIGHT) for lang in LANGUAGES}
+        self._indexes = (
+            {
+                lang: LanguageIndex(self._documents(lang, with_examples=True), general, GENERAL_WEIGHT)
+                for lang in LANGUAGES
+            }
+            if self.examples
+            else self._own
+        )
         self._embeddings: TopicEmbeddings | None = None
         self._loading: threading.Thread | None = None
 
@@ -123,8 +147,9 @@ class KnowledgeBase:
                 raise KnowledgeBaseError(f"{path.name}: holds topic {topic.id!r}; name the file {topic.id}.yaml")
             topics.append(topic)
         known = {topic.id for topic in topics}
-        examples = [e for path in sorted((folder / EXAMPLES).glob("*.jsonl")) for e in read_examples(path, known)]
-        return cls(topics, examples)
+        labelled = [e for path in sorted((folder / EXAMPLES).glob("*.jsonl")) for e in read_labelled(path, known)]
+        languages = {(text, topic_id): lang for text, topic_id, lang in labelled if lang}
+        return cls(topics, [(text, topic_id) for text, topic_id, _ in labelled], languages)
 
     @property
     def topics(self) -> list[str]:
@@ -184,11 +209,12 @@ class KnowledgeBase:
         self._loading.start()
         return self._loading
 
-    def lexical_rank(self, text: str, lang: str | None = None) -> dict[str, float]:
-        """Each topic sharing anything with the text, with its lexical score 0–1."""
+    def lexical_rank(self, text: str, lang: str | None = None, own: bool = False) -> dict[str, float]:
+        """Each topic sharing anything with the text, with its lexical score 0–1; `own`: counting the
+        topics' own words only, not their examples'."""
         hint = lang if lang in LANGUAGES else guess_language(text)
         combined: dict[str, float] = {}
-        for language, index in self._indexes.items():
+        for language, index in (self._own if own else self._indexes).items():
             factor = OTHER_LANGUAGE if hint is not None and language != hint else 1.0
             for topic_id, score in index.scores(analyse(text, language)).items():
                 value = score * factor
@@ -210,8 +236,9 @@ class KnowledgeBase:
         how much closer in meaning the closest topic is than the next one (0 while lexical), and the
         topic sharing the most words (None when none shares any)."""
         scores = self.lexical_rank(text, lang)
-        lexical_best = max(scores.values(), default=0.0)
-        lexical_first = min(scores, key=lambda topic_id: (-scores[topic_id], topic_id)) if scores else None
+        own = self.lexical_rank(text, lang, own=True) if self._own is not self._indexes else scores
+        lexical_best = max(own.values(), default=0.0)
+        lexical_first = min(own, key=lambda topic_id: (-own[topic_id], topic_id)) if own else None
         embeddings = None if lexical else self._embeddings
         if embeddings is None or not scores:
             ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
@@ -264,7 +291,12 @@ class KnowledgeBase:
         offered = [(tid, score) for tid, score in ranked if score >= max(OFFER_AT, OFFER_SHARE * best)]
         return Match("unsure", offered)
 
-    def _documents(self, lang: str) -> list[tuple[str, list[Field]]]:
+    def _documents(self, lang: str, with_examples: bool = False) -> list[tuple[str, list[Field]]]:
+        asked: dict[str, list[str]] = {}
+        if with_examples:
+            for (text, topic_id), language in self.example_languages.items():
+                if language in (lang, None):
+                    asked.setdefault(topic_id, []).append(text)
         documents = []
         for topic_id in self._order:
             topic = self._topics[topic_id]
@@ -274,6 +306,8 @@ class KnowledgeBase:
                 Field("phrasings", [t for p in topic.phrasings.get(lang, ()) for t in analyse(p, lang)]),
                 Field("answer", [t for part in topic.answers.get(lang, ()) for t in analyse(part, lang)]),
             ]
+            if with_examples:
+                fields.append(Field("examples", [t for q in asked.get(topic_id, ()) for t in analyse(q, lang)]))
             documents.append((topic_id, fields))
         return documents
 
@@ -281,6 +315,11 @@ class KnowledgeBase:
 def read_examples(path: Path, known: set[str]) -> list[tuple[str, str]]:
     """(question, topic id) pairs of a JSON Lines file of example questions; blank lines are skipped.
     Raises KnowledgeBaseError naming the file and line of one that is not a question of a known topic."""
+    return [(text, topic_id) for text, topic_id, _ in read_labelled(path, known)]
+
+
+def read_labelled(path: Path, known: set[str]) -> list[tuple[str, str, str | None]]:
+    """(question, topic id, language or None) of a JSON Lines file of example questions, as `read_examples`."""
     found = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
@@ -295,5 +334,6 @@ def read_examples(path: Path, known: set[str]) -> list[tuple[str, str]]:
             raise KnowledgeBaseError(f"{where}: the question is empty")
         if topic_id not in known:
             raise KnowledgeBaseError(f"{where}: no topic {topic_id!r}")
-        found.append((text, str(topic_id)))
+        lang = item.get("lang")
+        found.append((text, str(topic_id), lang if lang in LANGUAGES else None))
     return found

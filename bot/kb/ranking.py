@@ -1,7 +1,8 @@
 """Ranking topics for a question: BM25 over stemmed terms, with typo and prefix tolerance.
 
 Each topic becomes one document per language, built from its title and keywords (weighted
-up), its phrasings, and its answer (weighted down, since answers mention many offices).
+up), its phrasings, its answer (weighted down, since answers mention many offices) and, where the
+knowledge base has them, its example questions (weighted down further: many, and as people write).
 A query term that is not in the vocabulary, or only half of a compound, still counts through
 its nearest vocabulary terms: a typo within a small edit distance (rapidfuzz), or a stem that
 is a prefix of the other ("shendet" / "shendetesor"). Each query term contributes through its
@@ -23,7 +24,7 @@ from rapidfuzz import fuzz, process
 
 K1 = 1.2
 B = 0.6
-FIELD_WEIGHTS = {"title": 2.0, "keywords": 2.0, "phrasings": 1.0, "answer": 0.4}
+FIELD_WEIGHTS = {"title": 2.0, "keywords": 2.0, "phrasings": 1.0, "answer": 0.4, "examples": 0.1}
 _MIN_FUZZY_LEN = 4
 TYPO_TRUST = 0.8  # a look-alike of a word not in the vocabulary...
 TYPO_TRUST_KNOWN = 0.4  # ...and of a word that is
