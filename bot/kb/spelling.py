@@ -46,6 +46,10 @@ def _grams(text: str) -> Counter[str]:
     return found
 
 
+def _features(text: str) -> tuple[Counter[str], Counter[str]]:
+    return _grams(text), _stems(text)
+
+
 def _stems(text: str) -> Counter[str]:
     found: Counter[str] = Counter()
     for lang in LANGUAGES:
@@ -68,32 +72,35 @@ class SpellingNeighbours:
         column = {topic_id: n for n, topic_id in enumerate(self._topic_ids)}
         self._labels = np.array([column[label] for label in labels], dtype=np.int64)
         self._vocab: tuple[dict[str, int], dict[str, int]] = ({}, {})
-        counted = [(_grams(text), _stems(text)) for text in texts]
+        # Two passes over the texts, each text's features counted anew in the second: the counts of
+        # every text at once would take several times the memory of what is kept.
+        frequencies: tuple[Counter[str], Counter[str]] = (Counter(), Counter())
+        for text in texts:
+            for block, features in enumerate(_features(text)):
+                frequencies[block].update(features.keys())
         self._idf: list[Any] = []
-        for block in (0, 1):
-            document_frequency: Counter[str] = Counter()
-            for features in counted:
-                document_frequency.update(features[block].keys())
-            vocab = self._vocab[block]
-            for feature in sorted(document_frequency):
+        for vocab, frequency in zip(self._vocab, frequencies, strict=True):
+            for feature in sorted(frequency):
                 vocab[feature] = len(vocab)
-            frequency = np.array([document_frequency[f] for f in sorted(document_frequency)], dtype=np.float64)
-            self._idf.append(np.log((1 + len(texts)) / (1 + frequency)) + 1)
+            counts = np.array([frequency[f] for f in sorted(frequency)], dtype=np.float64)
+            self._idf.append(np.log((1 + len(texts)) / (1 + counts)) + 1)
+        del frequencies
         # The texts' vectors as postings: for each feature, the texts holding it and its weight there.
-        rows: list[int] = []
-        cols: list[int] = []
-        values: list[float] = []
-        for row, features in enumerate(counted):
-            found = self._vector(features)
-            rows.extend([row] * len(found))
-            cols.extend(found)
-            values.extend(found.values())
-        offset = len(self._vocab[0])
-        size = offset + len(self._vocab[1])
-        order = np.lexsort((np.array(rows), np.array(cols))) if cols else np.array([], dtype=np.int64)
-        self._rows = np.array(rows, dtype=np.int64)[order]
-        self._values = np.array(values, dtype=np.float64)[order]
-        self._starts = np.searchsorted(np.array(cols, dtype=np.int64)[order], np.arange(size + 1))
+        columns: list[Any] = []
+        weights: list[Any] = []
+        lengths = np.zeros(len(texts), dtype=np.int64)
+        for row, text in enumerate(texts):
+            found = self._vector(_features(text))
+            columns.append(np.fromiter(found.keys(), dtype=np.int64, count=len(found)))
+            weights.append(np.fromiter(found.values(), dtype=np.float64, count=len(found)))
+            lengths[row] = len(found)
+        size = len(self._vocab[0]) + len(self._vocab[1])
+        cols = np.concatenate(columns) if columns else np.zeros(0, dtype=np.int64)
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        order = np.argsort(cols, kind="stable")  # by feature, each feature's texts in order
+        self._rows = rows[order]
+        self._values = (np.concatenate(weights) if weights else np.zeros(0))[order]
+        self._starts = np.searchsorted(cols[order], np.arange(size + 1))
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, dict[str, float]] = OrderedDict()
 
@@ -124,7 +131,7 @@ class SpellingNeighbours:
                 self._cache.move_to_end(key)
                 return cached
         np = self._np
-        vector = self._vector((_grams(key), _stems(key)))
+        vector = self._vector(_features(key))
         scores = np.zeros(len(self._labels))
         if vector:
             pieces = [(self._starts[c], self._starts[c + 1], w) for c, w in vector.items()]
