@@ -7,8 +7,12 @@ that belong to no topic.
 
 Ranking is lexical (BM25, `bot.kb.ranking`) until the topic embeddings are ready
 (`load_embeddings`, in the background); from then on it is hybrid: each topic's lexical score
-plus `EMBEDDING_WEIGHT × (its similarity − the best similarity)`, so the topic closest in
-meaning keeps its lexical score and the others lose in proportion to how much further they are.
+plus `EMBEDDING_WEIGHT × (its similarity − the best similarity)` and
+`SPELLING_WEIGHT × (its similarity in spelling − the best one)` (`bot.kb.spelling`: character
+n-grams and stems against the topics' texts and the examples), so the topic closest in meaning and
+in spelling keeps its lexical score and the others lose in proportion to how much further they are.
+The psychosocial and emergency topics lose nothing in spelling: a person in distress seldom writes
+like anybody before.
 A question is then answered outright only when the topic closest in meaning is also the hybrid's
 first; otherwise the person is offered the few best topics. The weight and that rule were chosen
 on the tuning questions and on each topic's own phrasings left out in turn, never on the
@@ -23,11 +27,12 @@ psychosocial or the emergency topic is offered close behind it: the person choos
 
 Examples: the folder's `examples/*.jsonl` hold people's questions labelled with their topic (one
 JSON object a line: "q", "lang", "topic"), the question sets written over earlier rounds. They are
-embedded beside the topics' own texts, so that a new question close to how people asked before
-finds its topic, and their words are indexed with the topic's in their language, counting a tenth
-of a phrasing's (`FIELD_WEIGHTS` in `bot.kb.ranking`): the words people use for a topic rank it,
-and words all topics' examples share count for less. Whether anything fits at all (the "no
-answer" guard) is still judged on the topics' own words, as it was calibrated. Measured with each
+embedded beside the topics' own texts and compared in spelling with a new question, so that a new
+question close to how people asked before finds its topic, and their words are indexed with the
+topic's in their language, counting a tenth of a phrasing's (`FIELD_WEIGHTS` in `bot.kb.ranking`):
+the words people use for a topic rank it, and words all topics' examples share count for less.
+Whether anything fits at all (the "no answer" guard) is still judged on the topics' own words, as
+it was calibrated. Measured with each
 set written blind left out of the examples in turn: see the README's knowledge-base figures.
 """
 
@@ -45,6 +50,7 @@ from typing import Literal
 from bot.kb.analysis import GENERAL_WEIGHT, LANGUAGES, analyse, general_terms, guess_language
 from bot.kb.ranking import Field, LanguageIndex
 from bot.kb.semantic import TopicEmbeddings
+from bot.kb.spelling import SpellingNeighbours
 from bot.kb.topic import KnowledgeBaseError, Topic, read_topic
 
 EXAMPLES = "examples"  # the folder of example questions, inside the knowledge-base folder
@@ -67,6 +73,7 @@ OFFER_AT = 0.2  # below this, no topic is offered at all
 OFFER_SHARE = 0.5  # topics offered when unsure score at least this share of the best
 OTHER_LANGUAGE = 0.9  # a topic matched only through the other language counts a little less
 EMBEDDING_WEIGHT = 3.0  # how much a topic loses per unit of similarity behind the closest topic
+SPELLING_WEIGHT = 0.5  # ...and per unit of similarity in spelling behind the closest one (`bot.kb.spelling`)
 CLEAR_MEANING_AT = 0.86  # with too few words shared, the closest topic's similarity from which...
 CLEAR_MEANING_LEAD = 0.025  # ...and its lead over the next one by which the best topics are still offered
 AGREE_OFFER_AT = 0.1  # with too few words shared, the lexical score from which the best topics are offered
@@ -133,6 +140,8 @@ class KnowledgeBase:
         )
         self._embeddings: TopicEmbeddings | None = None
         self._loading: threading.Thread | None = None
+        self._spelling: SpellingNeighbours | None = None
+        self._spelling_lock = threading.Lock()
 
     @classmethod
     def load(cls, folder: Path) -> KnowledgeBase:
@@ -173,6 +182,15 @@ class KnowledgeBase:
         """The topic embeddings ranking uses, once loaded; None while ranking is lexical."""
         return self._embeddings
 
+    def spelling(self) -> SpellingNeighbours:
+        """The topics' texts and examples by spelling, built on first use (about a second for a few
+        thousand texts; `load_embeddings` builds them first, off the event loop)."""
+        with self._spelling_lock:
+            if self._spelling is None:
+                topics = [self._topics[topic_id] for topic_id in self._order]
+                self._spelling = SpellingNeighbours(topics, self.examples)
+            return self._spelling
+
     def use_embeddings(self, embeddings: TopicEmbeddings | None) -> None:
         """Rank with these topic embeddings from now on (None: lexical ranking only)."""
         self._embeddings = embeddings
@@ -189,6 +207,7 @@ class KnowledgeBase:
         topics = [self._topics[topic_id] for topic_id in self._order]
 
         def load() -> None:
+            self.spelling()
             try:
                 embeddings = TopicEmbeddings.build(topics, cache_dir, self.examples)
             except Exception as exc:  # ImportError, a missing model file, a failing engine
@@ -244,13 +263,20 @@ class KnowledgeBase:
             ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))
             ranking = [(topic_id, round(score, 4)) for topic_id, score in ranked if score > 0]
             return ranking, None, lexical_best, 0.0, lexical_first
+        # Each topic loses in proportion to how much further it is, in spelling and in meaning, than
+        # the closest topic; distress and emergencies lose nothing in spelling, which cannot tell
+        # "I am looking for work and I feel low" from a plain question about work.
+        spelled = self.spelling().similarities(text)
+        nearest = max(spelled.values(), default=0.0)
         # Every topic takes part, so that a topic close in meaning but sharing no word can still be
         # offered among the first three; its score shows as 0.
         similarities = embeddings.similarities(text)
         closest = max(similarities, key=lambda topic_id: (similarities[topic_id], topic_id))
         top = similarities[closest]
         hybrid = {
-            topic_id: scores.get(topic_id, 0.0) + EMBEDDING_WEIGHT * (similarities.get(topic_id, -1.0) - top)
+            topic_id: scores.get(topic_id, 0.0)
+            + (0.0 if topic_id in SENSITIVE_TOPICS else SPELLING_WEIGHT * (spelled.get(topic_id, 0.0) - nearest))
+            + EMBEDDING_WEIGHT * (similarities.get(topic_id, -1.0) - top)
             for topic_id in self._order
         }
         ranked = sorted(hybrid.items(), key=lambda item: (-item[1], item[0]))
