@@ -4,8 +4,9 @@ they were measured), and the fourth set written blind (tests/kb_questions_blind4
 
 Each was written from the topic content alone, by someone who did not see the ranking or the other
 sets. Nothing here ranks them. Their accuracy floors (each blind set left out of the examples in
-turn, and the fourth held out) are in tests/test_kb_hybrid.py; tests/test_kb_people.py and tests/test_kb_hybrid.py also check
-that each Serbian question reaches the same topic in Cyrillic and in Latin.
+turn, and the fourth held out) are in tests/test_kb_hybrid.py; tests/test_kb_people.py and
+tests/test_kb_hybrid.py also check that each Serbian question reaches the same topic in Cyrillic
+and in Latin.
 """
 
 from __future__ import annotations
