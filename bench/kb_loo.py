@@ -27,6 +27,7 @@ def left_out(folder: Path, embeddings: TopicEmbeddings | None) -> tuple[Evaluati
     """Every phrasing asked of a knowledge base without it; the evaluations summed over all of them."""
     full = KnowledgeBase.load(folder)
     topics = [full.topic(topic_id) for topic_id in full.topics]
+    spelling = full.spelling()  # built once; each knowledge base below gets it with its phrasing left out
     evaluations: list[Evaluation] = []
     decisions: list[Decisions] = []
     for topic in topics:
@@ -39,6 +40,7 @@ def left_out(folder: Path, embeddings: TopicEmbeddings | None) -> tuple[Evaluati
                 )
                 if embeddings is not None:
                     kb.use_embeddings(embeddings.without(phrasing, topic.id))
+                    kb.use_spelling(spelling.without(phrasing, topic.id))
                 question = [Question(phrasing, lang, topic.id)]
                 evaluations.append(evaluate(knowledge_base_ranker(kb), question))
                 decisions.append(decide(kb, question))

@@ -36,7 +36,7 @@ def main() -> int:
         asked = {(q.text, q.topic) for q in questions}
         kept = [(text, topic_id) for text, topic_id in full.examples if (text, topic_id) not in asked]
         kb = KnowledgeBase(topics, kept, full.example_languages)
-        reduced = embeddings.leaving_out(asked - set(kept))
+        reduced = embeddings.leaving_out(asked)
         reduced.forget()
         kb.use_embeddings(reduced)
         result = evaluate(knowledge_base_ranker(kb), questions)

@@ -70,13 +70,13 @@ LEARNED = {path.name: (0.98, 0.99, 0) for path in sorted(EXAMPLES.glob("*.jsonl"
 
 
 def left_out(kb: KnowledgeBase, questions: list[Question]) -> KnowledgeBase:
-    """The same knowledge base with these questions taken out of its examples (where no other set has them),
+    """The same knowledge base with these questions taken out of its examples (from every set that has them),
     from the words indexed and the texts embedded alike."""
     assert kb.embeddings is not None
     asked = {(q.text, q.topic) for q in questions}
     kept = [example for example in kb.examples if example not in asked]
     reduced = KnowledgeBase([kb.topic(topic_id) for topic_id in kb.topics], kept, kb.example_languages)
-    reduced.use_embeddings(kb.embeddings.leaving_out(asked - set(kept)))
+    reduced.use_embeddings(kb.embeddings.leaving_out(asked))
     return reduced
 
 

@@ -74,23 +74,72 @@ def test_examples_are_neighbours_too() -> None:
 
 def test_the_hybrid_ranking_weighs_spelling_and_spares_distress() -> None:
     kb = KnowledgeBase(topics())
-    # Equally close in meaning to every topic: spelling decides between them.
+    # Equally close in meaning to every topic: the words and the spelling decide between them.
     kb.use_embeddings(ChosenSimilarities({DOCTOR: 0.85, ID: 0.85, JOBS: 0.85, PSY: 0.85}))  # type: ignore[arg-type]
-    question = "ku shkoj te mjeku, kam humbur leternjoftimin"
+    question = "kerkoj pune te mjeku, jam i merzitur"  # shares words with three topics, spelled most like jobs
     lexical = kb.lexical_rank(question, "sq")
     spelled = kb.spelling().similarities(question)
-    ranked = dict(kb.rank(question, "sq", limit=4))
     nearest = max(spelled.values())
+    assert max(spelled, key=lambda t: spelled[t]) != PSY and lexical.get(PSY, 0.0) > 0.1, (spelled, lexical)
+    ranked = dict(kb.rank(question, "sq", limit=4))
     for topic in (DOCTOR, ID, JOBS):
         expected = lexical.get(topic, 0.0) + SPELLING_WEIGHT * (spelled[topic] - nearest)
         assert ranked.get(topic, 0.0) == pytest.approx(max(expected, 0.0), abs=1e-4), topic
-    # Distress and emergencies lose nothing for being spelled differently from the question.
+    # Distress and emergencies lose nothing for being spelled further from the question than another topic:
+    # their score is their words' alone, where spelling would have taken some off.
     assert PSY in SENSITIVE_TOPICS
-    assert ranked.get(PSY, 0.0) == pytest.approx(max(lexical.get(PSY, 0.0), 0.0), abs=1e-4)
+    assert ranked[PSY] == pytest.approx(lexical[PSY], abs=1e-4)
+    assert lexical[PSY] + SPELLING_WEIGHT * (spelled[PSY] - nearest) < ranked[PSY] - 0.01
     # Lexical ranking alone, as asked for or without the model, knows nothing of spelling.
     assert dict(kb.rank(question, "sq", limit=4, lexical=True)) == pytest.approx(
         {t: round(s, 4) for t, s in lexical.items() if s > 0}
     )
+
+
+def test_what_a_caller_changes_is_not_remembered() -> None:
+    spelling = SpellingNeighbours(topics())
+    first = spelling.similarities("kerkoj pune")
+    first[JOBS] = -5.0
+    assert spelling.similarities("kerkoj pune")[JOBS] == pytest.approx(1.0)
+    spelling.similarities("kerkoj pune")[DOCTOR] = -5.0  # the remembered one, handed out again
+    assert spelling.similarities("kerkoj pune")[DOCTOR] >= 0.0
+
+
+def test_a_text_left_out_is_no_neighbour_any_more() -> None:
+    spelling = SpellingNeighbours(topics(), [("kerkoj pune ne prizren", JOBS)])
+    less = spelling.without("kerkoj pune", JOBS)  # the phrasing and the title alike
+    assert less.text_count == spelling.text_count - 2
+    assert spelling.text_count == SpellingNeighbours(topics(), [("kerkoj pune ne prizren", JOBS)]).text_count
+    # What is left of the topic is the example and the Serbian phrasing: the question is nearest the example.
+    question = "kerkoj pune"
+    assert spelling.similarities(question)[JOBS] == pytest.approx(1.0)
+    assert 0.2 < less.similarities(question)[JOBS] < 0.9
+    # The original is untouched.
+    assert spelling.similarities(question)[JOBS] == pytest.approx(1.0)
+
+
+def test_loading_builds_the_spelling_before_the_model_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    kb = KnowledgeBase(topics())
+    seen: list[bool] = []
+
+    def build(*args: object, **kwargs: object) -> ChosenSimilarities:
+        seen.append(kb._spelling is None)
+        model = ChosenSimilarities({DOCTOR: 0.8, ID: 0.8, JOBS: 0.8, PSY: 0.8})
+        model.text_count, model.build_seconds, model.from_cache = 8, 0.0, False  # type: ignore[attr-defined]
+        return model
+
+    monkeypatch.setattr("bot.kb.knowledge.TopicEmbeddings.build", build)
+    assert kb.load_embeddings(background=False) is None
+    assert seen == [True] and kb._spelling is not None and kb.embeddings is not None
+    # Without the model, nothing is built for it: ranking stays lexical.
+    bare = KnowledgeBase(topics())
+
+    def missing(*args: object, **kwargs: object) -> None:
+        raise ImportError("no model here")
+
+    monkeypatch.setattr("bot.kb.knowledge.TopicEmbeddings.build", missing)
+    assert bare.load_embeddings(background=False) is None
+    assert bare._spelling is None and bare.embeddings is None
 
 
 def test_built_once_however_many_threads_ask_first() -> None:

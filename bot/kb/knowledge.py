@@ -183,13 +183,19 @@ class KnowledgeBase:
         return self._embeddings
 
     def spelling(self) -> SpellingNeighbours:
-        """The topics' texts and examples by spelling, built on first use (about a second for a few
-        thousand texts; `load_embeddings` builds them first, off the event loop)."""
+        """The topics' texts and examples by spelling, for the hybrid ranking: built on first use (about a
+        second for a few thousand texts; `load_embeddings` builds them, off the event loop, before the
+        model's embeddings are used)."""
         with self._spelling_lock:
             if self._spelling is None:
                 topics = [self._topics[topic_id] for topic_id in self._order]
                 self._spelling = SpellingNeighbours(topics, self.examples)
             return self._spelling
+
+    def use_spelling(self, spelling: SpellingNeighbours) -> None:
+        """Rank with these spelling neighbours from now on (`bench.kb_loo`: the same with one text left out)."""
+        with self._spelling_lock:
+            self._spelling = spelling
 
     def use_embeddings(self, embeddings: TopicEmbeddings | None) -> None:
         """Rank with these topic embeddings from now on (None: lexical ranking only)."""
@@ -207,9 +213,9 @@ class KnowledgeBase:
         topics = [self._topics[topic_id] for topic_id in self._order]
 
         def load() -> None:
-            self.spelling()
             try:
                 embeddings = TopicEmbeddings.build(topics, cache_dir, self.examples)
+                self.spelling()  # the hybrid's too: built before the first question ranked with the model
             except Exception as exc:  # ImportError, a missing model file, a failing engine
                 log.warning("knowledge base: no embedding model (%s); ranking stays lexical", exc)
                 return
@@ -338,14 +344,10 @@ class KnowledgeBase:
         return documents
 
 
-def read_examples(path: Path, known: set[str]) -> list[tuple[str, str]]:
-    """(question, topic id) pairs of a JSON Lines file of example questions; blank lines are skipped.
-    Raises KnowledgeBaseError naming the file and line of one that is not a question of a known topic."""
-    return [(text, topic_id) for text, topic_id, _ in read_labelled(path, known)]
-
-
 def read_labelled(path: Path, known: set[str]) -> list[tuple[str, str, str | None]]:
-    """(question, topic id, language or None) of a JSON Lines file of example questions, as `read_examples`."""
+    """(question, topic id, language or None) of a JSON Lines file of example questions; blank lines are
+    skipped. Raises KnowledgeBaseError naming the file and line of one that is not a question of a known
+    topic."""
     found = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():

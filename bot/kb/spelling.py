@@ -14,8 +14,9 @@ log((1 + N) / (1 + df)) + 1 over the labelled texts. A question's similarity to 
 of their vectors; its similarity to a topic is the mean over the topic's two closest texts, as for
 the embeddings (`bot.kb.semantic.CLOSEST`).
 
-Unlike the topic's own words, which the lexical ranking indexes, this reaches the examples: how people
-asked before. It needs nothing but NumPy and builds in about a second for a few thousand texts.
+The lexical ranking counts the examples' words at a tenth of a phrasing's (`bot.kb.ranking`); here each
+example is a text of its own, as close to a question as its spelling makes it: how people asked before.
+It needs NumPy (a dependency of the project) and builds in about a second for a few thousand texts.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from typing import Any
 from bot.kb.analysis import LANGUAGES, analyse
 from bot.kb.semantic import CLOSEST, topic_texts
 from bot.kb.topic import Topic
-from bot.text import words
+from bot.text import cyrillic_to_latin, words
 
 SHORTEST, LONGEST = 2, 5  # the character n-grams of a word, padded with a space at either end
 _CACHE_LIMIT = 2000
@@ -68,6 +69,7 @@ class SpellingNeighbours:
         self._np = np
         texts, labels = topic_texts(topics, examples)
         self.text_count = len(texts)
+        self._texts = texts
         self._topic_ids = list(dict.fromkeys(labels))
         column = {topic_id: n for n, topic_id in enumerate(self._topic_ids)}
         self._labels = np.array([column[label] for label in labels], dtype=np.int64)
@@ -129,7 +131,7 @@ class SpellingNeighbours:
             cached = self._cache.get(key)
             if cached is not None:
                 self._cache.move_to_end(key)
-                return cached
+                return dict(cached)  # a copy: the caller's to change, the cache stays as it was
         np = self._np
         vector = self._vector(_features(key))
         scores = np.zeros(len(self._labels))
@@ -151,4 +153,28 @@ class SpellingNeighbours:
             self._cache[key] = result
             if len(self._cache) > _CACHE_LIMIT:
                 self._cache.popitem(last=False)
-        return result
+        return dict(result)
+
+    def without(self, text: str, topic_id: str) -> SpellingNeighbours:
+        """The same with one of a topic's texts left out (wherever the topic has it, as a title too): how a
+        phrasing ranks as if it were a new question (`bench.kb_loo`). The weights stay those of all the
+        texts, the left-out one included: a question's own n-grams count a little less rare than they
+        would be without it."""
+        np = self._np
+        key = cyrillic_to_latin(text)
+        column = self._topic_ids.index(topic_id)
+        keep = np.array([(t, label) != (key, column) for t, label in zip(self._texts, self._labels, strict=True)])
+        renumbered = np.cumsum(keep) - 1
+        held = keep[self._rows]
+        features = np.repeat(np.arange(len(self._starts) - 1), np.diff(self._starts))[held]
+        copy = object.__new__(SpellingNeighbours)
+        copy.__dict__.update(self.__dict__)
+        copy._texts = [t for t, kept in zip(self._texts, keep, strict=True) if kept]
+        copy._labels = self._labels[keep]
+        copy.text_count = len(copy._texts)
+        copy._rows = renumbered[self._rows[held]]
+        copy._values = self._values[held]
+        copy._starts = np.searchsorted(features, np.arange(len(self._starts)))
+        copy._lock = threading.Lock()
+        copy._cache = OrderedDict()
+        return copy
