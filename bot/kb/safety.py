@@ -15,7 +15,9 @@ a look; a missed one costs far more, so the patterns lean towards firing.
 Measured on the danger set and the ordinary questions kept under tests/ (``python -m
 bench.kb_eval`` prints recall and false alarms). The first 314 messages of the danger set were
 written before any tuning; the 50 marked "round": 2 were written afterwards to test whether the
-patterns generalise (they caught 30 of 50 before the patterns were widened for them).
+patterns generalise (they caught 30 of 50 before the patterns were widened for them); the 9 marked
+"round": 3, after "мојој мами је лоше и не одговара" went unanswered in a newcomer's test (a person
+unwell who does not respond had been caught only after a fall), 2 of 9.
 """
 
 from __future__ import annotations
@@ -75,6 +77,10 @@ _PATTERNS: tuple[str, ...] = (
     r"\bhelm\w*|\baksident\w*|\bzjarr\b|\bdigj\w*|\bpo lind\b|\bplasi uji\b",
     r"\b(ra|rane|u rrezu\w*|rrezu\w*)\b(?: \w+){0,6} (nuk|s) (po )?(pergjigj|leviz|reag|zgjo|flet|vjen)\w*",
     r"\b(nuk|s) (po )?(zgjo|reago)\w*",
+    # unwell, or a relative, and not responding ("mama eshte keq dhe nuk pergjigjet"); not the phone
+    r"\b(keq|semur\w*|ligsht\w*|i ra te fiket|i ra fiket)\b(?: \w+){0,6} (nuk|s) (po )?(pergjigj|reag|flet|leviz)\w*",
+    r"\b(nan|nen|mam|bab|gjysh|femij|djal|vajz|burr|grua|gruaj|vella|motr)\w*(?: \w+){0,6} (nuk|s) (po )?"
+    r"(pergjigj|reag)\w*\b(?! (ne|per|te|me) (telefon|mesazh|thirrj|email))",
     r"\b(dhimbj\w*|dhemb\w*)\b(?: \w+){0,3} gjoks\w*|\bgjoks\w*(?: \w+){0,2} (dhimbj|dhemb)\w*|\bmpi\w*",
     r"\bpiu (hlor|varikin|helm|benzin|ilac|detergjent|acid)\w*",
     r"\bgjarp\w*|\b(kapi|goditi|zuri) rrym\w*|\belektriz\w*",
@@ -157,6 +163,10 @@ _PATTERNS: tuple[str, ...] = (
     r"\bpozar\w*|\bgori (kuca|stan)\b|\bpor[ao]dja\w*|\bvodenjak\w*",
     r"\bpa(o|la|li)\b(?: \w+){0,6} ne (odgovara|reaguje|mrda|pomera|budi|govori|dise)\w*",
     r"\bne (reaguj|mrda|pomer|budi)\w*",
+    # unwell, or a relative, and not responding ("mami je lose i ne odgovara"); not the phone
+    r"\b(lose|los|pozli\w*|muka|slab\w*)\b(?: \w+){0,6} ne (odgovara|reaguje|govori|mrda)\w*",
+    r"\b(mam|majk|maj|tat|otac|oca|bab|ded|det|sin|cerk|kcer|muz|zen|brat|sestr)\w*(?: \w+){0,6} ne "
+    r"(odgovara|reaguje)\b(?! (na|preko) (telefon|poruk|poziv|mejl|mail|email))",
     r"\bbol\w*(?: \w+){0,3} grud\w*|\bgrud\w*(?: \w+){0,3} bol\w*",
     r"\btrn[eu]\w*|\butrnu\w*|\bne osec\w*( \w+)? (ruk|nog|levu|desnu|stran|telo)\w*|\biskrivi\w*",
     r"\bpopi\w*( \w+)? (varikin|deterdzent|otrov|kiselin|benzin)\w*",
