@@ -320,7 +320,10 @@ class KnowledgeBase:
             # A hybrid score is the lexical score less the distance in meaning: the first three are
             # offered, whatever their score.
             return Match("unsure", ranked)
-        offered = [(tid, score) for tid, score in ranked if score >= max(OFFER_AT, OFFER_SHARE * best)]
+        # Something fits, judged on the topics' own words; the ranking also counts the examples' words,
+        # which can leave even the first topic under the floor: the first is offered all the same.
+        floor = max(min(OFFER_AT, best), OFFER_SHARE * best)
+        offered = [(tid, score) for tid, score in ranked if score >= floor]
         return Match("unsure", offered)
 
     def _documents(self, lang: str, with_examples: bool = False) -> list[tuple[str, list[Field]]]:
