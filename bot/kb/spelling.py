@@ -29,7 +29,7 @@ from itertools import pairwise
 from typing import Any
 
 from bot.kb.analysis import LANGUAGES, analyse
-from bot.kb.semantic import CLOSEST, topic_texts
+from bot.kb.semantic import closest_means, topic_texts
 from bot.kb.topic import Topic
 from bot.text import cyrillic_to_latin, words
 
@@ -140,15 +140,7 @@ class SpellingNeighbours:
             rows = np.concatenate([self._rows[a:b] for a, b, _ in pieces])
             weights = np.concatenate([self._values[a:b] * w for a, b, w in pieces])
             scores = np.bincount(rows, weights=weights, minlength=len(self._labels))
-        order = np.lexsort((scores, self._labels))
-        labels, ranked = self._labels[order], scores[order]
-        topics = np.arange(len(self._topic_ids))
-        ends = np.searchsorted(labels, topics, side="right")
-        starts = np.maximum(ends - CLOSEST, np.searchsorted(labels, topics, side="left"))
-        result = {
-            topic_id: float(ranked[starts[n] : ends[n]].mean()) if ends[n] > starts[n] else 0.0
-            for n, topic_id in enumerate(self._topic_ids)
-        }
+        result = closest_means(scores, self._labels, self._topic_ids, none=0.0)
         with self._lock:
             self._cache[key] = result
             if len(self._cache) > _CACHE_LIMIT:
