@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -169,6 +170,12 @@ def web_app(app: Homeward, *, webhook: bool, console: bool) -> Starlette:
     return web
 
 
+async def _serving(server: uvicorn.Server) -> None:
+    """uvicorn's server; it exits the process when it cannot open its port, and this returns instead."""
+    with contextlib.suppress(SystemExit):
+        await server.serve()
+
+
 async def serve(
     settings: Settings,
     stop: asyncio.Event,
@@ -208,7 +215,17 @@ async def serve(
         )
         server = uvicorn.Server(config)
         logs.route_all()  # libraries imported since start-up may have attached handlers of their own
-        server_task = asyncio.create_task(server.serve())
+        server_task = asyncio.create_task(_serving(server))
+        # Said once the port is open (binding it can fail: taken by another program), not before.
+        while not server.started and not server_task.done() and not stop.is_set():
+            await asyncio.sleep(0.02)
+        if server_task.done():  # uvicorn has logged why (most often: another program holds the port)
+            log.error(
+                "the web server could not start: the address may be in use by another program; "
+                "HOMEWARD_CONSOLE_HOST and HOMEWARD_CONSOLE_PORT choose another",
+                extra={"address": f"{settings.console_host}:{settings.console_port}"},
+            )
+            raise SystemExit(3)
         log.info(
             "homeward running",
             extra={

@@ -165,6 +165,43 @@ async def test_a_whole_run_logs_json_lines_only_without_the_token_text_or_names(
     # The failed download (Telegram's file URL holds the token) is recorded as an expired file, not logged
     # with its message; nothing the server wrote holds the token or the file's address.
     assert entries and not any("/file/bot" in line for line in lines)
+    assert [entry["event"] for entry in entries].count("homeward running") == 1
     logged = "\n".join(lines)
     for secret in (TOKEN, TOKEN.split(":")[1], NAME, "Zyrafete", "Kryeziu", TEXT, "Blerina", WEB_TEXT, "Ardianit"):
         assert secret not in logged, secret
+
+
+async def test_a_port_in_use_is_said_plainly_and_never_reported_running(
+    database_url: str, fake: FakeBotApi, tmp_path: Path
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
+        env.update(
+            {
+                "PYTHONPATH": str(ROOT),
+                "HOMEWARD_DATABASE_URL": database_url,
+                "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
+                "HOMEWARD_TELEGRAM_API_BASE": fake.base,
+                "HOMEWARD_SECRET_KEY": "test-secret-key",
+                "HOMEWARD_DATA_DIR": str(tmp_path / "data"),
+                "HOMEWARD_CONSOLE_PORT": str(port),
+            }
+        )
+        output = tmp_path / "serve.log"
+        process = _serve(env, output)
+        try:
+            code = await asyncio.to_thread(process.wait, 90)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+            raise AssertionError("homeward serve kept running without its port: " + _tail(output)) from None
+    entries = [json.loads(line) for line in output.read_text(errors="replace").splitlines() if line.strip()]
+    events = [entry["event"] for entry in entries]
+    assert code != 0
+    assert "homeward running" not in events
+    said = [entry for entry in entries if entry["event"].startswith("the web server could not start")]
+    assert said and said[0]["level"] == "error" and said[0]["address"] == f"127.0.0.1:{port}", events[-5:]
+    assert "HOMEWARD_CONSOLE_PORT" in said[0]["event"]
