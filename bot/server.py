@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 from typing import Any
 
@@ -23,6 +22,7 @@ from bot.config import Settings
 from bot.inbox import InboxWriter
 from bot.outgoing import Outgoing
 from bot.security_headers import SecurityHeaders
+from db import jsontext
 from db.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def webhook_route(app: Homeward) -> Route:
         if body is None:
             return Response(status_code=413)
         try:
-            raw: dict[str, Any] = json.loads(body)
+            raw: dict[str, Any] = jsontext.loads(body)
             chat = telegram.chat_of(raw)  # a body that is not an update (Malformed is a ValueError) gets 400
         except (ValueError, RecursionError):
             return Response(status_code=400)
@@ -114,7 +114,7 @@ def whatsapp_routes(app: Homeward) -> list[Route]:
         if not whatsapp.signature_valid(settings.whatsapp_app_secret, body, request.headers.get("X-Hub-Signature-256")):
             return Response(status_code=401)
         try:
-            events, found = whatsapp.split_webhook(json.loads(body))
+            events, found = whatsapp.split_webhook(jsontext.loads(body))
         except (ValueError, KeyError, TypeError, AttributeError):
             return Response(status_code=400)
         # Stored (messages) and recorded (receipts) before the answer; Meta retries what is not answered 200.
@@ -140,7 +140,7 @@ def viber_route(app: Homeward) -> Route:
         if not viber.signature_valid(settings.viber_token, body, request.headers.get("X-Viber-Content-Signature")):
             return Response(status_code=401)
         try:
-            callback = viber.read_callback(json.loads(body))
+            callback = viber.read_callback(jsontext.loads(body))
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return Response(status_code=400)
         # Stored (events) and recorded (receipts) before the answer; Viber retries what is not answered 200.

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from db import jsontext
 
 PREFIX = "fernet:"
 
@@ -77,12 +78,12 @@ class EncryptedJSON(TypeDecorator[Any]):
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
-        return keyring_of(dialect).encrypt(json.dumps(value, ensure_ascii=False, default=str))
+        return keyring_of(dialect).encrypt(jsontext.dumps(value, default=str))
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return json.loads(keyring_of(dialect).decrypt(value))
+        return jsontext.loads(keyring_of(dialect).decrypt(value))
 
 
 class EncryptedText(TypeDecorator[str]):

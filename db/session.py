@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, InternalError, Operationa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from db import jsontext
 from db.encryption import Keyring, attach
 from db.erasure import PEOPLE, TOUCHED, Cleanup
 from db.models import Base
@@ -332,6 +333,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             pool_timeout=120,
             hide_parameters=True,
             async_creator=inline_creator(url),
+            json_serializer=jsontext.dumps,
+            json_deserializer=jsontext.loads,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -357,6 +360,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         max_overflow=10,
         pool_pre_ping=True,
         hide_parameters=True,
+        json_serializer=jsontext.dumps,
+        json_deserializer=jsontext.loads,
         connect_args={"server_settings": {"jit": "off"}},
     )
 

@@ -57,6 +57,7 @@ from bot.channels import (
 from bot.events import Inbound
 from bot.failures import field_paths
 from bot.media import Fetched, Fetcher, Gone, TooBig, Unreachable
+from db import jsontext
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -164,7 +165,7 @@ class JsonSession(AiohttpSession):
         try:
             async with session.post(
                 url,
-                data=json.dumps(fields, ensure_ascii=False).encode(),
+                data=jsontext.dumps_bytes(fields),
                 headers=JSON_BODY,
                 timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as resp:
@@ -193,7 +194,7 @@ class JsonSession(AiohttpSession):
         status, raw_result = await self._post_json(bot, SendText.__api_method__, fields, None, method)
         if HTTPStatus.OK <= status <= HTTPStatus.IM_USED:
             try:
-                answer = json.loads(raw_result)
+                answer = jsontext.loads(raw_result)
             except ValueError:
                 answer = None
             if (
@@ -362,7 +363,7 @@ def _plain_text(raw: str) -> Incoming | None:
     """A private text message whose every field has exactly the type the Bot API gives it, read as
     `_read` reads it; None for anything else (aiogram's types read it, with their validation)."""
     try:
-        data = json.loads(raw)
+        data = jsontext.loads(raw)
     except ValueError:
         return None
     if not isinstance(data, dict) or data.keys() != {"update_id", "message"}:
@@ -620,7 +621,7 @@ def chat_of(update: Any) -> str:
 
 def as_stored(update: dict[str, Any]) -> str:
     """An update as the inbox keeps it: JSON, with any lone surrogate (which no database stores) replaced."""
-    raw = json.dumps(update, ensure_ascii=False)
+    raw = jsontext.dumps(update)
     return LONE_SURROGATE.sub("\ufffd", raw)
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections import OrderedDict
@@ -57,6 +56,7 @@ from bot.events import Inbound
 from bot.i18n import Translations
 from bot.media import Fetched, Gone, TooBig, Unreachable
 from bot.outbox import split_text
+from db import jsontext
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def read_callback(body: Any) -> Callback:
             raise ValueError("a callback without message token or user")
         if event == "message" and not isinstance(body["message"], dict):
             raise ValueError("a message without content")
-        return Callback(event, stored=[(event_id(token), user, json.dumps(body, ensure_ascii=False))])
+        return Callback(event, stored=[(event_id(token), user, jsontext.dumps(body))])
     if event in RECEIPTS:
         token, user = str(body["message_token"]), str(body["user_id"])
         error = None
@@ -166,7 +166,7 @@ def read_callback(body: Any) -> Callback:
         stored = []
         if context_of(body):  # a deep link's parameter: a `/start <context>` turn
             token = str(body["message_token"])
-            stored = [(event_id(token), user_id, json.dumps(body, ensure_ascii=False))]
+            stored = [(event_id(token), user_id, jsontext.dumps(body))]
         if body.get("subscribed"):
             return Callback(event, stored=stored)
         return Callback(event, stored=stored, welcome=user_id, language=(body.get("user") or {}).get("language"))
@@ -181,7 +181,7 @@ def context_of(body: dict[str, Any]) -> str:
 
 def decode(raw: str) -> Decoded:
     """A stored Viber callback → who wrote and what, shaped like any other channel's event."""
-    body = json.loads(raw)
+    body = jsontext.loads(raw)
     event = body.get("event")
     if event == "subscribed":
         return MembershipChange(CHANNEL, str(body["user"]["id"]), blocked=False)
@@ -376,13 +376,15 @@ class ViberClient:
 
     def _http(self) -> ClientSession:
         if self._session is None or self._session.closed:
-            self._session = ClientSession(headers={"X-Viber-Auth-Token": self.token}, timeout=self.timeout)
+            self._session = ClientSession(
+                headers={"X-Viber-Auth-Token": self.token}, timeout=self.timeout, json_serialize=jsontext.dumps
+            )
         return self._session
 
     async def call(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         async with self._http().post(f"{self.base}/{method}", json=body) as response:
             try:
-                answer = await response.json(content_type=None)
+                answer = await response.json(content_type=None, loads=jsontext.loads)
             except (ValueError, ClientError):
                 answer = None
             if not isinstance(answer, dict):

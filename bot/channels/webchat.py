@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import secrets
 from collections import OrderedDict, deque
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from bot.channels import Decoded, Identity, Incoming, Permanent, Sent
 from bot.channels.files import keep_file
 from bot.clock import Clock
 from bot.events import Inbound
+from db import jsontext
 from db.session import Database
 
 CHANNEL = "web"
@@ -90,12 +90,12 @@ def event(
         raw["text"] = text or ""
     if language_code:
         raw["language_code"] = language_code[:16]
-    return update_id, json.dumps(raw, ensure_ascii=False)
+    return update_id, jsontext.dumps(raw)
 
 
 def decode(raw: str) -> Decoded:
     """A stored web event → who wrote and what, shaped exactly like a Telegram message or button press."""
-    event = json.loads(raw)
+    event = jsontext.loads(raw)
     visitor = str(event["visitor"])
     identity = Identity(CHANNEL, visitor, visitor)
     base: dict[str, Any] = {

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Callable
@@ -48,6 +47,7 @@ from bot.events import Inbound
 from bot.i18n import Translations, Translator
 from bot.media import Fetched, Fetcher, Gone, TooBig, Unreachable
 from bot.outbox import split_text
+from db import jsontext
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def split_webhook(body: dict[str, Any]) -> tuple[list[tuple[int, str, str]], lis
                 if not wamid or not sender or "type" not in message:
                     raise ValueError("a message without id, sender or type")
                 raw = {"message": message, "name": names.get(sender)}
-                events.append((event_id(wamid), sender, json.dumps(raw, ensure_ascii=False)))
+                events.append((event_id(wamid), sender, jsontext.dumps(raw)))
             for status in value.get("statuses") or []:
                 receipt = _receipt(status)
                 if receipt is not None:
@@ -159,7 +159,7 @@ def _reason(error: dict[str, Any]) -> str:
 
 def decode(raw: str) -> Decoded:
     """A stored WhatsApp message → who wrote and what, shaped like any other channel's event."""
-    stored = json.loads(raw)
+    stored = jsontext.loads(raw)
     message: dict[str, Any] = stored["message"]
     sender = str(message["from"])
     identity = Identity(CHANNEL, sender, sender)
@@ -360,12 +360,14 @@ class GraphClient:
 
     def _http(self) -> ClientSession:
         if self._session is None or self._session.closed:
-            self._session = ClientSession(headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout)
+            self._session = ClientSession(
+                headers={"Authorization": f"Bearer {self.token}"}, timeout=self.timeout, json_serialize=jsontext.dumps
+            )
         return self._session
 
     async def _answer(self, response: Any) -> dict[str, Any]:
         try:
-            body = await response.json(content_type=None)
+            body = await response.json(content_type=None, loads=jsontext.loads)
         except (ValueError, ClientError):
             body = None
         if not isinstance(body, dict):
