@@ -219,22 +219,25 @@ async def serve(
         # Said once the port is open (binding it can fail: taken by another program), not before.
         while not server.started and not server_task.done() and not stop.is_set():
             await asyncio.sleep(0.02)
-        if server_task.done():  # uvicorn has logged why (most often: another program holds the port)
+        if server_task.done():
+            server_task.result()  # an error of its own is raised as it is
+            # uvicorn gave up on opening its socket and has logged why: most often another program holds the port
             log.error(
                 "the web server could not start: the address may be in use by another program; "
                 "HOMEWARD_CONSOLE_HOST and HOMEWARD_CONSOLE_PORT choose another",
                 extra={"address": f"{settings.console_host}:{settings.console_port}"},
             )
             raise SystemExit(3)
-        log.info(
-            "homeward running",
-            extra={
-                "telegram": app.bot is not None,
-                "webhook": webhook,
-                "console": console,
-                "address": f"http://{settings.console_host}:{settings.console_port}",
-            },
-        )
+        if server.started:  # not when asked to stop before the port was open
+            log.info(
+                "homeward running",
+                extra={
+                    "telegram": app.bot is not None,
+                    "webhook": webhook,
+                    "console": console,
+                    "address": f"http://{settings.console_host}:{settings.console_port}",
+                },
+            )
         await stop.wait()
         server.should_exit = True
         await server_task

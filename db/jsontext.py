@@ -2,44 +2,108 @@
 
 orjson writes and reads JSON several times faster than the standard library (a reply's outbox
 payload: 0.5 µs against 7 µs to write it), and a reply writes and reads about a dozen documents
-on its way through the webhook, the turn and delivery. What it writes reads back the same with
-either library: UTF-8 text as it is (the standard library's `ensure_ascii=False`), keys that are
-not strings written as strings and dates handed to `default`, as `json.dumps` does. It writes
-no spaces after `,` and `:`. What orjson cannot write or read (an integer wider than 64 bits, a
-lone surrogate, `NaN`) goes to the standard library, so nothing that worked before fails now.
+on its way through the webhook, the turn and delivery. What is written here reads back as the
+standard library would have written and read it, with two differences: letters are kept as they
+are, not escaped (`ensure_ascii=False`), and there are no spaces after `,` and `:`.
+
+Where orjson would differ, the standard library does the work:
+- writing: what orjson refuses (an integer wider than 64 bits, a lone surrogate), and a float that
+  is not finite (orjson writes `null`, the standard library `NaN` or `Infinity`, which read back);
+- reading: what orjson refuses (`NaN`, an escaped lone surrogate) and any text with a run of 19
+  digits or more (orjson reads an integer beyond 64 bits as a float, silently);
+- `default` sees only what the standard library would hand it: a subclass of float, int, str,
+  list, tuple or dict is written as its base type first (orjson hands a namedtuple or a numpy
+  float to `default`); dates and dataclasses go to `default` as the standard library sends them.
+  One thing is written where the standard library refused it: a plain Enum, as its value.
+
+A lone surrogate (half of a UTF-16 pair, which no database stores and no app can send) is written
+as U+FFFD, the replacement character, so what comes in with one is still stored and answered.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-# Dates and dataclasses go to `default`, as the standard library sends them (orjson's own format differs).
-_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+_OPTIONS = (
+    orjson.OPT_NON_STR_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+_LONG_NUMBER = re.compile(r"\d{19}")
+_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _as_base(default: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """orjson's `default`: subclasses of JSON's types as the standard library writes them, then `default`."""
+
+    def base(value: Any) -> Any:
+        if isinstance(value, bool):
+            return bool(value)
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            return float(value)
+        if isinstance(value, str):
+            return str.__str__(value)
+        if isinstance(value, (list, tuple)):
+            return list(value)
+        if isinstance(value, dict):
+            return dict(value)
+        if default is None:
+            raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+        return default(value)
+
+    return base
+
+
+_BASE = _as_base(None)
+
+
+def _not_finite(value: Any) -> bool:
+    """Whether a float in `value` is NaN or infinite (orjson writes those as `null`)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_not_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_not_finite(v) for v in value)
+    return False
+
+
+def _standard(value: Any, default: Callable[[Any], Any] | None) -> str:
+    return LONE_SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False, default=default))
 
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
-    """`value` as JSON text, non-ASCII letters kept as they are; `default` as `json.dumps`' own."""
+    """`value` as JSON text, letters kept as they are; `default` as `json.dumps`' own."""
     try:
-        return orjson.dumps(value, default=default, option=_OPTIONS).decode()
-    except TypeError:  # beyond orjson (an integer of more than 64 bits, a type it does not know)
-        return json.dumps(value, ensure_ascii=False, default=default)
+        written = orjson.dumps(value, default=_BASE if default is None else _as_base(default), option=_OPTIONS)
+    except TypeError:  # beyond orjson: an integer wider than 64 bits, a lone surrogate
+        return _standard(value, default)
+    if b"null" in written and _not_finite(value):
+        return _standard(value, default)
+    return written.decode()
 
 
 def dumps_bytes(value: Any) -> bytes:
     """`value` as UTF-8 JSON, for a request body."""
-    try:
-        return orjson.dumps(value, option=_OPTIONS)
-    except TypeError:
-        return json.dumps(value, ensure_ascii=False).encode()
+    return dumps(value).encode()
 
 
 def loads(text: str | bytes | bytearray) -> Any:
     """JSON text → its value; a ValueError (`json.JSONDecodeError`) if it is not JSON."""
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return json.loads(text)  # the standard library's error, or what orjson refuses and it reads
+    long = _LONG_NUMBER.search(text) if isinstance(text, str) else _LONG_NUMBER_BYTES.search(text)
+    if long is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass  # the standard library's error, or what orjson refuses and it reads
+    return json.loads(text)

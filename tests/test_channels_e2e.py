@@ -124,6 +124,21 @@ async def test_a_question_the_emergency_answer_and_plain_word_commands(apps: App
         assert someone.opted_out
 
 
+async def test_half_of_a_character_pair_is_stored_as_a_replacement_character_and_answered(apps: Apps) -> None:
+    """A lone surrogate is valid JSON that no database stores: the text is kept with U+FFFD in its place."""
+    if apps.channel == "web":
+        pytest.skip("the chat page refuses text that is not valid Unicode (tests/test_webchat_limits.py)")
+    chat = apps.chat(12, "Valon")
+    await onboard(chat, "sq")
+    sent = len(chat.texts())
+    await chat.says("ku me shku te doktori \ud83d")
+    assert (await chat.wait_text("Te mjeku", sent)).startswith("Te mjeku")
+    await apps.app.turns.wait_idle()
+    async with apps.app.db.sessions() as session:
+        stored = (await session.execute(select(Message.text).where(Message.direction == "in"))).scalars().all()
+    assert "ku me shku te doktori \ufffd" in stored
+
+
 async def test_mydata_then_delete_erases_everything(apps: Apps) -> None:
     chat = apps.chat(3, "Besnik Gashi")
     await onboard(chat, "sq")

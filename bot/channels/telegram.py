@@ -16,7 +16,6 @@ import dataclasses
 import hmac
 import json
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -76,7 +75,6 @@ RESPONSE_MODELS = (
 JSON_BODY = {"Content-Type": "application/json"}
 MESSAGE_KEYS = ("message", "edited_message")
 PRUNINGS = 40  # at most this many unreadable parts are set aside from one update before giving up on it
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # What a message says beyond its content, for the transcript: forwarded, quoting, replying, in an album.
 CONTEXT_FIELDS: dict[str, Any] = {
     "forward_origin": True,
@@ -621,8 +619,7 @@ def chat_of(update: Any) -> str:
 
 def as_stored(update: dict[str, Any]) -> str:
     """An update as the inbox keeps it: JSON, with any lone surrogate (which no database stores) replaced."""
-    raw = jsontext.dumps(update)
-    return LONE_SURROGATE.sub("\ufffd", raw)
+    return jsontext.dumps(update)  # a lone surrogate is written as U+FFFD
 
 
 def _markup(rows: list[list[dict[str, str]]] | None) -> dict[str, Any] | None:
