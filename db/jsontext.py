@@ -36,8 +36,10 @@ _OPTIONS = (
     | orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
-_LONG_NUMBER = re.compile(r"\d{19}")
-_LONG_NUMBER_BYTES = re.compile(rb"\d{19}")
+# A run of 19 digits, found in C: each digit becomes "9", every other byte a space (a regular
+# expression took longer than orjson's whole reading).
+_DIGITS = bytes(0x39 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_NUMBER = b"9" * 19
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -100,8 +102,8 @@ def dumps_bytes(value: Any) -> bytes:
 
 def loads(text: str | bytes | bytearray) -> Any:
     """JSON text → its value; a ValueError (`json.JSONDecodeError`) if it is not JSON."""
-    long = _LONG_NUMBER.search(text) if isinstance(text, str) else _LONG_NUMBER_BYTES.search(text)
-    if long is None:
+    raw = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    if _LONG_NUMBER not in raw.translate(_DIGITS):
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
