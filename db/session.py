@@ -389,9 +389,15 @@ class Database:
         After the commit of an erasure, what it leaves in the database files is cleaned (`db.erasure`).
         """
         async with self.sessions() as session:
-            async with session.begin():
-                yield session
-            erased, people = session.info.pop(TOUCHED, None), session.info.pop(PEOPLE, None)
+            try:
+                async with session.begin():
+                    yield session
+                erased, people = session.info.pop(TOUCHED, None), session.info.pop(PEOPLE, None)
+            finally:
+                # A session is held in reference cycles (its transaction, its listeners): what hangs on
+                # it would wait for the garbage collector. A batch of turns keeps its people,
+                # conversations and decoded updates here; let go, they are freed at once.
+                session.info.clear()
         if erased:
             self.cleanup.after_commit(erased, people)
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import sqlite3
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from datetime import UTC, datetime
@@ -271,3 +273,29 @@ async def test_an_erasure_later_in_the_transaction_removes_rows_appended_earlier
         await line(session, talk, "emri im është Drita")
         await session.execute(text("DELETE FROM messages WHERE conversation_id = :c"), {"c": talk})
     assert await texts(db) == []
+
+
+async def test_what_a_transaction_kept_on_its_session_is_freed_when_it_ends_without_the_collector(
+    app: Homeward, db: Database
+) -> None:
+    """A batch of turns keeps its people, conversations and decoded updates on the session, which sits
+    in reference cycles: they must be let go at the end, not left for the cyclic garbage collector."""
+
+    class Kept:
+        pass
+
+    for fails in (False, True):
+        kept = Kept()
+        gone = weakref.ref(kept)
+        gc.disable()
+        try:
+            with suppress(RuntimeError):
+                async with db.transaction() as session:
+                    session.info["people"] = {"ref": kept}
+                    await session.execute(select(func.count()).select_from(Message))
+                    if fails:
+                        raise RuntimeError("a turn failed")
+            del kept
+            assert gone() is None, "still held after the transaction ended" + (" in failure" if fails else "")
+        finally:
+            gc.enable()
