@@ -26,6 +26,7 @@ import json
 import math
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 import orjson
@@ -43,12 +44,11 @@ _LONG_NUMBER = b"9" * 19
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+@cache
 def _as_base(default: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
     """orjson's `default`: subclasses of JSON's types as the standard library writes them, then `default`."""
 
     def base(value: Any) -> Any:
-        if isinstance(value, bool):
-            return bool(value)
         if isinstance(value, int):
             return int(value)
         if isinstance(value, float):
@@ -66,9 +66,6 @@ def _as_base(default: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
     return base
 
 
-_BASE = _as_base(None)
-
-
 def _not_finite(value: Any) -> bool:
     """Whether a float in `value` is NaN or infinite (orjson writes those as `null`)."""
     if isinstance(value, float):
@@ -80,24 +77,21 @@ def _not_finite(value: Any) -> bool:
     return False
 
 
-def _standard(value: Any, default: Callable[[Any], Any] | None) -> str:
-    return LONE_SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False, default=default))
+def dumps_bytes(value: Any, default: Callable[[Any], Any] | None = None) -> bytes:
+    """`value` as UTF-8 JSON, letters kept as they are; `default` as `json.dumps`' own."""
+    try:
+        written = orjson.dumps(value, default=_as_base(default), option=_OPTIONS)
+    except TypeError:  # beyond orjson: an integer wider than 64 bits, a lone surrogate
+        written = None
+    if written is None or (b"null" in written and _not_finite(value)):
+        standard = LONE_SURROGATE.sub("\ufffd", json.dumps(value, ensure_ascii=False, default=default))
+        return standard.encode()
+    return written
 
 
 def dumps(value: Any, default: Callable[[Any], Any] | None = None) -> str:
-    """`value` as JSON text, letters kept as they are; `default` as `json.dumps`' own."""
-    try:
-        written = orjson.dumps(value, default=_BASE if default is None else _as_base(default), option=_OPTIONS)
-    except TypeError:  # beyond orjson: an integer wider than 64 bits, a lone surrogate
-        return _standard(value, default)
-    if b"null" in written and _not_finite(value):
-        return _standard(value, default)
-    return written.decode()
-
-
-def dumps_bytes(value: Any) -> bytes:
-    """`value` as UTF-8 JSON, for a request body."""
-    return dumps(value).encode()
+    """`value` as JSON text (`dumps_bytes`, decoded)."""
+    return dumps_bytes(value, default).decode()
 
 
 def loads(text: str | bytes | bytearray) -> Any:
