@@ -10,10 +10,8 @@ terminating every connection while intake and delivery run costs a retry, not a 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,8 +38,8 @@ from db.encryption import Keyring
 from db.models import InboxUpdate, OutboxItem
 from db.session import Database, create_engine, first_in_line
 from tests.fakebot import TOKEN, FakeBotApi, Fault, Person
+from tests.processes import process_env
 
-ROOT = Path(__file__).resolve().parents[1]
 WORKER_CONCURRENCY = 16
 
 
@@ -314,34 +312,20 @@ async def test_one_scheduler_pass_at_a_time_across_processes(database_url: str) 
 # ---- kill -9 of a worker process in the middle of a wave -----------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _worker_env(database_url: str, fake: FakeBotApi, data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "HOMEWARD_DATABASE_URL": database_url,
-            "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
-            "HOMEWARD_TELEGRAM_API_BASE": fake.base,
-            "HOMEWARD_SECRET_KEY": "test-secret-key",
-            "HOMEWARD_DATA_DIR": str(data_dir),
-            "HOMEWARD_CONSOLE_PORT": str(_free_port()),
-            # A stable worker id: restarted under it, the worker returns its own claims at once.
-            "HOMEWARD_WORKER_ID": "worker-1",
-            "HOMEWARD_DELIVERY_CONCURRENCY": str(WORKER_CONCURRENCY),
-            "HOMEWARD_RATE_GLOBAL_PER_SECOND": "2000",
-            "HOMEWARD_RATE_CHAT_PER_SECOND": "100",
-            "HOMEWARD_RATE_CHAT_BURST": "10",
-            "HOMEWARD_RETRY_FIRST_SECONDS": "0.05",
-            "HOMEWARD_LOG_LEVEL": "WARNING",
-        }
+    return process_env(
+        database_url,
+        fake,
+        data_dir,
+        # A stable worker id: restarted under it, the worker returns its own claims at once.
+        HOMEWARD_WORKER_ID="worker-1",
+        HOMEWARD_DELIVERY_CONCURRENCY=str(WORKER_CONCURRENCY),
+        HOMEWARD_RATE_GLOBAL_PER_SECOND="2000",
+        HOMEWARD_RATE_CHAT_PER_SECOND="100",
+        HOMEWARD_RATE_CHAT_BURST="10",
+        HOMEWARD_RETRY_FIRST_SECONDS="0.05",
+        HOMEWARD_LOG_LEVEL="WARNING",
     )
-    return env
 
 
 @contextmanager

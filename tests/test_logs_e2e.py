@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import signal
 import socket
@@ -29,18 +28,12 @@ from db.models import Beneficiary, Conversation
 from db.session import Database
 from tests.console_support import PASSWORD, sign_in
 from tests.fakebot import TOKEN, FakeBotApi, Person
+from tests.processes import free_port, process_env
 from tests.steps import onboard
 
-ROOT = Path(__file__).resolve().parents[1]
 NAME = "Zyrafete Kryeziu-Xhemajli"
 TEXT = "ku ta gjej mjekun per vajzen time Blerina"
 WEB_TEXT = "kam humbur pasaporten e Ardianit ne Ferizaj"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _add_caseworker(database_url: str) -> None:
@@ -97,20 +90,14 @@ async def test_a_whole_run_logs_json_lines_only_without_the_token_text_or_names(
     database_url: str, fake: FakeBotApi, tmp_path: Path
 ) -> None:
     await _add_caseworker(database_url)
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-    env.update(
-        {
-            "PYTHONPATH": str(ROOT),
-            "HOMEWARD_DATABASE_URL": database_url,
-            "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
-            "HOMEWARD_TELEGRAM_API_BASE": fake.base,
-            "HOMEWARD_SECRET_KEY": "test-secret-key",
-            "HOMEWARD_DATA_DIR": str(tmp_path / "data"),
-            "HOMEWARD_CONSOLE_PORT": str(port),
-            "HOMEWARD_LOG_LEVEL": "DEBUG",  # the most talkative setting an operator can choose
-            "PYTHONWARNINGS": "always",  # and every warning Python would otherwise print once
-        }
+    port = free_port()
+    env = process_env(
+        database_url,
+        fake,
+        tmp_path / "data",
+        port=port,
+        HOMEWARD_LOG_LEVEL="DEBUG",  # the most talkative setting an operator can choose
+        PYTHONWARNINGS="always",  # and every warning Python would otherwise print once
     )
     output = tmp_path / "serve.log"
     process = _serve(env, output)
@@ -178,20 +165,8 @@ async def test_a_port_in_use_is_said_plainly_and_never_reported_running(
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-        env.update(
-            {
-                "PYTHONPATH": str(ROOT),
-                "HOMEWARD_DATABASE_URL": database_url,
-                "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
-                "HOMEWARD_TELEGRAM_API_BASE": fake.base,
-                "HOMEWARD_SECRET_KEY": "test-secret-key",
-                "HOMEWARD_DATA_DIR": str(tmp_path / "data"),
-                "HOMEWARD_CONSOLE_PORT": str(port),
-            }
-        )
         output = tmp_path / "serve.log"
-        process = _serve(env, output)
+        process = _serve(process_env(database_url, fake, tmp_path / "data", port=port), output)
         try:
             code = await asyncio.to_thread(process.wait, 90)
         except subprocess.TimeoutExpired:

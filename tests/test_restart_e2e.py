@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -29,34 +27,16 @@ from bot.config import Settings
 from db.encryption import Keyring
 from db.models import OutboxItem
 from db.session import Database
-from tests.fakebot import TOKEN, FakeBotApi, Fault, Person
+from tests.fakebot import FakeBotApi, Fault, Person
+from tests.processes import ROOT, process_env
 
-ROOT = Path(__file__).resolve().parents[1]
 PEOPLE = 20
 LEASE = Settings(_env_file=None).delivery_lease_seconds  # type: ignore[call-arg]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _default_env(database_url: str, fake: FakeBotApi, data_dir: Path, root: Path = ROOT) -> dict[str, str]:
     """What `homeward bot` needs to run here, and nothing else: worker id and lease stay the defaults."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HOMEWARD_")}
-    env.update(
-        {
-            "PYTHONPATH": str(root),
-            "HOMEWARD_DATABASE_URL": database_url,
-            "HOMEWARD_TELEGRAM_TOKEN": TOKEN,
-            "HOMEWARD_TELEGRAM_API_BASE": fake.base,
-            "HOMEWARD_SECRET_KEY": "test-secret-key",
-            "HOMEWARD_DATA_DIR": str(data_dir),
-            "HOMEWARD_CONSOLE_PORT": str(_free_port()),
-        }
-    )
-    return env
+    return process_env(database_url, fake, data_dir, root=root)
 
 
 @contextmanager
