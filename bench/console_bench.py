@@ -165,7 +165,7 @@ def message_rows(n: int, conversations: int, rng: random.Random) -> list[tuple[A
                 "person" if inbound else "bot",
                 "text",
                 body,
-                norm,
+                norm if inbound else None,  # the bot's own lines are not searched (`bot.outbox`)
                 "received" if inbound else "sent",
                 NOW - timedelta(minutes=rng.randint(1, 525600)),
             )

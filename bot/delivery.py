@@ -71,6 +71,24 @@ def _record_sent_statement() -> Any:
 _RECORD_SENT = _record_sent_statement()  # a sent row's record, its detail gone when it has no transcript line
 
 
+def _record_line_statement() -> Any:
+    """A sent line's record. A receipt that arrived before it (delivered, read, or failed with its reason:
+    Viber and Meta can report before the send's own answer is recorded) is not taken back to `sent`."""
+    messages = cast(Table, Message.__table__)
+    later = or_(*(messages.c.status == status for status in ("delivered", "read", "failed")))
+    return (
+        update(messages)
+        .where(messages.c.id == bindparam("line_id"))
+        .values(status=case((later, messages.c.status), else_="sent"))
+    )
+
+
+_RECORD_LINE = _record_line_statement()
+_OUTBOX = cast(Table, OutboxItem.__table__)
+# A claim marks its rows, their ids bound at execution (built per claim, each id was a parameter of its own).
+_MARK_CLAIMED = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
+
+
 class Sender(Protocol):
     async def send(self, method: str, chat_id: str, payload: dict[str, Any]) -> Sent: ...
 
@@ -267,15 +285,18 @@ class Delivery:
     async def _claim(self, limit: int, lanes: tuple[int, int]) -> list[Claimed]:
         now = self.clock.now()
         query = self._claim_query(limit, lanes)
-        outbox = cast(Table, OutboxItem.__table__)
         async with self.db.transaction() as session:
             found = await session.execute(query, {"now": now, "worker": self.worker_id})
             claimed = [Claimed(*row) for row in found.all()]
             if claimed:
                 await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_([item.id for item in claimed]))
-                    .values(status="sending", claimed_by=self.worker_id, claimed_at=now)
+                    _MARK_CLAIMED,
+                    {
+                        "ids": [item.id for item in claimed],
+                        "status": "sending",
+                        "claimed_by": self.worker_id,
+                        "claimed_at": now,
+                    },
                 )
         self._held.update(item.id for item in claimed)  # only once the claim is committed
         return claimed
@@ -559,7 +580,7 @@ class Delivery:
         self._sent_batch.append((item, outcome, now, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_sent())
-        await asyncio.shield(done)
+        await done  # not shielded: cancelled, the send is recorded all the same (the flusher holds it)
 
     async def _flush_sent(self) -> None:
         # Until every send now in flight has come back, or SENT_BATCH_SECONDS at most: a chat's next
@@ -581,7 +602,6 @@ class Delivery:
     async def _apply_sent(
         self, session: Any, batch: list[tuple[Claimed, Sent, datetime, asyncio.Future[None]]]
     ) -> None:
-        outbox, messages = cast(Table, OutboxItem.__table__), cast(Table, Message.__table__)
         # Rows in ascending id order, as the receipts' updates lock them, so the two wait on each other less.
         batch = sorted(batch, key=lambda entry: entry[0].id)
         # Transcript lines first, then outbox rows: the order in which an erasure locks them (deleting a
@@ -596,13 +616,7 @@ class Delivery:
             if item.message_id is not None
         ]
         if lines:
-            # A receipt that arrived before this record (delivered, read, or failed with its reason: Viber
-            # and Meta can report before the send's own answer is recorded) is not taken back to `sent`.
-            later = or_(*(messages.c.status == status for status in ("delivered", "read", "failed")))
-            sent = case((later, messages.c.status), else_="sent")
-            await session.execute(
-                update(messages).where(messages.c.id == bindparam("line_id")).values(status=sent), lines
-            )
+            await session.execute(_RECORD_LINE, lines)
         # Nothing beyond the transcript keeps what was sent, nor to whom once ordering is done: a row
         # without a transcript line (a button answer, or a line erased with its person while in flight)
         # loses its detail, in the same statement, and a sent document its content (the transcript keeps
@@ -623,7 +637,7 @@ class Delivery:
         )
         documents = [item.id for item, *_ in batch if item.method == "sendDocument"]
         if documents:
-            await session.execute(update(outbox).where(outbox.c.id.in_(documents)).values(payload={}))
+            await session.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(documents)).values(payload={}))
         self.sent += len(batch)
 
     async def _apply(

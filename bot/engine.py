@@ -60,6 +60,21 @@ INBOX = cast(Table, InboxUpdate.__table__)
 # (`update_later`), not ORM objects for the unit of work to load, compare and write.
 _READ_UPDATE = select(INBOX.c.id, INBOX.c.channel, INBOX.c.raw, INBOX.c.status, INBOX.c.attempts)
 _MARK_UPDATE = update(INBOX).where(INBOX.c.id == bindparam("row_id"))
+# A batch's three reads, built once with their lists bound at execution: built per batch, each of a
+# hundred values was checked and wrapped in a parameter of its own, and the statement keyed for the cache again.
+_READ_UPDATES = _READ_UPDATE.where(INBOX.c.id.in_(bindparam("ids", expanding=True)))
+_READ_PEOPLE = (
+    select(Beneficiary).where(Beneficiary.channel_ref.in_(bindparam("refs", expanding=True))).order_by(Beneficiary.id)
+)
+_READ_CONVERSATIONS = (
+    select(Conversation)
+    .where(Conversation.beneficiary_id.in_(bindparam("people", expanding=True)))
+    .order_by(Conversation.id)
+)
+# On PostgreSQL each of them locks what it reads until the batch commits: an erasure or a caseworker
+# taking over, committed by another transaction meanwhile, waits for the batch instead of being
+# overwritten by what it read.
+_LOCKED_READS = tuple(query.with_for_update() for query in (_READ_UPDATES, _READ_PEOPLE, _READ_CONVERSATIONS))
 
 
 @dataclass
@@ -230,13 +245,14 @@ class Engine:
         session's identity map, and are also indexed in `session.info`, where `_find` and
         `_conversation` look first.
         """
-        query = _READ_UPDATE.where(INBOX.c.id.in_(inbox_ids))
-        if not self.db.is_sqlite:
-            query = query.with_for_update()
-        rows = [StoredUpdate(*found) for found in (await session.execute(query)).all()]
+        updates, people_of, conversations_of = (
+            (_READ_UPDATES, _READ_PEOPLE, _READ_CONVERSATIONS) if self.db.is_sqlite else _LOCKED_READS
+        )
+        found = await session.execute(updates, {"ids": inbox_ids})
+        rows = [StoredUpdate(*row) for row in found.all()]
         session.info["inbox"] = {row.id: row for row in rows}
         decoded: dict[int, Decoded] = {}
-        refs: set[str] = set()
+        refs: dict[tuple[str, str], str] = {}  # each identity's pseudonym, for `_find`
         for row in rows:
             if row.status != "pending" or row.raw is None:
                 continue
@@ -244,26 +260,19 @@ class Engine:
             if isinstance(item, Partly):
                 item = item.decoded
             if isinstance(item, Incoming):
-                refs.add(pseudonym(self.services.pseudonym_key, item.identity.channel, item.identity.user_id))
+                identity = item.identity
+                refs[identity.channel, identity.user_id] = pseudonym(
+                    self.services.pseudonym_key, identity.channel, identity.user_id
+                )
         session.info["decoded"] = decoded
+        session.info["refs"] = refs
         if not refs:
             return
-        people_query = select(Beneficiary).where(Beneficiary.channel_ref.in_(refs)).order_by(Beneficiary.id)
-        if not self.db.is_sqlite:
-            # Held until the batch commits: an erasure or a caseworker taking over, committed by another
-            # transaction meanwhile, waits for the batch instead of being overwritten by what it read.
-            people_query = people_query.with_for_update()
-        people = (await session.execute(people_query)).scalars().all()
+        people = (await session.execute(people_of, {"refs": sorted(set(refs.values()))})).scalars().all()
         session.info["people"] = {person.channel_ref: person for person in people}
         if people:
-            talks = (
-                select(Conversation)
-                .where(Conversation.beneficiary_id.in_([p.id for p in people]))
-                .order_by(Conversation.id)
-            )
-            if not self.db.is_sqlite:
-                talks = talks.with_for_update()
-            session.info["conversations"] = {c.beneficiary_id: c for c in (await session.execute(talks)).scalars()}
+            talks = await session.execute(conversations_of, {"people": [p.id for p in people]})
+            session.info["conversations"] = {c.beneficiary_id: c for c in talks.scalars()}
 
     async def _oldest_pending_of_chat(self, session: AsyncSession, inbox_id: int) -> int:
         """Lock the update's chat, then take the chat's oldest pending update up to this one (locked, for the turn).
@@ -327,7 +336,9 @@ class Engine:
 
     async def _find(self, session: AsyncSession, identity: Identity) -> Beneficiary | None:
         """The person by pseudonym; during a key rotation also under an earlier key, then re-keyed."""
-        current = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
+        current = session.info.get("refs", {}).get((identity.channel, identity.user_id))
+        if current is None:
+            current = pseudonym(self.services.pseudonym_key, identity.channel, identity.user_id)
         known = session.info.get("people", {}).get(current)
         if known is not None and known in session:  # loaded with its batch, and not deleted since
             return known  # type: ignore[no-any-return]

@@ -27,6 +27,7 @@ CONSOLE_LOCALES = (*LOCALES, "en")
 CATALOG_OF = {"sq": "sq", "sr-Cyrl": "sr", "sr-Latn": "sr"}
 BABEL_LOCALE = {"sq": "sq", "sr-Cyrl": "sr_Cyrl", "sr-Latn": "sr_Latn", "en": "en"}
 DOMAIN = "messages"
+MAX_KEPT = 5000  # translated messages kept per locale: the catalogs hold about a thousand
 
 
 def N_(message: str) -> str:
@@ -52,12 +53,17 @@ class Translator:
         self.tz = tz
         self._tr = translations
         self._latin = locale == "sr-Latn"
+        self._texts: dict[str, str] = {}  # each message as shown in this locale (Latin: transliterated once)
 
     def _script(self, text: str) -> str:
         return cyrillic_to_latin(text) if self._latin else text
 
     def gettext(self, message: str, **values: Any) -> str:
-        text = self._script(self._tr.gettext(message))
+        text = self._texts.get(message)
+        if text is None:
+            text = self._script(self._tr.gettext(message))
+            if len(self._texts) < MAX_KEPT:
+                self._texts[message] = text
         return text.format(**values) if values else text
 
     _ = gettext

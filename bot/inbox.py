@@ -91,7 +91,10 @@ class InboxWriter:
         self._pending.append(((update_id, chat, raw), done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await asyncio.shield(done)
+        # Awaited as it is, not shielded (a shield costs a future and two callbacks a request): a
+        # request cancelled meanwhile cancels only its own future; the writer commits it all the same
+        # and settles only the futures still waiting.
+        await done
 
     async def _write(self) -> None:
         await asyncio.sleep(0)  # let the requests already in hand join this commit
@@ -111,7 +114,8 @@ class InboxWriter:
             stored = await self._store([update for update, _ in batch])
         except Exception as exc:
             if len(batch) == 1:
-                batch[0][1].set_exception(exc)
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
                 return
             for one in batch:
                 await self._commit([one])

@@ -32,7 +32,7 @@ class Coalesced(Generic[K, V]):
         self._asked.setdefault(key, []).append(answer)
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read())
-        return await asyncio.shield(answer)
+        return await answer  # not shielded: an asker cancelled meanwhile cancels only its own answer
 
     async def _read(self) -> None:
         await asyncio.sleep(0)  # let the sends started together ask first

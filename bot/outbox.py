@@ -22,7 +22,14 @@ from bot.text import fold
 from db.models import Beneficiary, Conversation, Message, OutboxItem
 from db.session import append
 
-# The bot's lines repeat (the same answer goes to many people): their searchable form is kept at hand.
+# Lines written by people (the person, a caseworker, a staff member's announcement) are searchable;
+# the bot's own are not. They are catalog and knowledge-base text, most of it the same for everyone,
+# so their words matched nearly every transcript and filled the newest matches a search reads
+# (`console.search`); and indexing them cost about as much as the rest of writing a turn's two
+# lines. What the bot tells one person (a sign-up's place on the waiting list, an invitation) is not
+# found by search either: caseworkers reach it through the person and the inbox's filters.
+# A line's searchable form is kept at hand: announcements repeat one for many people.
+BOT = "bot"
 _fold_line = lru_cache(maxsize=1024)(fold)
 
 MAX_TEXT = 4096
@@ -69,7 +76,7 @@ async def queue_reply(
     chat_id: str,
     reply: Reply,
     now: datetime,
-    author: str = "bot",
+    author: str = BOT,
     lane: int = LANE_REPLY,
     keep: bool = True,
 ) -> list[int | None]:
@@ -134,7 +141,7 @@ async def _queue(
                 "author": author,
                 "kind": kind,
                 "text": text,
-                "norm_text": _fold_line(text),
+                "norm_text": None if author == BOT else _fold_line(text),
                 "payload": {"buttons": payload["buttons"]} if "buttons" in payload else None,
                 "status": "queued",
                 "channel": person.channel,

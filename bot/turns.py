@@ -23,7 +23,12 @@ log = logging.getLogger(__name__)
 
 
 class TurnScheduler:
-    def __init__(self, engine: Engine, batch: int = 64) -> None:
+    # At most this many waiting turns share a commit. Much of a batch's cost is its own, whatever its
+    # size (the commit writes each touched page once; the reads and writes are a statement each): in
+    # one process, one batch of 128 turns cost 17 % less CPU per turn than two of 64.
+    BATCH = 128
+
+    def __init__(self, engine: Engine, batch: int = BATCH) -> None:
         self.engine = engine
         self.batch = batch
         self._idle = asyncio.Event()

@@ -59,14 +59,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        # A row often carries one moment in several columns (an outbox row's created_at and
+        # next_attempt_at, a conversation's updated_at and last_message_at): the last one written is
+        # kept with its text, not formatted again.
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def process(value: datetime | None) -> str | None:
+            nonlocal last
             if value is None:
                 return None
+            seen, written = last
+            if value is seen:
+                return written
             if value.tzinfo is None:
                 raise ValueError("naive datetime given to a UTC column")
-            if value.tzinfo is not UTC:
-                value = value.astimezone(UTC)
-            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+            written = utc.replace(tzinfo=None).isoformat(" ", "microseconds")
+            last = (value, written)
+            return written
 
         return process
 

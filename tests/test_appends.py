@@ -11,17 +11,21 @@ from contextlib import suppress
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import Homeward
 from bot.config import Settings
+from bot.text import fold
+from console.access import Staff
+from console.search import search
 from db.models import FormVersion, Message, OutboxItem
 from db.session import Database, append
 from tests.console_support import person_with_transcript
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+ADMIN = Staff(id=1, name="ada", role="admin", municipalities=(), locale=None, csrf="", session_id="")
 
 
 @pytest.fixture
@@ -299,3 +303,42 @@ async def test_what_a_transaction_kept_on_its_session_is_freed_when_it_ends_with
             assert gone() is None, "still held after the transaction ended" + (" in failure" if fails else "")
         finally:
             gc.enable()
+
+
+async def test_lines_appended_together_go_in_as_one_statement_on_sqlite_and_are_all_searchable(
+    app: Homeward, db: Database
+) -> None:
+    # Row by row, each insert was a statement of its own, and FTS5 wrote out its words at each one;
+    # on SQLite the batch is one multi-row INSERT.
+    talk = await conversation(app)
+    seen: list[tuple[str, object]] = []
+
+    def count(conn: object, cursor: object, statement: str, parameters: object, *args: object) -> None:
+        if statement.startswith("INSERT INTO messages"):
+            seen.append((statement, parameters))
+
+    said = ("letërnjoftimi", "pasaporta", "лична карта")
+    engine = db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        async with db.transaction() as session:
+            for words in said:
+                values = {
+                    "direction": "in",
+                    "author": "person",
+                    "kind": "text",
+                    "status": "received",
+                    "created_at": NOW,
+                }
+                await append(
+                    session, Message, {"conversation_id": talk, "text": words, "norm_text": fold(words), **values}
+                )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    if db.is_sqlite:
+        [(statement, parameters)] = seen
+        rows = statement.split(" VALUES ", 1)[1]
+        assert rows.count("(") == 3 and isinstance(parameters, tuple) and len(parameters) == 3 * rows.count("?") // 3
+    async with db.sessions() as session:
+        for word in ("leternjoftimi", "pasaporta", "karta"):
+            assert [h.text for h in await search(session, ADMIN, word, is_sqlite=db.is_sqlite)] != [], word

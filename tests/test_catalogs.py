@@ -117,3 +117,18 @@ def test_dates_and_times_are_24_hour_in_kosovo_time() -> None:
     moment = datetime(2026, 7, 1, 12, 5, tzinfo=UTC)  # 14:05 in Prishtina (summer time)
     for locale in ("sq", "sr-Cyrl", "sr-Latn"):
         assert Translations(ROOT / "locales")(locale).datetime(moment) == "1.7.2026 14:05"
+
+
+def test_a_message_asked_again_is_the_same_text_with_its_own_values() -> None:
+    # Each locale keeps the messages it has looked up (Latin transliterated once): the values are
+    # filled in at every call, never kept with the text.
+    translations = Translations(ROOT / "locales")
+    message = "You agreed on {when} (notice version {version})."
+    for locale in ("sq", "sr-Cyrl", "sr-Latn"):
+        t = translations(locale)
+        first, second = t.gettext(message, when="1.2.2026", version=1), t.gettext(message, when="3.4.2026", version=2)
+        assert "1.2.2026" in first and "3.4.2026" in second and first != second
+        assert t.gettext(message, when="1.2.2026", version=1) == first
+    latin, cyrillic = translations("sr-Latn"), translations("sr-Cyrl")
+    assert latin.gettext("Language") == latin.gettext("Language") == cyrillic_to_latin(cyrillic.gettext("Language"))
+    assert cyrillic.gettext("Language") != latin.gettext("Language")  # each locale its own, not the other's

@@ -6,9 +6,11 @@ import pytest
 from sqlalchemy import delete
 
 from bot.app import Homeward
+from bot.events import Reply
+from bot.outbox import queue_reply
 from console.access import Staff
 from console.search import Method, fts5_query, search, terms, tsquery
-from db.models import Message
+from db.models import Beneficiary, Conversation, Message
 from tests.console_support import person_with_transcript
 
 ADMIN = Staff(id=1, name="ada", role="admin", municipalities=(), locale=None, csrf="", session_id="")
@@ -66,3 +68,30 @@ async def test_the_index_follows_deleted_and_new_messages(homeward: Homeward) ->
     async with homeward.db.sessions() as session:
         hits = await search(session, ADMIN, "ndihme", is_sqlite=homeward.db.is_sqlite)
     assert [h.display_name for h in hits] == ["Dren"]
+
+
+async def test_the_bots_own_answers_are_not_searched_and_a_caseworkers_are(homeward: Homeward) -> None:
+    cid = await person_with_transcript(homeward, municipality=None, texts=["Ku merret pasaporta?"])
+    now = homeward.clock.now()
+    async with homeward.db.transaction() as session:
+        conversation = await session.get(Conversation, cid)
+        assert conversation is not None
+        person = await session.get(Beneficiary, conversation.beneficiary_id)
+        assert person is not None
+        for author, said in (("bot", "Pasaporta merret në zyrën e gjendjes civile."), ("staff:amra", "Ejani në zyrë.")):
+            await queue_reply(
+                session,
+                person=person,
+                conversation=conversation,
+                chat_id="900",
+                reply=Reply(said),
+                now=now,
+                author=author,
+            )
+    async with homeward.db.sessions() as session:
+        asked = await search(session, ADMIN, "pasaporta", is_sqlite=homeward.db.is_sqlite)
+        answered = await search(session, ADMIN, "gjendjes", is_sqlite=homeward.db.is_sqlite)
+        replied = await search(session, ADMIN, "zyre", is_sqlite=homeward.db.is_sqlite)
+    assert [h.author for h in asked] == ["person"]
+    assert answered == []  # catalog text, the same for everyone: it would match every transcript
+    assert [h.author for h in replied] == ["staff:amra"]

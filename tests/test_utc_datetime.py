@@ -47,3 +47,18 @@ def test_postgresql_gets_aware_utc() -> None:
     moment = datetime(2026, 3, 29, 1, 30, tzinfo=timezone(timedelta(hours=2)))
     bound = UTCDateTime().process_bind_param(moment, postgresql.dialect())
     assert bound == moment and bound is not None and bound.utcoffset() == timedelta(0)
+
+
+def test_a_moment_written_again_is_the_same_text_and_the_next_one_its_own() -> None:
+    # One processor writes a turn's moment into several columns: the last one is kept with its text.
+    dialect = sqlite.dialect()
+    ours = UTCDateTime()._cached_bind_processor(dialect)
+    theirs = DATETIME().bind_processor(dialect)
+    assert ours is not None and theirs is not None
+    for moment in [*MOMENTS, *MOMENTS[::-1], MOMENTS[0], MOMENTS[0], MOMENTS[3], MOMENTS[0]]:
+        assert ours(moment) == theirs(moment.astimezone(UTC).replace(tzinfo=None))
+    equal_but_other = datetime(2026, 12, 6, 16, 52, tzinfo=timezone(timedelta(hours=1)))  # == MOMENTS[0]
+    ours(MOMENTS[0])
+    assert ours(equal_but_other) == theirs(MOMENTS[0].replace(tzinfo=None))
+    with pytest.raises(ValueError):
+        ours(datetime(2026, 1, 1))  # a naive one is refused even right after an aware one

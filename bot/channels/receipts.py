@@ -104,7 +104,7 @@ class ReceiptWriter:
         self._pending.append((receipts, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
-        await asyncio.shield(done)
+        await done  # not shielded: a request cancelled meanwhile is recorded all the same (`InboxWriter`)
 
     async def _write(self) -> None:
         await asyncio.sleep(0)  # let the requests already in hand join this commit
