@@ -36,14 +36,19 @@ row must be recorded sent. The exit status is 1 otherwise.
 With `--rounds N` the echo and Homeward run N times each, in turn, and the ratios' medians are
 printed beside each round's figures: on a shared machine one window of a second says little.
 
+With `--tasks` each run also prints where its CPU went: every step of every asyncio task in the
+timed window is timed with the thread's CPU clock and added to its task's coroutine (the turns, the
+sends, delivery's claims and records, the bench's webhook requests, the fake's answers), per reply.
+
 Run: python -m bench.channel_throughput [--channels whatsapp,viber,telegram] [--people 100]
-[--messages 5] [--rounds 1] [--postgres URL] [--profile FILE]
+[--messages 5] [--rounds 1] [--postgres URL] [--profile FILE] [--tasks]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import asyncio.events
 import cProfile
 import itertools
 import json
@@ -52,8 +57,9 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +85,7 @@ from tests.fakegraph import FakeGraphApi
 from tests.fakeviber import FakeViberApi
 
 WORDS = ("menu", "meny", "мени")
+TASKS_SHOWN = 12  # with --tasks, the owners of the most CPU printed beside each run
 TELEGRAM_SECRET = "bench-webhook-secret"
 
 Poster = Callable[[str], Awaitable[None]]  # a person's one text, through the webhook
@@ -93,6 +100,7 @@ class Measured:
     duplicated: int = 0
     disordered: int = 0  # people whose replies arrived out of the order they were queued
     cpu: float = 0.0  # seconds of this process's CPU in the window (everything runs in it)
+    tasks: dict[str, float] = field(default_factory=dict)  # with --tasks: CPU seconds by task or callback
 
     @property
     def rate(self) -> float:
@@ -428,6 +436,39 @@ BENCHES: dict[str, type[ChannelBench]] = {
 }
 
 
+def _owner(callback: Any) -> str:
+    """Whose step a loop callback is: a task's (named by its coroutine), or the callback's own name."""
+    task = getattr(callback, "__self__", None)
+    if isinstance(task, asyncio.Task):
+        coroutine = task.get_coro()
+        return "task " + getattr(coroutine, "__qualname__", type(coroutine).__name__)
+    return "callback " + getattr(callback, "__qualname__", type(callback).__name__)
+
+
+@contextmanager
+def task_cpu(spent: dict[str, float] | None) -> Iterator[None]:
+    """While inside, the CPU of every step the event loop runs is added to `spent` by its owner."""
+    if spent is None:
+        yield
+        return
+    original = asyncio.events.Handle._run
+    clock = time.thread_time
+
+    def run(handle: asyncio.events.Handle) -> None:
+        started = clock()
+        try:
+            original(handle)
+        finally:
+            owner = _owner(handle._callback)  # type: ignore[attr-defined]
+            spent[owner] = spent.get(owner, 0.0) + clock() - started
+
+    setattr(asyncio.events.Handle, "_run", run)  # noqa: B010 (a method of the loop's, replaced for the window)
+    try:
+        yield
+    finally:
+        setattr(asyncio.events.Handle, "_run", original)  # noqa: B010
+
+
 def client(app: Any) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench", timeout=60)
 
@@ -439,12 +480,14 @@ async def timed(
     messages: int,
     texts: Callable[[int], str],
     profile: cProfile.Profile | None = None,
+    tasks: bool = False,
 ) -> tuple[Measured, list[tuple[str, str, str]]]:
     """Everyone writes at once, each person in turn; returns the measure and what arrived meanwhile."""
     settle_collector()  # what every `homeward` process does once started; the echo runs with it too
     before = len(bench.arrivals())
     counted = bench.count()
     expected = len(people) * messages
+    spent: dict[str, float] | None = {} if tasks else None
     if profile is not None:
         profile.enable()
     started, cpu = time.perf_counter(), time.process_time()
@@ -453,10 +496,11 @@ async def timed(
         for n in range(messages):
             await says(texts(n))
 
-    await asyncio.gather(*(one(says) for _, says in people))
-    deadline = time.monotonic() + 600
-    while bench.count() - counted < expected and time.monotonic() < deadline:
-        await asyncio.sleep(0.002)
+    with task_cpu(spent):
+        await asyncio.gather(*(one(says) for _, says in people))
+        deadline = time.monotonic() + 600
+        while bench.count() - counted < expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if profile is not None:
         profile.disable()
@@ -467,10 +511,10 @@ async def timed(
         per_person[chat] = per_person.get(chat, 0) + 1
     lost = sum(max(0, messages - n) for n in per_person.values())
     duplicated = sum(max(0, n - messages) for n in per_person.values())
-    return Measured(name, len(arrived), seconds, lost, duplicated, cpu=cpu), arrived
+    return Measured(name, len(arrived), seconds, lost, duplicated, cpu=cpu, tasks=spent or {}), arrived
 
 
-async def run_echo(bench: ChannelBench, people_count: int, messages: int) -> Measured:
+async def run_echo(bench: ChannelBench, people_count: int, messages: int, tasks: bool = False) -> Measured:
     await bench.start()
     routes, _ = bench.echo()
     http = client(Starlette(routes=routes))
@@ -480,7 +524,7 @@ async def run_echo(bench: ChannelBench, people_count: int, messages: int) -> Mea
         await asyncio.gather(*(says("hi") for _, says in people))  # untimed warm-up: connections, first calls
         while len(bench.arrivals()) < people_count:
             await asyncio.sleep(0.01)
-        measured, arrived = await timed("echo", bench, people, messages, lambda n: f"m{n}")
+        measured, arrived = await timed("echo", bench, people, messages, lambda n: f"m{n}", tasks=tasks)
         # Informational: the echo keeps no order per person.
         seen: dict[str, list[int]] = {}
         for chat, body, _ in arrived:
@@ -508,6 +552,7 @@ async def run_homeward(
     database_url: str,
     data: Path,
     profile: cProfile.Profile | None = None,
+    tasks: bool = False,
 ) -> Measured:
     await bench.start()
     settings = Settings(
@@ -529,7 +574,7 @@ async def run_homeward(
         await app.turns.wait_idle()
         people = [bench.writer(http, n) for n in range(people_count)]
         measured, arrived = await timed(
-            "Homeward", bench, people, messages, lambda n: WORDS[n % len(WORDS)], profile=profile
+            "Homeward", bench, people, messages, lambda n: WORDS[n % len(WORDS)], profile=profile, tasks=tasks
         )
         await app.turns.wait_idle()
         await app.delivery.drain()
@@ -582,6 +627,7 @@ async def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="echo and Homeward this many times each, in turn")
     parser.add_argument("--postgres", help="PostgreSQL URL (its public schema is dropped and recreated)")
     parser.add_argument("--profile", help="write a cProfile of Homeward's timed windows on SQLite to this file")
+    parser.add_argument("--tasks", action="store_true", help="print each run's CPU per reply by task")
     args = parser.parse_args()
     profile = cProfile.Profile() if args.profile else None
     rounds: list[dict[str, list[Measured]]] = []
@@ -589,17 +635,19 @@ async def main() -> int:
         results: dict[str, list[Measured]] = {}
         for name in args.channels.split(","):
             bench = BENCHES[name]()
-            found = results[name] = [await run_echo(bench, args.people, args.messages)]
+            found = results[name] = [await run_echo(bench, args.people, args.messages, args.tasks)]
             with tempfile.TemporaryDirectory() as folder:
                 url = f"sqlite+aiosqlite:///{folder}/bench.db"
                 await upgrade_async(url)
-                sqlite = await run_homeward(bench, args.people, args.messages, url, Path(folder), profile)
+                sqlite = await run_homeward(bench, args.people, args.messages, url, Path(folder), profile, args.tasks)
                 sqlite.name = "Homeward on SQLite"
                 found.append(sqlite)
                 if args.postgres:
                     await reset_postgres(args.postgres)
                     await upgrade_async(args.postgres)
-                    pg = await run_homeward(bench, args.people, args.messages, args.postgres, Path(folder))
+                    pg = await run_homeward(
+                        bench, args.people, args.messages, args.postgres, Path(folder), tasks=args.tasks
+                    )
                     pg.name = "Homeward on PostgreSQL"
                     found.append(pg)
         rounds.append(results)
@@ -618,6 +666,8 @@ async def main() -> int:
                     f"({m.replies} in {m.seconds:.2f} s, CPU {1000 * m.cpu_each:.2f} ms a reply){ratio:28}"
                     f"  lost {m.lost}  dup {m.duplicated}  people out of order {m.disordered}"
                 )
+                for owner, seconds in sorted(m.tasks.items(), key=lambda kv: -kv[1])[:TASKS_SHOWN]:
+                    print(f"{'':36}{1e6 * seconds / max(1, m.replies):8.1f} µs a reply  {owner}")
     medians: dict[str, float] = {}
     if len(rounds) > 1:
         print(f"medians over {len(rounds)} rounds (each ratio against the echo of its own round)")
