@@ -55,36 +55,25 @@ SENT_BATCH_SECONDS = 0.02  # successful sends are recorded together, this often
 PACED_METHODS = frozenset({"sendMessage", "sendDocument"})  # answering a button press is not a message
 
 
-def _record_sent_statement() -> Any:
-    outbox = cast(Table, OutboxItem.__table__)
-    lineless = outbox.c.message_id.is_(None)
-    return (
-        update(outbox)
-        .where(outbox.c.id == bindparam("row_id"))
-        .values(
-            chat_id=case((lineless, ""), else_=outbox.c.chat_id),
-            payload=case((lineless, type_coerce({}, outbox.c.payload.type)), else_=outbox.c.payload),
-        )
+_OUTBOX, _MESSAGES = cast(Table, OutboxItem.__table__), cast(Table, Message.__table__)
+_LINELESS = _OUTBOX.c.message_id.is_(None)
+# A sent row's record, its detail gone when it has no transcript line.
+_RECORD_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("row_id"))
+    .values(
+        chat_id=case((_LINELESS, ""), else_=_OUTBOX.c.chat_id),
+        payload=case((_LINELESS, type_coerce({}, _OUTBOX.c.payload.type)), else_=_OUTBOX.c.payload),
     )
-
-
-_RECORD_SENT = _record_sent_statement()  # a sent row's record, its detail gone when it has no transcript line
-
-
-def _record_line_statement() -> Any:
-    """A sent line's record. A receipt that arrived before it (delivered, read, or failed with its reason:
-    Viber and Meta can report before the send's own answer is recorded) is not taken back to `sent`."""
-    messages = cast(Table, Message.__table__)
-    later = or_(*(messages.c.status == status for status in ("delivered", "read", "failed")))
-    return (
-        update(messages)
-        .where(messages.c.id == bindparam("line_id"))
-        .values(status=case((later, messages.c.status), else_="sent"))
-    )
-
-
-_RECORD_LINE = _record_line_statement()
-_OUTBOX = cast(Table, OutboxItem.__table__)
+)
+# A sent line's record. A receipt that arrived before it (delivered, read, or failed with its reason:
+# Viber and Meta can report before the send's own answer is recorded) is not taken back to `sent`.
+_LATER = or_(*(_MESSAGES.c.status == status for status in ("delivered", "read", "failed")))
+_RECORD_LINE = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("line_id"))
+    .values(status=case((_LATER, _MESSAGES.c.status), else_="sent"))
+)
 # A claim marks its rows, their ids bound at execution (built per claim, each id was a parameter of its own).
 _MARK_CLAIMED = update(_OUTBOX).where(_OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
 

@@ -268,7 +268,7 @@ class Engine:
         session.info["refs"] = refs
         if not refs:
             return
-        people = (await session.execute(people_of, {"refs": sorted(set(refs.values()))})).scalars().all()
+        people = (await session.execute(people_of, {"refs": list(set(refs.values()))})).scalars().all()
         session.info["people"] = {person.channel_ref: person for person in people}
         if people:
             talks = await session.execute(conversations_of, {"people": [p.id for p in people]})
